@@ -1,0 +1,71 @@
+"""The one rule set that decides what may be shown about respondents.
+
+Pages, PDFs, the API and exports all call these functions, so a breakdown cannot be shown in
+one place and hidden in another (PRODUCT.md section 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_TEAM_RESULTS_MIN = 3
+LOWEST_TEAM_RESULTS_MIN = 2
+DEFAULT_ROLE_GROUP_MIN = 2
+DEFAULT_ORG_CELL_MIN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    team_results: int = DEFAULT_TEAM_RESULTS_MIN
+    role_group: int = DEFAULT_ROLE_GROUP_MIN
+    org_cell: int = DEFAULT_ORG_CELL_MIN
+
+    def __post_init__(self) -> None:
+        if self.team_results < LOWEST_TEAM_RESULTS_MIN:
+            raise ValueError(f"team results need at least {LOWEST_TEAM_RESULTS_MIN} responses")
+        if self.role_group < 2 or self.org_cell < 2:
+            raise ValueError("role-group and organisation-cell minimums must be at least 2")
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    visible: bool
+    submitted: int
+    needed: int
+
+    @property
+    def waiting_for(self) -> int:
+        return max(0, self.needed - self.submitted)
+
+
+def team_results_visibility(*, mode: str, submitted: int, threshold: int) -> Visibility:
+    """Solo rounds show results at once; team surveys once `threshold` responses are in."""
+    if mode == "solo":
+        return Visibility(visible=submitted >= 1, submitted=submitted, needed=1)
+    needed = max(threshold, LOWEST_TEAM_RESULTS_MIN)
+    return Visibility(visible=submitted >= needed, submitted=submitted, needed=needed)
+
+
+def shown_role_groups(counts: Mapping[str, int], *, minimum: int) -> frozenset[str]:
+    """Role groups with enough respondents to appear in a perception gap."""
+    return frozenset(group for group, count in counts.items() if count >= minimum)
+
+
+def shown_cells(total: int, children: Mapping[str, int], *, minimum: int) -> frozenset[str]:
+    """Children of a total that may be shown without exposing a small group.
+
+    A child below `minimum` is hidden. Because the parent total is shown, hiding a single small
+    child is not enough — subtracting its siblings from the total would reveal it — so the
+    smallest visible siblings are hidden too until the hidden children together reach the
+    minimum. If the total itself is below the minimum, nothing is shown.
+    """
+    if total < minimum:
+        return frozenset()
+    hidden = {name for name, count in children.items() if 0 < count < minimum}
+    shown = {name for name, count in children.items() if count >= minimum}
+    while hidden and shown and 0 < sum(children[name] for name in hidden) < minimum:
+        smallest = min(shown, key=lambda name: (children[name], name))
+        shown.remove(smallest)
+        hidden.add(smallest)
+    return frozenset(shown | {name for name, count in children.items() if count == 0})

@@ -1,0 +1,272 @@
+"""One call from answers to the whole result: `assess()`, and its plain-data form `to_data()`.
+
+The web pages, the JSON API, the PDF reports and the CLI all call `assess()` and read the same
+`to_data()` output, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.rubric import aggregate, anonymity
+from app.rubric.aggregate import PerceptionGap, Respondent, Spread
+from app.rubric.answers import RoundSettings
+from app.rubric.categorical import (
+    ClassificationResult,
+    FindingResult,
+    LevelResult,
+    classify,
+    evaluate_findings,
+    evaluate_levels,
+)
+from app.rubric.loader import Catalog
+from app.rubric.recommend import (
+    DebtRow,
+    Ranking,
+    Roadmap,
+    Sensitivity,
+    build_roadmap,
+    debt_register,
+    rank_models,
+    sensitivity,
+)
+from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
+from app.rubric.scoring import DimensionScore, ResponseScore, score_response, visible
+
+Targets = Mapping[str, str | int]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetProgress:
+    dimension: str
+    target: str | int
+    percent: int
+    met: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Change since the team's previous round."""
+
+    dimensions: Mapping[str, float | None]
+    questions: Mapping[str, float]
+    adopted_moved: Mapping[str, str]  # practice -> up | same | down | unknown
+
+
+@dataclass(frozen=True)
+class Assessment:
+    settings: RoundSettings
+    respondents: int
+    visibility: anonymity.Visibility
+    response_scores: tuple[ResponseScore, ...]
+    consensus: Mapping[str, Any]
+    spreads: Mapping[str, Spread]
+    dimensions: Mapping[str, DimensionScore]
+    levels: LevelResult | None
+    classifications: Mapping[str, ClassificationResult]
+    findings: tuple[FindingResult, ...]
+    ranking: Ranking
+    sensitivity: tuple[Sensitivity, ...]
+    roadmap: Roadmap
+    debt_register: tuple[DebtRow, ...]
+    perception_gaps: tuple[PerceptionGap, ...]
+    targets: tuple[TargetProgress, ...]
+    evidence_share: float
+    warnings: tuple[str, ...]
+    comparison: Comparison | None = None
+    rubric_versions: Mapping[str, str] = field(default_factory=dict)
+
+
+def assess(
+    catalog: Catalog,
+    settings: RoundSettings,
+    respondents: Sequence[Respondent],
+    *,
+    thresholds: anonymity.Thresholds | None = None,
+    results_min: int | None = None,
+    targets: Targets | None = None,
+    adopted: Iterable[str] = (),
+    previous: Assessment | None = None,
+) -> Assessment:
+    """Score every respondent, aggregate the team and derive every categorical result."""
+    thresholds = thresholds or anonymity.Thresholds()
+    # Respondents are ordered by id so the result does not depend on submission order.
+    ordered = sorted(respondents, key=lambda r: r.id)
+    scores = [score_response(catalog, settings, r.role, r.answers) for r in ordered]
+    values, spreads = aggregate.consensus_answers(catalog, ordered, scores)
+    everyone = [
+        (catalog.instruments[i], q, True)
+        for i in settings.instrument_ids(catalog)
+        for q in catalog.instruments[i].questions
+        if settings.kind == "full" or q.quick
+    ]
+    hidden = visible(catalog, settings, everyone, values)
+    lookup = catalog.lookup(values, stage=settings.stage, hidden=hidden)
+    dimensions = {}
+    for instrument_id in settings.instrument_ids(catalog):
+        if catalog.instruments[instrument_id].scored:
+            team = aggregate.team_dimension(catalog, instrument_id, scores)
+            if team is not None:
+                dimensions[instrument_id] = team
+    levelled = [i for i in settings.instrument_ids(catalog) if catalog.instruments[i].levels]
+    levels = evaluate_levels(catalog.instruments[levelled[0]], lookup) if levelled else None
+    classifications = {
+        f"{instrument_id}.{c.id}": classify(c, lookup)
+        for instrument_id in settings.instrument_ids(catalog)
+        for c in catalog.instruments[instrument_id].classifications
+    }
+    findings = tuple(
+        finding
+        for instrument_id in settings.instrument_ids(catalog)
+        for finding in evaluate_findings(catalog.instruments[instrument_id].findings, lookup)
+    )
+    quadrant = next(
+        (c.outcome for key, c in classifications.items() if key.endswith(".quadrant")), None
+    )
+    real = sum(score.real_answers for score in scores)
+    backed = sum(score.evidence_backed for score in scores)
+    mode_threshold = results_min if results_min is not None else thresholds.team_results
+    result = Assessment(
+        settings=settings,
+        respondents=len(ordered),
+        visibility=anonymity.team_results_visibility(
+            mode=settings.mode, submitted=len(ordered), threshold=mode_threshold
+        ),
+        response_scores=tuple(scores),
+        consensus=values,
+        spreads=spreads,
+        dimensions=dimensions,
+        levels=levels,
+        classifications=classifications,
+        findings=findings,
+        ranking=rank_models(catalog, lookup),
+        sensitivity=tuple(
+            sensitivity(catalog, values, stage=settings.stage, hidden=hidden, levels=levels)
+        ),
+        roadmap=build_roadmap(
+            catalog, lookup, stage=settings.stage, adopted=adopted, levels=levels
+        ),
+        debt_register=tuple(debt_register(catalog, lookup, team_quadrant=quadrant)),
+        perception_gaps=tuple(
+            aggregate.perception_gaps(
+                catalog, ordered, scores, role_group_min=thresholds.role_group
+            )
+            if settings.mode == "team_survey"
+            else ()
+        ),
+        targets=tuple(_targets(catalog, dimensions, levels, targets or {})),
+        evidence_share=backed / real if real else 0.0,
+        warnings=tuple(_warnings(catalog, settings, dimensions, classifications)),
+        rubric_versions=dict(catalog.versions),
+    )
+    if previous is not None:
+        result = _with_comparison(catalog, result, previous, adopted)
+    return result
+
+
+def _targets(
+    catalog: Catalog,
+    dimensions: Mapping[str, DimensionScore],
+    levels: LevelResult | None,
+    targets: Targets,
+) -> list[TargetProgress]:
+    progress = []
+    for dimension, target in sorted(targets.items()):
+        instrument = catalog.instruments.get(dimension)
+        if instrument is None:
+            raise ValueError(f"target for unknown dimension {dimension!r}")
+        if instrument.levels is not None and isinstance(target, int):
+            top = max(d.level for d in instrument.levels.definitions)
+            if not 0 <= target <= top:
+                raise ValueError(f"target level for {dimension} must be 0-{top}, got {target}")
+            current = levels.overall if levels else 0
+            percent = 100 if target == 0 else min(100, round(100 * current / target))
+            progress.append(TargetProgress(dimension, target, percent, current >= target))
+            continue
+        band = next((b for b in instrument.bands if b.id == target), None)
+        if band is None:
+            names = ", ".join(b.id for b in instrument.bands) or "a level number"
+            raise ValueError(f"target for {dimension} must be one of {names}, got {target!r}")
+        score = dimensions[dimension].score if dimension in dimensions else None
+        current_score = score or 0.0
+        percent = 100 if band.min_score == 0 else min(100, round(100 * current_score / band.min_score))
+        progress.append(
+            TargetProgress(dimension, target, percent, current_score + 1e-9 >= band.min_score)
+        )
+    return progress
+
+
+def _warnings(
+    catalog: Catalog,
+    settings: RoundSettings,
+    dimensions: Mapping[str, DimensionScore],
+    classifications: Mapping[str, ClassificationResult],
+) -> list[str]:
+    warnings = []
+    if settings.kind == "quick":
+        warnings.append(
+            "Quick check: fewer questions, so scores rest on less evidence; compare with full "
+            "assessments through coverage."
+        )
+    for dimension, result in sorted(dimensions.items()):
+        title = catalog.instruments[dimension].title
+        if result.score is None:
+            warnings.append(f"{title}: no scored answers yet, so there is no score.")
+        elif result.coverage < 0.6:
+            warnings.append(
+                f"{title}: only {round(100 * result.coverage)}% of the expected questions were "
+                "answered; read the score with care."
+            )
+    for key, result in sorted(classifications.items()):
+        if result.outcome is None and result.unknown_because:
+            warnings.append(
+                f"{result.title} is unknown: it needs answers to {', '.join(result.unknown_because)}."
+            )
+    return warnings
+
+
+def _with_comparison(
+    catalog: Catalog, current: Assessment, previous: Assessment, adopted: Iterable[str]
+) -> Assessment:
+    dimensions = {}
+    for dimension, result in current.dimensions.items():
+        before = previous.dimensions.get(dimension)
+        dimensions[dimension] = (
+            round(result.score - before.score, 1)
+            if before and before.score is not None and result.score is not None
+            else None
+        )
+    questions = {}
+    for qid, value in current.consensus.items():
+        question = catalog.questions[qid].question
+        now = aggregate.question_score(question, value)
+        then = aggregate.question_score(question, previous.consensus.get(qid))
+        if now is not None and then is not None and now != then:
+            questions[qid] = round(now - then, 1)
+    moved = {}
+    practices = {p.id: p for p in catalog.practices.practices}
+    for practice_id in sorted(set(adopted)):
+        practice = practices.get(practice_id)
+        if practice is None:
+            continue
+        deltas = [
+            questions.get(qid, 0.0)
+            for qid in practice.addresses
+            if qid in current.consensus and qid in previous.consensus
+            and current.consensus[qid] not in (DONT_KNOW, NOT_APPLICABLE)
+        ]
+        if not deltas:
+            moved[practice_id] = "unknown"
+        else:
+            total = sum(deltas)
+            moved[practice_id] = "up" if total > 0 else "down" if total < 0 else "same"
+    comparison = Comparison(dimensions=dimensions, questions=questions, adopted_moved=moved)
+    return _replace(current, comparison=comparison)
+
+
+def _replace(assessment: Assessment, **changes: Any) -> Assessment:
+    from dataclasses import replace
+
+    return replace(assessment, **changes)

@@ -1,0 +1,321 @@
+"""The plain-data form of an assessment: JSON-ready, labelled, deterministic.
+
+This is the one shape that the CLI prints, the API returns and the pages and PDFs render.
+Numbers are rounded once here so every medium shows the same figures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.rubric.assessment import Assessment
+from app.rubric.categorical import ArtifactLevel, GateResult
+from app.rubric.loader import Catalog
+from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
+
+SPECIAL_LABELS = {DONT_KNOW: "Don't know", NOT_APPLICABLE: "Not applicable"}
+
+
+def _r(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def answer_label(catalog: Catalog, qid: str, value: Any) -> str:
+    if isinstance(value, str) and value in SPECIAL_LABELS:
+        return SPECIAL_LABELS[value]
+    question = catalog.questions[qid].question
+    if isinstance(value, list):
+        return "; ".join(answer_label(catalog, qid, item) for item in value) or "None of these"
+    option = question.option(value) if isinstance(value, str) else None
+    if option is not None:
+        return option.label
+    if question.unit and value is not None:
+        return f"{value:g} {question.unit}" if isinstance(value, int | float) else str(value)
+    return str(value)
+
+
+def to_data(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
+    settings = assessment.settings
+    data: dict[str, Any] = {
+        "round": {
+            "stage": settings.stage,
+            "kind": settings.kind,
+            "mode": settings.mode,
+            "instruments": list(settings.instrument_ids(catalog)),
+            "respondents": assessment.respondents,
+            "results_visible": assessment.visibility.visible,
+            "responses_needed": assessment.visibility.needed,
+            "rubric_versions": dict(sorted(assessment.rubric_versions.items())),
+        },
+        "dimensions": _dimensions(catalog, assessment),
+        "trajectory": _trajectory(catalog, assessment),
+        "handoff": _levels(assessment),
+        "classifications": {
+            key: {
+                "title": result.title,
+                "outcome": result.outcome,
+                "label": result.label,
+                "unknown_because": list(result.unknown_because),
+            }
+            for key, result in sorted(assessment.classifications.items())
+        },
+        "findings": [
+            {
+                "id": f.id,
+                "kind": f.kind,
+                "title": f.title,
+                "text": f.text,
+                "status": f.status,
+                "unknown_because": list(f.unknown_because),
+            }
+            for f in assessment.findings
+        ],
+        "recommendation": {
+            "top": assessment.ranking.top.id,
+            "runner_up": assessment.ranking.runner_up.id,
+            "close": assessment.ranking.close,
+            "margin": assessment.ranking.margin,
+        },
+        "process_models": [_model(catalog, assessment, m) for m in assessment.ranking.models],
+        "sensitivity": [
+            {
+                "question": s.question,
+                "text": catalog.questions[s.question].question.text,
+                "current": s.current,
+                "current_label": answer_label(catalog, s.question, s.current),
+                "alternative": s.alternative,
+                "alternative_label": answer_label(catalog, s.question, s.alternative),
+                "effect": s.effect,
+                "subject": s.subject,
+                "before": s.before,
+                "after": s.after,
+            }
+            for s in assessment.sensitivity
+        ],
+        "roadmap": _roadmap(assessment),
+        "debt_register": [
+            {
+                "id": row.id,
+                "title": row.title,
+                "category": row.category,
+                "quadrant": row.quadrant,
+                "description": row.description,
+                "practice": row.practice,
+                "source": row.source,
+            }
+            for row in assessment.debt_register
+        ],
+        "perception_gaps": [
+            {
+                "kind": gap.kind,
+                "subject": gap.subject,
+                "title": (
+                    catalog.questions[gap.subject].question.text
+                    if gap.kind == "question"
+                    else catalog.instruments[gap.subject].title
+                ),
+                "dimension": gap.dimension,
+                "lower_group": gap.groups[0],
+                "higher_group": gap.groups[1],
+                "lower_value": gap.values[0],
+                "higher_value": gap.values[1],
+                "size": gap.size,
+            }
+            for gap in assessment.perception_gaps
+        ],
+        "answers": {
+            qid: {
+                "consensus": spread.consensus,
+                "consensus_label": answer_label(catalog, qid, spread.consensus),
+                "counts": dict(spread.counts),
+                "disagreement": spread.disagreement,
+            }
+            for qid, spread in sorted(assessment.spreads.items())
+        },
+        "targets": [
+            {"dimension": t.dimension, "target": t.target, "percent": t.percent, "met": t.met}
+            for t in assessment.targets
+        ],
+        "confidence": {"evidence_share": _r(assessment.evidence_share, 3)},
+        "comparison": (
+            None
+            if assessment.comparison is None
+            else {
+                "dimensions": dict(sorted(assessment.comparison.dimensions.items())),
+                "questions": dict(sorted(assessment.comparison.questions.items())),
+                "adopted_moved": dict(sorted(assessment.comparison.adopted_moved.items())),
+            }
+        ),
+        "warnings": list(assessment.warnings),
+    }
+    return data
+
+
+def _dimensions(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
+    dimensions = {}
+    for dimension, result in sorted(assessment.dimensions.items()):
+        instrument = catalog.instruments[dimension]
+        band = next((b for b in instrument.bands if b.id == result.band), None)
+        entry: dict[str, Any] = {
+            "title": instrument.title,
+            "score": _r(result.score),
+            "coverage": _r(result.coverage, 3),
+            "band": {"id": band.id, "label": band.label} if band else None,
+            "sub_dimensions": {
+                sub.id: {
+                    "title": sub.title,
+                    "score": _r(result.sub_dimensions[sub.id].score),
+                    "coverage": _r(result.sub_dimensions[sub.id].coverage, 3),
+                }
+                for sub in instrument.sub_dimensions
+                if sub.id in result.sub_dimensions
+            },
+            "explanation": [
+                {
+                    "question": c.question,
+                    "text": catalog.questions[c.question].question.text,
+                    "sub_dimension": c.sub_dimension,
+                    "answer": c.answer,
+                    "answer_label": answer_label(
+                        catalog, c.question, assessment.consensus.get(c.question, c.answer)
+                    ),
+                    "score": c.score,
+                    "weight": c.weight,
+                    "points": _r(c.points, 2),
+                    "max_points": _r(c.max_points, 2),
+                }
+                for c in sorted(result.contributions, key=lambda c: (-c.points, c.question))
+            ],
+            "knowledge_gaps": list(result.knowledge_gaps),
+            "later": list(result.later),
+            "unanswered": list(result.unanswered),
+            "not_applicable": list(result.not_applicable),
+        }
+        if assessment.levels is not None and assessment.levels.instrument == dimension:
+            entry["level"] = assessment.levels.overall
+        dimensions[dimension] = entry
+    return dimensions
+
+
+def _trajectory(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
+    unscored = [i for i in assessment.settings.instrument_ids(catalog) if not catalog.instruments[i].scored]
+    parts = {
+        key.split(".", 1)[1]: result
+        for key, result in sorted(assessment.classifications.items())
+        if key.split(".", 1)[0] in unscored
+    }
+    warnings = [f for f in assessment.findings if f.kind == "fit_warning"]
+    holding = [f for f in warnings if f.status == "holds"]
+    fit = "warnings" if holding else "unknown" if warnings else "good"
+    labels = [result.label for result in parts.values() if result.label]
+    return {
+        "type": {key: result.outcome for key, result in parts.items()},
+        "label": ", ".join(labels) if len(labels) == len(parts) and parts else "Unknown",
+        "fit": fit,
+        "warnings": [
+            {"id": f.id, "title": f.title, "text": f.text, "status": f.status} for f in warnings
+        ],
+    }
+
+
+def _gate(gate: GateResult) -> dict[str, Any]:
+    return {
+        "id": gate.id,
+        "title": gate.title,
+        "level": gate.level,
+        "status": gate.status,
+        "unknown_because": list(gate.unknown_because),
+    }
+
+
+def _artifact(part: ArtifactLevel) -> dict[str, Any]:
+    return {
+        "title": part.title,
+        "level": part.level,
+        "certain": part.certain,
+        "next_level": part.next_level,
+        "gates": [_gate(g) for g in part.gates],
+    }
+
+
+def _levels(assessment: Assessment) -> dict[str, Any] | None:
+    levels = assessment.levels
+    if levels is None:
+        return None
+    return {
+        "level": levels.overall,
+        "certain": levels.certain,
+        "artifacts": {part.artifact: _artifact(part) for part in levels.artifacts},
+        "process": _artifact(levels.process) if levels.process else None,
+    }
+
+
+def _model(catalog: Catalog, assessment: Assessment, model: Any) -> dict[str, Any]:
+    def reason(r: Any) -> dict[str, Any]:
+        return {
+            "reason": r.reason,
+            "weight": r.weight,
+            "status": r.status,
+            "answers": [
+                {
+                    "question": qid,
+                    "answer": assessment.consensus.get(qid),
+                    "answer_label": answer_label(catalog, qid, assessment.consensus.get(qid, DONT_KNOW)),
+                }
+                for qid in r.questions
+            ],
+        }
+
+    return {
+        "id": model.id,
+        "name": model.name,
+        "summary": model.summary,
+        "fit": model.fit,
+        "reasons": [reason(r) for r in model.reasons_for],
+        "against": [reason(r) for r in model.reasons_against],
+        "undecided": [reason(r) for r in model.undecided],
+        "caveats": [
+            {"id": c.id, "text": c.text, "status": c.status, "questions": list(c.questions)}
+            for c in model.caveats
+        ],
+    }
+
+
+def _roadmap(assessment: Assessment) -> dict[str, Any]:
+    roadmap = assessment.roadmap
+
+    def items(entries: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "practice": e.practice,
+                "title": e.title,
+                "dimension": e.dimension,
+                "priority": e.priority,
+                "gap": e.gap,
+                "impact": e.impact,
+                "effort": e.effort,
+                "owners": list(e.owners),
+                "steps": list(e.steps),
+                "reason": e.reason,
+                "unlocks": e.unlocks,
+            }
+            for e in entries
+        ]
+
+    return {
+        "now": items(roadmap.now),
+        "next": items(roadmap.next),
+        "later": items(roadmap.later),
+        "adopted": items(roadmap.adopted),
+        "to_check": list(roadmap.to_check),
+        "level_paths": [
+            {
+                "artifact": p.artifact,
+                "title": p.title,
+                "level": p.target_level,
+                "gates": list(p.gates),
+                "practices": list(p.practices),
+            }
+            for p in roadmap.level_paths
+        ],
+    }

@@ -1,0 +1,367 @@
+"""From answers to advice: ranked process models, sensitivity, the roadmap, the debt register.
+
+Fit of a process model (docs/scoring.md): 100 · max(0, Σ weights of the fit rules that hold) /
+Σ positive weights. Unknown rules add nothing and are listed. Practice priority:
+gap × impact / effort cost (S=1, M=2, L=3), gap = 1 − mean(score/4) of the answered questions
+the practice addresses (1 when none is answered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.rubric.categorical import LevelResult, evaluate_levels
+from app.rubric.loader import Catalog
+from app.rubric.rules import DONT_KNOW, AnswerLookup, evaluate, referenced_questions
+from app.rubric.schema import EFFORT_COST, SCALE_MAX, Practice, ProcessModel
+
+NOW_LIMIT = 5
+
+
+@dataclass(frozen=True, slots=True)
+class FitReason:
+    reason: str
+    weight: int
+    status: str  # holds | unknown
+    questions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CaveatResult:
+    id: str
+    text: str
+    status: str  # holds | unknown
+    questions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFit:
+    id: str
+    name: str
+    summary: str
+    fit: float
+    reasons_for: tuple[FitReason, ...]
+    reasons_against: tuple[FitReason, ...]
+    undecided: tuple[FitReason, ...]
+    caveats: tuple[CaveatResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sensitivity:
+    """A single answer change that would change the top pick or a level."""
+
+    question: str
+    current: Any
+    alternative: Any
+    effect: str  # top_model | level
+    subject: str  # the artifact (for levels) or "process_model"
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    models: tuple[ModelFit, ...]
+    close: bool
+    margin: float
+
+    @property
+    def top(self) -> ModelFit:
+        return self.models[0]
+
+    @property
+    def runner_up(self) -> ModelFit:
+        return self.models[1]
+
+
+def _fit_value(model: ProcessModel, lookup: AnswerLookup) -> float:
+    positive = sum(rule.weight for rule in model.fit if rule.weight > 0)
+    total = sum(rule.weight for rule in model.fit if evaluate(rule.when, lookup).is_true)
+    return round(100 * max(0, total) / positive, 1)
+
+
+def rank_models(catalog: Catalog, lookup: AnswerLookup) -> Ranking:
+    fits = []
+    for model in catalog.process_models.process_models:
+        reasons_for, reasons_against, undecided = [], [], []
+        for rule in model.fit:
+            verdict = evaluate(rule.when, lookup)
+            questions = tuple(sorted(referenced_questions(rule.when)))
+            if verdict.is_true:
+                target = reasons_for if rule.weight > 0 else reasons_against
+                target.append(FitReason(rule.reason, rule.weight, "holds", questions))
+            elif verdict.is_unknown:
+                undecided.append(
+                    FitReason(rule.reason, rule.weight, "unknown", tuple(sorted(verdict.unknown_because)))
+                )
+        caveats = []
+        for caveat in model.caveats:
+            verdict = evaluate(caveat.when, lookup)
+            if not verdict.is_false:
+                caveats.append(
+                    CaveatResult(
+                        caveat.id,
+                        caveat.text,
+                        "holds" if verdict.is_true else "unknown",
+                        tuple(sorted(verdict.unknown_because or referenced_questions(caveat.when))),
+                    )
+                )
+        fits.append(
+            ModelFit(
+                id=model.id,
+                name=model.name,
+                summary=model.summary,
+                fit=_fit_value(model, lookup),
+                reasons_for=tuple(sorted(reasons_for, key=lambda r: -r.weight)),
+                reasons_against=tuple(sorted(reasons_against, key=lambda r: r.weight)),
+                undecided=tuple(undecided),
+                caveats=tuple(sorted(caveats, key=lambda c: c.status != "holds")),
+            )
+        )
+    order = {model.id: index for index, model in enumerate(catalog.process_models.process_models)}
+    ranked = tuple(sorted(fits, key=lambda fit: (-fit.fit, order[fit.id])))
+    margin = catalog.process_models.close_margin
+    return Ranking(ranked, close=ranked[0].fit - ranked[1].fit <= margin, margin=margin)
+
+
+def _top_model(catalog: Catalog, lookup: AnswerLookup) -> str:
+    order = catalog.process_models.process_models
+    return max(order, key=lambda m: (_fit_value(m, lookup), -order.index(m))).id
+
+
+def sensitivity(
+    catalog: Catalog,
+    values: Mapping[str, Any],
+    *,
+    stage: str,
+    hidden: frozenset[str],
+    levels: LevelResult | None,
+) -> list[Sensitivity]:
+    """Answers whose single change would change the top process model or a handoff level."""
+    changes: list[Sensitivity] = []
+    base = catalog.lookup(values, stage=stage, hidden=hidden)
+    top = _top_model(catalog, base)
+    fit_questions = sorted(
+        {q for m in catalog.process_models.process_models for r in m.fit for q in referenced_questions(r.when)}
+    )
+    for qid in fit_questions:
+        for alternative in _alternatives(catalog, qid, values.get(qid)):
+            changed = catalog.lookup({**values, qid: alternative}, stage=stage, hidden=hidden)
+            new_top = _top_model(catalog, changed)
+            if new_top != top:
+                changes.append(
+                    Sensitivity(qid, values.get(qid), alternative, "top_model", "process_model", top, new_top)
+                )
+    if levels is not None:
+        instrument = catalog.instruments[levels.instrument]
+        assert instrument.levels is not None
+        gate_questions = sorted({q for g in instrument.levels.gates for q in referenced_questions(g.rule)})
+        before = {a.artifact: a.level for a in levels.artifacts} | {"overall": levels.overall}
+        for qid in gate_questions:
+            for alternative in _alternatives(catalog, qid, values.get(qid)):
+                changed = catalog.lookup({**values, qid: alternative}, stage=stage, hidden=hidden)
+                result = evaluate_levels(instrument, changed)
+                assert result is not None
+                after = {a.artifact: a.level for a in result.artifacts} | {"overall": result.overall}
+                for subject in before:
+                    if after[subject] != before[subject]:
+                        changes.append(
+                            Sensitivity(qid, values.get(qid), alternative, "level", subject, before[subject], after[subject])
+                        )
+    return changes
+
+
+def _alternatives(catalog: Catalog, qid: str, current: Any) -> list[Any]:
+    question = catalog.questions[qid].question
+    if question.type not in ("ordinal", "single"):
+        return []
+    return [option for option in question.option_ids if option != current]
+
+
+# --- roadmap ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoadmapItem:
+    practice: str
+    title: str
+    dimension: str
+    bucket: str  # now | next | later | adopted
+    priority: float
+    gap: float
+    impact: int
+    effort: str
+    owners: tuple[str, ...]
+    steps: tuple[str, ...]
+    reason: str  # why it sits in its bucket
+    unlocks: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LevelPath:
+    """What a team still needs to reach the next level of one artifact."""
+
+    artifact: str
+    title: str
+    target_level: int
+    gates: tuple[str, ...]  # titles of gates not yet met (or unknown)
+    practices: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Roadmap:
+    now: tuple[RoadmapItem, ...]
+    next: tuple[RoadmapItem, ...]
+    later: tuple[RoadmapItem, ...]
+    adopted: tuple[RoadmapItem, ...]
+    to_check: tuple[str, ...]  # practices whose trigger depends on "don't know" answers
+    level_paths: tuple[LevelPath, ...]
+
+
+def practice_gap(catalog: Catalog, practice: Practice, values: Mapping[str, Any]) -> float:
+    scores = []
+    for qid in practice.addresses:
+        question = catalog.questions[qid].question
+        value = values.get(qid)
+        option = question.option(value) if isinstance(value, str) and question.type == "ordinal" else None
+        if option is not None and option.score is not None:
+            scores.append(option.score / SCALE_MAX)
+    return round(1 - sum(scores) / len(scores), 3) if scores else 1.0
+
+
+def build_roadmap(
+    catalog: Catalog,
+    lookup: AnswerLookup,
+    *,
+    stage: str,
+    adopted: Iterable[str],
+    levels: LevelResult | None,
+) -> Roadmap:
+    adopted_ids = set(adopted)
+    triggered: list[tuple[Practice, float, float]] = []
+    to_check = []
+    for practice in catalog.practices.practices:
+        verdict = evaluate(practice.trigger, lookup)
+        if verdict.is_unknown and practice.id not in adopted_ids:
+            to_check.append(practice.id)
+        if not verdict.is_true and practice.id not in adopted_ids:
+            continue
+        gap = practice_gap(catalog, practice, lookup.answers)
+        priority = round(gap * practice.impact / EFFORT_COST[practice.effort], 3)
+        triggered.append((practice, gap, priority))
+    open_ids = {p.id for p, _, _ in triggered if p.id not in adopted_ids}
+    order = {p.id: i for i, p in enumerate(catalog.practices.practices)}
+    triggered.sort(key=lambda item: (-item[2], order[item[0].id]))
+    buckets: dict[str, list[RoadmapItem]] = {"now": [], "next": [], "later": [], "adopted": []}
+    for practice, gap, priority in triggered:
+        blocked_by = [p for p in practice.prerequisites if p in open_ids]
+        if practice.id in adopted_ids:
+            bucket, reason = "adopted", "marked as adopted"
+        elif stage not in practice.stages:
+            bucket = "later"
+            reason = f"expected from the {_first_stage_after(practice.stages, stage)} stage on"
+        elif blocked_by:
+            bucket, reason = "next", "after " + ", ".join(blocked_by)
+        elif len(buckets["now"]) < NOW_LIMIT:
+            bucket, reason = "now", "highest priority among the practices you can start now"
+        else:
+            bucket, reason = "next", "queued behind the Now items"
+        buckets[bucket].append(
+            RoadmapItem(
+                practice=practice.id,
+                title=practice.title,
+                dimension=practice.dimension,
+                bucket=bucket,
+                priority=priority,
+                gap=gap,
+                impact=practice.impact,
+                effort=practice.effort,
+                owners=practice.owners,
+                steps=practice.steps,
+                reason=reason,
+                unlocks=(
+                    f"{practice.unlocks.artifact} level {practice.unlocks.level}"
+                    if practice.unlocks
+                    else None
+                ),
+            )
+        )
+    return Roadmap(
+        now=tuple(buckets["now"]),
+        next=tuple(buckets["next"]),
+        later=tuple(buckets["later"]),
+        adopted=tuple(buckets["adopted"]),
+        to_check=tuple(to_check),
+        level_paths=tuple(_level_paths(catalog, levels)),
+    )
+
+
+def _first_stage_after(stages: Sequence[str], current: str) -> str:
+    from app.rubric.rules import STAGES
+
+    later = [s for s in STAGES[STAGES.index(current) + 1 :] if s in stages]  # type: ignore[arg-type]
+    return later[0] if later else stages[0]
+
+
+def _level_paths(catalog: Catalog, levels: LevelResult | None) -> list[LevelPath]:
+    if levels is None:
+        return []
+    paths = []
+    for part in [*levels.artifacts, *([levels.process] if levels.process else [])]:
+        if part.next_level is None:
+            continue
+        practices = tuple(
+            p.id
+            for p in catalog.practices.practices
+            if p.unlocks
+            and p.unlocks.instrument == levels.instrument
+            and p.unlocks.artifact == part.artifact
+            and p.unlocks.level == part.next_level
+        )
+        gates = tuple(g.title for g in part.gates if g.status != "met")
+        paths.append(LevelPath(part.artifact, part.title, part.next_level, gates, practices))
+    return paths
+
+
+# --- debt register ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DebtRow:
+    id: str
+    title: str
+    category: str
+    quadrant: str | None
+    description: str
+    practice: str | None
+    source: str
+
+
+def debt_register(
+    catalog: Catalog, lookup: AnswerLookup, *, team_quadrant: str | None
+) -> list[DebtRow]:
+    documents = {doc.id: doc.short for doc in catalog.bibliography.sources}
+    rows = []
+    for instrument in catalog.instruments.values():
+        for item in instrument.debt_items:
+            if not evaluate(item.when, lookup).is_true:
+                continue
+            source = item.sources[0]
+            rows.append(
+                DebtRow(
+                    id=item.id,
+                    title=item.title,
+                    category=item.category,
+                    quadrant=item.quadrant or team_quadrant,
+                    description=item.description,
+                    practice=item.practice,
+                    source=f"{documents[source.doc]}, \"{source.section}\"",
+                )
+            )
+    return rows
+
+
+def is_dont_know(value: Any) -> bool:
+    return value == DONT_KNOW
