@@ -563,6 +563,15 @@ class _CrossChecker:
                 self._report(where, [*loc, "level"], f"level {gate.level} is not defined")
             self._check_sources(where, loc, gate.sources)
             self._check_rule(where, [*loc, "rule"], gate.rule)
+        # Without a gate at some level an artifact would climb it for free.
+        for index, artifact in enumerate(levels.artifacts):
+            for level in defined[1:]:
+                if not any(g.artifact == artifact.id and g.level == level for g in levels.gates):
+                    self._report(
+                        where,
+                        ["levels", "artifacts", index],
+                        f"artifact {artifact.id!r} has no gate for level {level}",
+                    )
 
     # practices
 

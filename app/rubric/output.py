@@ -175,7 +175,7 @@ def _dimensions(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
                     "question": c.question,
                     "text": catalog.questions[c.question].question.text,
                     "sub_dimension": c.sub_dimension,
-                    "answer": c.answer,
+                    "answer": assessment.consensus.get(c.question, c.answer),
                     "answer_label": answer_label(
                         catalog, c.question, assessment.consensus.get(c.question, c.answer)
                     ),
