@@ -1,0 +1,288 @@
+"""Database engine, column types, the request session that owns its transaction, schema checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from fastapi import Depends, Request
+from sqlalchemy import JSON, DateTime, Engine, create_engine, event, inspect, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlmodel import Session, SQLModel
+
+from app.config import ALEMBIC_INI, MIGRATIONS_DIR, ConfigurationError, Settings
+
+logger = logging.getLogger(__name__)
+
+# Named constraints make migrations reviewable and let SQLite's batch mode (which recreates
+# tables) find a constraint again; every table of the app lives in SQLModel's shared metadata.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = SQLModel.metadata
+metadata.naming_convention = NAMING_CONVENTION
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+ALEMBIC_VERSION_TABLE = "alembic_version"
+POSTGRES_CONNECT_TIMEOUT_S = 5
+
+
+class DatabaseUnavailableError(Exception):
+    """The database cannot be reached or opened; the message is one line, without secrets."""
+
+
+class SchemaOutOfDateError(Exception):
+    """The database schema is not the one this code expects."""
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (the only kind of datetime we store)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, on SQLite as on PostgreSQL.
+
+    SQLite has no time zones and hands back naive values; a naive value coming *in* is a bug
+    (local or UTC?), so it is refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use app.db.utcnow() or an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSON on SQLite, JSONB on PostgreSQL (indexable, compact, and what dashboards query).
+JSONType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _prepare_sqlite_file(url: URL) -> None:
+    """Create the folder of a SQLite file on first run, so the default just works."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).expanduser().resolve().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot create the database folder {folder}: {error.strerror}"
+        ) from None
+
+
+def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # Take BEGIN away from the sqlite3 module (SQLAlchemy's documented recipe) so that
+        # _on_begin below decides how each transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers work while one writer writes; FULL syncs the WAL on every commit so
+        # an acknowledged answer survives a power cut; the busy timeout makes writers queue.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=FULL")
+        # Off only while migrating: batch mode recreates tables, and dropping a parent table
+        # with foreign keys on would run its ON DELETE CASCADE and empty the children.
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A plain (deferred) BEGIN that reads and then writes fails with "database is locked"
+        # when another writer got in first, and the busy timeout does not help; IMMEDIATE takes
+        # the write lock up front so concurrent writers wait their turn instead. Read-only work
+        # can opt into DEFERRED with execution_options(sqlite_begin="DEFERRED").
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode not in {"IMMEDIATE", "DEFERRED", "EXCLUSIVE"}:
+            raise ValueError(f"unknown sqlite_begin mode {mode!r}")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_db_engine(
+    settings: Settings, *, url: str | None = None, for_migrations: bool = False
+) -> Engine:
+    """The engine for the configured database (or ``url``), set up for a web service.
+
+    ``for_migrations`` turns SQLite's foreign-key enforcement off for Alembic's batch mode.
+    """
+    parsed = make_url(url or settings.resolved_database_url)
+    if parsed.get_backend_name() == "sqlite":
+        _prepare_sqlite_file(parsed)
+        engine = create_engine(
+            parsed,
+            # connections move between the threads of FastAPI's pool, one at a time
+            connect_args={"check_same_thread": False},
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+        _configure_sqlite(engine, foreign_keys=not for_migrations)
+        return engine
+    return create_engine(
+        parsed,
+        connect_args={
+            "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
+            "application_name": "processlens",
+        },
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+    )
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine and pool, but SQLite transactions start DEFERRED (shared, not write)."""
+    return engine.execution_options(sqlite_begin="DEFERRED")
+
+
+def describe_database_error(error: DBAPIError, url: URL | str) -> str:
+    """A one-line description of why the database could not be used, with no password in it."""
+    safe_url = make_url(url).render_as_string(hide_password=True)
+    lines = str(error.orig).strip().splitlines() if error.orig is not None else []
+    detail = lines[0] if lines else type(error).__name__
+    return f"cannot use the database {safe_url}: {detail}"
+
+
+def session_factory(bind: Engine | Connection) -> sessionmaker[Session]:
+    """Sessions for ``bind``; tests bind to a connection and get SAVEPOINTs instead of COMMITs."""
+    return sessionmaker(
+        bind=bind,
+        class_=Session,
+        # objects stay usable after commit without a reload (a reload is another transaction)
+        expire_on_commit=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's session: it owns the transaction, so services only ``flush()``.
+
+    Commits when the route returns and rolls back when it raises. SessionDep runs this with
+    scope="function", so the commit happens *before* the response is sent: a failed commit
+    becomes an error response, never a success page for data that was not stored.
+    """
+    factory: sessionmaker[Session] = request.app.state.sessions
+    with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A session for pages that only read (dashboards): no write lock on SQLite; never commits."""
+    factory: sessionmaker[Session] = request.app.state.read_sessions
+    with factory() as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+
+
+def alembic_config(
+    *, database_url: str | None = None, connection: Connection | None = None
+) -> AlembicConfig:
+    """Alembic's configuration for this installation, independent of the working directory.
+
+    migrations/env.py uses ``connection`` if given, else ``database_url``, else the settings.
+    """
+    config = AlembicConfig(str(ALEMBIC_INI)) if ALEMBIC_INI.exists() else AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if database_url is not None:
+        config.attributes["database_url"] = database_url
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@functools.cache
+def _script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revisions() -> tuple[str, ...]:
+    """The newest migration revision(s) the code ships (one; a test keeps it so)."""
+    return tuple(sorted(_script_directory().get_heads()))
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    return frozenset(script.revision for script in _script_directory().walk_revisions())
+
+
+@dataclasses.dataclass(frozen=True)
+class SchemaStatus:
+    current: tuple[str, ...]
+    head: tuple[str, ...]
+
+    @property
+    def is_current(self) -> bool:
+        return self.current == self.head
+
+    @property
+    def known(self) -> bool:
+        """False when the database was migrated by a newer ProcessLens than this one."""
+        return all(revision in known_revisions() for revision in self.current)
+
+    def describe(self) -> str:
+        current = ", ".join(self.current) or "empty (no tables yet)"
+        if not self.known:
+            return (
+                f"the database schema ({current}) is newer than this version of ProcessLens "
+                "knows; upgrade ProcessLens instead"
+            )
+        return (
+            f"the database schema is out of date (database at {current}, code expects "
+            f"{', '.join(self.head)}); run `processlens migrate`"
+        )
+
+
+def schema_status(engine: Engine) -> SchemaStatus:
+    """Compare the database's Alembic revision with the code's head. Raises on a dead database."""
+    try:
+        with read_only(engine).connect() as connection:
+            # read alembic_version directly: MigrationContext would log at INFO on every probe
+            if inspect(connection).has_table(ALEMBIC_VERSION_TABLE):
+                rows = connection.execute(text(f"SELECT version_num FROM {ALEMBIC_VERSION_TABLE}"))
+                current = tuple(sorted(row[0] for row in rows))
+            else:
+                current = ()
+            connection.rollback()
+    except OperationalError as error:
+        raise DatabaseUnavailableError(describe_database_error(error, engine.url)) from None
+    return SchemaStatus(current=current, head=head_revisions())

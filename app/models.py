@@ -1,0 +1,447 @@
+"""All database tables: tenancy, accounts, assessment rounds, responses, stored results, audit.
+
+Conventions:
+- Timestamps are timezone-aware UTC (``UTCDateTime``); ``utcnow()`` is the default.
+- Closed sets of values (mode, status, role, ...) are strings guarded by a named CHECK
+  constraint built from the StrEnum below them, which the code uses for the values.
+- Foreign keys say what happens on delete: everything under an organisation goes with it
+  (organisation -> teams -> rounds -> invitations, respondents -> responses -> scores), while
+  references to a person (created_by, actor) become NULL so records outlive accounts.
+- JSON columns are replaced, never mutated in place (SQLAlchemy does not see in-place edits).
+- Secrets (session, invitation, resume and API tokens) are stored only as hashes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import CheckConstraint, Column, Index, Integer, LargeBinary, Text, text
+from sqlmodel import Field, SQLModel
+
+from app.db import JSONType, UTCDateTime, utcnow
+
+# ---------------------------------------------------------------- value sets
+
+
+class UserRole(StrEnum):
+    admin = "admin"
+    consultant = "consultant"
+    org_leader = "org_leader"
+    team_lead = "team_lead"
+
+
+class RespondentRole(StrEnum):
+    """Roles of people answering a survey (PRODUCT.md section 6)."""
+
+    data_scientist = "data_scientist"
+    ml_engineer = "ml_engineer"
+    software_engineer = "software_engineer"
+    product_manager = "product_manager"
+    team_lead = "team_lead"
+    other = "other"
+
+
+class RoundMode(StrEnum):
+    solo = "solo"
+    team_survey = "team_survey"
+
+
+class RoundKind(StrEnum):
+    full = "full"
+    quick = "quick"
+
+
+class ProjectStage(StrEnum):
+    exploration = "exploration"
+    prototype = "prototype"
+    productionising = "productionising"
+    operating = "operating"
+
+
+class RoundStatus(StrEnum):
+    draft = "draft"
+    open = "open"
+    closed = "closed"
+
+
+class ResponseStatus(StrEnum):
+    draft = "draft"
+    submitted = "submitted"
+
+
+def one_of(column: str, values: type[StrEnum], name: str | None = None) -> CheckConstraint:
+    """A named CHECK constraint keeping ``column`` inside the values of a StrEnum."""
+    allowed = ", ".join(f"'{member.value}'" for member in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name or column)
+
+
+def new_submission_key() -> str:
+    return uuid.uuid4().hex
+
+
+# ---------------------------------------------------------------- tenancy
+
+
+class Organisation(SQLModel, table=True):
+    """A client organisation: the tenant boundary, with its branding and privacy settings."""
+
+    __tablename__: ClassVar[str] = "organisation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    slug: str = Field(max_length=80, unique=True)
+    brand_colour: str | None = Field(default=None, max_length=7)
+    # uploaded logos are re-encoded raster images (never SVG), so they are plain bytes here
+    logo: bytes | None = Field(default=None, sa_type=LargeBinary)
+    logo_mime_type: str | None = Field(default=None, max_length=40)
+    consultant_name: str | None = Field(default=None, max_length=200)
+    # NULL means "use the installation default" for both of these
+    team_results_min: int | None = Field(default=None)
+    retention_days: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class BusinessUnit(SQLModel, table=True):
+    __tablename__: ClassVar[str] = "business_unit"
+    __table_args__ = (Index(None, "organisation_id", "name", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Team(SQLModel, table=True):
+    """A team inside an organisation; its business unit is optional.
+
+    Deleting a business unit keeps its teams (their unit becomes NULL): a unit is a grouping
+    that gets reorganised, and reorganising must not erase assessment history. Deleting the
+    organisation deletes the teams.
+    """
+
+    __tablename__: ClassVar[str] = "team"
+    __table_args__ = (Index(None, "organisation_id", "name", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE")
+    business_unit_id: int | None = Field(
+        default=None, foreign_key="business_unit.id", ondelete="SET NULL", index=True
+    )
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+# ---------------------------------------------------------------- accounts
+
+
+class User(SQLModel, table=True):
+    """A person who signs in. Respondents have no account; they answer through links."""
+
+    __tablename__: ClassVar[str] = "user_account"
+    __table_args__ = (one_of("role", UserRole),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # stored lower-cased by the accounts service, so a plain unique index is case-insensitive
+    email: str = Field(max_length=320, unique=True)
+    display_name: str = Field(max_length=200)
+    # NULL until a password is set (invited user, later single sign-on)
+    password_hash: str | None = Field(default=None, max_length=255)
+    is_active: bool = Field(default=True)
+    role: str = Field(default=UserRole.team_lead, max_length=20)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Membership(SQLModel, table=True):
+    """A user's role in an organisation, or in one team of it (team_id set)."""
+
+    __tablename__: ClassVar[str] = "membership"
+    __table_args__ = (
+        one_of("role", UserRole),
+        # one organisation-wide and one per-team membership per user at most; two partial
+        # indexes because a NULL team_id would make a single unique index not unique
+        Index(
+            "uq_membership_user_organisation",
+            "user_id",
+            "organisation_id",
+            unique=True,
+            sqlite_where=text("team_id IS NULL"),
+            postgresql_where=text("team_id IS NULL"),
+        ),
+        Index(
+            "uq_membership_user_team",
+            "user_id",
+            "team_id",
+            unique=True,
+            sqlite_where=text("team_id IS NOT NULL"),
+            postgresql_where=text("team_id IS NOT NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE", index=True)
+    team_id: int | None = Field(default=None, foreign_key="team.id", ondelete="CASCADE", index=True)
+    role: str = Field(max_length=20)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class UserSession(SQLModel, table=True):
+    """A server-side sign-in session; the cookie holds the token, the row only its hash."""
+
+    __tablename__: ClassVar[str] = "user_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=128, unique=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE", index=True)
+    csrf_token: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the JSON API, stored hashed."""
+
+    __tablename__: ClassVar[str] = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE", index=True)
+    token_hash: str = Field(max_length=128, unique=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of security-relevant actions; ``details`` never holds secrets.
+
+    ``organisation_id`` and the target are plain values, not foreign keys, so the record of
+    a deletion survives the deletion; the actor becomes NULL when the account is removed.
+    """
+
+    __tablename__: ClassVar[str] = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+    actor_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL", index=True
+    )
+    organisation_id: int | None = Field(default=None, index=True)
+    action: str = Field(max_length=80, index=True)
+    target_type: str | None = Field(default=None, max_length=40)
+    target_id: str | None = Field(default=None, max_length=80)
+    request_id: str | None = Field(default=None, max_length=64)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+
+
+# ---------------------------------------------------------------- rubric versions
+
+
+class RubricFileVersion(SQLModel, table=True):
+    """Every version of every rubric file ever served, so old rounds keep their rubric."""
+
+    __tablename__: ClassVar[str] = "rubric_file_version"
+    __table_args__ = (Index(None, "kind", "file_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)  # instrument, practices, process_models, ...
+    file_name: str = Field(max_length=200)
+    content_hash: str = Field(max_length=128, unique=True)  # sha256 hex of the content
+    content: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+# ---------------------------------------------------------------- rounds and answers
+
+
+class AssessmentRound(SQLModel, table=True):
+    """One assessment of a team: solo or a team survey, full or quick check, at a stage."""
+
+    __tablename__: ClassVar[str] = "assessment_round"
+    __table_args__ = (
+        one_of("mode", RoundMode),
+        one_of("kind", RoundKind),
+        one_of("stage", ProjectStage),
+        one_of("status", RoundStatus),
+        CheckConstraint("results_min >= 2", name="results_min"),
+        Index(None, "team_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", ondelete="CASCADE")
+    title: str = Field(default="", max_length=200)
+    mode: str = Field(default=RoundMode.solo, max_length=20)
+    kind: str = Field(default=RoundKind.full, max_length=20)
+    stage: str = Field(max_length=20)
+    instruments: list[str] = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    # rubric file name -> content hash (RubricFileVersion) as of the round's start
+    rubric_versions: dict[str, str] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+    # minimum submitted responses before team results show: 3, or 2 if the team lowered it
+    results_min: int = Field(default=3)
+    status: str = Field(default=RoundStatus.draft, max_length=20, index=True)
+    created_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL", index=True
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    opened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closes_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Invitation(SQLModel, table=True):
+    """One link per role per round; the database refuses a use beyond its limit."""
+
+    __tablename__: ClassVar[str] = "invitation"
+    __table_args__ = (
+        one_of("role", RespondentRole),
+        CheckConstraint("use_count >= 0 AND use_count <= use_limit", name="use_count"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="assessment_round.id", ondelete="CASCADE", index=True)
+    role: str = Field(max_length=30)
+    token_hash: str = Field(max_length=128, unique=True)
+    use_limit: int = Field(default=10)
+    use_count: int = Field(default=0)
+    created_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL", index=True
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Respondent(SQLModel, table=True):
+    """A pseudonymous person answering a round, known only by their resume link."""
+
+    __tablename__: ClassVar[str] = "respondent"
+    __table_args__ = (one_of("role", RespondentRole),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="assessment_round.id", ondelete="CASCADE", index=True)
+    invitation_id: int | None = Field(
+        default=None, foreign_key="invitation.id", ondelete="SET NULL", index=True
+    )
+    role: str = Field(max_length=30)
+    resume_token_hash: str = Field(max_length=128, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+# Response.version is SQLAlchemy's version counter: every UPDATE checks and bumps it, so a
+# save from a stale tab matches no row and raises StaleDataError instead of overwriting.
+_response_version = Column("version", Integer, nullable=False, server_default=text("1"))
+
+
+class Response(SQLModel, table=True):
+    """A respondent's answers, one JSON row per response (fast to save, one write per page).
+
+    ``answers`` maps a qualified question id ("instrument.question") to
+    ``{"value", "note", "evidence", "evidence_backed", "note_shareable"}``.
+    ``submission_key`` is a per-form token with UNIQUE NOT NULL: generated up front (a NULL
+    would escape the unique constraint), so a replayed submit finds the first submission.
+    """
+
+    __tablename__: ClassVar[str] = "response"
+    __table_args__ = (one_of("status", ResponseStatus),)
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _response_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    respondent_id: int = Field(foreign_key="respondent.id", ondelete="CASCADE", unique=True)
+    # also stored here (not only via the respondent) so per-round queries need no join
+    round_id: int = Field(foreign_key="assessment_round.id", ondelete="CASCADE", index=True)
+    answers: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+    status: str = Field(default=ResponseStatus.draft, max_length=20)
+    version: int | None = Field(default=None, sa_column=_response_version)
+    submission_key: str = Field(default_factory=new_submission_key, max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(
+        default_factory=utcnow,
+        sa_type=UTCDateTime,
+        nullable=False,
+        sa_column_kwargs={"onupdate": utcnow},
+    )
+    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# ---------------------------------------------------------------- stored results
+
+
+class ResponseScore(SQLModel, table=True):
+    """One score of one response: small rows that dashboards aggregate instead of raw answers.
+
+    ``sub_dimension`` is "" for the dimension as a whole (never NULL, so the unique key holds).
+    """
+
+    __tablename__: ClassVar[str] = "response_score"
+    __table_args__ = (
+        Index(None, "response_id", "dimension", "sub_dimension", unique=True),
+        Index(None, "round_id", "dimension"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: int = Field(foreign_key="response.id", ondelete="CASCADE")
+    round_id: int = Field(foreign_key="assessment_round.id", ondelete="CASCADE")
+    dimension: str = Field(max_length=40)
+    sub_dimension: str = Field(default="", max_length=80)
+    score: float | None = Field(default=None)  # 0-100; NULL when nothing scorable was answered
+    coverage: float = Field(default=0.0)  # share of the weight actually answered, 0-1
+    level: str | None = Field(default=None, max_length=40)  # band or handoff level
+
+
+class RoundResult(SQLModel, table=True):
+    """The stored team result of a round, so pages, PDFs and dashboards always agree.
+
+    ``label`` is "original" for the result under the round's own rubric; an explicit rescore
+    under a newer rubric is stored beside it under another label, never over it.
+    """
+
+    __tablename__: ClassVar[str] = "round_result"
+    __table_args__ = (Index(None, "round_id", "label", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="assessment_round.id", ondelete="CASCADE")
+    label: str = Field(default="original", max_length=80)
+    computed: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+    rubric_versions: dict[str, str] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+    respondent_count: int = Field(default=0)
+    computed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    final: bool = Field(default=False)
+
+
+class AdoptedPractice(SQLModel, table=True):
+    """A practice upgrade the team marked as adopted; the next round shows if answers moved."""
+
+    __tablename__: ClassVar[str] = "adopted_practice"
+    __table_args__ = (Index(None, "team_id", "practice_id", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", ondelete="CASCADE")
+    practice_id: str = Field(max_length=80)
+    adopted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    adopted_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL", index=True
+    )
+
+
+class Target(SQLModel, table=True):
+    """A target band or level for one dimension, set by a team or for a whole organisation."""
+
+    __tablename__: ClassVar[str] = "target"
+    __table_args__ = (
+        CheckConstraint(
+            "(team_id IS NULL) <> (organisation_id IS NULL)", name="team_or_organisation"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int | None = Field(
+        default=None, foreign_key="organisation.id", ondelete="CASCADE", index=True
+    )
+    team_id: int | None = Field(default=None, foreign_key="team.id", ondelete="CASCADE", index=True)
+    dimension: str = Field(max_length=40)
+    target_level: str = Field(max_length=40)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
