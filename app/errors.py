@@ -1,0 +1,201 @@
+"""Domain errors that carry their HTTP status, and the one place errors become pages or JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import ClassVar
+
+from asgi_correlation_id import correlation_id
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import templating
+from app.logs import loggable_path
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose.
+
+    Carries the HTTP status and a message written for the person using the service (what
+    happened and what to do next); it is shown as is, so it must not contain internals.
+    """
+
+    status_code: ClassVar[int] = 400
+    title: ClassVar[str] = "That did not work"
+    default_message: ClassVar[str] = "The request could not be completed."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class NotFoundError(DomainError):
+    status_code = 404
+    title = "Page not found"
+    default_message = (
+        "We could not find that page. Check the address, or start again from the home page."
+    )
+
+
+class ConflictError(DomainError):
+    status_code = 409
+    title = "Changed in the meantime"
+    default_message = "Someone changed this while you were working on it. Reload and try again."
+
+
+class InvalidInputError(DomainError):
+    status_code = 400
+    title = "Please check your input"
+    default_message = "Some of what was sent could not be used. Check it and try again."
+
+
+class BodyTooLargeError(StarletteHTTPException):
+    """Raised while reading a request body past the limit.
+
+    An HTTPException subclass on purpose: FastAPI turns other errors raised while it reads a
+    body into a 400, but lets HTTPException through to our handler, which answers 413.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+# Messages for the HTTP errors the framework raises itself (routing, methods, limits).
+HTTP_MESSAGES: dict[int, tuple[str, str]] = {
+    404: (NotFoundError.title, NotFoundError.default_message),
+    405: ("Not available", "That action is not available at this address."),
+    413: (
+        "Too much data",
+        "The request is larger than this service accepts. Send less at once and try again.",
+    ),
+    500: (
+        "Something went wrong",
+        "Something went wrong on our side and nothing was changed by it. Please try again; "
+        "if it keeps happening, tell your administrator the reference below.",
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorPage:
+    """Context of templates/errors/error.html."""
+
+    status_code: int
+    title: str
+    message: str
+    request_id: str | None
+
+
+def wants_json(request: Request) -> bool:
+    """JSON for the API and for clients that ask for it; an HTML page for browsers."""
+    if request.url.path.startswith("/api"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def error_response(
+    request: Request,
+    *,
+    status_code: int,
+    title: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The one rendering of an error: JSON ``{"detail", "status", "request_id"}`` or a page."""
+    request_id = correlation_id.get()
+    if wants_json(request):
+        body = {"detail": message, "status": status_code, "request_id": request_id}
+        return JSONResponse(body, status_code=status_code, headers=headers)
+    page = ErrorPage(status_code=status_code, title=title, message=message, request_id=request_id)
+    try:
+        return templating.render(
+            request, "errors/error.html", page, status_code=status_code, headers=headers
+        )
+    except Exception:
+        # an error page must never fail in turn; plain text still tells the person what happened
+        logger.exception("error page could not be rendered")
+        return PlainTextResponse(f"{title}. {message}", status_code=status_code, headers=headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return error_response(
+        request, status_code=exc.status_code, title=exc.title, message=exc.message
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    title, message = HTTP_MESSAGES.get(
+        exc.status_code, ("That did not work", "The request could not be completed.")
+    )
+    return error_response(
+        request,
+        status_code=exc.status_code,
+        title=title,
+        message=message,
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    if wants_json(request):
+        # API clients get FastAPI's usual field-by-field list
+        return await request_validation_exception_handler(request, exc)
+    return error_response(
+        request,
+        status_code=422,
+        title=InvalidInputError.title,
+        message=InvalidInputError.default_message,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers; unexpected exceptions are caught by UnhandledErrorMiddleware."""
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+
+class UnhandledErrorMiddleware:
+    """Turns any unexpected exception into a 500 page that leaks nothing, logged once.
+
+    Raw ASGI (not BaseHTTPMiddleware) and inside the request-id middleware, so the log line
+    and the page carry the same reference.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            logger.exception(
+                "unhandled error while serving %s %s", scope["method"], loggable_path(scope)
+            )
+            if response_started:
+                raise  # too late for an error page; the server closes the connection
+            title, message = HTTP_MESSAGES[500]
+            response = error_response(Request(scope), status_code=500, title=title, message=message)
+            await response(scope, receive, send)

@@ -1,0 +1,65 @@
+"""The FastAPI application factory: settings, database, middleware, error handling, routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+
+from app import __version__, db, errors, health, home, migrate, templating
+from app.config import STATIC_DIR, Settings, get_settings
+from app.logs import configure_logging
+from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. Without arguments it reads the environment (``uvicorn --factory``)."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+    engine = db.create_db_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # development migrates (under the migration lock); production refuses an old schema
+        # with a message naming `processlens migrate`
+        await run_in_threadpool(
+            migrate.prepare_schema, settings, engine, migrate=settings.auto_migrate
+        )
+        logger.info("ProcessLens %s ready (%s)", __version__, settings.environment.value)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="ProcessLens",
+        version=__version__,
+        lifespan=lifespan,
+        # the API reference pages load scripts from a CDN; ProcessLens serves nothing external
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        # outermost first: every log line, error page and 413 carries the request id
+        middleware=[
+            Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
+            Middleware(RequestContextMiddleware),
+            Middleware(errors.UnhandledErrorMiddleware),
+            Middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes),
+        ],
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = db.session_factory(engine)
+    app.state.read_sessions = db.session_factory(db.read_only(engine))
+    app.state.templates = templating.create_templates(settings)
+    errors.install(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(health.router)
+    app.include_router(home.router)
+    return app

@@ -1,0 +1,69 @@
+"""The one Jinja environment: autoescaped, strict about undefined names outside production."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jinja2
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.background import BackgroundTask
+from starlette.responses import HTMLResponse
+
+from app.config import TEMPLATES_DIR, Environment, Settings
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    """What every page shows about the installation (header, footer, accent colour)."""
+
+    name: str
+    colour: str
+    environment: str
+
+
+def create_templates(settings: Settings) -> Jinja2Templates:
+    """Build the environment once per app; pages get it through ``render``."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        # every template and every string is HTML-escaped; markup must be marked safe explicitly
+        autoescape=True,
+        # a misspelt variable fails loudly in tests and development instead of rendering empty
+        undefined=(
+            jinja2.Undefined
+            if settings.environment is Environment.production
+            else jinja2.StrictUndefined
+        ),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.globals["site"] = Site(
+        name=settings.brand_name,
+        colour=settings.brand_colour,
+        environment=settings.environment.value,
+    )
+    return Jinja2Templates(env=environment)
+
+
+def render(
+    request: Request,
+    template: str,
+    page: object,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    background: BackgroundTask | None = None,
+) -> HTMLResponse:
+    """Render ``template`` with one typed context object, available to it as ``page``.
+
+    Tests read ``response.context["page"]`` to assert on data rather than on HTML.
+    """
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"page": page},
+        status_code=status_code,
+        headers=headers,
+        background=background,
+    )
