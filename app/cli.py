@@ -1,0 +1,260 @@
+"""The `processlens` command line: serve, migrate, downgrade, demo and seed."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Annotated, NoReturn
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlmodel import Session
+
+from app import __version__, db, demo, migrate
+from app.config import ConfigurationError, Settings, get_settings
+from app.logs import configure_logging
+
+app = typer.Typer(
+    name="processlens",
+    help=(
+        "ProcessLens assesses how a team building ML-enabled software works and recommends "
+        "the process and practice upgrades that fit it.\n\n"
+        "Configuration comes from the environment (PROCESSLENS_*, DATABASE_URL, REDIS_URL); "
+        "see README.md."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+    # expected failures end in one line (below); anything else is a bug and shows plainly
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False)
+
+EXIT_FAILURE = 1
+EXIT_BAD_CONFIGURATION = 2
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    # typer.echo rather than rich: rich would wrap a long message over several lines
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Turn the failures a user can fix into one line and an exit code, never a traceback."""
+    try:
+        yield
+    except ConfigurationError as error:
+        _fail(str(error), EXIT_BAD_CONFIGURATION)
+    except (db.DatabaseUnavailableError, db.SchemaOutOfDateError) as error:
+        _fail(str(error), EXIT_FAILURE)
+
+
+def _settings() -> Settings:
+    with _friendly_errors():
+        settings = get_settings()
+    configure_logging(settings)
+    return settings
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"processlens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """ProcessLens command line."""
+
+
+def _prepare_database(settings: Settings, *, migrate_schema: bool) -> None:
+    engine = db.create_db_engine(settings)
+    try:
+        migrate.prepare_schema(settings, engine, migrate=migrate_schema)
+    finally:
+        engine.dispose()
+
+
+def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    uvicorn.run(
+        # an import string, so that each of several workers builds its own app and engine
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # uvloop + httptools: with several workers the plain asyncio loop adds ~44 ms to
+        # every keep-alive request
+        loop="uvloop",
+        http="httptools",
+        log_config=None,  # app.logs configures logging
+        access_log=False,  # RequestContextMiddleware writes the access log, with request ids
+        server_header=False,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (use PostgreSQL for more than one host).", min=1)
+    ] = 1,
+    migrate_schema: Annotated[
+        bool,
+        typer.Option(
+            "--migrate",
+            help="Apply pending migrations first (always done in development).",
+        ),
+    ] = False,
+) -> None:
+    """Serve the web app and API.
+
+    In development an out-of-date database schema is migrated first; in production the
+    server refuses to start on one unless --migrate is given, and says so.
+    """
+    settings = _settings()
+    with _friendly_errors():
+        _prepare_database(settings, migrate_schema=migrate_schema or settings.auto_migrate)
+    _serve(settings, host=host, port=port, workers=workers)
+
+
+@app.command("migrate")
+def migrate_command(
+    revision: Annotated[
+        str, typer.Option(help="Revision to upgrade to; the newest by default.")
+    ] = "head",
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only report whether the schema is current (exit 1 if not)."),
+    ] = False,
+) -> None:
+    """Upgrade the database schema (several workers starting at once migrate only once)."""
+    settings = _settings()
+    with _friendly_errors():
+        if check:
+            engine = db.create_db_engine(settings)
+            try:
+                status = db.schema_status(engine)
+            finally:
+                engine.dispose()
+            if not status.is_current:
+                _fail(status.describe(), EXIT_FAILURE)
+            console.print(f"The database schema is current ({', '.join(status.head)}).")
+            return
+        outcome = migrate.upgrade(settings, revision)
+    after = ", ".join(outcome.after.current) or "empty"
+    if outcome.changed:
+        before = ", ".join(outcome.before.current) or "empty"
+        console.print(f"Migrated the database schema from {before} to {after}.")
+    else:
+        console.print(f"The database schema is already at {after}; nothing to do.")
+
+
+@app.command()
+def downgrade(
+    revision: Annotated[
+        str, typer.Argument(help='Revision to go back to: an id, "-1", or "base" (empty).')
+    ],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask; downgrading can delete data.")
+    ] = False,
+) -> None:
+    """Downgrade the database schema, e.g. to undo a release. Can delete data."""
+    settings = _settings()
+    if not yes:
+        typer.confirm(f"Downgrade the database schema to {revision}? Data may be lost", abort=True)
+    with _friendly_errors():
+        outcome = migrate.downgrade(settings, revision)
+    after = ", ".join(outcome.after.current) or "base (no tables)"
+    console.print(f"Downgraded the database schema to {after}.")
+
+
+def _print_summary(summary: demo.SeedSummary) -> None:
+    table = Table(title=None, show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    # names are user input: escaped so rich does not read them as markup
+    table.add_row("Organisation", escape(f"{summary.organisation_name} ({summary.slug})"))
+    table.add_row("Business units", escape(", ".join(summary.business_units)))
+    teams = ", ".join(summary.teams)
+    if len(summary.teams) > 8:
+        teams = ", ".join(summary.teams[:8]) + f", ... ({len(summary.teams)} teams)"
+    table.add_row("Teams", escape(teams))
+    table.add_row("Rounds", str(summary.rounds))
+    console.print(table)
+
+
+@app.command("demo")
+def demo_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+) -> None:
+    """Create and migrate the database, add the demo organisation, and serve it.
+
+    The demo organisation has two business units and five teams; running demo again reuses
+    it. Sign-in, rounds and answers are added to the demo as those features arrive.
+    """
+    settings = _settings()
+    with _friendly_errors():
+        migrate.upgrade(settings)
+        engine = db.create_db_engine(settings)
+        try:
+            with Session(engine) as session:
+                summary = demo.seed_demo(session=session)
+                session.commit()
+        finally:
+            engine.dispose()
+    if summary.created:
+        console.print("[bold]Created the demo organisation:[/bold]")
+    else:
+        console.print("[bold]The demo organisation is already there:[/bold]")
+    _print_summary(summary)
+    shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+    console.print(
+        f"\nServing ProcessLens on [bold]http://{shown_host}:{port}[/bold] (Ctrl+C stops)"
+    )
+    _serve(settings, host=host, port=port, workers=1)
+
+
+@app.command()
+def seed(
+    teams: Annotated[int, typer.Option(help="Number of teams to create.", min=1)] = 5,
+    rounds: Annotated[
+        int, typer.Option(help="Closed past rounds per team, a quarter apart.", min=0)
+    ] = 0,
+    organisation: Annotated[
+        str, typer.Option(help="Name of the new organisation.")
+    ] = "Seeded organisation",
+) -> None:
+    """Add an organisation with many teams, e.g. for benchmarks (does not serve).
+
+    Creates one new organisation (a free slug is chosen if the name is taken) with TEAMS teams
+    ("Team 0001"...) in business units of ten (at most 20 units), and for each team ROUNDS
+    closed rounds (solo, full, four instruments) dated a quarter apart. Rounds have no answers
+    or results yet: answers are seeded once the questionnaires and scoring exist.
+    """
+    settings = _settings()
+    with _friendly_errors():
+        _prepare_database(settings, migrate_schema=settings.auto_migrate)
+        engine = db.create_db_engine(settings)
+        try:
+            with Session(engine) as session:
+                summary = demo.seed_organisation(
+                    session=session, name=organisation, teams=teams, rounds=rounds
+                )
+                session.commit()
+        finally:
+            engine.dispose()
+    console.print("[bold]Seeded:[/bold]")
+    _print_summary(summary)
