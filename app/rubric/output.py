@@ -199,10 +199,10 @@ def _dimensions(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
 
 def _trajectory(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
     unscored = [i for i in assessment.settings.instrument_ids(catalog) if not catalog.instruments[i].scored]
-    parts = {
-        key.split(".", 1)[1]: result
-        for key, result in sorted(assessment.classifications.items())
-        if key.split(".", 1)[0] in unscored
+    parts = {  # in file order: "Goal-driven, model-first" reads as the sources name it
+        c.id: assessment.classifications[f"{instrument_id}.{c.id}"]
+        for instrument_id in unscored
+        for c in catalog.instruments[instrument_id].classifications
     }
     warnings = [f for f in assessment.findings if f.kind == "fit_warning"]
     holding = [f for f in warnings if f.status == "holds"]

@@ -1,0 +1,198 @@
+"""CLI commands over the rubric: validate files, render the rubric, diff versions, score answers.
+
+None of them needs a server or a database: they run on files, so a consultant can score an
+answers file offline.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from app.config import QUESTIONNAIRES_DIR
+from app.rubric import document
+from app.rubric.answers_file import AnswersFileError, assess_file, read_answers_file
+from app.rubric.loader import Catalog, RubricError, load_catalog, load_catalog_from_texts
+from app.rubric.output import to_data
+from app.rubric.schema import FILE_KINDS
+from app.rubric.versions import diff_catalogs
+
+EXIT_INVALID = 2
+
+rubric_app = typer.Typer(
+    help="Show the rubric as Markdown or JSON, export its JSON Schema, or diff two versions.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_INVALID)
+
+
+def _catalog_from(paths: list[Path]) -> Catalog:
+    """Folders are loaded as they are; single files are checked together with the built-in
+    rubric (replacing the built-in file of the same name), so a custom instrument can be
+    validated on its own."""
+    try:
+        if not paths:
+            return load_catalog(QUESTIONNAIRES_DIR)
+        folders = [p for p in paths if p.is_dir()]
+        files = [p for p in paths if not p.is_dir()]
+        missing = [str(p) for p in files if not p.exists()]
+        if missing:
+            _fail(f"no such file or folder: {', '.join(missing)}")
+        if folders and not files:
+            return load_catalog(folders)
+        base = folders[0] if folders else QUESTIONNAIRES_DIR
+        texts = {p.name: p.read_text(encoding="utf-8") for p in sorted(base.glob("*.yaml"))}
+        for path in files:
+            texts[path.name] = path.read_text(encoding="utf-8")
+        custom = frozenset(p.name for p in files if p.name not in _builtin_names())
+        return load_catalog_from_texts(texts, custom_files=custom)
+    except RubricError as error:
+        for problem in error.problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except UnicodeDecodeError:
+        _fail("a rubric file is not UTF-8 text")
+
+
+def _builtin_names() -> set[str]:
+    return {p.name for p in QUESTIONNAIRES_DIR.glob("*.yaml")}
+
+
+def validate(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Rubric folders, or single files checked together with the built-in rubric. "
+            "Default: the built-in questionnaires."
+        ),
+    ] = None,
+) -> None:
+    """Check rubric files: every problem is printed as file:line: message (exit 2)."""
+    catalog = _catalog_from(list(paths or []))
+    questions = sum(len(i.questions) for i in catalog.instruments.values())
+    typer.echo(
+        f"ok: {len(catalog.instruments)} instruments, {questions} questions, "
+        f"{len(catalog.practices.practices)} practices, "
+        f"{len(catalog.process_models.process_models)} process models"
+    )
+
+
+def json_schema() -> dict[str, Any]:
+    """One JSON Schema for all four kinds of rubric file (for editors)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "ProcessLens rubric file",
+        "oneOf": [model.model_json_schema() for model in FILE_KINDS.values()],
+    }
+
+
+@rubric_app.callback()
+def rubric(
+    ctx: typer.Context,
+    output_format: Annotated[
+        str, typer.Option("--format", help="md (a readable document) or json.")
+    ] = "md",
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the JSON Schema of the rubric files instead.")
+    ] = False,
+    path: Annotated[
+        Path | None, typer.Option("--path", help="Rubric folder (default: built-in).")
+    ] = None,
+) -> None:
+    """Print the whole rubric: `md` is the document in docs/rubric.md; `json` a summary."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if schema:
+        sys.stdout.write(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")
+        return
+    catalog = _catalog_from([path] if path else [])
+    if output_format == "md":
+        sys.stdout.write(document.rubric_markdown(catalog))
+    elif output_format == "json":
+        sys.stdout.write(json.dumps(document.rubric_json(catalog), indent=2, ensure_ascii=False) + "\n")
+    else:
+        _fail(f"unknown format {output_format!r}: use md or json")
+
+
+@rubric_app.command("diff")
+def diff(
+    old: Annotated[Path, typer.Argument(help="The older rubric folder (or instrument file).")],
+    new: Annotated[Path, typer.Argument(help="The newer rubric folder (or instrument file).")],
+) -> None:
+    """List the questions added, removed and changed between two rubric versions."""
+    changes = diff_catalogs(_catalog_from([old]), _catalog_from([new]))
+    if not changes:
+        typer.echo("no question changed")
+        return
+    for change in changes:
+        typer.echo(f"{change.kind:8} {change.question}: {change.detail}")
+
+
+def score(
+    answers_file: Annotated[Path, typer.Argument(help="Answers file (YAML or JSON).")],
+    output_format: Annotated[
+        str, typer.Option("--format", help="json (complete, deterministic) or text (a summary).")
+    ] = "json",
+    rubric_path: Annotated[
+        Path | None, typer.Option("--rubric", help="Rubric folder (default: built-in).")
+    ] = None,
+) -> None:
+    """Score an answers file offline: scores, levels, process models, roadmap, debt register."""
+    if output_format not in ("json", "text"):
+        _fail(f"unknown format {output_format!r}: use json or text")
+    catalog = _catalog_from([rubric_path] if rubric_path else [])
+    try:
+        result = assess_file(catalog, read_answers_file(answers_file, catalog))
+    except AnswersFileError as error:
+        _fail(str(error))
+    data = to_data(catalog, result)
+    if output_format == "json":
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(text_summary(data))
+
+
+def text_summary(data: dict[str, Any]) -> str:
+    lines = []
+    top = data["process_models"][0]
+    runner = data["process_models"][1]
+    close = " (it's close)" if data["recommendation"]["close"] else ""
+    lines.append(f"Recommended process: {top['name']} (fit {top['fit']:g}){close}")
+    lines.append(f"Runner-up: {runner['name']} (fit {runner['fit']:g})")
+    for reason in top["reasons"]:
+        lines.append(f"  + {reason['reason']}")
+    for caveat in top["caveats"]:
+        marker = "!" if caveat["status"] == "holds" else "?"
+        lines.append(f"  {marker} {caveat['text']}")
+    trajectory = data["trajectory"]
+    lines.append(f"Trajectory: {trajectory['label']} (fit: {trajectory['fit']})")
+    for result in data["dimensions"].values():
+        if result["score"] is None:
+            lines.append(f"{result['title']}: no score (no scored answers)")
+            continue
+        label = result["band"]["label"] if result["band"] else f"level {result.get('level')}"
+        lines.append(
+            f"{result['title']}: {result['score']:g}/100, {label}, "
+            f"coverage {round(100 * result['coverage'])}%"
+        )
+    if data["handoff"]:
+        per_artifact = ", ".join(
+            f"{a['title']} {a['level']}" for a in data["handoff"]["artifacts"].values()
+        )
+        lines.append(f"Handoff level {data['handoff']['level']} ({per_artifact})")
+    for bucket in ("now", "next", "later"):
+        items = data["roadmap"][bucket]
+        if items:
+            lines.append(f"{bucket.title()}: " + "; ".join(i["title"] for i in items))
+    for warning in data["warnings"]:
+        lines.append(f"Note: {warning}")
+    return "\n".join(lines) + "\n"
