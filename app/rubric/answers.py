@@ -20,6 +20,8 @@ MAX_NOTE_CHARS = 2000
 MAX_TEXT_CHARS = 4000
 MAX_URL_CHARS = 500
 
+ANSWER_FIELDS = frozenset({"value", "note", "evidence", "evidence_backed", "note_shareable"})
+
 Kind = Literal["full", "quick"]
 Mode = Literal["solo", "team_survey"]
 
@@ -84,14 +86,14 @@ class RoundSettings:
 
 def parse_answer(raw: Any) -> Answer:
     """An answer from its stored or file form: a bare value, or a mapping with `value`."""
-    if isinstance(raw, Answer):
-        return raw
-    if isinstance(raw, Mapping):
-        unknown = set(raw) - {"value", "note", "evidence", "evidence_backed", "note_shareable"}
-        if unknown:
+    if type(raw) is dict or isinstance(raw, Mapping):
+        if not raw.keys() <= ANSWER_FIELDS:
+            unknown = set(raw) - ANSWER_FIELDS
             raise AnswerError(None, f"unknown answer field(s) {sorted(unknown)}")
         if "value" not in raw:
             raise AnswerError(None, "an answer with a note or evidence still needs a 'value'")
+        if len(raw) == 1:
+            return Answer(value=raw["value"])
         return Answer(
             value=raw["value"],
             note=raw.get("note") or None,
@@ -99,30 +101,48 @@ def parse_answer(raw: Any) -> Answer:
             evidence_backed=bool(raw.get("evidence_backed", False)),
             note_shareable=bool(raw.get("note_shareable", False)),
         )
+    if isinstance(raw, Answer):
+        return raw
     return Answer(value=raw)
+
+
+@dataclass(frozen=True, slots=True)
+class AskedQuestion:
+    instrument: Instrument
+    question: Question
+    required: bool  # False for roles that may answer but need not
+    qid: str
 
 
 def asked_questions(
     catalog: Catalog, settings: RoundSettings, role: Role
-) -> list[tuple[Instrument, Question, bool]]:
+) -> tuple[AskedQuestion, ...]:
     """The questions a respondent in `role` is asked, in survey order, each with whether it is
-    required of them (optional roles may skip). Display conditions are applied separately."""
+    required of them. Display conditions are applied separately. Cached per catalog: the
+    answer depends only on the round's settings and the role."""
+    key = (settings.instrument_ids(catalog), settings.kind, settings.mode, role)
+    cached = catalog.cache.get(("asked", key))
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     asked = []
-    for instrument_id in settings.instrument_ids(catalog):
+    for instrument_id in key[0]:
         instrument = catalog.instruments[instrument_id]
         for question in instrument.questions:
+            qid = f"{instrument.id}.{question.id}"
             if settings.kind == "quick" and not question.quick:
                 continue
             if settings.mode == "solo":
-                asked.append((instrument, question, True))
+                asked.append(AskedQuestion(instrument, question, True, qid))
                 continue
             required_roles = question.roles or instrument.roles
             optional_roles = question.optional_roles or instrument.optional_roles
             if role in required_roles:
-                asked.append((instrument, question, True))
+                asked.append(AskedQuestion(instrument, question, True, qid))
             elif role in optional_roles:
-                asked.append((instrument, question, False))
-    return asked
+                asked.append(AskedQuestion(instrument, question, False, qid))
+    result = tuple(asked)
+    catalog.cache[("asked", key)] = result
+    return result
 
 
 def validate_role(role: Any) -> Role:

@@ -7,12 +7,12 @@ The web pages, the JSON API, the PDF reports and the CLI all call `assess()` and
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.rubric import aggregate, anonymity
 from app.rubric.aggregate import PerceptionGap, Respondent, Spread
-from app.rubric.answers import RoundSettings
+from app.rubric.answers import RoundSettings, asked_questions
 from app.rubric.categorical import (
     ClassificationResult,
     FindingResult,
@@ -96,12 +96,7 @@ def assess(
     ordered = sorted(respondents, key=lambda r: r.id)
     scores = [score_response(catalog, settings, r.role, r.answers) for r in ordered]
     values, spreads = aggregate.consensus_answers(catalog, ordered, scores)
-    everyone = [
-        (catalog.instruments[i], q, True)
-        for i in settings.instrument_ids(catalog)
-        for q in catalog.instruments[i].questions
-        if settings.kind == "full" or q.quick
-    ]
+    everyone = asked_questions(catalog, replace(settings, mode="solo"), "team_lead")
     hidden = visible(catalog, settings, everyone, values)
     lookup = catalog.lookup(values, stage=settings.stage, hidden=hidden)
     dimensions = {}
@@ -263,10 +258,4 @@ def _with_comparison(
             total = sum(deltas)
             moved[practice_id] = "up" if total > 0 else "down" if total < 0 else "same"
     comparison = Comparison(dimensions=dimensions, questions=questions, adopted_moved=moved)
-    return _replace(current, comparison=comparison)
-
-
-def _replace(assessment: Assessment, **changes: Any) -> Assessment:
-    from dataclasses import replace
-
-    return replace(assessment, **changes)
+    return replace(current, comparison=comparison)

@@ -148,6 +148,8 @@ class Catalog:
     custom_instruments: frozenset[str] = frozenset()
     questions: Mapping[str, QuestionRef] = field(init=False, repr=False)
     option_order: Mapping[str, Mapping[str, float]] = field(init=False, repr=False)
+    # derived data that depends only on the catalog (e.g. the questions a role is asked)
+    cache: dict[Any, Any] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         questions = {

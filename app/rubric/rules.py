@@ -112,7 +112,7 @@ def parse_rule(raw: Any) -> Rule:
             "a rule needs 'all', 'any', 'not', 'stage' or a predicate on a question ('q'), "
             f"got keys {sorted(keys)}"
         )
-    tests = [key for key in keys if key in _PREDICATE_TESTS]
+    tests = [key for key in keys if key in _PREDICATE_TESTS and raw[key] is not None]
     unexpected = keys - {"q", *_PREDICATE_TESTS}
     if unexpected:
         raise ValueError(f"unknown key(s) {sorted(unexpected)} in predicate on {raw['q']!r}")
@@ -149,7 +149,7 @@ def referenced_questions(rule: Rule) -> frozenset[str]:
 
 def rule_to_data(rule: Rule) -> Any:
     """The rule in its YAML form (for documentation and JSON output)."""
-    return rule.model_dump(by_alias=True, exclude_none=True)
+    return rule.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def _evaluate_predicate(predicate: Predicate, lookup: AnswerLookup) -> Verdict:
         value = None
     test = predicate.test
     if test == "answered":
-        is_answered = value is not None and value not in SPECIAL_VALUES
+        is_answered = value is not None and value not in (DONT_KNOW, NOT_APPLICABLE)
         return Verdict(is_answered == predicate.answered)
     if test == "unknown":
         is_unknown = value is None or value == DONT_KNOW

@@ -6,6 +6,7 @@ These models check the shape of one file at a time. Checks that need more than o
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -152,12 +153,16 @@ class Question(_Frozen):
     def scored(self) -> bool:
         return self.type == "ordinal"
 
-    @property
+    @cached_property
     def option_ids(self) -> tuple[str, ...]:
         return tuple(option.id for option in self.options)
 
+    @cached_property
+    def _options_by_id(self) -> dict[str, Option]:
+        return {option.id: option for option in self.options}
+
     def option(self, option_id: str) -> Option | None:
-        return next((option for option in self.options if option.id == option_id), None)
+        return self._options_by_id.get(option_id)
 
 
 class Section(_Frozen):
@@ -307,7 +312,7 @@ class Instrument(_Frozen):
     debt_items: tuple[DebtItem, ...] = ()
     sources: Sources
 
-    @property
+    @cached_property
     def questions(self) -> tuple[Question, ...]:
         return tuple(question for section in self.sections for question in section.questions)
 

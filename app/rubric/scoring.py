@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.rubric.answers import Answer, RoundSettings, asked_questions
+from app.rubric.answers import Answer, AskedQuestion, RoundSettings, asked_questions
 from app.rubric.loader import Catalog
 from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE, evaluate
 from app.rubric.schema import SCALE_MAX, Instrument, Question, Role
@@ -70,17 +70,15 @@ class ResponseScore:
 def visible(
     catalog: Catalog,
     settings: RoundSettings,
-    questions: list[tuple[Instrument, Question, bool]],
+    questions: tuple[AskedQuestion, ...],
     values: Mapping[str, Any],
 ) -> frozenset[str]:
     """Questions hidden by their display condition. An unknown condition shows the question."""
     hidden: set[str] = set()
     lookup = catalog.lookup(values, stage=settings.stage)
-    for instrument, question, _required in questions:
-        if question.show_if is not None:
-            qid = f"{instrument.id}.{question.id}"
-            if evaluate(question.show_if, lookup).is_false:
-                hidden.add(qid)
+    for asked in questions:
+        if asked.question.show_if is not None and evaluate(asked.question.show_if, lookup).is_false:
+            hidden.add(asked.qid)
     return frozenset(hidden)
 
 
@@ -92,9 +90,9 @@ def score_response(
     values = {qid: answer.value for qid, answer in answers.items()}
     hidden = visible(catalog, settings, questions, values)
     by_instrument: dict[str, list[tuple[Question, bool]]] = {}
-    for instrument, question, required in questions:
-        if f"{instrument.id}.{question.id}" not in hidden:
-            by_instrument.setdefault(instrument.id, []).append((question, required))
+    for asked in questions:
+        if asked.qid not in hidden:
+            by_instrument.setdefault(asked.instrument.id, []).append((asked.question, asked.required))
     dimensions = {}
     for instrument_id, asked in by_instrument.items():
         instrument = catalog.instruments[instrument_id]
@@ -106,9 +104,7 @@ def score_response(
     return ResponseScore(
         role=role,
         dimensions=dimensions,
-        asked=tuple(
-            f"{i.id}.{q.id}" for i, q, _ in questions if f"{i.id}.{q.id}" not in hidden
-        ),
+        asked=tuple(asked.qid for asked in questions if asked.qid not in hidden),
         hidden=hidden,
         real_answers=len(real),
         evidence_backed=sum(1 for answer in real if answer.evidence_backed),
@@ -123,67 +119,84 @@ def score_dimension(
     *,
     stage: str,
 ) -> DimensionScore:
-    expected_weight = 0.0
+    # One pass over the questions: this runs for every stored response, so it stays lean.
+    expected_weight = answered_weight = weighted_sum = 0.0
     scored: list[tuple[Question, str, int]] = []
     gaps, later, unanswered, not_applicable = [], [], [], []
     sub_expected: dict[str, float] = {}
+    sub_answered: dict[str, float] = {}
+    sub_sum: dict[str, float] = {}
+    prefix = instrument.id + "."
     for question, required in asked:
         if question.type != "ordinal":
             continue
-        qid = f"{instrument.id}.{question.id}"
-        answer = answers.get(qid)
+        qid = prefix + question.id
         if stage not in question.stages:
             later.append(qid)
             continue
+        answer = answers.get(qid)
+        weight = question.weight
+        sub = question.sub_dimension or ""
         if answer is None:
             if required:
                 unanswered.append(qid)
-                expected_weight += question.weight
-                _add(sub_expected, question, question.weight)
+                expected_weight += weight
+                sub_expected[sub] = sub_expected.get(sub, 0.0) + weight
             continue
-        if answer.value == NOT_APPLICABLE:
+        value = answer.value
+        if value == NOT_APPLICABLE:
             not_applicable.append(qid)
             continue
-        expected_weight += question.weight
-        _add(sub_expected, question, question.weight)
-        if answer.value == DONT_KNOW:
+        expected_weight += weight
+        sub_expected[sub] = sub_expected.get(sub, 0.0) + weight
+        if value == DONT_KNOW:
             gaps.append(qid)
             continue
-        option = question.option(answer.value)
+        option = question.option(value)
         if option is None or option.score is None:
             continue  # validated earlier; a stale option counts as unanswered
         scored.append((question, option.id, option.score))
-    answered_weight = sum(question.weight for question, _, _ in scored)
-    contributions = tuple(
-        Contribution(
-            question=f"{instrument.id}.{question.id}",
-            sub_dimension=question.sub_dimension or "",
-            answer=option_id,
-            score=score,
-            weight=question.weight,
-            points=100 * question.weight * score / (SCALE_MAX * answered_weight),
-            max_points=100 * question.weight / answered_weight,
+        answered_weight += weight
+        weighted_sum += weight * option.score
+        sub_answered[sub] = sub_answered.get(sub, 0.0) + weight
+        sub_sum[sub] = sub_sum.get(sub, 0.0) + weight * option.score
+    if scored:
+        scale = 100 / (SCALE_MAX * answered_weight)
+        contributions = tuple(
+            Contribution(
+                question=prefix + question.id,
+                sub_dimension=question.sub_dimension or "",
+                answer=option_id,
+                score=score,
+                weight=question.weight,
+                points=scale * question.weight * score,
+                max_points=scale * SCALE_MAX * question.weight,
+            )
+            for question, option_id, score in scored
         )
-        for question, option_id, score in scored
-    )
-    score = sum(c.points for c in contributions) if contributions else None
-    subs = {}
-    for sub in instrument.sub_dimensions:
-        parts = [c for c in contributions if c.sub_dimension == sub.id]
-        weight = sum(c.weight for c in parts)
-        subs[sub.id] = SubScore(
+        score_value: float | None = scale * weighted_sum
+    else:
+        contributions, score_value = (), None
+    subs = {
+        sub.id: SubScore(
             score=(
-                100 * sum(c.weight * c.score for c in parts) / (SCALE_MAX * weight)
-                if parts
+                100 * sub_sum[sub.id] / (SCALE_MAX * sub_answered[sub.id])
+                if sub_answered.get(sub.id)
                 else None
             ),
-            coverage=weight / sub_expected[sub.id] if sub_expected.get(sub.id) else 0.0,
+            coverage=(
+                sub_answered.get(sub.id, 0.0) / sub_expected[sub.id]
+                if sub_expected.get(sub.id)
+                else 0.0
+            ),
         )
+        for sub in instrument.sub_dimensions
+    }
     return DimensionScore(
         dimension=instrument.id,
-        score=score,
+        score=score_value,
         coverage=answered_weight / expected_weight if expected_weight else 0.0,
-        band=band_for(instrument, score),
+        band=band_for(instrument, score_value),
         sub_dimensions=subs,
         contributions=contributions,
         knowledge_gaps=tuple(gaps),
@@ -191,11 +204,6 @@ def score_dimension(
         unanswered=tuple(unanswered),
         not_applicable=tuple(not_applicable),
     )
-
-
-def _add(totals: dict[str, float], question: Question, weight: float) -> None:
-    key = question.sub_dimension or ""
-    totals[key] = totals.get(key, 0.0) + weight
 
 
 def band_for(instrument: Instrument, score: float | None) -> str | None:

@@ -67,13 +67,13 @@ def synthetic_answers(
     personal = min(
         1.0, max(0.0, rng.gauss(profile.maturity + ROLE_BIAS.get(role, 0.0), profile.spread))
     )
-    for instrument, question, required in asked_questions(catalog, settings, role):
-        qid = f"{instrument.id}.{question.id}"
+    for asked in asked_questions(catalog, settings, role):
+        question, qid = asked.question, asked.qid
         if question.show_if is not None:
             lookup = catalog.lookup(values, stage=settings.stage)
             if evaluate(question.show_if, lookup).is_false:
                 continue
-        if not required and rng.random() < 0.5:
+        if not asked.required and rng.random() < 0.5:
             continue
         value = _answer(question, qid, personal, profile, rng)
         if value is None:
