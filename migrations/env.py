@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Engine
 from sqlalchemy.engine import Connection
 from sqlmodel.sql.sqltypes import AutoString
 
@@ -58,10 +58,16 @@ def run_migrations(connection: Connection) -> None:
 
 
 def run_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        # a caller (processlens migrate, pytest-alembic) already holds the connection
-        run_migrations(connection)
+    connectable = config.attributes.get("connection")
+    if isinstance(connectable, Connection):
+        # processlens migrate holds the connection (and the migration lock)
+        run_migrations(connectable)
+        return
+    if isinstance(connectable, Engine):
+        # pytest-alembic hands over an engine
+        with connectable.connect() as connection:
+            run_migrations(connection)
+            connection.commit()
         return
     settings = get_settings()
     url = config.attributes.get("database_url") or settings.resolved_database_url
