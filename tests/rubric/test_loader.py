@@ -22,7 +22,8 @@ from app.rubric.loader import (
     load_catalog_from_texts,
 )
 from app.rubric.rules import iter_predicates
-from tests.rubric.broken import BY_NAME, CASES, MINI, Case, apply, mini_texts
+
+from .broken import BY_NAME, CASES, MINI, Case, apply, mini_texts
 
 REPO = Path(__file__).resolve().parents[2]
 QUESTIONNAIRES = REPO / "questionnaires"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.rubric import originality
-from tests.rubric.originality import RUN_LENGTH, copied_runs, shingles, words
+from . import originality
+from .originality import RUN_LENGTH, copied_runs, shingles, words
 
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 

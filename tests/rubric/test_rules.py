@@ -38,7 +38,8 @@ from app.rubric.rules import (
     referenced_questions,
     rule_to_data,
 )
-from tests.rubric.broken import mini_texts
+
+from .broken import mini_texts
 
 EXTRA = """\
 kind: instrument

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.rubric.broken import BY_NAME
+from . import BY_NAME
 
 
 def main(argv: list[str]) -> int:
