@@ -185,7 +185,8 @@ def _print_summary(summary: demo.SeedSummary) -> None:
     table.add_column(style="bold")
     table.add_column()
     # names are user input: escaped so rich does not read them as markup
-    table.add_row("Organisation", escape(f"{summary.organisation_name} ({summary.slug})"))
+    table.add_row("Organisation", escape(summary.organisation_name))
+    table.add_row("Slug", escape(summary.slug))
     table.add_row("Business units", escape(", ".join(summary.business_units)))
     teams = ", ".join(summary.teams)
     if len(summary.teams) > 8:

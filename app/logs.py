@@ -18,6 +18,12 @@ class _ProcessLensHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Our handler on the root logger, recognisable so reconfiguring replaces only it."""
 
 
+def _drop_color_message(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """uvicorn adds an ANSI-coloured copy of its message as an extra; one copy is enough."""
+    event.pop("color_message", None)
+    return event
+
+
 def configure_logging(settings: Settings) -> None:
     """Route every logger (ours, uvicorn's, SQLAlchemy's) through one structlog formatter.
 
@@ -30,6 +36,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        _drop_color_message,
         timestamper,
     ]
     structlog.configure(
@@ -60,11 +67,16 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level)
     # alembic narrates every step at INFO; app.migrate logs one line per migration instead
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         # uvicorn's own handlers would print a second, unstructured copy
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    # RequestContextMiddleware writes the access log; uvicorn's would repeat it, raw paths
+    # (with any token in them) included
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
 
 
 def loggable_path(scope: Scope) -> str:

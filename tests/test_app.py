@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
@@ -289,3 +291,36 @@ def test_oversized_json_body_to_a_validated_route_gets_413(
     assert response.status_code == 413
     assert response.json()["status"] == 413
     app.state.engine.dispose()
+
+
+# ---------------------------------------------------------------- structured logs
+
+
+def test_json_logs_carry_the_request_id(
+    database_url: str, make_settings: Callable[..., Settings], tmp_path: Any
+) -> None:
+    app = create_app(make_settings(database_url, log_format="json", data_dir=tmp_path))
+    handler = next(h for h in logging.getLogger().handlers if type(h).__name__.startswith("_Proc"))
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        response = TestClient(app).get("/", headers={"X-Request-ID": "0" * 32})
+    finally:
+        handler.setStream(previous)
+        app.state.engine.dispose()
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
+    access = next(line for line in lines if line.get("logger") == "app.access")
+    assert access["event"] == "GET / 200"
+    assert access["request_id"] == response.headers["x-request-id"] == "0" * 32
+    assert access["status"] == 200
+    assert access["level"] == "info"
+    assert "timestamp" in access
+
+
+def test_uvicorn_access_log_is_replaced_by_ours(app: FastAPI) -> None:
+    # uvicorn's access line would log raw paths, tokens included
+    access = logging.getLogger("uvicorn.access")
+    assert access.propagate is False
+    # (pytest's own capture handlers may be attached; uvicorn's StreamHandler must not be)
+    assert not [h for h in access.handlers if type(h) is logging.StreamHandler]
