@@ -12,6 +12,7 @@ How tests get a database
 - ``fresh_database_url``: a new migrated database of the test's own, for tests that need real
   commits seen by other connections (concurrency, live servers, browsers).
 - ``database_factory.create(backend, migrated=...)`` for anything else (e.g. empty databases).
+- ``redis_url``: a reachable Redis for tests marked ``redis``.
 
 PostgreSQL comes from PROCESSLENS_TEST_POSTGRES_URL (default: postgres@127.0.0.1:5432/test):
 each run creates uniquely named databases there and drops them at the end. When PostgreSQL or
@@ -30,6 +31,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, make_url
@@ -44,6 +46,7 @@ CI = os.environ.get("CI", "").strip().lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
     "PROCESSLENS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+REDIS_TEST_URL = os.environ.get("PROCESSLENS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
@@ -150,6 +153,24 @@ def postgres_server() -> str:
             "(Debian: apt-get install postgresql) or point PROCESSLENS_TEST_POSTGRES_URL at one"
         )
     return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A reachable Redis (database 15 by default, flushed before the run); mark tests
+    ``redis``. Skips when Redis is missing, or fails with CI=true."""
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+        client.flushdb()
+    except redis.RedisError as error:
+        unavailable(
+            f"Redis is not reachable at {REDIS_TEST_URL} ({error}); start it "
+            "(Debian: apt-get install redis-server) or set PROCESSLENS_TEST_REDIS_URL"
+        )
+    finally:
+        client.close()
+    return REDIS_TEST_URL
 
 
 @pytest.fixture(scope="session")
