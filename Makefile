@@ -66,11 +66,17 @@ run: $(RUNTIME_STAMP) ## set up, migrate, seed the demo and serve it on http://1
 	$(BIN)/processlens demo --host $(HOST) --port $(PORT)
 
 test: $(DEV_STAMP) system-packages ## set up everything, then lint, type-check and run the whole suite
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
-	$(BIN)/hadolint Dockerfile
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@# every check runs even when an earlier one fails, so one CI run shows every problem;
+	@# the exit code is the first failure's (pytest's own code, e.g. 5 for "no tests", included)
+	@failed=""; code=0; \
+	run() { echo "+ $$*"; rc=0; "$$@" || rc=$$?; if [ $$rc -ne 0 ]; then failed="$$failed\n  $$* (exit $$rc)"; [ $$code -ne 0 ] || code=$$rc; fi; }; \
+	run $(BIN)/ruff check .; \
+	run $(BIN)/ruff format --check .; \
+	run $(BIN)/mypy; \
+	run $(BIN)/hadolint Dockerfile; \
+	run $(BIN)/pytest $(PYTEST_ARGS); \
+	if [ $$code -ne 0 ]; then printf "make test FAILED:$$failed\n"; fi; \
+	exit $$code
 
 lint: $(DEV_STAMP) ## ruff, ruff format --check, mypy and hadolint only
 	$(BIN)/ruff check .

@@ -366,3 +366,25 @@ def test_session_dependency_rolls_back_when_the_route_raises(
 
 def test_utcnow_is_aware() -> None:
     assert db.utcnow().tzinfo is UTC
+
+
+def test_read_session_sees_data_and_never_commits(
+    app: FastAPI, client: TestClient, session: Session
+) -> None:
+    session.add(models.Organisation(name="Visible", slug="visible"))
+    session.commit()
+
+    @app.get("/test/organisations")
+    def list_organisations(session: db.ReadSessionDep) -> list[str]:
+        # a write through a read session is dropped at the end of the request
+        session.add(models.Organisation(name="Dropped", slug="dropped-read"))
+        session.flush()
+        return list(session.exec(select(models.Organisation.slug)))
+
+    listed = client.get("/test/organisations").json()
+    assert "visible" in listed
+    assert "dropped-read" in listed
+    session.expire_all()
+    slugs = set(session.exec(select(models.Organisation.slug)))
+    assert "visible" in slugs
+    assert "dropped-read" not in slugs
