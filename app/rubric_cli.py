@@ -118,7 +118,9 @@ def rubric(
     if output_format == "md":
         sys.stdout.write(document.rubric_markdown(catalog))
     elif output_format == "json":
-        sys.stdout.write(json.dumps(document.rubric_json(catalog), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(
+            json.dumps(document.rubric_json(catalog), indent=2, ensure_ascii=False) + "\n"
+        )
     else:
         _fail(f"unknown format {output_format!r}: use md or json")
 

@@ -79,7 +79,9 @@ def main() -> int:
         for f in figures:
             sys.stdout.write(
                 f"{f['name']}: {f['value']} {f['unit']} (floor: parse+validate {f['floor']}/s; "
-                f"time ratio {f['ratio']}x; target {f['target']}: {'ok' if f['ok'] else 'MISSED'})\n"
+                f"time ratio {f['ratio']}x; target {f['target']}: "
+                + ("ok" if f["ok"] else "MISSED")
+                + ")\n"
             )
     return 0
 

@@ -209,7 +209,7 @@ def perception_gaps(
     for position, first in enumerate(groups):
         for second in groups[position + 1 :]:
             gaps.extend(
-                _pair_gaps(catalog, respondents, scores, (first, second), members)
+                _pair_gaps(catalog, respondents, scores, (first, second), members, role_group_min)
             )
     return sorted(gaps, key=lambda gap: (-gap.size, gap.kind, gap.subject, gap.groups))
 
@@ -220,11 +220,12 @@ def _pair_gaps(
     scores: Sequence[ResponseScore],
     pair: tuple[str, str],
     members: Mapping[str, list[int]],
+    role_group_min: int,
 ) -> list[PerceptionGap]:
     gaps = []
     dimensions = sorted({d for s in scores for d in s.dimensions})
     for dimension in dimensions:
-        means = []
+        means: list[float | None] = []
         for group in pair:
             values = [
                 scores[i].dimensions[dimension].score
@@ -243,18 +244,19 @@ def _pair_gaps(
         steps = _steps(question)
         means = []
         for group in pair:
-            values = [
+            given = [
                 steps[respondents[i].answers[qid].value]
                 for i in members[group]
                 if qid in scores[i].asked
                 and qid in respondents[i].answers
                 and respondents[i].answers[qid].value in steps
             ]
-            # a group speaks for itself only when enough of its members answered
-            enough = len(values) >= 2 or (len(values) == len(members[group]) and values)
-            means.append(mean(values) if enough else None)
+            # a group's answer is shown only when enough of its members gave one
+            means.append(mean(given) if len(given) >= role_group_min else None)
         top_step = max(steps.values()) or 1
-        gap = _gap("question", qid, ref.instrument.id, pair, means, QUESTION_GAP_STEPS, 100 / top_step)
+        gap = _gap(
+            "question", qid, ref.instrument.id, pair, means, QUESTION_GAP_STEPS, 100 / top_step
+        )
         if gap:
             gaps.append(gap)
     return gaps

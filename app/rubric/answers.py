@@ -72,7 +72,9 @@ class RoundSettings:
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
-            raise AnswerError(None, f"unknown stage {self.stage!r} (use one of {', '.join(STAGES)})")
+            raise AnswerError(
+                None, f"unknown stage {self.stage!r} (use one of {', '.join(STAGES)})"
+            )
         if self.kind not in ("full", "quick"):
             raise AnswerError(None, f"unknown kind {self.kind!r} (use full or quick)")
         if self.mode not in ("solo", "team_survey"):
@@ -199,7 +201,11 @@ def validate_answer(question: Question, answer: Answer, *, qid: str) -> Answer:
             note_shareable=answer.note_shareable,
         )
     elif question.type == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise AnswerError(qid, f"{value!r} is not a number")
         if question.minimum is not None and value < question.minimum:
             raise AnswerError(qid, f"{value} is below the minimum {question.minimum:g}")
@@ -222,7 +228,9 @@ def validate_answer(question: Question, answer: Answer, *, qid: str) -> Answer:
 
 def _check_evidence_url(qid: str, url: Any) -> None:
     if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
-        raise AnswerError(qid, f"the evidence link must be a web address of at most {MAX_URL_CHARS} characters")
+        raise AnswerError(
+            qid, f"the evidence link must be a web address of at most {MAX_URL_CHARS} characters"
+        )
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise AnswerError(qid, "the evidence link must start with http:// or https://")

@@ -19,8 +19,26 @@ from app.rubric.answers import AnswerError, RoundSettings, validate_answers, val
 from app.rubric.assessment import Assessment, assess
 from app.rubric.loader import Catalog
 
-TOP_LEVEL_KEYS = {"round", "respondents", "targets", "adopted", "commentary", "previous", "expected"}
-ROUND_KEYS = {"team", "organisation", "stage", "kind", "mode", "instruments", "versions", "results_min", "date"}
+TOP_LEVEL_KEYS = {
+    "round",
+    "respondents",
+    "targets",
+    "adopted",
+    "commentary",
+    "previous",
+    "expected",
+}
+ROUND_KEYS = {
+    "team",
+    "organisation",
+    "stage",
+    "kind",
+    "mode",
+    "instruments",
+    "versions",
+    "results_min",
+    "date",
+}
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
 
@@ -48,7 +66,9 @@ def read_answers_file(path: Path, catalog: Catalog) -> AnswersFile:
     except OSError as error:
         raise AnswersFileError(f"{path}: cannot read the file ({error.strerror})") from None
     if len(raw_bytes) > MAX_FILE_BYTES:
-        raise AnswersFileError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB")
+        raise AnswersFileError(
+            f"{path}: the file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB"
+        )
     try:
         text = raw_bytes.decode("utf-8")
     except UnicodeDecodeError:
@@ -67,7 +87,9 @@ def parse_answers(text: str, catalog: Catalog, *, source: str = "answers") -> An
 
 def parse_answers_data(data: Any, catalog: Catalog, *, source: str = "answers") -> AnswersFile:
     if not isinstance(data, Mapping):
-        raise AnswersFileError(f"{source}: the file must be a mapping with 'round' and 'respondents'")
+        raise AnswersFileError(
+            f"{source}: the file must be a mapping with 'round' and 'respondents'"
+        )
     unknown = set(data) - TOP_LEVEL_KEYS
     if unknown:
         raise AnswersFileError(f"{source}: unknown key(s) {sorted(unknown)}")
@@ -101,7 +123,11 @@ def parse_answers_data(data: Any, catalog: Catalog, *, source: str = "answers") 
     adopted = data.get("adopted") or []
     known_practices = {p.id for p in catalog.practices.practices}
     if not isinstance(adopted, list) or any(p not in known_practices for p in adopted):
-        bad = [p for p in adopted if p not in known_practices] if isinstance(adopted, list) else adopted
+        bad = (
+            [p for p in adopted if p not in known_practices]
+            if isinstance(adopted, list)
+            else adopted
+        )
         raise AnswersFileError(f"{source}: adopted: unknown practice(s) {bad}")
     commentary = data.get("commentary")
     if commentary is not None and not isinstance(commentary, str):
@@ -131,7 +157,9 @@ def _check_versions(versions: Any, catalog: Catalog, source: str) -> None:
     for instrument_id, version in versions.items():
         instrument = catalog.instruments.get(instrument_id)
         if instrument is None:
-            raise AnswersFileError(f"{source}: round: versions: unknown instrument {instrument_id!r}")
+            raise AnswersFileError(
+                f"{source}: round: versions: unknown instrument {instrument_id!r}"
+            )
         known = {instrument.version, catalog.versions.get(f"{instrument_id}.yaml", "")}
         if str(version) not in known:
             raise AnswersFileError(

@@ -186,7 +186,9 @@ def _targets(
             raise ValueError(f"target for {dimension} must be one of {names}, got {target!r}")
         score = dimensions[dimension].score if dimension in dimensions else None
         current_score = score or 0.0
-        percent = 100 if band.min_score == 0 else min(100, round(100 * current_score / band.min_score))
+        percent = (
+            100 if band.min_score == 0 else min(100, round(100 * current_score / band.min_score))
+        )
         progress.append(
             TargetProgress(dimension, target, percent, current_score + 1e-9 >= band.min_score)
         )
@@ -214,10 +216,12 @@ def _warnings(
                 f"{title}: only {round(100 * result.coverage)}% of the expected questions were "
                 "answered; read the score with care."
             )
-    for key, result in sorted(classifications.items()):
-        if result.outcome is None and result.unknown_because:
+    for _key, classified in sorted(classifications.items()):
+        if classified.outcome is None and classified.unknown_because:
             warnings.append(
-                f"{result.title} is unknown: it needs answers to {', '.join(result.unknown_because)}."
+                f"{classified.title} is unknown: it needs answers to "
+                + ", ".join(classified.unknown_because)
+                + "."
             )
     return warnings
 
@@ -249,7 +253,8 @@ def _with_comparison(
         deltas = [
             questions.get(qid, 0.0)
             for qid in practice.addresses
-            if qid in current.consensus and qid in previous.consensus
+            if qid in current.consensus
+            and qid in previous.consensus
             and current.consensus[qid] not in (DONT_KNOW, NOT_APPLICABLE)
         ]
         if not deltas:

@@ -18,6 +18,8 @@ STAGE_NAMES = {
     "productionising": "productionising",
     "operating": "operating",
 }
+SCORED_NOTE = "Scored 0–100."
+UNSCORED_NOTE = "Not scored: the answers describe the project and feed the process-model fit."
 TYPE_NAMES = {
     "ordinal": "scored scale",
     "single": "single choice",
@@ -157,7 +159,7 @@ def _instrument(doc: _Markdown, instrument: Instrument) -> None:
         "",
         f"*Version {instrument.version}. {len(instrument.questions)} questions, {quick} in the "
         f"quick check. Answered by: {roles}{f'; optionally by {optional}' if optional else ''}. "
-        f"{'Scored 0–100.' if instrument.scored else 'Not scored: the answers describe the project and feed the process-model fit.'}*",
+        f"{SCORED_NOTE if instrument.scored else UNSCORED_NOTE}*",
         "",
         f"Sources: {doc.cite(instrument.sources)}.",
         "",
@@ -186,7 +188,10 @@ def _instrument(doc: _Markdown, instrument: Instrument) -> None:
         levels = instrument.levels
         doc.add(f"### Levels for {instrument.title.lower()}", "", levels.rationale.strip(), "")
         for definition in levels.definitions:
-            doc.add(f"- **Level {definition.level} — {definition.label}**: {definition.description.strip()}")
+            doc.add(
+                f"- **Level {definition.level} — {definition.label}**: "
+                + definition.description.strip()
+            )
         doc.add("", "| gate | for | level | rule | why |", "|---|---|---|---|---|")
         for gate in levels.gates:
             doc.add(
@@ -210,7 +215,12 @@ def _instrument(doc: _Markdown, instrument: Instrument) -> None:
             )
         doc.add("")
     if instrument.debt_items:
-        doc.add("### Debt register items", "", "| item | category | when | pays down |", "|---|---|---|---|")
+        doc.add(
+            "### Debt register items",
+            "",
+            "| item | category | when | pays down |",
+            "|---|---|---|---|",
+        )
         for item in instrument.debt_items:
             doc.add(
                 f"| {item.title} | {item.category.replace('_', ' ')} | {doc.rule(item.when)} | "
@@ -243,7 +253,13 @@ def _question(doc: _Markdown, instrument: Instrument, question: Question) -> Non
         doc.add(f"- *also: {', '.join(extras)}*")
     if question.show_if is not None:
         doc.add("", f"Shown when {doc.rule(question.show_if)}.")
-    doc.add("", f"Why we ask: {question.help.strip()}", "", f"Sources: {doc.cite(question.sources)}.", "")
+    doc.add(
+        "",
+        f"Why we ask: {question.help.strip()}",
+        "",
+        f"Sources: {doc.cite(question.sources)}.",
+        "",
+    )
 
 
 def _process_models(doc: _Markdown) -> None:
@@ -253,7 +269,8 @@ def _process_models(doc: _Markdown) -> None:
         "",
         "Each process model has weighted fit rules over the answers. Its fit is "
         "100 × max(0, sum of the weights of the rules that hold) / sum of the positive weights. "
-        f"The top two are called close when they are within {catalog.process_models.close_margin:g} points.",
+        "The top two are called close when they are within "
+        f"{catalog.process_models.close_margin:g} points.",
         "",
     )
     for model in catalog.process_models.process_models:
@@ -275,7 +292,10 @@ def _process_models(doc: _Markdown) -> None:
         if model.caveats:
             doc.add("Caveats:", "")
             for caveat in model.caveats:
-                doc.add(f"- {caveat.text.strip()} (when {doc.rule(caveat.when)}; {doc.cite(caveat.sources)})")
+                doc.add(
+                    f"- {caveat.text.strip()} "
+                    + f"(when {doc.rule(caveat.when)}; {doc.cite(caveat.sources)})"
+                )
             doc.add("")
         doc.add(f"Sources: {doc.cite(model.sources)}.", "")
 

@@ -20,9 +20,14 @@ from pydantic import BaseModel, ValidationError
 
 from app.rubric.rules import (
     DONT_KNOW,
+    STAGES,
+    AllRule,
     AnswerLookup,
+    AnyRule,
+    NotRule,
     Predicate,
     Rule,
+    StageRule,
     evaluate,
     iter_predicates,
 )
@@ -75,21 +80,18 @@ class _LineLoader(yaml.SafeLoader):
         mapping.key_lines = {}
         seen: set[Any] = set()
         for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
                 )
             seen.add(key)
-            mapping[key] = self.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+            mapping[key] = self.construct_object(value_node, deep=True)
             mapping.key_lines[key] = key_node.start_mark.line + 1
         return mapping
 
     def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> list[Any]:
-        sequence = _LocatedList(
-            self.construct_object(child, deep=True)  # type: ignore[no-untyped-call]
-            for child in node.value
-        )
+        sequence = _LocatedList(self.construct_object(child, deep=True) for child in node.value)
         sequence.line = node.start_mark.line + 1
         sequence.item_lines = [child.start_mark.line + 1 for child in node.value]
         return sequence
@@ -243,7 +245,9 @@ def load_catalog_from_texts(
     for name, model, raw in by_kind["instrument"]:
         assert isinstance(model, Instrument)
         if model.id in instruments:
-            problems.append(f"{name}:{raw.key_lines.get('id', 1)}: duplicate instrument id {model.id!r}")
+            problems.append(
+                f"{name}:{raw.key_lines.get('id', 1)}: duplicate instrument id {model.id!r}"
+            )
             continue
         instruments[model.id] = model
         raws[model.id] = (name, raw)
@@ -274,7 +278,9 @@ def load_catalog_from_texts(
         versions={name: content_hash(text) for name, text in texts.items()},
         texts=dict(texts),
         custom_instruments=frozenset(
-            model.id for name, model, _ in by_kind["instrument"] if name in custom_files
+            model.id
+            for name, model, _ in by_kind["instrument"]
+            if name in custom_files and isinstance(model, Instrument)
         ),
     )
 
@@ -285,7 +291,7 @@ def problem_files(problems: Iterable[str]) -> set[str]:
 
 def _parse_file(name: str, text: str, problems: list[str]) -> tuple[BaseModel, Any] | None:
     try:
-        raw = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         line = mark.line + 1 if mark else 1
@@ -307,8 +313,14 @@ def _parse_file(name: str, text: str, problems: list[str]) -> tuple[BaseModel, A
     try:
         model = FILE_KINDS[kind].model_validate(raw)
     except ValidationError as error:
-        for detail in error.errors():
+        details = error.errors()
+        locations = [tuple(detail["loc"]) for detail in details]
+        for detail in details:
             loc = detail["loc"]
+            if detail["type"] == "too_short" and any(
+                other != tuple(loc) and other[: len(loc)] == tuple(loc) for other in locations
+            ):
+                continue  # a container emptied by a bad item: the item's own error says it
             where = ".".join(str(part) for part in loc)
             message = detail["msg"].removeprefix("Value error, ")
             problems.append(f"{name}:{_line_of(raw, loc)}: {where}: {message}")
@@ -385,14 +397,18 @@ class _CrossChecker:
         name, raw = file_and_raw
         self.problems.append(f"{name}:{_line_of(raw, loc)}: {message}")
 
-    def _duplicates(self, where: tuple[str, Any], loc: Sequence[Any], ids: list[str], what: str) -> None:
+    def _duplicates(
+        self, where: tuple[str, Any], loc: Sequence[Any], ids: list[str], what: str
+    ) -> None:
         seen: set[str] = set()
         for index, item_id in enumerate(ids):
             if item_id in seen:
                 self._report(where, [*loc, index], f"duplicate {what} id {item_id!r}")
             seen.add(item_id)
 
-    def _check_sources(self, where: tuple[str, Any], loc: Sequence[Any], sources: Iterable[SourceRef]) -> None:
+    def _check_sources(
+        self, where: tuple[str, Any], loc: Sequence[Any], sources: Iterable[SourceRef]
+    ) -> None:
         documents = {doc.id: doc for doc in self.bibliography.sources}
         for index, source in enumerate(sources):
             document = documents.get(source.doc)
@@ -427,12 +443,11 @@ class _CrossChecker:
         if test in ("answered", "unknown"):
             return None
         values: list[Any]
-        if test == "in":
-            values = list(predicate.in_ or ())
-        else:
-            values = [getattr(predicate, test)]
+        values = list(predicate.in_ or ()) if test == "in" else [getattr(predicate, test)]
         if test == "includes" and question.type != "multi":
             return f"'includes' needs a multiple-choice question; {qid} is {question.type}"
+        if question.type == "multi" and test != "includes":
+            return f"rule on multiple-choice {qid} must use 'includes', not '{test}'"
         if question.type == "text":
             return f"rules cannot test the free text of {qid}"
         for value in values:
@@ -506,12 +521,16 @@ class _CrossChecker:
             self._check_rule(where, ["debt_items", d_index, "when"], item.when)
             if item.practice and item.practice not in practice_ids:
                 self._report(
-                    where, ["debt_items", d_index, "practice"], f"unknown practice {item.practice!r}"
+                    where,
+                    ["debt_items", d_index, "practice"],
+                    f"unknown practice {item.practice!r}",
                 )
 
     def _check_quick(self, instrument: Instrument, where: tuple[str, Any]) -> None:
         if not any(question.quick for question in instrument.questions):
-            self._report(where, ["sections"], "no question is marked quick: the quick check needs some")
+            self._report(
+                where, ["sections"], "no question is marked quick: the quick check needs some"
+            )
             return
         for sub in instrument.sub_dimensions:
             scored_here = [q for q in instrument.questions if q.sub_dimension == sub.id]
@@ -588,7 +607,9 @@ class _CrossChecker:
             self._check_sources(where, loc, practice.sources)
             instrument = self.instruments.get(practice.dimension)
             if instrument is None:
-                self._report(where, [*loc, "dimension"], f"unknown dimension {practice.dimension!r}")
+                self._report(
+                    where, [*loc, "dimension"], f"unknown dimension {practice.dimension!r}"
+                )
             elif practice.sub_dimension and practice.sub_dimension not in {
                 sub.id for sub in instrument.sub_dimensions
             }:
@@ -605,7 +626,9 @@ class _CrossChecker:
                         f"unknown prerequisite practice {prerequisite!r}",
                     )
                 elif prerequisite == practice.id:
-                    self._report(where, [*loc, "prerequisites", p_index], "a practice cannot require itself")
+                    self._report(
+                        where, [*loc, "prerequisites", p_index], "a practice cannot require itself"
+                    )
             for a_index, qid in enumerate(practice.addresses):
                 if qid not in self.questions:
                     self._report(where, [*loc, "addresses", a_index], f"unknown question {qid!r}")
@@ -617,7 +640,13 @@ class _CrossChecker:
                     where, [*loc, "trigger"], f"no answers can trigger practice {practice.id!r}"
                 )
             if practice.unlocks is not None:
-                self._check_unlocks(where, loc, practice.unlocks.instrument, practice.unlocks.artifact, practice.unlocks.level)
+                self._check_unlocks(
+                    where,
+                    loc,
+                    practice.unlocks.instrument,
+                    practice.unlocks.artifact,
+                    practice.unlocks.level,
+                )
 
     def _check_unlocks(
         self, where: tuple[str, Any], loc: list[Any], instrument_id: str, artifact: str, level: int
@@ -638,24 +667,25 @@ class _CrossChecker:
         where = self.process_model_file
         models = self.process_models.process_models
         self._duplicates(where, ["process_models"], [m.id for m in models], "process model")
-        fit_questions: set[str] = set()
+        fit_questions: dict[str, list[Any]] = {}
         for index, model in enumerate(models):
             loc = ["process_models", index]
             self._check_sources(where, loc, model.sources)
             for r_index, fit_rule in enumerate(model.fit):
                 self._check_rule(where, [*loc, "fit", r_index, "when"], fit_rule.when)
-                fit_questions |= {p.q for p in iter_predicates(fit_rule.when)}
+                for predicate in iter_predicates(fit_rule.when):
+                    fit_questions.setdefault(predicate.q, [*loc, "fit", r_index, "when"])
             self._duplicates(where, [*loc, "caveats"], [c.id for c in model.caveats], "caveat")
             for c_index, caveat in enumerate(model.caveats):
                 self._check_sources(where, [*loc, "caveats", c_index], caveat.sources)
                 self._check_rule(where, [*loc, "caveats", c_index, "when"], caveat.when)
         # The quick check must still be able to rank process models.
-        for qid in sorted(fit_questions):
+        for qid, first_use in sorted(fit_questions.items()):
             question = self.questions.get(qid)
             if question is not None and not question.quick:
                 self._report(
                     where,
-                    ["process_models"],
+                    first_use,
                     f"process-model fit rules use {qid}, which is not in the quick check",
                 )
 
@@ -668,7 +698,11 @@ def _satisfiable(rule: Rule, questions: Mapping[str, Question], limit: int = 200
     for qid in qids:
         question = questions[qid]
         if question.type == "multi":
-            options: list[Any] = [[o] for o in question.option_ids] + [list(question.option_ids), []]
+            ids = question.option_ids
+            options: list[Any] = [
+                [o for bit, o in enumerate(ids) if mask >> bit & 1]
+                for mask in range(2 ** min(len(ids), 10))
+            ]
         elif question.type == "number":
             bounds = [question.minimum or 0.0, question.maximum or 1e6]
             numbers = {
@@ -688,15 +722,29 @@ def _satisfiable(rule: Rule, questions: Mapping[str, Question], limit: int = 200
     if total > limit:
         return True
     order = {qid: _ranks(questions[qid]) for qid in qids}
-    for combination in itertools.product(*choices):
-        lookup = AnswerLookup(answers=dict(zip(qids, combination, strict=True)), order=order)
-        if evaluate(rule, lookup).is_true:
-            return True
+    stages = STAGES if any(isinstance(r, StageRule) for r in _iter_nodes(rule)) else (None,)
+    for stage in stages:
+        for combination in itertools.product(*choices):
+            answers = dict(zip(qids, combination, strict=True))
+            lookup = AnswerLookup(answers=answers, order=order, stage=stage)
+            if evaluate(rule, lookup).is_true:
+                return True
     return False
 
 
+def _iter_nodes(rule: Rule) -> Iterator[Rule]:
+    yield rule
+    if isinstance(rule, AllRule | AnyRule):
+        for part in rule.all_ if isinstance(rule, AllRule) else rule.any_:
+            yield from _iter_nodes(part)
+    elif isinstance(rule, NotRule):
+        yield from _iter_nodes(rule.not_)
+
+
 def main(argv: Sequence[str]) -> int:
-    folders = [Path(arg) for arg in argv] or [Path(__file__).resolve().parents[2] / "questionnaires"]
+    folders = [Path(arg) for arg in argv] or [
+        Path(__file__).resolve().parents[2] / "questionnaires"
+    ]
     try:
         catalog = load_catalog(folders)
     except RubricError as error:

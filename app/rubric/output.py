@@ -198,7 +198,9 @@ def _dimensions(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
 
 
 def _trajectory(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
-    unscored = [i for i in assessment.settings.instrument_ids(catalog) if not catalog.instruments[i].scored]
+    unscored = [
+        i for i in assessment.settings.instrument_ids(catalog) if not catalog.instruments[i].scored
+    ]
     parts = {  # in file order: "Goal-driven, model-first" reads as the sources name it
         c.id: assessment.classifications[f"{instrument_id}.{c.id}"]
         for instrument_id in unscored
@@ -260,7 +262,9 @@ def _model(catalog: Catalog, assessment: Assessment, model: Any) -> dict[str, An
                 {
                     "question": qid,
                     "answer": assessment.consensus.get(qid),
-                    "answer_label": answer_label(catalog, qid, assessment.consensus.get(qid, DONT_KNOW)),
+                    "answer_label": answer_label(
+                        catalog, qid, assessment.consensus.get(qid, DONT_KNOW)
+                    ),
                 }
                 for qid in r.questions
             ],

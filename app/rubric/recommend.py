@@ -14,7 +14,7 @@ from typing import Any
 
 from app.rubric.categorical import LevelResult, evaluate_levels
 from app.rubric.loader import Catalog
-from app.rubric.rules import DONT_KNOW, AnswerLookup, evaluate, referenced_questions
+from app.rubric.rules import STAGES, AnswerLookup, evaluate, referenced_questions
 from app.rubric.schema import EFFORT_COST, SCALE_MAX, Practice, ProcessModel
 
 NOW_LIMIT = 5
@@ -85,7 +85,9 @@ def _fit_value(model: ProcessModel, lookup: AnswerLookup) -> float:
 def rank_models(catalog: Catalog, lookup: AnswerLookup) -> Ranking:
     fits = []
     for model in catalog.process_models.process_models:
-        reasons_for, reasons_against, undecided = [], [], []
+        reasons_for: list[FitReason] = []
+        reasons_against: list[FitReason] = []
+        undecided: list[FitReason] = []
         for rule in model.fit:
             verdict = evaluate(rule.when, lookup)
             questions = tuple(sorted(referenced_questions(rule.when)))
@@ -94,7 +96,9 @@ def rank_models(catalog: Catalog, lookup: AnswerLookup) -> Ranking:
                 target.append(FitReason(rule.reason, rule.weight, "holds", questions))
             elif verdict.is_unknown:
                 undecided.append(
-                    FitReason(rule.reason, rule.weight, "unknown", tuple(sorted(verdict.unknown_because)))
+                    FitReason(
+                        rule.reason, rule.weight, "unknown", tuple(sorted(verdict.unknown_because))
+                    )
                 )
         caveats = []
         for caveat in model.caveats:
@@ -144,7 +148,12 @@ def sensitivity(
     base = catalog.lookup(values, stage=stage, hidden=hidden)
     top = _top_model(catalog, base)
     fit_questions = sorted(
-        {q for m in catalog.process_models.process_models for r in m.fit for q in referenced_questions(r.when)}
+        {
+            q
+            for m in catalog.process_models.process_models
+            for r in m.fit
+            for q in referenced_questions(r.when)
+        }
     )
     for qid in fit_questions:
         for alternative in _alternatives(catalog, qid, values.get(qid)):
@@ -152,23 +161,43 @@ def sensitivity(
             new_top = _top_model(catalog, changed)
             if new_top != top:
                 changes.append(
-                    Sensitivity(qid, values.get(qid), alternative, "top_model", "process_model", top, new_top)
+                    Sensitivity(
+                        qid,
+                        values.get(qid),
+                        alternative,
+                        "top_model",
+                        "process_model",
+                        top,
+                        new_top,
+                    )
                 )
     if levels is not None:
         instrument = catalog.instruments[levels.instrument]
         assert instrument.levels is not None
-        gate_questions = sorted({q for g in instrument.levels.gates for q in referenced_questions(g.rule)})
+        gate_questions = sorted(
+            {q for g in instrument.levels.gates for q in referenced_questions(g.rule)}
+        )
         before = {a.artifact: a.level for a in levels.artifacts} | {"overall": levels.overall}
         for qid in gate_questions:
             for alternative in _alternatives(catalog, qid, values.get(qid)):
                 changed = catalog.lookup({**values, qid: alternative}, stage=stage, hidden=hidden)
                 result = evaluate_levels(instrument, changed)
                 assert result is not None
-                after = {a.artifact: a.level for a in result.artifacts} | {"overall": result.overall}
+                after = {a.artifact: a.level for a in result.artifacts} | {
+                    "overall": result.overall
+                }
                 for subject in before:
                     if after[subject] != before[subject]:
                         changes.append(
-                            Sensitivity(qid, values.get(qid), alternative, "level", subject, before[subject], after[subject])
+                            Sensitivity(
+                                qid,
+                                values.get(qid),
+                                alternative,
+                                "level",
+                                subject,
+                                before[subject],
+                                after[subject],
+                            )
                         )
     return changes
 
@@ -225,7 +254,11 @@ def practice_gap(catalog: Catalog, practice: Practice, values: Mapping[str, Any]
     for qid in practice.addresses:
         question = catalog.questions[qid].question
         value = values.get(qid)
-        option = question.option(value) if isinstance(value, str) and question.type == "ordinal" else None
+        option = (
+            question.option(value)
+            if isinstance(value, str) and question.type == "ordinal"
+            else None
+        )
         if option is not None and option.score is not None:
             scores.append(option.score / SCALE_MAX)
     return round(1 - sum(scores) / len(scores), 3) if scores else 1.0
@@ -299,9 +332,8 @@ def build_roadmap(
 
 
 def _first_stage_after(stages: Sequence[str], current: str) -> str:
-    from app.rubric.rules import STAGES
-
-    later = [s for s in STAGES[STAGES.index(current) + 1 :] if s in stages]  # type: ignore[arg-type]
+    position = STAGES.index(current) if current in STAGES else -1
+    later = [stage for stage in STAGES[position + 1 :] if stage in stages]
     return later[0] if later else stages[0]
 
 
@@ -357,11 +389,7 @@ def debt_register(
                     quadrant=item.quadrant or team_quadrant,
                     description=item.description,
                     practice=item.practice,
-                    source=f"{documents[source.doc]}, \"{source.section}\"",
+                    source=f'{documents[source.doc]}, "{source.section}"',
                 )
             )
     return rows
-
-
-def is_dont_know(value: Any) -> bool:
-    return value == DONT_KNOW

@@ -89,20 +89,25 @@ def parse_rule(raw: Any) -> Rule:
     if isinstance(raw, BaseModel):
         return raw  # type: ignore[return-value]
     if not isinstance(raw, Mapping):
-        raise ValueError(f"a rule must be a mapping, got {type(raw).__name__}")
+        kind = "a list" if isinstance(raw, list) else type(raw).__name__
+        raise ValueError(f"a rule must be a mapping, got {kind}")
     keys = set(raw)
     combinators = keys & set(_RULE_KEYS)
     if combinators:
         if len(keys) != 1:
             raise ValueError(
-                f"a rule with {sorted(combinators)[0]!r} must have no other keys, got {sorted(keys)}"
+                f"a rule with {sorted(combinators)[0]!r} must have no other keys, "
+                f"got {sorted(keys)}"
             )
         key = next(iter(keys))
         value = raw[key]
         if key in ("all", "any"):
             if not isinstance(value, list) or not value:
                 raise ValueError(f"'{key}' needs a non-empty list of rules")
-            return _RULE_KEYS[key].model_validate({key: [parse_rule(part) for part in value]})
+            parts = [parse_rule(part) for part in value]
+            if key == "all":
+                return AllRule.model_validate({"all": parts})
+            return AnyRule.model_validate({"any": parts})
         if key == "not":
             return NotRule.model_validate({"not": parse_rule(value)})
         stages = value if isinstance(value, list) else [value]
@@ -112,6 +117,13 @@ def parse_rule(raw: Any) -> Rule:
             "a rule needs 'all', 'any', 'not', 'stage' or a predicate on a question ('q'), "
             f"got keys {sorted(keys)}"
         )
+    for key in _PREDICATE_TESTS:
+        value = raw.get(key)
+        if isinstance(value, bool) and key not in ("answered", "unknown"):
+            raise ValueError(
+                f"predicate on {raw['q']!r} compares with yes/no {value!r}: quote option ids "
+                "(YAML reads yes, no, on and off as true/false)"
+            )
     tests = [key for key in keys if key in _PREDICATE_TESTS and raw[key] is not None]
     unexpected = keys - {"q", *_PREDICATE_TESTS}
     if unexpected:

@@ -92,13 +92,15 @@ def score_response(
     by_instrument: dict[str, list[tuple[Question, bool]]] = {}
     for asked in questions:
         if asked.qid not in hidden:
-            by_instrument.setdefault(asked.instrument.id, []).append((asked.question, asked.required))
+            by_instrument.setdefault(asked.instrument.id, []).append(
+                (asked.question, asked.required)
+            )
     dimensions = {}
-    for instrument_id, asked in by_instrument.items():
+    for instrument_id, asked_here in by_instrument.items():
         instrument = catalog.instruments[instrument_id]
         if instrument.scored:
             dimensions[instrument_id] = score_dimension(
-                instrument, asked, answers, stage=settings.stage
+                instrument, asked_here, answers, stage=settings.stage
             )
     real = [answer for qid, answer in answers.items() if qid not in hidden and answer.is_real]
     return ResponseScore(

@@ -58,7 +58,9 @@ def diff_catalogs(old: Catalog, new: Catalog) -> list[QuestionChange]:
         elif qid not in new.questions:
             changes.append(QuestionChange("removed", qid, old.questions[qid].question.text))
         else:
-            details = _question_differences(old.questions[qid].question, new.questions[qid].question)
+            details = _question_differences(
+                old.questions[qid].question, new.questions[qid].question
+            )
             if details:
                 changes.append(QuestionChange("changed", qid, "; ".join(details)))
     return changes

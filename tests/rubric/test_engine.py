@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,10 @@ def run(catalog: Catalog, data: dict[str, Any]) -> dict[str, Any]:
 def test_score_is_the_weighted_mean_on_0_to_100(catalog: Catalog) -> None:
     # unit_tests (w2) all=4, data_tests (w1) some=2, monitoring (w1) basic=1, structure nominal
     result = score_response(
-        catalog, solo(), "ml_engineer", answers(unit_tests="all", data_tests="some", monitoring="basic")
+        catalog,
+        solo(),
+        "ml_engineer",
+        answers(unit_tests="all", data_tests="some", monitoring="basic"),
     )
     quality = result.dimensions["quality"]
     assert quality.score == pytest.approx(100 * (2 * 4 + 2 + 1) / (4 * 4))
@@ -71,7 +75,9 @@ def test_not_applicable_is_excluded_and_keeps_coverage(catalog: Catalog) -> None
         catalog,
         solo(),
         "ml_engineer",
-        answers(unit_tests="some", data_tests="not_applicable", monitoring="full", structure="together"),
+        answers(
+            unit_tests="some", data_tests="not_applicable", monitoring="full", structure="together"
+        ),
     ).dimensions["quality"]
     assert result.not_applicable == ("quality.data_tests",)
     assert result.coverage == 1.0
@@ -107,7 +113,13 @@ def test_roles_decide_who_is_asked_in_a_team_survey(catalog: Catalog) -> None:
 def test_quick_check_asks_only_quick_questions(catalog: Catalog) -> None:
     quick = RoundSettings(stage="operating", kind="quick")
     asked = score_response(catalog, quick, "team_lead", {}).asked
-    assert set(asked) == {"quality.unit_tests", "quality.monitoring", "quality.structure", "shape.risk", "shape.stakes"}
+    assert set(asked) == {
+        "quality.unit_tests",
+        "quality.monitoring",
+        "quality.structure",
+        "shape.risk",
+        "shape.stakes",
+    }
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -142,7 +154,10 @@ def test_answers_file_errors_are_one_line(catalog: Catalog) -> None:
         ({"round": {"stage": "launch"}, "respondents": [{"role": "team_lead"}]}, "unknown stage"),
         ({"respondents": [{"role": "boss"}]}, "unknown role"),
         ({"respondents": [{"role": "team_lead", "answers": {"x.y": 1}}]}, "x.y: unknown question"),
-        ({"round": {"versions": {"quality": "t0"}}, "respondents": [{"role": "team_lead"}]}, "version 't0' does not exist"),
+        (
+            {"round": {"versions": {"quality": "t0"}}, "respondents": [{"role": "team_lead"}]},
+            "version 't0' does not exist",
+        ),
         ({"respondents": [{"role": "team_lead"}], "adopted": ["fly"]}, "unknown practice"),
     ]
     for data, message in cases:
@@ -185,7 +200,10 @@ def test_an_unknown_gate_makes_the_level_uncertain_not_false(catalog: Catalog) -
         {
             "round": {"stage": "operating"},
             "respondents": [
-                {"role": "team_lead", "answers": {"quality.unit_tests": "all", "quality.data_tests": "dont_know"}}
+                {
+                    "role": "team_lead",
+                    "answers": {"quality.unit_tests": "all", "quality.data_tests": "dont_know"},
+                }
             ],
         },
     )
@@ -197,7 +215,9 @@ def test_an_unknown_gate_makes_the_level_uncertain_not_false(catalog: Catalog) -
 
 
 def test_classification_is_unknown_when_an_earlier_outcome_is_undecided(catalog: Catalog) -> None:
-    data = run(catalog, {"respondents": [{"role": "team_lead", "answers": {"shape.risk": "dont_know"}}]})
+    data = run(
+        catalog, {"respondents": [{"role": "team_lead", "answers": {"shape.risk": "dont_know"}}]}
+    )
     assert data["classifications"]["shape.kind"]["outcome"] is None
     assert data["classifications"]["shape.kind"]["unknown_because"] == ["shape.risk"]
     assert data["trajectory"]["label"] == "Unknown"
@@ -210,14 +230,26 @@ def test_classification_is_unknown_when_an_earlier_outcome_is_undecided(catalog:
 def test_process_models_are_ranked_with_reasons_and_caveats(catalog: Catalog) -> None:
     data = run(
         catalog,
-        {"respondents": [{"role": "team_lead", "answers": {"shape.risk": "unknown_feasibility", "shape.stakes": "low"}}]},
+        {
+            "respondents": [
+                {
+                    "role": "team_lead",
+                    "answers": {"shape.risk": "unknown_feasibility", "shape.stakes": "low"},
+                }
+            ]
+        },
     )
     top, runner_up = data["process_models"]
     assert (top["id"], top["fit"]) == ("risk_first", 100.0)
     assert top["reasons"][0]["reason"] == "Model feasibility is unknown"
     assert top["reasons"][0]["answers"][0]["answer_label"] == "Unknown"
     assert runner_up["fit"] == 0.0
-    assert data["recommendation"] == {"top": "risk_first", "runner_up": "plan_first", "close": False, "margin": 10.0}
+    assert data["recommendation"] == {
+        "top": "risk_first",
+        "runner_up": "plan_first",
+        "close": False,
+        "margin": 10.0,
+    }
     flips = [s for s in data["sensitivity"] if s["effect"] == "top_model"]
     assert {(s["question"], s["alternative"]) for s in flips} >= {("shape.stakes", "high")}
 
@@ -225,7 +257,14 @@ def test_process_models_are_ranked_with_reasons_and_caveats(catalog: Catalog) ->
 def test_close_call_and_caveats(catalog: Catalog) -> None:
     data = run(
         catalog,
-        {"respondents": [{"role": "team_lead", "answers": {"shape.risk": "unknown_feasibility", "shape.stakes": "high"}}]},
+        {
+            "respondents": [
+                {
+                    "role": "team_lead",
+                    "answers": {"shape.risk": "unknown_feasibility", "shape.stakes": "high"},
+                }
+            ]
+        },
     )
     assert data["recommendation"]["close"] is True  # 75 vs 66.7
     risk_first = next(m for m in data["process_models"] if m["id"] == "risk_first")
@@ -266,7 +305,12 @@ def test_roadmap_respects_stage_prerequisites_and_adoption(catalog: Catalog) -> 
         catalog,
         {
             "round": {"stage": "prototype"},
-            "respondents": [{"role": "team_lead", "answers": {"quality.unit_tests": "none", "quality.data_tests": "none"}}],
+            "respondents": [
+                {
+                    "role": "team_lead",
+                    "answers": {"quality.unit_tests": "none", "quality.data_tests": "none"},
+                }
+            ],
             "adopted": ["write_unit_tests"],
         },
     )["roadmap"]
@@ -283,7 +327,14 @@ def test_now_holds_at_most_five(catalog: Catalog) -> None:
 def test_debt_register_rows_carry_category_and_quadrant(catalog: Catalog) -> None:
     data = run(
         catalog,
-        {"respondents": [{"role": "team_lead", "answers": {"quality.structure": "separate", "quality.deploy": "manual"}}]},
+        {
+            "respondents": [
+                {
+                    "role": "team_lead",
+                    "answers": {"quality.structure": "separate", "quality.deploy": "manual"},
+                }
+            ]
+        },
     )
     assert data["debt_register"] == [
         {
@@ -299,8 +350,14 @@ def test_debt_register_rows_carry_category_and_quadrant(catalog: Catalog) -> Non
 
 
 def test_targets_and_round_comparison(catalog: Catalog) -> None:
-    before = {"role": "team_lead", "answers": {"quality.unit_tests": "none", "quality.data_tests": "some"}}
-    after = {"role": "team_lead", "answers": {"quality.unit_tests": "all", "quality.data_tests": "some"}}
+    before = {
+        "role": "team_lead",
+        "answers": {"quality.unit_tests": "none", "quality.data_tests": "some"},
+    }
+    after = {
+        "role": "team_lead",
+        "answers": {"quality.unit_tests": "all", "quality.data_tests": "some"},
+    }
     data = run(
         catalog,
         {
@@ -311,10 +368,14 @@ def test_targets_and_round_comparison(catalog: Catalog) -> None:
             "previous": {"round": {"stage": "prototype"}, "respondents": [before]},
         },
     )
-    assert data["targets"] == [{"dimension": "quality", "target": "high", "percent": 100, "met": True}]
+    assert data["targets"] == [
+        {"dimension": "quality", "target": "high", "percent": 100, "met": True}
+    ]
     assert data["comparison"]["questions"]["quality.unit_tests"] == 100.0
     assert data["comparison"]["adopted_moved"] == {"write_unit_tests": "up"}
-    assert data["comparison"]["dimensions"]["quality"] == pytest.approx(100 * 10 / 12 - 100 * 2 / 12, abs=0.1)
+    assert data["comparison"]["dimensions"]["quality"] == pytest.approx(
+        100 * 10 / 12 - 100 * 2 / 12, abs=0.1
+    )
     with pytest.raises(AnswersFileError, match="must be one of low, mid, high"):
         run(catalog, {"respondents": [after], "targets": {"quality": "stellar"}})
 
@@ -404,27 +465,38 @@ roles = st.sampled_from(["data_scientist", "ml_engineer", "software_engineer", "
 @settings(max_examples=150, deadline=None)
 @given(values=answer_sets)
 def test_scores_stay_within_0_and_100(catalog: Catalog, values: dict[str, str]) -> None:
-    result = score_response(catalog, solo(), "ml_engineer", {q: Answer(v) for q, v in values.items()})
+    result = score_response(
+        catalog, solo(), "ml_engineer", {q: Answer(v) for q, v in values.items()}
+    )
     for dimension in result.dimensions.values():
         assert dimension.score is None or 0 <= dimension.score <= 100
         assert 0 <= dimension.coverage <= 1
 
 
 @settings(max_examples=150, deadline=None)
-@given(values=answer_sets, question=st.sampled_from(["quality.unit_tests", "quality.data_tests", "quality.monitoring"]))
-def test_raising_one_answer_never_lowers_the_score(catalog: Catalog, values: dict[str, str], question: str) -> None:
+@given(
+    values=answer_sets,
+    question=st.sampled_from(["quality.unit_tests", "quality.data_tests", "quality.monitoring"]),
+)
+def test_raising_one_answer_never_lowers_the_score(
+    catalog: Catalog, values: dict[str, str], question: str
+) -> None:
     ordinal = [o for o in QUALITY_OPTIONS[question] if o not in ("dont_know", "not_applicable")]
     scores = []
     for option in ordinal:
         changed = {**values, question: option}
-        result = score_response(catalog, solo(), "ml_engineer", {q: Answer(v) for q, v in changed.items()})
+        result = score_response(
+            catalog, solo(), "ml_engineer", {q: Answer(v) for q, v in changed.items()}
+        )
         scores.append(result.dimensions["quality"].score)
-    assert all(a <= b + 1e-9 for a, b in zip(scores, scores[1:], strict=False))  # type: ignore[operator]
+    assert all(a <= b + 1e-9 for a, b in itertools.pairwise(scores))  # type: ignore[operator]
 
 
 @settings(max_examples=150, deadline=None)
 @given(values=answer_sets, question=st.sampled_from(list(QUALITY_OPTIONS)))
-def test_dont_know_equals_leaving_the_question_out(catalog: Catalog, values: dict[str, str], question: str) -> None:
+def test_dont_know_equals_leaving_the_question_out(
+    catalog: Catalog, values: dict[str, str], question: str
+) -> None:
     known = {q: v for q, v in values.items() if q != question}
     unknown = {**known, question: "dont_know"}
     a = score_response(catalog, solo(), "ml_engineer", {q: Answer(v) for q, v in known.items()})

@@ -30,9 +30,6 @@ QUESTIONNAIRES = REPO / "questionnaires"
 PROBLEM = re.compile(r"^[\w.-]+\.yaml:\d+: \S")
 
 
-DID_NOT_RAISE = pytest.fail.Exception  # what `pytest.raises` raises when nothing is raised
-
-
 class WrongLine(AssertionError):
     """The expected problem is reported, but at another line."""
 
@@ -52,12 +49,7 @@ def assert_reported(problems: list[str], case: Case) -> None:
 
 
 # Reported at a line that does not point at the mistake (see the report in the test's reason).
-KNOWN_WRONG_LINE = {
-    "fit_rule_uses_non_quick_question": (
-        "loader._check_process_models reports at loc ['process_models'], i.e. the first process "
-        "model's line, not the fit rule that uses the question"
-    ),
-}
+KNOWN_WRONG_LINE: dict[str, str] = {}
 
 
 def _case_param(case: Case) -> object:
@@ -307,7 +299,7 @@ def test_command_line_refuses_a_broken_rubric(tmp_path: Path) -> None:
     assert any(line.startswith(case.prefix) and case.message in line for line in lines)
 
 
-# --- known loader bugs (strict xfail: these start passing when the loader is fixed) ------------
+# --- loader bugs found by these tests, now fixed ------------------------------------------------
 
 TOOLS_QUESTION = """\
       - id: tools
@@ -351,45 +343,22 @@ def test_a_multiple_choice_question_with_includes_loads() -> None:
     assert catalog.questions["shape.tools"].question.type == "multi"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DID_NOT_RAISE,
-    reason="loader accepts at_least/at_most on a multi-choice question; rules._rank then raises "
-    "TypeError (unhashable list) whenever the rule is evaluated",
-)
 def test_at_least_on_a_multiple_choice_question_is_refused() -> None:
     with pytest.raises(RubricError) as caught:
         load_catalog_from_texts(with_tools(finding="{q: tools, at_least: ci}"))
     assert any(p.startswith("shape.yaml:") and "shape.tools" in p for p in caught.value.problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="_satisfiable evaluates the trigger with list answers and crashes in rules._rank",
-)
 def test_at_least_on_a_multiple_choice_trigger_is_a_problem_not_a_crash() -> None:
     with pytest.raises(RubricError):
         load_catalog_from_texts(with_tools(practice_trigger="{q: shape.tools, at_least: ci}"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DID_NOT_RAISE,
-    reason="loader accepts equals/in on a multi-choice question; a list answer never equals an "
-    "option id, so the rule can never hold (only caught for practice triggers)",
-)
 def test_equals_on_a_multiple_choice_question_is_refused() -> None:
     with pytest.raises(RubricError):
         load_catalog_from_texts(with_tools(finding="{q: tools, equals: ci}"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DID_NOT_RAISE,
-    reason="pydantic coerces a YAML yes/no to 1 (rules.Scalar is lax), so the loader's yes/no "
-    "check never fires and a number question silently compares with 1",
-)
 def test_a_yes_no_value_in_a_rule_is_refused() -> None:
     texts = apply(
         mini_texts(),
@@ -402,12 +371,6 @@ def test_a_yes_no_value_in_a_rule_is_refused() -> None:
     assert any("yes/no" in p for p in caught.value.problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RubricError,
-    reason="_satisfiable evaluates triggers without a stage, so any trigger that needs a stage "
-    "is reported as 'no answers can trigger'",
-)
 def test_a_trigger_with_a_stage_condition_loads() -> None:
     texts = apply(
         mini_texts(),
@@ -419,12 +382,6 @@ def test_a_trigger_with_a_stage_condition_loads() -> None:
     load_catalog_from_texts(texts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RubricError,
-    reason="_satisfiable tries only single options, all options and none for a multi-choice "
-    "question, so a trigger needing two (not all) options is reported as untriggerable",
-)
 def test_a_trigger_needing_two_of_three_options_loads() -> None:
     load_catalog_from_texts(
         with_tools(
@@ -434,12 +391,6 @@ def test_a_trigger_needing_two_of_three_options_loads() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a bad item inside a tuple also yields pydantic's 'Tuple should have at least 1 item "
-    "after validation' for every enclosing tuple (here quality.yaml:12: sections: ...)",
-)
 def test_one_mistake_gives_one_problem() -> None:
     with pytest.raises(RubricError) as caught:
         load_catalog_from_texts(BY_NAME["weight_zero"].texts())

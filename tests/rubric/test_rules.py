@@ -122,7 +122,7 @@ PREDICATE = {"q": "a.b", "equals": "x"}
 
 PARSE_ERRORS = [
     pytest.param("equals", "a rule must be a mapping, got str", id="text-not-mapping"),
-    pytest.param([PREDICATE], "a rule must be a mapping, got list", id="list-not-mapping"),
+    pytest.param([PREDICATE], "a rule must be a mapping, got a list", id="list-not-mapping"),
     pytest.param(None, "a rule must be a mapping, got NoneType", id="null-not-mapping"),
     pytest.param(3, "a rule must be a mapping, got int", id="number-not-mapping"),
     pytest.param(
@@ -166,7 +166,7 @@ PARSE_ERRORS = [
         "must have no other keys, got ['all', 'any']",
         id="all-and-any",
     ),
-    pytest.param({"not": [PREDICATE]}, "a rule must be a mapping, got list", id="not-of-list"),
+    pytest.param({"not": [PREDICATE]}, "a rule must be a mapping, got a list", id="not-of-list"),
     pytest.param(
         {"any": [PREDICATE, {"not": {"all": [PREDICATE, {"q": "a.c"}]}}]},
         "a predicate on 'a.c' needs exactly one of",
