@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlmodel import Session
 
-from app import __version__, db, demo, migrate
+from app import __version__, db, demo, migrate, rubric_cli
 from app.config import ConfigurationError, Settings, get_settings
 from app.logs import configure_logging
 
@@ -259,3 +259,13 @@ def seed(
             engine.dispose()
     console.print("[bold]Seeded:[/bold]")
     _print_summary(summary)
+
+
+# Rubric commands work on files alone (no server, no database): see app/rubric_cli.py.
+app.command("validate")(rubric_cli.validate)
+app.command("score")(rubric_cli.score)
+app.add_typer(rubric_cli.rubric_app, name="rubric")
+
+
+if __name__ == "__main__":
+    app()
