@@ -59,6 +59,7 @@ class Comparison:
 class Assessment:
     settings: RoundSettings
     respondents: int
+    respondent_ids: tuple[str, ...]  # in the order of `response_scores`
     visibility: anonymity.Visibility
     response_scores: tuple[ResponseScore, ...]
     consensus: Mapping[str, Any]
@@ -126,6 +127,7 @@ def assess(
     result = Assessment(
         settings=settings,
         respondents=len(ordered),
+        respondent_ids=tuple(r.id for r in ordered),
         visibility=anonymity.team_results_visibility(
             mode=settings.mode, submitted=len(ordered), threshold=mode_threshold
         ),

@@ -1,0 +1,198 @@
+"""Compute and store a round's team result and per-response scores.
+
+The stored result is what pages, PDFs, the API and dashboards read, so they always agree. It is
+computed with the rubric versions the round started with; a rescore under a newer rubric is
+stored beside it under its own label, never over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import Session, col, delete, select
+
+from app.models import (
+    AdoptedPractice,
+    AssessmentRound,
+    Respondent,
+    Response,
+    ResponseScore,
+    ResponseStatus,
+    RoundResult,
+    Target,
+)
+from app.rubric import aggregate
+from app.rubric.answers import Answer, RoundSettings, parse_answer
+from app.rubric.assessment import Assessment, assess
+from app.rubric.loader import Catalog
+from app.rubric.output import to_data
+from app.rubric.versions import answers_to_renew
+from app.surveys import rubric_store
+
+ORIGINAL = "original"
+
+
+def round_settings(assessment_round: AssessmentRound) -> RoundSettings:
+    return RoundSettings(
+        stage=assessment_round.stage,  # type: ignore[arg-type]
+        kind=assessment_round.kind,  # type: ignore[arg-type]
+        mode=assessment_round.mode,  # type: ignore[arg-type]
+        instruments=tuple(assessment_round.instruments),
+    )
+
+
+def _respondents(
+    session: Session, round_id: int, catalog: Catalog
+) -> tuple[list[aggregate.Respondent], list[Response]]:
+    rows = session.exec(
+        select(Response, Respondent)
+        .join(Respondent, col(Respondent.id) == col(Response.respondent_id))
+        .where(Response.round_id == round_id, Response.status == ResponseStatus.submitted)
+        .order_by(col(Response.id))
+    ).all()
+    respondents, responses = [], []
+    for response, respondent in rows:
+        unusable = answers_to_renew(
+            catalog, {q: a.get("value") for q, a in response.answers.items()}
+        )
+        answers: dict[str, Answer] = {
+            qid: parse_answer(raw) for qid, raw in response.answers.items() if qid not in unusable
+        }
+        respondents.append(
+            aggregate.Respondent(id=f"r{respondent.id}", role=respondent.role, answers=answers)  # type: ignore[arg-type]
+        )
+        responses.append(response)
+    return respondents, responses
+
+
+def assess_round(
+    *, session: Session, assessment_round: AssessmentRound, catalog: Catalog | None = None
+) -> tuple[Assessment, list[Response], Catalog]:
+    """The round's assessment from its submitted responses, with targets and adoptions."""
+    assert assessment_round.id is not None
+    catalog = catalog or rubric_store.catalog_for(
+        session=session, versions=assessment_round.rubric_versions
+    )
+    respondents, responses = _respondents(session, assessment_round.id, catalog)
+    adopted = session.exec(
+        select(AdoptedPractice.practice_id).where(
+            AdoptedPractice.team_id == assessment_round.team_id
+        )
+    ).all()
+    targets = _targets(session, assessment_round.team_id, catalog)
+    assessment = assess(
+        catalog,
+        round_settings(assessment_round),
+        respondents,
+        results_min=assessment_round.results_min,
+        targets=targets,
+        adopted=list(adopted),
+        previous=_previous(session, assessment_round, catalog),
+    )
+    return assessment, responses, catalog
+
+
+def _targets(session: Session, team_id: int, catalog: Catalog) -> dict[str, str | int]:
+    targets: dict[str, str | int] = {}
+    for target in session.exec(select(Target).where(Target.team_id == team_id)).all():
+        instrument = catalog.instruments.get(target.dimension)
+        if instrument is None:
+            continue
+        value = target.target_level
+        targets[target.dimension] = int(value) if instrument.levels and value.isdigit() else value
+    return targets
+
+
+def _previous(
+    session: Session, assessment_round: AssessmentRound, catalog: Catalog
+) -> Assessment | None:
+    earlier = session.exec(
+        select(AssessmentRound)
+        .where(
+            AssessmentRound.team_id == assessment_round.team_id,
+            col(AssessmentRound.created_at) < assessment_round.created_at,
+            AssessmentRound.status == "closed",
+        )
+        .order_by(col(AssessmentRound.created_at).desc())
+        .limit(1)
+    ).first()
+    if earlier is None or earlier.id is None:
+        return None
+    respondents, _ = _respondents(session, earlier.id, catalog)
+    if not respondents:
+        return None
+    return assess(catalog, round_settings(earlier), respondents)
+
+
+def store_round_result(
+    *,
+    session: Session,
+    assessment_round: AssessmentRound,
+    catalog: Catalog | None = None,
+    label: str = ORIGINAL,
+) -> RoundResult:
+    """Compute the round's result and store it (and, for the original, per-response scores).
+
+    A final result (the round has closed) is never recomputed under the same label.
+    """
+    assert assessment_round.id is not None
+    existing = session.exec(
+        select(RoundResult).where(
+            RoundResult.round_id == assessment_round.id, RoundResult.label == label
+        )
+    ).first()
+    if existing is not None and existing.final:
+        return existing
+    assessment, responses, used = assess_round(
+        session=session, assessment_round=assessment_round, catalog=catalog
+    )
+    computed = to_data(used, assessment)
+    if label == ORIGINAL:
+        _store_response_scores(session, assessment_round.id, assessment, responses)
+    result = existing or RoundResult(round_id=assessment_round.id, label=label)
+    result.computed = computed
+    result.rubric_versions = dict(used.versions)
+    result.respondent_count = assessment.respondents
+    result.final = assessment_round.status == "closed"
+    session.add(result)
+    session.flush()
+    return result
+
+
+def _store_response_scores(
+    session: Session, round_id: int, assessment: Assessment, responses: Sequence[Response]
+) -> None:
+    session.exec(delete(ResponseScore).where(col(ResponseScore.round_id) == round_id))
+    rows: list[dict[str, Any]] = []
+    by_respondent = {f"r{response.respondent_id}": response for response in responses}
+    for respondent_id, score in zip(
+        assessment.respondent_ids, assessment.response_scores, strict=True
+    ):
+        response = by_respondent[respondent_id]
+        for dimension, result in score.dimensions.items():
+            rows.append(
+                {
+                    "response_id": response.id,
+                    "round_id": round_id,
+                    "dimension": dimension,
+                    "sub_dimension": "",
+                    "score": result.score,
+                    "coverage": result.coverage,
+                    "level": result.band,
+                }
+            )
+            for sub_id, sub in result.sub_dimensions.items():
+                rows.append(
+                    {
+                        "response_id": response.id,
+                        "round_id": round_id,
+                        "dimension": dimension,
+                        "sub_dimension": sub_id,
+                        "score": sub.score,
+                        "coverage": sub.coverage,
+                        "level": None,
+                    }
+                )
+    if rows:
+        session.execute(ResponseScore.__table__.insert(), rows)  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Rounds, respondents and answers: everything between an invitation link and a submission."""
