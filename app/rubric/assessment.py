@@ -116,7 +116,9 @@ def assess(
     findings = tuple(
         finding
         for instrument_id in settings.instrument_ids(catalog)
-        for finding in evaluate_findings(catalog.instruments[instrument_id].findings, lookup)
+        for finding in evaluate_findings(
+            instrument_id, catalog.instruments[instrument_id].findings, lookup
+        )
     )
     quadrant = next(
         (c.outcome for key, c in classifications.items() if key.endswith(".quadrant")), None
@@ -124,6 +126,14 @@ def assess(
     real = sum(score.real_answers for score in scores)
     backed = sum(score.evidence_backed for score in scores)
     mode_threshold = results_min if results_min is not None else thresholds.team_results
+    ranking = rank_models(catalog, lookup)
+    warnings = _warnings(catalog, settings, dimensions, classifications)
+    if ranking.top.fit == 0:
+        warnings.insert(
+            0,
+            "No process model fits the answers given: answer the trajectory questions (or "
+            'replace their "don\'t know" answers) before reading the recommendation.',
+        )
     result = Assessment(
         settings=settings,
         respondents=len(ordered),
@@ -138,7 +148,7 @@ def assess(
         levels=levels,
         classifications=classifications,
         findings=findings,
-        ranking=rank_models(catalog, lookup),
+        ranking=ranking,
         sensitivity=tuple(
             sensitivity(catalog, values, stage=settings.stage, hidden=hidden, levels=levels)
         ),
@@ -155,7 +165,7 @@ def assess(
         ),
         targets=tuple(_targets(catalog, dimensions, levels, targets or {})),
         evidence_share=backed / real if real else 0.0,
-        warnings=tuple(_warnings(catalog, settings, dimensions, classifications)),
+        warnings=tuple(warnings),
         rubric_versions=dict(catalog.versions),
     )
     if previous is not None:

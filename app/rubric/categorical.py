@@ -144,8 +144,11 @@ def classify(classification: Classification, lookup: AnswerLookup) -> Classifica
     return ClassificationResult(classification.id, classification.title, None, None)
 
 
-def evaluate_findings(findings: tuple[Finding, ...], lookup: AnswerLookup) -> list[FindingResult]:
-    """Findings that hold, then those that might (their rule is unknown)."""
+def evaluate_findings(
+    instrument_id: str, findings: tuple[Finding, ...], lookup: AnswerLookup
+) -> list[FindingResult]:
+    """Findings that hold, then those that might (their rule is unknown). Ids are qualified
+    by instrument, as two instruments may name a finding alike."""
     results = []
     for finding in findings:
         verdict = evaluate(finding.when, lookup)
@@ -153,7 +156,7 @@ def evaluate_findings(findings: tuple[Finding, ...], lookup: AnswerLookup) -> li
             continue
         results.append(
             FindingResult(
-                id=finding.id,
+                id=f"{instrument_id}.{finding.id}",
                 kind=finding.kind,
                 title=finding.title,
                 text=finding.text,
