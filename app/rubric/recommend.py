@@ -18,6 +18,7 @@ from app.rubric.rules import STAGES, AnswerLookup, evaluate, referenced_question
 from app.rubric.schema import EFFORT_COST, SCALE_MAX, Practice, ProcessModel
 
 NOW_LIMIT = 5
+NEXT_LIMIT = 10  # a roadmap is read, not searched: lower priorities wait under Later
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,11 +297,14 @@ def build_roadmap(
             bucket = "later"
             reason = f"expected from the {_first_stage_after(practice.stages, stage)} stage on"
         elif blocked_by:
-            bucket, reason = "next", "after " + ", ".join(blocked_by)
+            bucket = "next" if len(buckets["next"]) < NEXT_LIMIT else "later"
+            reason = "after " + ", ".join(blocked_by)
         elif len(buckets["now"]) < NOW_LIMIT:
             bucket, reason = "now", "highest priority among the practices you can start now"
-        else:
+        elif len(buckets["next"]) < NEXT_LIMIT:
             bucket, reason = "next", "queued behind the Now items"
+        else:
+            bucket, reason = "later", "lower priority: revisit once the Next items are under way"
         buckets[bucket].append(
             RoadmapItem(
                 practice=practice.id,
