@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from app import __version__, db, errors, health, home, migrate, templating
+from app.accounts import ratelimit
 from app.config import STATIC_DIR, Settings, get_settings
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_sessions = db.session_factory(db.read_only(engine))
     app.state.templates = templating.create_templates(settings)
     errors.install(app)
+    ratelimit.install(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
     app.include_router(home.router)

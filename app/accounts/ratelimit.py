@@ -1,0 +1,201 @@
+"""Rate limits: sign-in, invitation-token lookup and answer saving, in memory or in Redis.
+
+Built on `limits` (the library slowapi uses) with a moving window, so "10/minute" means at
+most ten hits in any sixty seconds, not ten per calendar minute. With `REDIS_URL` set the
+counters live in Redis and hold across workers and instances; without it each process counts
+on its own (fine for one worker, which is what plain development runs).
+
+Callers name a *scope* (what is being limited) and a *key* (whom it is counted for: an
+address, an account, a resume link). Keys are stored only as keyed hashes, so Redis never
+holds an e-mail address or a resume token in clear.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import logging
+import math
+import time
+import uuid
+from typing import ClassVar
+
+from fastapi import FastAPI, Request
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.responses import Response
+
+from app import errors
+from app.config import Settings
+
+logger = logging.getLogger(__name__)
+
+# Limits used by the accounts and survey code; one place to read and tune them.
+SIGN_IN_PER_ACCOUNT = ("10/minute", "30/hour", "100/day")  # tiers: the slowdown
+SIGN_IN_PER_ADDRESS = ("20/minute", "200/hour")
+INVITATION_LOOKUP_PER_ADDRESS = ("20/minute", "200/hour")
+RESUME_LINK_LOOKUP_PER_ADDRESS = ("60/minute",)
+ANSWER_SAVE_PER_RESUME_LINK = ("60/minute",)
+
+
+class RateLimitedError(errors.DomainError):
+    """Too many attempts; the response carries Retry-After (seconds)."""
+
+    status_code: ClassVar[int] = 429
+    title: ClassVar[str] = "Too many attempts"
+    default_message: ClassVar[str] = (
+        "There have been too many attempts in a short time. Wait a little and try again."
+    )
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
+class RateLimitUnavailableError(errors.DomainError):
+    """The shared counter store (Redis) cannot be reached: refuse rather than count nothing."""
+
+    status_code: ClassVar[int] = 503
+    title: ClassVar[str] = "Temporarily unavailable"
+    default_message: ClassVar[str] = (
+        "This action is temporarily unavailable. Please try again in a minute."
+    )
+
+
+@dataclasses.dataclass
+class RateLimiter:
+    """A counter store and the moving-window strategy over it, one per app."""
+
+    storage: Storage
+    strategy: MovingWindowRateLimiter
+    secret: bytes
+
+    @classmethod
+    def create(
+        cls, settings: Settings, *, storage_url: str | None = None, key_prefix: str | None = None
+    ) -> RateLimiter:
+        url = storage_url if storage_url is not None else settings.redis_url
+        storage: Storage
+        if url:
+            # short socket timeouts: a dead Redis must answer 503 quickly, not hang a worker
+            storage = RedisStorage(
+                url,
+                key_prefix=key_prefix or "processlens",
+                socket_timeout=2,
+                socket_connect_timeout=2,
+            )
+        else:
+            storage = MemoryStorage()
+        assert settings.secret_key is not None, "settings are resolved with a secret key"
+        secret = settings.secret_key.get_secret_value().encode("utf-8")
+        return cls(storage=storage, strategy=MovingWindowRateLimiter(storage), secret=secret)
+
+    def _identifier(self, scope: str, key: str) -> str:
+        digest = hmac.new(self.secret, f"{scope}\0{key}".encode(), hashlib.sha256)
+        return f"{scope}:{digest.hexdigest()[:40]}"
+
+    def _check(self, *, scope: str, key: str, limits: tuple[str, ...], consume: bool) -> None:
+        identifier = self._identifier(scope, key)
+        items: list[RateLimitItem] = [parse(limit) for limit in limits]
+        try:
+            for item in items:
+                allowed = (
+                    self.strategy.hit(item, identifier)
+                    if consume
+                    else self.strategy.test(item, identifier)
+                )
+                if not allowed:
+                    stats = self.strategy.get_window_stats(item, identifier)
+                    retry_after = math.ceil(stats.reset_time - time.time())
+                    # the scope only: the key may be an address or an account
+                    logger.warning("rate limit reached", extra={"limit_scope": scope})
+                    raise RateLimitedError(retry_after=retry_after)
+        except RateLimitedError:
+            raise
+        except Exception as error:
+            logger.error(
+                "rate-limit storage failed: %s", type(error).__name__, extra={"limit_scope": scope}
+            )
+            raise RateLimitUnavailableError() from None
+
+    def clear(self, *, scope: str, key: str, limits: tuple[str, ...]) -> None:
+        identifier = self._identifier(scope, key)
+        for limit in limits:
+            self.strategy.clear(parse(limit), identifier)
+
+
+def limiter_for(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+def hit(request: Request, *, scope: str, key: str, limit: str | tuple[str, ...]) -> None:
+    """Count one attempt for ``key`` in ``scope``; raise RateLimitedError (429) past ``limit``.
+
+    ``limit`` is a `limits` string such as "10/minute", or a tuple of them (all must hold).
+    """
+    limits = (limit,) if isinstance(limit, str) else limit
+    limiter_for(request)._check(scope=scope, key=key, limits=limits, consume=True)
+
+
+def check(request: Request, *, scope: str, key: str, limit: str | tuple[str, ...]) -> None:
+    """Like ``hit`` but counts nothing: raise if ``key`` is already over ``limit``."""
+    limits = (limit,) if isinstance(limit, str) else limit
+    limiter_for(request)._check(scope=scope, key=key, limits=limits, consume=False)
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (run uvicorn with --proxy-headers behind
+    a proxy, so this is the real client rather than the proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
+def limit_invitation_lookup(request: Request) -> None:
+    """Call before looking up an invitation token: throttles token guessing per address."""
+    hit(
+        request,
+        scope="invitation-lookup",
+        key=client_address(request),
+        limit=INVITATION_LOOKUP_PER_ADDRESS,
+    )
+
+
+def limit_resume_lookup(request: Request) -> None:
+    """Call before looking up a resume token: throttles token guessing per address."""
+    hit(
+        request,
+        scope="resume-lookup",
+        key=client_address(request),
+        limit=RESUME_LINK_LOOKUP_PER_ADDRESS,
+    )
+
+
+def limit_answer_saving(request: Request, *, resume_key: str) -> None:
+    """Call before saving answers; ``resume_key`` identifies the resume link (its hash or the
+    respondent id), so many respondents behind one address are not throttled together."""
+    hit(request, scope="answer-save", key=resume_key, limit=ANSWER_SAVE_PER_RESUME_LINK)
+
+
+async def _rate_limited(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RateLimitedError)
+    return errors.error_response(
+        request,
+        status_code=exc.status_code,
+        title=exc.title,
+        message=exc.message,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Give the app its limiter and the 429 handler that adds Retry-After."""
+    app.state.rate_limiter = RateLimiter.create(
+        settings,
+        # a fresh namespace per test app keeps tests sharing one Redis apart
+        key_prefix=f"processlens-test-{uuid.uuid4().hex[:8]}"
+        if settings.environment.value == "test"
+        else None,
+    )
+    app.add_exception_handler(RateLimitedError, _rate_limited)
