@@ -10,6 +10,7 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress
 from rich.table import Table
 from sqlmodel import Session
 
@@ -242,17 +243,26 @@ def seed(
 
     Creates one new organisation (a free slug is chosen if the name is taken) with TEAMS teams
     ("Team 0001"...) in business units of ten (at most 20 units), and for each team ROUNDS
-    closed rounds (solo, full, four instruments) dated a quarter apart. Rounds have no answers
-    or results yet: answers are seeded once the questionnaires and scoring exist.
+    closed team surveys dated a quarter apart, each with 3-6 respondents in different roles
+    whose synthetic answers disagree the way data scientists and engineers often do, scored
+    and stored like real rounds. The same command always creates the same answers.
     """
     settings = _settings()
     with _friendly_errors():
         _prepare_database(settings, migrate_schema=settings.auto_migrate)
         engine = db.create_db_engine(settings)
         try:
-            with Session(engine) as session:
+            with (
+                Session(engine) as session,
+                Progress(console=console, transient=True) as progress_bar,
+            ):
+                task = progress_bar.add_task("Seeding teams", total=teams)
                 summary = demo.seed_organisation(
-                    session=session, name=organisation, teams=teams, rounds=rounds
+                    session=session,
+                    name=organisation,
+                    teams=teams,
+                    rounds=rounds,
+                    progress=lambda done: progress_bar.advance(task, done),
                 )
                 session.commit()
         finally:

@@ -1,20 +1,31 @@
-"""Demo and bulk seed data: organisations, business units, teams and (empty) past rounds.
+"""Demo and bulk seed data: organisations, business units, teams and answered past rounds.
 
-Answers and results arrive with the survey and scoring work; until then a seeded round is a
-closed, unanswered round with realistic dates, which is what dashboards and trends key on.
+Each seeded round is a closed team survey with several respondents whose answers come from
+`app.rubric.synthetic` (a team profile that matures from round to round, role biases that make
+data scientists and engineers disagree), scored and stored like a real round, so results pages,
+reports, dashboards and benchmarks see realistic data. A fixed random seed reproduces it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import random
 import re
+import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
 from app import models
+from app.config import QUESTIONNAIRES_DIR
 from app.db import utcnow
+from app.results.service import store_round_result
+from app.rubric.answers import RoundSettings, validate_role
+from app.rubric.loader import Catalog, load_catalog
+from app.rubric.synthetic import TeamProfile, random_profile, synthetic_answers
+from app.surveys import rubric_store
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Northwind Analytics (demo)"
@@ -35,6 +46,22 @@ ROUND_SPACING = timedelta(days=91)
 ROUND_LENGTH = timedelta(days=14)
 TEAMS_PER_UNIT = 10
 MAX_UNITS = 20
+DEMO_ROUNDS = 2  # two rounds for most demo teams, so results show change over time
+# who answers a seeded team survey: always both sides of the data-science/engineering divide
+SURVEY_ROLES: tuple[tuple[str, ...], ...] = (
+    ("team_lead", "data_scientist", "data_scientist", "ml_engineer", "software_engineer"),
+    ("product_manager", "data_scientist", "ml_engineer", "ml_engineer"),
+    (
+        "team_lead",
+        "product_manager",
+        "data_scientist",
+        "data_scientist",
+        "software_engineer",
+        "ml_engineer",
+    ),
+    ("team_lead", "data_scientist", "ml_engineer"),
+)
+Progress = Callable[[int], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,30 +96,99 @@ def _free_slug(session: Session, base: str) -> str:
 
 
 def _add_closed_rounds(
-    session: Session, *, team_id: int, rounds: int, now: datetime, stage_offset: int
+    session: Session,
+    *,
+    team_id: int,
+    rounds: int,
+    now: datetime,
+    stage_offset: int,
+    catalog: Catalog,
+    versions: dict[str, str],
+    rng: random.Random,
 ) -> int:
-    """``rounds`` closed, unanswered rounds a quarter apart, the latest ending before ``now``."""
+    """``rounds`` closed, answered team surveys a quarter apart, the latest ending before
+    ``now``; the team's practices improve a little from one round to the next."""
     stages = list(models.ProjectStage)
+    profile = random_profile(catalog, rng)
     for index in range(rounds):
         opened_at = now - ROUND_SPACING * (rounds - index)
         # a team moves forward through the stages over its rounds, never back
         stage = stages[min(len(stages) - 1, (stage_offset + index) // 2)]
+        assessment_round = models.AssessmentRound(
+            team_id=team_id,
+            title=f"Round {index + 1}",
+            mode=models.RoundMode.team_survey,
+            kind=models.RoundKind.full,
+            stage=stage,
+            instruments=list(INSTRUMENTS),
+            rubric_versions=versions,
+            status=models.RoundStatus.closed,
+            created_at=opened_at,
+            opened_at=opened_at,
+            closes_at=opened_at + ROUND_LENGTH,
+            closed_at=opened_at + ROUND_LENGTH,
+        )
+        session.add(assessment_round)
+        session.flush()
+        matured = dataclasses.replace(profile, maturity=min(1.0, profile.maturity + 0.08 * index))
+        _add_responses(session, assessment_round, catalog, matured, rng)
+        store_round_result(session=session, assessment_round=assessment_round)
+    return rounds
+
+
+def _add_responses(
+    session: Session,
+    assessment_round: models.AssessmentRound,
+    catalog: Catalog,
+    profile: TeamProfile,
+    rng: random.Random,
+) -> None:
+    assert assessment_round.id is not None
+    assert assessment_round.opened_at is not None
+    settings = RoundSettings(
+        stage=assessment_round.stage,  # type: ignore[arg-type]
+        mode="team_survey",
+        instruments=tuple(assessment_round.instruments),
+    )
+    for number, role in enumerate(rng.choice(SURVEY_ROLES)):
+        answered_at = assessment_round.opened_at + timedelta(hours=6 + 20 * number)
+        respondent = models.Respondent(
+            round_id=assessment_round.id,
+            role=role,
+            # seeded respondents get no usable resume link: the hash of nothing anyone holds
+            resume_token_hash=secrets.token_hex(32),
+            created_at=answered_at,
+        )
+        session.add(respondent)
+        session.flush()
+        assert respondent.id is not None
         session.add(
-            models.AssessmentRound(
-                team_id=team_id,
-                title=f"Round {index + 1}",
-                mode=models.RoundMode.solo,
-                kind=models.RoundKind.full,
-                stage=stage,
-                instruments=list(INSTRUMENTS),
-                status=models.RoundStatus.closed,
-                created_at=opened_at,
-                opened_at=opened_at,
-                closes_at=opened_at + ROUND_LENGTH,
-                closed_at=opened_at + ROUND_LENGTH,
+            models.Response(
+                respondent_id=respondent.id,
+                round_id=assessment_round.id,
+                answers=synthetic_answers(
+                    catalog,
+                    settings,
+                    validate_role(role),
+                    profile,
+                    rng,
+                    with_notes=True,
+                ),
+                status=models.ResponseStatus.submitted,
+                created_at=answered_at,
+                updated_at=answered_at,
+                submitted_at=answered_at,
             )
         )
-    return rounds
+    session.flush()
+
+
+def _adopt_some_practices(
+    session: Session, *, team_id: int, rng: random.Random, catalog: Catalog
+) -> None:
+    """Mark two practices as adopted, as a team would after its first round."""
+    for practice in rng.sample(list(catalog.practices.practices), 2):
+        session.add(models.AdoptedPractice(team_id=team_id, practice_id=practice.id))
 
 
 def _seed(
@@ -103,7 +199,13 @@ def _seed(
     units: dict[str, tuple[str, ...]],
     rounds: int,
     now: datetime,
+    seed: int = 20261121,
+    progress: Progress | None = None,
+    adopt: bool = False,
 ) -> SeedSummary:
+    catalog = load_catalog(QUESTIONNAIRES_DIR)
+    versions = rubric_store.register_catalog(session=session, catalog=catalog)
+    rng = random.Random(seed)
     organisation = models.Organisation(name=name, slug=slug)
     session.add(organisation)
     session.flush()
@@ -121,10 +223,21 @@ def _seed(
             session.add(team)
             session.flush()
             assert team.id is not None
+            if adopt and rounds:
+                _adopt_some_practices(session, team_id=team.id, rng=rng, catalog=catalog)
             round_count += _add_closed_rounds(
-                session, team_id=team.id, rounds=rounds, now=now, stage_offset=len(team_names)
+                session,
+                team_id=team.id,
+                rounds=rounds,
+                now=now,
+                stage_offset=len(team_names),
+                catalog=catalog,
+                versions=versions,
+                rng=rng,
             )
             team_names.append(team_name)
+            if progress is not None:
+                progress(1)
     session.flush()
     return SeedSummary(
         organisation_id=organisation.id,
@@ -164,7 +277,13 @@ def seed_demo(*, session: Session, now: datetime | None = None) -> SeedSummary:
             created=False,
         )
     return _seed(
-        session, name=DEMO_NAME, slug=DEMO_SLUG, units=DEMO_UNITS, rounds=0, now=now or utcnow()
+        session,
+        name=DEMO_NAME,
+        slug=DEMO_SLUG,
+        units=DEMO_UNITS,
+        rounds=DEMO_ROUNDS,
+        now=now or utcnow(),
+        adopt=True,
     )
 
 
@@ -175,9 +294,10 @@ def seed_organisation(
     teams: int,
     rounds: int,
     now: datetime | None = None,
+    progress: Progress | None = None,
 ) -> SeedSummary:
     """A new organisation with ``teams`` teams in ten-team business units (at most 20 units),
-    each team with ``rounds`` closed, unanswered rounds a quarter apart."""
+    each team with ``rounds`` closed, answered team surveys a quarter apart."""
     if teams < 1:
         raise ValueError("teams must be at least 1")
     if rounds < 0:
@@ -195,4 +315,6 @@ def seed_organisation(
         units={unit: tuple(names) for unit, names in units.items()},
         rounds=rounds,
         now=now or utcnow(),
+        progress=progress,
+        adopt=True,
     )
