@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import CheckConstraint, Column, Index, Integer, LargeBinary, Text, text
+from sqlalchemy import CheckConstraint, Column, Index, Integer, LargeBinary, Text, false, text
 from sqlmodel import Field, SQLModel
 
 from app.db import JSONType, UTCDateTime, utcnow
@@ -282,6 +282,10 @@ class AssessmentRound(SQLModel, table=True):
     rubric_versions: dict[str, str] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
     # minimum submitted responses before team results show: 3, or 2 if the team lowered it
     results_min: int = Field(default=3)
+    # whether respondents may see the team results (once the threshold is reached)
+    respondents_see_results: bool = Field(
+        default=False, sa_column_kwargs={"server_default": false()}
+    )
     status: str = Field(default=RoundStatus.draft, max_length=20, index=True)
     created_by_id: int | None = Field(
         default=None, foreign_key="user_account.id", ondelete="SET NULL", index=True
@@ -357,6 +361,9 @@ class Response(SQLModel, table=True):
     status: str = Field(default=ResponseStatus.draft, max_length=20)
     version: int | None = Field(default=None, sa_column=_response_version)
     submission_key: str = Field(default_factory=new_submission_key, max_length=64, unique=True)
+    # the survey page the respondent last moved to ("instrument.section" or "review"), so the
+    # resume link returns there on any device
+    resume_at: str | None = Field(default=None, max_length=80)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(
         default_factory=utcnow,
