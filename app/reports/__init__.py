@@ -1,0 +1,1 @@
+"""Team and organisation reports: chart specs, typed contexts, HTML pages and locked-down PDFs."""
