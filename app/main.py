@@ -13,7 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from app import __version__, db, errors, health, home, migrate, templating
-from app.accounts import ratelimit
+from app import api
+from app.accounts import csrf, headers, ratelimit
+from app.accounts import dependencies as account_dependencies
+from app.accounts import routes as account_routes
+from app.admin import routes as admin_routes
 from app.config import STATIC_DIR, Settings, get_settings
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -49,7 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # outermost first: every log line, error page and 413 carries the request id
         middleware=[
             Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
+            Middleware(headers.SecurityHeadersMiddleware),
             Middleware(RequestContextMiddleware),
+            Middleware(csrf.CrossSiteRequestMiddleware),
             Middleware(errors.UnhandledErrorMiddleware),
             Middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes),
         ],
@@ -61,7 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = templating.create_templates(settings)
     errors.install(app)
     ratelimit.install(app, settings)
+    account_dependencies.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
     app.include_router(home.router)
+    app.include_router(account_routes.router)
+    app.include_router(admin_routes.router)
+    api.install(app)
     return app

@@ -1,0 +1,213 @@
+"""Request dependencies: who is asking (session cookie or API token), CSRF, roles, tenancy.
+
+Every route that is not public depends on one of these; every state-changing route depends on
+one that also checks CSRF. They carry an ``access`` attribute that tests/test_isolation.py
+reads to know what each role should get from a route (see docs/security.md).
+
+- ``CurrentPrincipal``: a signed-in user (session cookie); pages redirect to sign-in.
+- ``AdminPrincipal``: an administrator; anyone else gets 404.
+- ``require_roles(...)``: one of the given roles; anyone else gets 404.
+- ``ApiPrincipal``: the JSON API: a bearer token, or a session cookie (then with CSRF).
+- ``AnonymousCsrf``: a public form (sign-in, password reset): the pre-session CSRF pair.
+- ``ScopedOrganisation``, ``ScopedTeam``: the ``{org_id}``/``{team_id}`` of the path loaded
+  through app.accounts.tenancy (404 outside the principal's scope).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Annotated, ClassVar
+from urllib.parse import urlencode
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
+
+from app.accounts import api_tokens, csrf, sessions, tenancy
+from app.accounts.tenancy import Principal
+from app.config import Settings
+from app.db import SessionDep
+from app.errors import DomainError, NotFoundError, error_response, wants_json
+from app.models import Organisation, Team, UserRole
+
+
+class SignInRequiredError(DomainError):
+    """No valid session: pages redirect to the sign-in page, the API answers 401."""
+
+    status_code: ClassVar[int] = 401
+    title: ClassVar[str] = "Please sign in"
+    default_message: ClassVar[str] = "Sign in to see this page."
+
+
+_UNRESOLVED = object()
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _principal_from_cookie(request: Request, session: Session) -> Principal | None:
+    settings = settings_of(request)
+    token = request.cookies.get(sessions.session_cookie_name(settings))
+    if not token:
+        return None
+    resolved = sessions.resolve(session=session, settings=settings, token=token)
+    if resolved is None:
+        return None
+    row, user = resolved
+    principal = tenancy.load_principal(session=session, user=user, via="session", session_id=row.id)
+    request.state.principal = principal
+    csrf.bind_csrf_token(request, row.csrf_token)
+    return principal
+
+
+def resolve_session(request: Request, session: SessionDep) -> Principal | None:
+    """The signed-in user, if any (no CSRF check: use the dependencies below for routes)."""
+    known: Principal | object | None = getattr(request.state, "principal", _UNRESOLVED)
+    if known is not _UNRESOLVED:
+        assert known is None or isinstance(known, Principal)
+        return known
+    principal = _principal_from_cookie(request, session)
+    request.state.principal = principal
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(resolve_session)]
+
+
+async def current_principal(request: Request, principal: OptionalPrincipal) -> Principal:
+    if principal is None:
+        raise SignInRequiredError()
+    await csrf.require_csrf(request)
+    return principal
+
+
+current_principal.access = "signed_in"  # type: ignore[attr-defined]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: UserRole) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting only ``roles`` (admins always); others get 404."""
+    allowed = frozenset(roles) | {UserRole.admin}
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise NotFoundError()
+        return principal
+
+    dependency.access = "roles"  # type: ignore[attr-defined]
+    dependency.roles = allowed  # type: ignore[attr-defined]
+    return dependency
+
+
+require_admin = require_roles(UserRole.admin)
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+async def anonymous_csrf(request: Request, principal: OptionalPrincipal) -> Principal | None:
+    """For public forms: binds the session's token when signed in, else the pre-session
+    pair's, and checks it on unsafe requests."""
+    if principal is None:
+        token = sessions.anonymous_csrf_token(request, settings_of(request))
+        if request.method in csrf.UNSAFE_METHODS and getattr(
+            request.state, "csrf_cookie_is_new", False
+        ):
+            token = ""  # the request brought no CSRF cookie, so nothing it sent can match
+        csrf.bind_csrf_token(request, token)
+    await csrf.require_csrf(request)
+    return principal
+
+
+anonymous_csrf.access = "public"  # type: ignore[attr-defined]
+AnonymousCsrf = Annotated[Principal | None, Depends(anonymous_csrf)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+async def api_principal(
+    request: Request, session: SessionDep, cookie_principal: OptionalPrincipal
+) -> Principal:
+    """The API's caller. A session cookie wins and brings CSRF with it: a browser sends the
+    cookie on its own, so only a request that no cookie authenticates is exempt."""
+    if cookie_principal is not None:
+        await csrf.require_csrf(request)
+        return cookie_principal
+    token = _bearer(request)
+    if token is None:
+        raise SignInRequiredError("Send an API token: Authorization: Bearer <token>.")
+    principal = api_tokens.authenticate(session=session, settings=settings_of(request), token=token)
+    if principal is None:
+        raise SignInRequiredError("The API token is not valid; it may have been revoked.")
+    request.state.principal = principal
+    return principal
+
+
+api_principal.access = "api"  # type: ignore[attr-defined]
+ApiPrincipal = Annotated[Principal, Depends(api_principal)]
+
+
+# ---------------------------------------------------------------- path objects through tenancy
+
+
+def scoped_organisation(
+    org_id: int, principal: CurrentPrincipal, session: SessionDep
+) -> Organisation:
+    return tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+
+
+def scoped_team(team_id: int, principal: CurrentPrincipal, session: SessionDep) -> Team:
+    return tenancy.get_team(session=session, principal=principal, team_id=team_id)
+
+
+ScopedOrganisation = Annotated[Organisation, Depends(scoped_organisation)]
+ScopedTeam = Annotated[Team, Depends(scoped_team)]
+
+
+async def _sign_in_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequiredError)
+    if wants_json(request):
+        return error_response(
+            request,
+            status_code=401,
+            title=exc.title,
+            message=exc.message,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    target = "/sign-in"
+    if request.method == "GET":
+        path = request.url.path
+        if request.url.query:
+            path += "?" + request.url.query
+        target += "?" + urlencode({"next": path})
+    return RedirectResponse(target, status_code=303)
+
+
+def install(app: FastAPI) -> None:
+    """Pages redirect to sign-in when nobody is signed in; the API answers 401."""
+    app.add_exception_handler(SignInRequiredError, _sign_in_required)
+    app.state.templates.env.globals["viewer"] = viewer
+
+
+@dataclasses.dataclass(frozen=True)
+class Viewer:
+    """What the page header knows about who is looking (templates: ``viewer(request)``)."""
+
+    principal: Principal | None
+    has_session_cookie: bool
+
+
+def viewer(request: Request) -> Viewer:
+    principal = getattr(request.state, "principal", None)
+    settings = settings_of(request)
+    return Viewer(
+        principal=principal if isinstance(principal, Principal) else None,
+        has_session_cookie=sessions.session_cookie_name(settings) in request.cookies,
+    )

@@ -1,0 +1,547 @@
+"""Sign-in and sign-out, password reset links, the signed-in home page (teams), the account
+page with API tokens, an organisation overview, and a respondent's privacy page."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app import templating
+from app.accounts import (
+    api_tokens,
+    audit,
+    organisations,
+    privacy,
+    ratelimit,
+    sessions,
+    users,
+)
+from app.accounts.dependencies import (
+    AnonymousCsrf,
+    CurrentPrincipal,
+    ScopedOrganisation,
+    require_roles,
+    settings_of,
+)
+from app.accounts.tenancy import Principal
+from app.db import SessionDep
+from app.errors import DomainError, NotFoundError
+from app.models import Respondent, UserRole
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+
+HOME_AFTER_SIGN_IN = "/teams"
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this site: never another host (an open redirect helps phishing)."""
+    if (
+        not value
+        or not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(ch) < 32 for ch in value)
+        or len(value) > 500
+    ):
+        return HOME_AFTER_SIGN_IN
+    return value
+
+
+# ---------------------------------------------------------------- sign-in and sign-out
+
+
+@dataclasses.dataclass(frozen=True)
+class SignInPage:
+    """Context of templates/accounts/sign_in.html."""
+
+    title: str
+    email: str
+    next: str
+    error: str | None
+
+
+def _sign_in_page(
+    request: Request, *, email: str = "", next_path: str, error: str | None, status: int = 200
+) -> HTMLResponse:
+    page = SignInPage(title="Sign in", email=email, next=next_path, error=error)
+    return templating.render(request, "accounts/sign_in.html", page, status_code=status)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_form(request: Request, principal: AnonymousCsrf, next: str = "") -> Response:
+    if principal is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _sign_in_page(request, next_path=safe_next(next), error=None)
+
+
+BAD_CREDENTIALS = "The e-mail address or password is not right. Check both and try again."
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+def sign_in(
+    request: Request,
+    session: SessionDep,
+    _principal: AnonymousCsrf,
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    settings = settings_of(request)
+    next_path = safe_next(next)
+    if not email.strip() or not password:
+        return _sign_in_page(
+            request,
+            email=email,
+            next_path=next_path,
+            error="Enter your e-mail address and your password.",
+            status=400,
+        )
+    # counted before the password is checked, so the 11th try in a minute costs no hashing
+    ratelimit.hit(
+        request,
+        scope="sign-in-address",
+        key=ratelimit.client_address(request),
+        limit=ratelimit.SIGN_IN_PER_ADDRESS,
+    )
+    ratelimit.hit(
+        request,
+        scope="sign-in-account",
+        key=users.normalise_email(email),
+        limit=ratelimit.SIGN_IN_PER_ACCOUNT,
+    )
+    user = users.authenticate(session=session, email=email, password=password)
+    if user is None:
+        known = users.find_by_email(session=session, email=email)
+        # the typed e-mail is not recorded (people type passwords into the wrong field)
+        audit.record(
+            session=session,
+            request=request,
+            action="sign_in.failed",
+            target_type="user" if known else None,
+            target_id=known.id if known else None,
+            details={"reason": "bad_credentials"},
+        )
+        return _sign_in_page(
+            request, email=email, next_path=next_path, error=BAD_CREDENTIALS, status=400
+        )
+    # rotation: whatever session the browser had is ended, and a new id is issued
+    old_token = request.cookies.get(sessions.session_cookie_name(settings))
+    if old_token:
+        sessions.end(session=session, settings=settings, token=old_token)
+    sessions.purge_expired(session=session)
+    new = sessions.create(session=session, settings=settings, user=user)
+    audit.record(
+        session=session,
+        request=request,
+        actor_id=user.id,
+        action="sign_in.succeeded",
+        target_type="user",
+        target_id=user.id,
+    )
+    response = RedirectResponse(next_path, status_code=303)
+    response.headers.append(
+        "set-cookie",
+        sessions.cookie_header(
+            settings,
+            sessions.session_cookie_name(settings),
+            new.token,
+            max_age=int(sessions.ABSOLUTE_TIMEOUT.total_seconds()),
+        ),
+    )
+    response.headers.append(
+        "set-cookie",
+        sessions.cookie_header(settings, sessions.csrf_cookie_name(settings), "", max_age=0),
+    )
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    settings = settings_of(request)
+    token = request.cookies.get(sessions.session_cookie_name(settings), "")
+    sessions.end(session=session, settings=settings, token=token)
+    audit.record(
+        session=session,
+        request=request,
+        action="sign_out",
+        target_type="user",
+        target_id=principal.user_id,
+    )
+    response = RedirectResponse("/sign-in?signed_out=1", status_code=303)
+    response.headers.append(
+        "set-cookie",
+        sessions.cookie_header(settings, sessions.session_cookie_name(settings), "", max_age=0),
+    )
+    return response
+
+
+# ---------------------------------------------------------------- password reset links
+
+
+@dataclasses.dataclass(frozen=True)
+class ResetPage:
+    """Context of templates/accounts/reset.html."""
+
+    title: str
+    valid: bool
+    email: str
+    error: str | None
+    done: bool
+
+
+INVALID_LINK_STATUS = 404
+
+
+@router.get("/reset/{token}", response_class=HTMLResponse)
+def reset_form(request: Request, session: SessionDep, _p: AnonymousCsrf, token: str) -> Response:
+    ratelimit.hit(
+        request, scope="reset-lookup", key=ratelimit.client_address(request), limit="30/minute"
+    )
+    user = users.user_for_reset_token(session=session, settings=settings_of(request), token=token)
+    if user is None:
+        page = ResetPage(
+            title="This link does not work", valid=False, email="", error=None, done=False
+        )
+        return templating.render(
+            request, "accounts/reset.html", page, status_code=INVALID_LINK_STATUS
+        )
+    page = ResetPage(
+        title="Choose a password", valid=True, email=user.email, error=None, done=False
+    )
+    return templating.render(request, "accounts/reset.html", page)
+
+
+@router.post("/reset/{token}", response_class=HTMLResponse)
+def reset_password(
+    request: Request,
+    session: SessionDep,
+    _p: AnonymousCsrf,
+    token: str,
+    password: Annotated[str, Form(max_length=1024)] = "",
+    confirm: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    ratelimit.hit(
+        request, scope="reset-lookup", key=ratelimit.client_address(request), limit="30/minute"
+    )
+    user = users.user_for_reset_token(session=session, settings=settings_of(request), token=token)
+    if user is None:
+        page = ResetPage(
+            title="This link does not work", valid=False, email="", error=None, done=False
+        )
+        return templating.render(
+            request, "accounts/reset.html", page, status_code=INVALID_LINK_STATUS
+        )
+    error = None
+    if password != confirm:
+        error = "The two passwords are not the same. Type the new password twice."
+    else:
+        try:
+            users.set_password(session=session, user=user, password=password)
+        except DomainError as problem:
+            error = problem.message
+    if error is not None:
+        page = ResetPage(
+            title="Choose a password", valid=True, email=user.email, error=error, done=False
+        )
+        return templating.render(request, "accounts/reset.html", page, status_code=400)
+    audit.record(
+        session=session,
+        request=request,
+        actor_id=user.id,
+        action="password.reset",
+        target_type="user",
+        target_id=user.id,
+    )
+    page = ResetPage(title="Password saved", valid=True, email=user.email, error=None, done=True)
+    return templating.render(request, "accounts/reset.html", page)
+
+
+# ---------------------------------------------------------------- home after sign-in
+
+
+@dataclasses.dataclass(frozen=True)
+class OrganisationGroup:
+    id: int
+    name: str
+    can_open: bool
+    teams: tuple[organisations.VisibleTeam, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TeamsPage:
+    """Context of templates/accounts/teams.html."""
+
+    title: str
+    viewer_name: str
+    role_label: str
+    is_admin: bool
+    groups: tuple[OrganisationGroup, ...]
+    empty_organisations: tuple[tuple[int, str], ...]
+
+
+@router.get("/teams", response_class=HTMLResponse)
+def teams(request: Request, session: SessionDep, principal: CurrentPrincipal) -> HTMLResponse:
+    visible = organisations.visible_teams(session=session, principal=principal)
+    grouped: dict[int, list[organisations.VisibleTeam]] = {}
+    names: dict[int, str] = {}
+    for team in visible:
+        grouped.setdefault(team.organisation_id, []).append(team)
+        names[team.organisation_id] = team.organisation_name
+    whole = organisations.visible_organisations(session=session, principal=principal)
+    empty = tuple(
+        (org.id, org.name) for org in whole if org.id is not None and org.id not in grouped
+    )
+    page = TeamsPage(
+        title="Your teams",
+        viewer_name=principal.display_name,
+        role_label=principal.role_label,
+        is_admin=principal.is_admin,
+        groups=tuple(
+            OrganisationGroup(
+                id=org_id,
+                name=names[org_id],
+                can_open=principal.is_admin or org_id in principal.organisation_ids,
+                teams=tuple(items),
+            )
+            for org_id, items in grouped.items()
+        ),
+        empty_organisations=empty,
+    )
+    return templating.render(request, "accounts/teams.html", page)
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitSummary:
+    name: str
+    teams: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class OrganisationPage:
+    """Context of templates/accounts/organisation.html."""
+
+    title: str
+    organisation_id: int
+    units: tuple[UnitSummary, ...]
+    teams_without_unit: tuple[str, ...]
+
+
+require_org_wide = require_roles(UserRole.consultant, UserRole.org_leader)
+
+
+@router.get("/organisations/{org_id}", response_class=HTMLResponse)
+def organisation_overview(
+    request: Request,
+    session: SessionDep,
+    organisation: ScopedOrganisation,
+    principal: Annotated[Principal, Depends(require_org_wide)],
+) -> HTMLResponse:
+    assert organisation.id is not None
+    units = organisations.units_of(session=session, organisation_id=organisation.id)
+    teams_in_org = organisations.teams_of(
+        session=session, principal=principal, organisation_id=organisation.id
+    )
+    page = OrganisationPage(
+        title=organisation.name,
+        organisation_id=organisation.id,
+        units=tuple(
+            UnitSummary(
+                name=unit.name,
+                teams=tuple(t.name for t in teams_in_org if t.business_unit_id == unit.id),
+            )
+            for unit in units
+        ),
+        teams_without_unit=tuple(t.name for t in teams_in_org if t.business_unit_id is None),
+    )
+    return templating.render(request, "accounts/organisation.html", page)
+
+
+# ---------------------------------------------------------------- account and API tokens
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenRow:
+    id: int
+    name: str
+    created_at: str
+    last_used_at: str
+    revoked: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class AccountPage:
+    """Context of templates/accounts/account.html."""
+
+    title: str
+    email: str
+    display_name: str
+    role_label: str
+    tokens: tuple[TokenRow, ...]
+    new_token: str | None
+    error: str | None
+
+
+def token_rows(session: SessionDep, user_id: int) -> tuple[TokenRow, ...]:
+    return tuple(
+        TokenRow(
+            id=row.id or 0,
+            name=row.name,
+            created_at=row.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            last_used_at=row.last_used_at.strftime("%Y-%m-%d %H:%M UTC")
+            if row.last_used_at
+            else "never",
+            revoked=row.revoked_at is not None,
+        )
+        for row in api_tokens.list_for_user(session=session, user_id=user_id)
+    )
+
+
+def _account_page(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    *,
+    new_token: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    page = AccountPage(
+        title="Your account",
+        email=principal.email,
+        display_name=principal.display_name,
+        role_label=principal.role_label,
+        tokens=token_rows(session, principal.user_id),
+        new_token=new_token,
+        error=error,
+    )
+    return templating.render(request, "accounts/account.html", page, status_code=status)
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account(request: Request, session: SessionDep, principal: CurrentPrincipal) -> HTMLResponse:
+    return _account_page(request, session, principal)
+
+
+@router.post("/account/tokens", response_class=HTMLResponse)
+def create_token(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    name: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse:
+    user = users.get_user(session=session, user_id=principal.user_id)
+    try:
+        created = api_tokens.create(
+            session=session, settings=settings_of(request), user=user, name=name
+        )
+    except DomainError as problem:
+        return _account_page(request, session, principal, error=problem.message, status=400)
+    audit.record(
+        session=session,
+        request=request,
+        action="api_token.created",
+        target_type="api_token",
+        target_id=created.row.id,
+        details={"name": created.row.name, "owner_id": principal.user_id},
+    )
+    # shown once, on this response only (no redirect: the token is never stored to show again)
+    return _account_page(request, session, principal, new_token=created.token)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_token(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, token_id: int
+) -> Response:
+    row = api_tokens.get_for_user(session=session, user_id=principal.user_id, token_id=token_id)
+    if api_tokens.revoke(session=session, row=row):
+        audit.record(
+            session=session,
+            request=request,
+            action="api_token.revoked",
+            target_type="api_token",
+            target_id=row.id,
+            details={"owner_id": principal.user_id},
+        )
+    return RedirectResponse("/account", status_code=303)
+
+
+# ---------------------------------------------------------------- a respondent's own data
+
+
+@dataclasses.dataclass(frozen=True)
+class PrivacyPage:
+    """Context of templates/accounts/privacy.html."""
+
+    title: str
+    token: str
+    found: bool
+    erased: bool
+
+
+def _respondent_or_404(request: Request, session: SessionDep, token: str) -> Respondent:
+    ratelimit.limit_resume_lookup(request)
+    respondent = privacy.find_by_resume_token(
+        session=session, settings=settings_of(request), token=token
+    )
+    if respondent is None:
+        raise NotFoundError("This link does not work. Check that you copied the whole resume link.")
+    return respondent
+
+
+@router.get("/privacy/{token}", response_class=HTMLResponse)
+def privacy_page(
+    request: Request, session: SessionDep, _p: AnonymousCsrf, token: str
+) -> HTMLResponse:
+    _respondent_or_404(request, session, token)
+    page = PrivacyPage(title="Your answers and your data", token=token, found=True, erased=False)
+    return templating.render(request, "accounts/privacy.html", page)
+
+
+@router.get("/privacy/{token}/export")
+def privacy_export(
+    request: Request, session: SessionDep, _p: AnonymousCsrf, token: str
+) -> Response:
+    respondent = _respondent_or_404(request, session, token)
+    data = privacy.export_respondent(session=session, respondent=respondent)
+    audit.record(
+        session=session,
+        request=request,
+        action="respondent.exported",
+        target_type="respondent",
+        target_id=respondent.id,
+        organisation_id=privacy.organisation_of(session=session, respondent=respondent),
+        details={"round_id": respondent.round_id, "by": "respondent"},
+    )
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        media_type="application/json",
+        headers={"content-disposition": 'attachment; filename="my-answers.json"'},
+    )
+
+
+@router.post("/privacy/{token}/erase", response_class=HTMLResponse)
+def privacy_erase(
+    request: Request, session: SessionDep, _p: AnonymousCsrf, token: str
+) -> HTMLResponse:
+    respondent = _respondent_or_404(request, session, token)
+    organisation_id = privacy.organisation_of(session=session, respondent=respondent)
+    respondent_id = respondent.id
+    round_id = privacy.erase_respondent(session=session, respondent=respondent)
+    audit.record(
+        session=session,
+        request=request,
+        action="respondent.erased",
+        target_type="respondent",
+        target_id=respondent_id,
+        organisation_id=organisation_id,
+        details={"round_id": round_id, "by": "respondent"},
+    )
+    page = PrivacyPage(title="Your answers are erased", token="", found=False, erased=True)
+    return templating.render(request, "accounts/privacy.html", page)

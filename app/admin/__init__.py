@@ -1,0 +1,1 @@
+"""Administration pages: organisations, units, teams, users, assignments, audit, privacy."""
