@@ -17,6 +17,7 @@ from sqlmodel import Session
 from app import __version__, db, demo, migrate, rubric_cli
 from app.config import ConfigurationError, Settings, get_settings
 from app.logs import configure_logging
+from app.reports import cli as reports_cli
 
 app = typer.Typer(
     name="processlens",
@@ -275,6 +276,9 @@ def seed(
 app.command("validate")(rubric_cli.validate)
 app.command("score")(rubric_cli.score)
 app.add_typer(rubric_cli.rubric_app, name="rubric")
+
+# Reports (offline from an answers file, or from stored results): see app/reports/cli.py.
+app.command("report")(reports_cli.report)
 
 
 if __name__ == "__main__":

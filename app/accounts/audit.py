@@ -94,7 +94,7 @@ def record(
     )
     session.add(event)
     session.flush()
-    logger.info("audit %s", event.action, extra={"audit_action": event.action})
+    logger.debug("audit %s", event.action, extra={"audit_action": event.action})
     return event
 
 
