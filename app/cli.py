@@ -17,6 +17,8 @@ from sqlmodel import Session
 from app import __version__, db, demo, migrate, rubric_cli
 from app.config import ConfigurationError, Settings, get_settings
 from app.logs import configure_logging
+from app.rubric.loader import RubricError
+from app.surveys import rubric_store
 from app.reports import cli as reports_cli
 
 app = typer.Typer(
@@ -54,6 +56,10 @@ def _friendly_errors() -> Iterator[None]:
         _fail(str(error), EXIT_BAD_CONFIGURATION)
     except (db.DatabaseUnavailableError, db.SchemaOutOfDateError) as error:
         _fail(str(error), EXIT_FAILURE)
+    except RubricError as error:
+        for problem in error.problems[:-1]:
+            typer.echo(problem, err=True)
+        _fail(f"the rubric has errors; the server does not start: {error.problems[-1]}", 2)
 
 
 def _settings() -> Settings:
@@ -127,6 +133,7 @@ def serve(
     """
     settings = _settings()
     with _friendly_errors():
+        rubric_store.load_configured_catalog(settings)
         _prepare_database(settings, migrate_schema=migrate_schema or settings.auto_migrate)
     _serve(settings, host=host, port=port, workers=workers)
 

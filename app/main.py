@@ -21,6 +21,7 @@ from app.admin import routes as admin_routes
 from app.config import STATIC_DIR, Settings, get_settings
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.surveys import rubric_store
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     engine = db.create_db_engine(settings)
+    # a broken rubric file stops the app here, naming file and line (RubricError)
+    catalog = rubric_store.load_configured_catalog(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -38,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(
             migrate.prepare_schema, settings, engine, migrate=settings.auto_migrate
         )
+        await run_in_threadpool(rubric_store.register_at_startup, _app.state.sessions, catalog)
         logger.info("ProcessLens %s ready (%s)", __version__, settings.environment.value)
         yield
         engine.dispose()
@@ -62,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.catalog = catalog
     app.state.sessions = db.session_factory(engine)
     app.state.read_sessions = db.session_factory(db.read_only(engine))
     app.state.templates = templating.create_templates(settings)

@@ -229,6 +229,10 @@ def load_catalog_from_texts(
     by_kind: dict[str, list[tuple[str, BaseModel, Any]]] = {kind: [] for kind in FILE_KINDS}
     for name, (model, raw) in parsed.items():
         by_kind[raw["kind"]].append((name, model, raw))
+    # Custom folders may bring their own practices for their instruments; they are checked and
+    # merged after the main catalogue's.
+    extra_practices = [item for item in by_kind["practices"] if item[0] in custom_files]
+    by_kind["practices"] = [item for item in by_kind["practices"] if item[0] not in custom_files]
     for kind, default_name in REQUIRED_FILES.items():
         if not by_kind[kind] and default_name not in problem_files(problems):
             problems.append(f"{default_name}:1: missing: a rubric needs one {kind} file")
@@ -252,17 +256,25 @@ def load_catalog_from_texts(
         instruments[model.id] = model
         raws[model.id] = (name, raw)
     bibliography = by_kind["bibliography"][0][1]
-    practices = by_kind["practices"][0][1]
+    main_practices = by_kind["practices"][0][1]
     process_models = by_kind["process_models"][0][1]
     assert isinstance(bibliography, Bibliography)
-    assert isinstance(practices, PracticeCatalog)
+    assert isinstance(main_practices, PracticeCatalog)
     assert isinstance(process_models, ProcessModelCatalog)
+    practices = PracticeCatalog(
+        version=main_practices.version,
+        practices=main_practices.practices
+        + tuple(p for _, extra, _ in extra_practices for p in extra.practices),  # type: ignore[attr-defined]
+    )
 
     checker = _CrossChecker(
         instruments=instruments,
         bibliography=bibliography,
         practices=practices,
-        practice_file=(by_kind["practices"][0][0], by_kind["practices"][0][2]),
+        practice_files=[
+            (name, raw, model)  # type: ignore[misc]
+            for name, model, raw in [by_kind["practices"][0], *extra_practices]
+        ],
         process_models=process_models,
         process_model_file=(by_kind["process_models"][0][0], by_kind["process_models"][0][2]),
         instrument_files=raws,
@@ -365,7 +377,7 @@ class _CrossChecker:
         instruments: dict[str, Instrument],
         bibliography: Bibliography,
         practices: PracticeCatalog,
-        practice_file: tuple[str, Any],
+        practice_files: list[tuple[str, Any, PracticeCatalog]],
         process_models: ProcessModelCatalog,
         process_model_file: tuple[str, Any],
         instrument_files: dict[str, tuple[str, Any]],
@@ -373,7 +385,7 @@ class _CrossChecker:
         self.instruments = instruments
         self.bibliography = bibliography
         self.practices = practices
-        self.practice_file = practice_file
+        self.practice_files = practice_files
         self.process_models = process_models
         self.process_model_file = process_model_file
         self.instrument_files = instrument_files
@@ -597,12 +609,22 @@ class _CrossChecker:
     # practices
 
     def _check_practices(self) -> None:
-        where = self.practice_file
-        practices = self.practices.practices
-        ids = [practice.id for practice in practices]
-        self._duplicates(where, ["practices"], ids, "practice")
-        known = set(ids)
-        for index, practice in enumerate(practices):
+        known = {practice.id for practice in self.practices.practices}
+        seen: set[str] = set()
+        for name, raw, catalog in self.practice_files:
+            where = (name, raw)
+            for index, practice in enumerate(catalog.practices):
+                if practice.id in seen:
+                    self._report(
+                        where, ["practices", index, "id"], f"duplicate practice id {practice.id!r}"
+                    )
+                seen.add(practice.id)
+            self._check_practice_file(where, catalog, known)
+
+    def _check_practice_file(
+        self, where: tuple[str, Any], catalog: PracticeCatalog, known: set[str]
+    ) -> None:
+        for index, practice in enumerate(catalog.practices):
             loc = ["practices", index]
             self._check_sources(where, loc, practice.sources)
             instrument = self.instruments.get(practice.dimension)

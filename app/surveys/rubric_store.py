@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Annotated
 
+from fastapi import Depends, Request
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.config import QUESTIONNAIRES_DIR, Settings
 from app.models import RubricFileVersion
-from app.rubric.loader import Catalog, load_catalog_from_texts
+from app.rubric.loader import Catalog, load_catalog, load_catalog_from_texts
 
 _CACHE_SIZE = 16
 _cache: OrderedDict[frozenset[tuple[str, str]], Catalog] = OrderedDict()
@@ -83,3 +87,29 @@ def _remember(versions: Mapping[str, str], catalog: Catalog) -> None:
         _cache[frozenset(versions.items())] = catalog
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
+
+
+def load_configured_catalog(settings: Settings) -> Catalog:
+    """The newest rubric: the built-in questionnaires plus any configured custom folders.
+    Raises RubricError (every problem as file:line) so the app refuses to start on a bad file."""
+    return load_catalog([QUESTIONNAIRES_DIR, *settings.questionnaire_dirs])
+
+
+def register_at_startup(sessions: Callable[[], Session], catalog: Catalog) -> None:
+    """Store the served versions once; several workers starting together may race to insert
+    the same hash, and the loser simply finds it stored."""
+    with sessions() as session:
+        try:
+            register_catalog(session=session, catalog=catalog)
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+
+
+def current_catalog(request: Request) -> Catalog:
+    """Dependency: the newest rubric, loaded when the app started."""
+    catalog: Catalog = request.app.state.catalog
+    return catalog
+
+
+CatalogDep = Annotated[Catalog, Depends(current_catalog)]
