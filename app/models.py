@@ -101,6 +101,14 @@ class Organisation(SQLModel, table=True):
     # NULL means "use the installation default" for both of these
     team_results_min: int | None = Field(default=None)
     retention_days: int | None = Field(default=None)
+    # ids of custom instruments (from configured extra questionnaire folders) this
+    # organisation's new rounds include; built-in instruments are always available
+    custom_instruments: list[str] = Field(
+        default_factory=list,
+        sa_type=JSONType,
+        nullable=False,
+        sa_column_kwargs={"server_default": "[]"},
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 

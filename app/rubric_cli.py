@@ -43,6 +43,8 @@ def _catalog_from(paths: list[Path]) -> Catalog:
         if not paths:
             return load_catalog(QUESTIONNAIRES_DIR)
         folders = [p for p in paths if p.is_dir()]
+        if len(folders) == len(paths) and len(folders) > 1:
+            return load_catalog(folders)  # main folder first, then custom folders
         files = [p for p in paths if not p.is_dir()]
         missing = [str(p) for p in files if not p.exists()]
         if missing:
@@ -198,3 +200,69 @@ def text_summary(data: dict[str, Any]) -> str:
     for warning in data["warnings"]:
         lines.append(f"Note: {warning}")
     return "\n".join(lines) + "\n"
+
+
+def _set_custom_instrument(organisation_slug: str, instrument_id: str, *, enabled: bool) -> None:
+    # imported here: the other rubric commands run without a database
+    from sqlmodel import Session, select
+
+    from app import db
+    from app.accounts import audit
+    from app.config import ConfigurationError, get_settings
+    from app.models import Organisation
+    from app.surveys import rubric_store
+
+    try:
+        settings = get_settings()
+    except ConfigurationError as error:
+        _fail(str(error))
+    catalog = _catalog_from([QUESTIONNAIRES_DIR, *settings.questionnaire_dirs])
+    engine = db.create_db_engine(settings)
+    try:
+        with Session(engine) as session:
+            organisation = session.exec(
+                select(Organisation).where(Organisation.slug == organisation_slug)
+            ).first()
+            if organisation is None:
+                _fail(f"no organisation with the slug {organisation_slug!r}")
+            try:
+                now = rubric_store.set_custom_instrument(
+                    catalog=catalog,
+                    organisation=organisation,
+                    instrument_id=instrument_id,
+                    enabled=enabled,
+                )
+            except rubric_store.UnknownInstrumentError as error:
+                _fail(str(error))
+            session.add(organisation)
+            audit.record(
+                session=session,
+                action="organisation.custom_instrument." + ("enabled" if enabled else "disabled"),
+                target_type="organisation",
+                target_id=organisation.id,
+                organisation_id=organisation.id,
+                details={"instrument": instrument_id},
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    typer.echo(f"{organisation_slug}: new rounds include {', '.join(now) or 'built-in only'}")
+
+
+@rubric_app.command("enable")
+def enable(
+    organisation: Annotated[str, typer.Argument(help="The organisation's slug.")],
+    instrument: Annotated[str, typer.Argument(help="A custom instrument's id.")],
+) -> None:
+    """Include a custom instrument (from a configured extra folder) in an organisation's new
+    rounds. Existing rounds keep the instruments they started with."""
+    _set_custom_instrument(organisation, instrument, enabled=True)
+
+
+@rubric_app.command("disable")
+def disable(
+    organisation: Annotated[str, typer.Argument(help="The organisation's slug.")],
+    instrument: Annotated[str, typer.Argument(help="A custom instrument's id.")],
+) -> None:
+    """Stop including a custom instrument in an organisation's new rounds."""
+    _set_custom_instrument(organisation, instrument, enabled=False)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.config import QUESTIONNAIRES_DIR, Settings
-from app.models import RubricFileVersion
+from app.models import Organisation, RubricFileVersion
 from app.rubric.loader import Catalog, load_catalog, load_catalog_from_texts
 
 _CACHE_SIZE = 16
@@ -113,3 +113,30 @@ def current_catalog(request: Request) -> Catalog:
 
 
 CatalogDep = Annotated[Catalog, Depends(current_catalog)]
+
+
+class UnknownInstrumentError(LookupError):
+    """An instrument id that is not a custom instrument of the loaded rubric."""
+
+
+def round_instruments(catalog: Catalog, organisation: Organisation) -> list[str]:
+    """The instruments a new round of this organisation includes: every built-in one, then
+    the custom ones it enabled that the server still provides."""
+    built_in = [i for i in catalog.instruments if i not in catalog.custom_instruments]
+    enabled = [i for i in organisation.custom_instruments if i in catalog.custom_instruments]
+    return built_in + enabled
+
+
+def set_custom_instrument(
+    *, catalog: Catalog, organisation: Organisation, instrument_id: str, enabled: bool
+) -> list[str]:
+    """Enable or disable a custom instrument for an organisation's future rounds."""
+    if instrument_id not in catalog.custom_instruments:
+        available = ", ".join(sorted(catalog.custom_instruments)) or "none configured"
+        raise UnknownInstrumentError(
+            f"{instrument_id!r} is not a custom instrument (available: {available})"
+        )
+    current = [i for i in organisation.custom_instruments if i != instrument_id]
+    # a new list, never an in-place edit: SQLAlchemy does not see in-place JSON changes
+    organisation.custom_instruments = [*current, instrument_id] if enabled else current
+    return organisation.custom_instruments

@@ -7,12 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from sqlmodel import Session
+
 from app.config import QUESTIONNAIRES_DIR
 from app.rubric.aggregate import Respondent
 from app.rubric.answers import Answer, RoundSettings
 from app.rubric.assessment import assess
 from app.rubric.loader import load_catalog
 from app.rubric.output import to_data
+from app.surveys import rubric_store
+from tests import factories
 
 CUSTOM = Path(__file__).parent / "custom"
 
@@ -92,3 +97,48 @@ def test_the_server_refuses_to_start_on_a_broken_rubric_file(tmp_path: Path) -> 
     assert "Traceback" not in result.stderr
     assert "privacy.yaml:" in result.stderr
     assert "the server does not start" in result.stderr
+
+
+def test_an_organisation_enables_a_custom_instrument_for_new_rounds(session: Session) -> None:
+    catalog = load_catalog([QUESTIONNAIRES_DIR, CUSTOM])
+    organisation = factories.organisation(session)
+    assert "privacy" not in rubric_store.round_instruments(catalog, organisation)
+    rubric_store.set_custom_instrument(
+        catalog=catalog, organisation=organisation, instrument_id="privacy", enabled=True
+    )
+    session.add(organisation)
+    session.flush()
+    session.refresh(organisation)
+    assert rubric_store.round_instruments(catalog, organisation)[-1] == "privacy"
+    with pytest.raises(rubric_store.UnknownInstrumentError, match="not a custom instrument"):
+        rubric_store.set_custom_instrument(
+            catalog=catalog, organisation=organisation, instrument_id="handoff", enabled=True
+        )
+
+
+def test_processlens_rubric_enable(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PROCESSLENS_QUESTIONNAIRE_DIRS": str(CUSTOM),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "PROCESSLENS_DATA_DIR": str(tmp_path),
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+
+    assert cli("migrate").returncode == 0
+    assert cli("org", "create", "Acme").returncode == 0
+    slug = "acme"
+    enabled = cli("rubric", "enable", slug, "privacy")
+    assert enabled.returncode == 0, enabled.stderr
+    assert "privacy" in enabled.stdout
+    unknown = cli("rubric", "enable", slug, "nonsense")
+    assert unknown.returncode == 2
+    assert "not a custom instrument" in unknown.stderr
