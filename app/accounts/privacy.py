@@ -40,17 +40,14 @@ def organisation_of(*, session: Session, respondent: Respondent) -> int | None:
 def export_respondent(*, session: Session, respondent: Respondent) -> dict[str, Any]:
     """Everything stored about one respondent, as plain JSON-ready data (no token hashes)."""
     response = session.exec(select(Response).where(Response.respondent_id == respondent.id)).first()
-    assessment_round = session.get(AssessmentRound, respondent.round_id)
     return {
         "respondent": {
             "id": respondent.id,
             "role": respondent.role,
             "created_at": respondent.created_at.isoformat(),
         },
-        "round": {
-            "id": respondent.round_id,
-            "title": assessment_round.title if assessment_round else None,
-        },
+        # the round by id only: its title names the team, which is not the respondent's data
+        "round": {"id": respondent.round_id},
         "response": None
         if response is None
         else {

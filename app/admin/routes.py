@@ -772,9 +772,7 @@ def lookup_respondent(
         searched=True,
         message=None,
     )
-    return templating.render(
-        request, "admin/respondent.html", page, status_code=200 if respondent else 404
-    )
+    return templating.render(request, "admin/respondent.html", page)
 
 
 @router.get("/respondents/{respondent_id}/export")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from typing import Any
 
@@ -10,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.accounts import sessions, tokens
-from app.config import Settings
+from app.config import QUESTIONNAIRES_DIR, Settings
 from app.models import (
     AssessmentRound,
     BusinessUnit,
@@ -22,6 +23,8 @@ from app.models import (
     User,
     UserRole,
 )
+from app.rubric.loader import Catalog, load_catalog
+from tests import factories
 
 
 def user(
@@ -119,8 +122,15 @@ class Tenant:
         )
 
 
+@functools.cache
+def catalog() -> Catalog:
+    return load_catalog(QUESTIONNAIRES_DIR)
+
+
 def tenant(session: Session, settings: Settings, marker: str) -> Tenant:
-    org = Organisation(name=f"{marker} Organisation", slug=f"{marker.lower()}-{uuid.uuid4().hex[:6]}")
+    org = Organisation(
+        name=f"{marker} Organisation", slug=f"{marker.lower()}-{uuid.uuid4().hex[:6]}"
+    )
     session.add(org)
     session.flush()
     assert org.id is not None
@@ -132,9 +142,9 @@ def tenant(session: Session, settings: Settings, marker: str) -> Tenant:
     session.add_all([team, other])
     session.flush()
     assert team.id is not None
-    round_ = AssessmentRound(team_id=team.id, title=f"{marker} Round", stage="prototype")
-    session.add(round_)
-    session.flush()
+    round_ = factories.assessment_round(
+        session, catalog(), team, title=f"{marker} Round", mode="team_survey"
+    )
     assert round_.id is not None
     resume_token = tokens.generate_token()
     respondent = Respondent(
