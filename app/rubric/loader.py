@@ -267,6 +267,8 @@ def load_catalog_from_texts(
         + tuple(p for _, extra, _ in extra_practices for p in extra.practices),  # type: ignore[attr-defined]
     )
 
+    # instruments in their declared order (then by id), the order respondents meet them
+    instruments = dict(sorted(instruments.items(), key=lambda item: (item[1].position, item[0])))
     checker = _CrossChecker(
         instruments=instruments,
         bibliography=bibliography,

@@ -300,6 +300,7 @@ class Instrument(_Frozen):
     title: Text
     version: str
     description: Text
+    position: int = 100  # order of instruments in the survey, documents and reports
     scored: bool = True
     roles: tuple[Role, ...] = Field(min_length=1)
     optional_roles: tuple[Role, ...] = ()
