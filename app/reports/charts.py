@@ -314,7 +314,7 @@ def stacked_chart(
             Series(name, tuple(values), styles[min(index, len(styles) - 1)])
             for index, (name, values) in enumerate(parts)
         ),
-        value_axis=ValueAxis(axis_title, 0.0, top, _count_ticks(top)),
+        value_axis=ValueAxis(axis_title, 0.0, top, count_ticks(top)),
         decimals=0,
     )
 
@@ -347,7 +347,7 @@ def grouped_chart(
     )
 
 
-def _count_ticks(top: float) -> tuple[float, ...]:
+def count_ticks(top: float) -> tuple[float, ...]:
     step = max(1, round(top / 4))
     ticks = [float(v) for v in range(0, int(top) + 1, step)]
     return tuple(ticks)

@@ -1,0 +1,226 @@
+"""Reports from stored results: the organisation report and every team's report, zipped.
+
+Reads ``RoundResult`` rows (the stored results pages and dashboards also show), turns them into
+plain data, and renders in the worker pool with a progress bar. Used by
+``processlens report --org ID``; the functions that read the database are reusable by routes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from sqlmodel import Session, col, select
+
+from app import db
+from app.config import ConfigurationError, Settings, load_settings
+from app.errors import DomainError, NotFoundError
+from app.models import (
+    AssessmentRound,
+    BusinessUnit,
+    Organisation,
+    Response,
+    ResponseStatus,
+    RoundResult,
+    Team,
+)
+from app.reports import context, pdf, render
+from app.reports.branding import Branding, organisation_branding
+from app.reports.cli import (
+    EXIT_FAILURE,
+    _branding,
+    _fail,
+    _write,
+    progress_bar,
+    safe_file_name,
+    zip_files,
+)
+from app.reports.org import StoredTeamResult, latest_per_team, organisation_report
+from app.rubric.loader import Catalog
+from app.surveys import rubric_store
+
+ORIGINAL = "original"
+
+
+def stored_results(*, session: Session, organisation_id: int) -> list[StoredTeamResult]:
+    """Every team's stored original result of every round of the organisation, as plain data."""
+    rows = session.exec(
+        select(RoundResult, AssessmentRound, Team, BusinessUnit)
+        .join(AssessmentRound, col(AssessmentRound.id) == col(RoundResult.round_id))
+        .join(Team, col(Team.id) == col(AssessmentRound.team_id))
+        .join(BusinessUnit, col(BusinessUnit.id) == col(Team.business_unit_id), isouter=True)
+        .where(Team.organisation_id == organisation_id, RoundResult.label == ORIGINAL)
+        .order_by(col(Team.id), col(AssessmentRound.created_at))
+    ).all()
+    results = []
+    for result, assessment_round, team, unit in rows:
+        assert team.id is not None
+        assert assessment_round.id is not None
+        when = assessment_round.closed_at or assessment_round.created_at
+        results.append(
+            StoredTeamResult(
+                team_id=team.id,
+                team=team.name,
+                business_unit=unit.name if unit else None,
+                round_id=assessment_round.id,
+                date=when.date().isoformat(),
+                mode=assessment_round.mode,
+                respondents=result.respondent_count,
+                data=result.computed,
+            )
+        )
+    return results
+
+
+def round_notes(
+    *, session: Session, round_id: int, catalog: Catalog
+) -> tuple[context.SharedNote, ...]:
+    """The shareable notes of a round's submitted responses."""
+    answers = session.exec(
+        select(Response.answers).where(
+            Response.round_id == round_id, Response.status == ResponseStatus.submitted
+        )
+    ).all()
+    return context.shareable_notes_from_stored(catalog, answers)
+
+
+def team_report_for_round(
+    *,
+    session: Session,
+    result: StoredTeamResult,
+    previous: StoredTeamResult | None,
+    organisation: str,
+    branding: Branding,
+    role_group_minimum: int = 2,
+) -> context.TeamReport:
+    """The team report of one stored result, with its rubric version, notes and last round."""
+    assessment_round = session.get(AssessmentRound, result.round_id)
+    if assessment_round is None:
+        raise NotFoundError()
+    catalog = rubric_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
+    return context.team_report(
+        data=result.data,
+        catalog=catalog,
+        team=result.team,
+        organisation=organisation,
+        date=result.date,
+        branding=branding,
+        notes=round_notes(session=session, round_id=result.round_id, catalog=catalog),
+        previous=previous.data if previous else None,
+        role_group_minimum=role_group_minimum,
+    )
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as error:
+        _fail(str(error))
+
+
+def organisation_command(
+    *,
+    organisation_id: int,
+    output: Path,
+    all_teams: bool,
+    hide_names: bool,
+    branding_file: Path | None,
+    console: Console,
+) -> None:
+    settings = _settings()
+    engine = db.create_db_engine(settings)
+    pool = pdf.RenderPool()
+    try:
+        with Session(engine) as session:
+            organisation = session.get(Organisation, organisation_id)
+            if organisation is None:
+                _fail(f"no organisation with id {organisation_id}")
+            branding = _branding(branding_file, organisation_branding(organisation, settings))
+            results = stored_results(session=session, organisation_id=organisation_id)
+            if not results:
+                _fail(f"{organisation.name} has no stored results yet", EXIT_FAILURE)
+            if all_teams:
+                document = _all_teams(
+                    session, results, organisation.name, branding, settings, pool, console
+                )
+            else:
+                catalog = rubric_store.load_configured_catalog(settings)
+                report = organisation_report(
+                    organisation=organisation.name,
+                    results=results,
+                    catalog=catalog,
+                    branding=branding,
+                    hide_names=hide_names,
+                    cell_minimum=settings.org_cell_min,
+                )
+                with console.status(f"Making the organisation report ({len(results)} results)…"):
+                    document = render.report_pdf("reports/org.html", report, pool=pool)
+    except db.DatabaseUnavailableError as error:
+        _fail(str(error), EXIT_FAILURE)
+    except DomainError as error:
+        _fail(error.message, EXIT_FAILURE)
+    finally:
+        pool.close()
+        engine.dispose()
+    _write(output, document)
+    console.print(f"Wrote {output} ({len(document) // 1024} KB)")
+
+
+def _all_teams(
+    session: Session,
+    results: list[StoredTeamResult],
+    organisation: str,
+    branding: Branding,
+    settings: Settings,
+    pool: pdf.RenderPool,
+    console: Console,
+) -> bytes:
+    by_team: dict[int, list[StoredTeamResult]] = defaultdict(list)
+    for result in results:
+        by_team[result.team_id].append(result)
+    latest = sorted(latest_per_team(results), key=lambda r: r.team.lower())
+    reports = []
+    for result in latest:
+        history = sorted(by_team[result.team_id], key=lambda r: (r.date, r.round_id))
+        index = history.index(result)
+        try:
+            reports.append(
+                team_report_for_round(
+                    session=session,
+                    result=result,
+                    previous=history[index - 1] if index > 0 else None,
+                    organisation=organisation,
+                    branding=branding,
+                    role_group_minimum=settings.role_group_min,
+                )
+            )
+        except context.ResultsNotVisibleError:
+            console.print(f"Skipped {result.team}: too few responses for a team report")
+    files: list[tuple[str, bytes]] = []
+    failures: list[str] = []
+    used: set[str] = set()
+    with progress_bar() as progress:
+        task = progress.add_task("Team reports", total=len(reports))
+
+        def done(index: int, outcome: Any) -> None:
+            report = reports[index]
+            if isinstance(outcome, bytes):
+                name = safe_file_name(report.team, f"team-{index + 1}")
+                while name in used:
+                    name += "-"
+                used.add(name)
+                files.append((f"{name}.pdf", outcome))
+            else:
+                failures.append(f"{report.team}: {outcome.message}")
+            progress.advance(task)
+
+        pool.render_many(
+            [functools.partial(render.team_html, report, medium="pdf") for report in reports],
+            on_done=done,
+        )
+    for failure in failures:
+        console.print(f"Not made: {failure}")
+    return zip_files(sorted(files))

@@ -1,0 +1,190 @@
+"""`processlens report`: team reports from an answers file (offline), and organisation reports
+and batches of team reports from stored results (database)."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from app.config import QUESTIONNAIRES_DIR
+from app.errors import DomainError
+from app.reports import context, pdf, render
+from app.reports.branding import Branding, BrandingError, default_branding, load_branding_file
+from app.rubric.answers_file import AnswersFile, AnswersFileError, assess_file, read_answers_file
+from app.rubric.loader import Catalog, RubricError, load_catalog
+from app.rubric.output import to_data
+
+EXIT_FAILURE = 1
+EXIT_INVALID = 2
+console = Console(highlight=False, stderr=True)
+
+
+def _fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _catalog(rubric_path: Path | None) -> Catalog:
+    try:
+        return load_catalog(rubric_path or QUESTIONNAIRES_DIR)
+    except RubricError as error:
+        for problem in error.problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def team_report_from_file(
+    answers: AnswersFile, catalog: Catalog, branding: Branding
+) -> context.TeamReport:
+    """The team report for an answers file (its previous round, commentary and notes)."""
+    data = to_data(catalog, assess_file(catalog, answers))
+    previous = (
+        to_data(catalog, assess_file(catalog, answers.previous)) if answers.previous else None
+    )
+    return context.team_report(
+        data=data,
+        catalog=catalog,
+        team=answers.team,
+        organisation=answers.organisation,
+        date=answers.date,
+        branding=branding,
+        commentary=answers.commentary,
+        notes=context.shareable_notes(catalog, [r.answers for r in answers.respondents]),
+        previous=previous,
+    )
+
+
+def _write(path: Path, data: bytes | str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_bytes(data)
+    except OSError as error:
+        _fail(f"cannot write {path} ({error.strerror})", EXIT_FAILURE)
+
+
+def _branding(path: Path | None, base: Branding) -> Branding:
+    if path is None:
+        return base
+    try:
+        return load_branding_file(path, base=base)
+    except BrandingError as error:
+        _fail(error.message)
+
+
+def report(
+    answers_file: Annotated[
+        Path | None,
+        typer.Argument(help="Answers file (YAML or JSON) for a team report; omit with --org."),
+    ] = None,
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Where to write the PDF (or .zip with --all-teams)."),
+    ] = Path("report.pdf"),
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the report as an HTML page.")
+    ] = None,
+    branding_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--branding", help="YAML with name, colour (#rrggbb), logo (PNG/JPEG path), consultant."
+        ),
+    ] = None,
+    rubric_path: Annotated[
+        Path | None, typer.Option("--rubric", help="Rubric folder (default: built-in).")
+    ] = None,
+    organisation_id: Annotated[
+        int | None,
+        typer.Option("--org", help="Organisation id: report on its stored results (database)."),
+    ] = None,
+    all_teams: Annotated[
+        bool,
+        typer.Option(
+            "--all-teams", help="With --org: every team's report, zipped, not the org report."
+        ),
+    ] = False,
+    hide_names: Annotated[
+        bool, typer.Option("--hide-names", help="With --org: show teams as Team 01, Team 02, ...")
+    ] = False,
+) -> None:
+    """Make a PDF report.
+
+    `processlens report ANSWERS_FILE -o report.pdf` needs no server or database: the answers
+    file may carry targets, commentary and a previous round. `--org ID` reads the latest
+    stored result of each team instead: the organisation report, or with `--all-teams` every
+    team's report in a zip file.
+    """
+    if organisation_id is not None:
+        if answers_file is not None:
+            _fail("give either an answers file or --org, not both")
+        # the database is imported only when asked for: the file mode needs none
+        from app.reports.batch import organisation_command
+
+        organisation_command(
+            organisation_id=organisation_id,
+            output=output,
+            all_teams=all_teams,
+            hide_names=hide_names,
+            branding_file=branding_file,
+            console=console,
+        )
+        return
+    if answers_file is None:
+        _fail("give an answers file, or --org ID for stored results")
+    if all_teams or hide_names:
+        _fail("--all-teams and --hide-names need --org")
+    catalog = _catalog(rubric_path)
+    try:
+        answers = read_answers_file(answers_file, catalog)
+        team_report = team_report_from_file(
+            answers, catalog, _branding(branding_file, default_branding())
+        )
+    except AnswersFileError as error:
+        _fail(str(error))
+    except DomainError as error:
+        _fail(error.message)
+    if html is not None:
+        _write(html, render.team_html(team_report, medium="web"))
+    pool = pdf.RenderPool(pdf.RenderLimits(workers=1))
+    try:
+        with console.status("Making the PDF…"):
+            document = render.team_pdf(team_report, pool=pool)
+    except pdf.ReportRenderError as error:
+        _fail(error.message, EXIT_FAILURE)
+    finally:
+        pool.close()
+    _write(output, document)
+    console.print(f"Wrote {output} ({len(document) // 1024} KB)" + (f" and {html}" if html else ""))
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def safe_file_name(name: str, fallback: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60]
+    return cleaned or fallback
+
+
+def zip_files(files: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in files:
+            archive.writestr(name, data)
+    return buffer.getvalue()

@@ -1,0 +1,815 @@
+"""The team report's context: typed, plain data built from a stored result (``to_data``) and the
+rubric texts, so the template never touches the engine or the database.
+
+One context serves both media: the HTML page (Plotly charts) and the PDF (the same charts as
+SVG). Everything in it is already labelled for people: ids become titles, roles and categories
+become words, numbers are rounded as the engine rounded them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.errors import DomainError
+from app.reports import charts
+from app.reports.branding import Branding
+from app.reports.svg import to_svg
+from app.rubric.answers import Answer
+from app.rubric.loader import Catalog
+from app.rubric.output import SPECIAL_LABELS
+
+ROLE_LABELS = {
+    "data_scientist": "Data scientist",
+    "ml_engineer": "ML engineer",
+    "software_engineer": "Software engineer",
+    "product_manager": "Product manager",
+    "team_lead": "Team lead",
+    "other": "Other",
+}
+GROUP_LABELS = {
+    "data_science": "Data science",
+    "engineering": "Engineering",
+    "product_and_lead": "Product and lead",
+}
+EFFORT_LABELS = {"S": "Small", "M": "Medium", "L": "Large"}
+STAGE_LABELS = {
+    "exploration": "Exploration",
+    "prototype": "Prototype",
+    "productionising": "Productionising",
+    "operating": "Operating",
+}
+KIND_LABELS = {"full": "Full assessment", "quick": "Quick check"}
+MODE_LABELS = {"solo": "Answered by the team lead", "team_survey": "Team survey"}
+MOVED_LABELS = {
+    "up": "Answers moved up",
+    "same": "No change in the answers",
+    "down": "Answers moved down",
+    "unknown": "Not known (not answered in both rounds)",
+}
+FIT_LABELS = {
+    "good": "Good fit",
+    "warnings": "Fit warnings",
+    "unknown": "Fit not yet known",
+}
+
+
+class ResultsNotVisibleError(DomainError):
+    status_code = 409
+    title = "Results are not available yet"
+    default_message = (
+        "This round does not have enough submitted responses for team results yet. "
+        "Ask more of the team to answer, then try again."
+    )
+
+
+def humanise(identifier: str) -> str:
+    text = identifier.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+# ---------------------------------------------------------------- the parts
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """One chart in both renderings: SVG for print, Plotly JSON for the page."""
+
+    id: str
+    title: str
+    description: str
+    svg: str  # made by app.reports.svg from escaped text: safe to insert as markup
+    figure: dict[str, Any]
+
+    @property
+    def figure_json(self) -> str:
+        return json.dumps(self.figure, separators=(",", ":"))
+
+
+def chart(spec: charts.ChartSpec | None) -> Chart | None:
+    if spec is None:
+        return None
+    return Chart(
+        id=spec.id,
+        title=spec.title,
+        description=spec.description,
+        svg=to_svg(spec),
+        figure=charts.to_plotly(spec),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreCard:
+    id: str
+    title: str
+    score: float | None
+    coverage: int  # percent
+    kind: str  # band | level
+    label: str  # "Emerging" or "Level 1"
+    description: str  # what the band or level means
+    target: str | None  # "Established (85 %)"
+    target_met: bool
+    change: float | None  # points since the previous round
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredReason:
+    text: str
+    answers: tuple[str, ...]  # "question — answer" lines
+    certain: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ModelView:
+    id: str
+    name: str
+    summary: str
+    fit: float
+    description: str
+    fits_when: str
+    avoid_when: str
+    reasons: tuple[AnsweredReason, ...]
+    against: tuple[AnsweredReason, ...]
+    undecided: tuple[AnsweredReason, ...]
+    caveats: tuple[AnsweredReason, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityRow:
+    question: str
+    current: str
+    alternative: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    title: str
+    level: int
+    status: str  # met | missing | unknown
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactLevel:
+    id: str
+    title: str
+    level: int
+    certain: bool
+    next_level: int | None
+    gates: tuple[Gate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Practice:
+    id: str
+    title: str
+    dimension: str
+    summary: str
+    why: str
+    steps: tuple[str, ...]
+    owners: str
+    effort: str
+    impact: int
+    priority: float
+    reason: str
+    unlocks: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LevelPath:
+    title: str
+    level: int
+    gates: tuple[str, ...]
+    practices: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    title: str
+    text: str
+    certain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    question: str
+    sub_dimension: str
+    answer: str
+    points: float
+    max_points: float
+
+
+@dataclass(frozen=True, slots=True)
+class DimensionSection:
+    id: str
+    title: str
+    description: str
+    card: ScoreCard
+    chart: Chart | None
+    sub_scores: tuple[tuple[str, float | None, int], ...]  # title, score, coverage %
+    classification: str | None  # e.g. "Collaboration pattern: Separate teams ..."
+    strengths: tuple[Finding, ...]
+    gaps: tuple[Finding, ...]
+    artifacts: tuple[ArtifactLevel, ...]  # handoff only
+    explanation: tuple[Explanation, ...]
+    knowledge_gaps: tuple[str, ...]
+    later: tuple[str, ...]
+    not_applicable: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PerceptionGap:
+    title: str
+    dimension: str
+    kind: str  # question | dimension
+    lower_group: str
+    lower_value: str
+    higher_group: str
+    higher_value: str
+    size: float
+
+
+@dataclass(frozen=True, slots=True)
+class DebtItem:
+    title: str
+    category: str
+    quadrant: str
+    description: str
+    practice: str | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    dimensions: tuple[tuple[str, float | None], ...]  # title, change in points
+    questions_up: int
+    questions_down: int
+    adopted: tuple[tuple[str, str], ...]  # practice title, "moved up" / ...
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    question: str
+    dimension: str
+    counts: tuple[tuple[str, int], ...]
+    consensus: str
+    disagreement: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SharedNote:
+    """A respondent's note that its author allowed others to see (no author, no role)."""
+
+    question_id: str
+    question: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    short: str
+    citation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Trajectory:
+    label: str
+    fit: str
+    fit_label: str
+    warnings: tuple[Finding, ...]
+    classifications: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TeamReport:
+    """Context of templates/reports/team.html."""
+
+    title: str
+    lang: str
+    team: str
+    organisation: str | None
+    date: str | None
+    stage: str
+    kind: str
+    mode: str
+    respondents: int
+    branding: Branding
+    hide_names: bool
+    # executive summary
+    top_model: ModelView
+    runner_up: ModelView
+    close: bool
+    margin: float
+    trajectory: Trajectory
+    cards: tuple[ScoreCard, ...]
+    handoff_level: int | None
+    handoff_certain: bool
+    artifacts: tuple[ArtifactLevel, ...]
+    top_now: tuple[Practice, ...]
+    evidence_share: int | None
+    warnings: tuple[str, ...]
+    # charts
+    radar: Chart | None
+    scores_chart: Chart | None
+    # body
+    dimensions: tuple[DimensionSection, ...]
+    models: tuple[tuple[str, float], ...]  # every model, ranked
+    sensitivity: tuple[SensitivityRow, ...]
+    level_sensitivity: tuple[SensitivityRow, ...]
+    now: tuple[Practice, ...]
+    next: tuple[Practice, ...]
+    later: tuple[Practice, ...]
+    adopted: tuple[Practice, ...]
+    to_check: tuple[str, ...]
+    level_paths: tuple[LevelPath, ...]
+    perception_gaps: tuple[PerceptionGap, ...]
+    role_group_minimum: int
+    debt_register: tuple[DebtItem, ...]
+    comparison: Comparison | None
+    commentary: tuple[tuple[str, ...], ...]  # paragraphs, each a tuple of lines
+    # appendix
+    distributions: tuple[Distribution, ...]
+    notes: tuple[SharedNote, ...]
+    rubric_versions: tuple[tuple[str, str], ...]
+    sources: tuple[Source, ...]
+    scale_max: int = 4
+    findings_other: tuple[Finding, ...] = field(default=())
+
+
+# ---------------------------------------------------------------- building
+
+
+def _question_text(catalog: Catalog, qid: str) -> str:
+    ref = catalog.questions.get(qid)
+    return ref.question.text if ref else qid
+
+
+def _answer_label(catalog: Catalog, qid: str, value: Any) -> str:
+    if isinstance(value, str) and value in SPECIAL_LABELS:
+        return SPECIAL_LABELS[value]
+    ref = catalog.questions.get(qid)
+    if ref is None:
+        return str(value)
+    option = ref.question.option(value) if isinstance(value, str) else None
+    return option.label if option else humanise(str(value))
+
+
+def _reason(raw: Mapping[str, Any], catalog: Catalog) -> AnsweredReason:
+    return AnsweredReason(
+        text=raw.get("reason") or raw.get("text") or "",
+        answers=tuple(
+            f"{_question_text(catalog, a['question'])} — {a['answer_label']}"
+            for a in raw.get("answers", ())
+        ),
+        certain=raw.get("status", "holds") == "holds",
+    )
+
+
+def _model(raw: Mapping[str, Any], catalog: Catalog) -> ModelView:
+    source = next((m for m in catalog.process_models.process_models if m.id == raw["id"]), None)
+    return ModelView(
+        id=raw["id"],
+        name=raw["name"],
+        summary=raw["summary"],
+        fit=raw["fit"],
+        description=source.description if source else "",
+        fits_when=source.fits_when if source else "",
+        avoid_when=source.avoid_when if source else "",
+        reasons=tuple(_reason(r, catalog) for r in raw["reasons"]),
+        against=tuple(_reason(r, catalog) for r in raw["against"]),
+        undecided=tuple(_reason(r, catalog) for r in raw["undecided"]),
+        caveats=tuple(
+            AnsweredReason(text=c["text"], answers=(), certain=c["status"] == "holds")
+            for c in raw["caveats"]
+        ),
+    )
+
+
+def _outcome_label(catalog: Catalog, outcome: str | None) -> str:
+    if not outcome:
+        return "Unknown"
+    for instrument in catalog.instruments.values():
+        for classification in instrument.classifications:
+            for candidate in classification.outcomes:
+                if candidate.id == outcome:
+                    return candidate.label
+    return humanise(outcome)
+
+
+def _practice(raw: Mapping[str, Any], catalog: Catalog, dimensions: Mapping[str, str]) -> Practice:
+    source = next((p for p in catalog.practices.practices if p.id == raw["practice"]), None)
+    unlocks = raw.get("unlocks")
+    return Practice(
+        id=raw["practice"],
+        title=raw["title"],
+        dimension=dimensions.get(raw["dimension"], humanise(raw["dimension"])),
+        summary=source.summary if source else "",
+        why=source.why if source else "",
+        steps=tuple(raw["steps"]),
+        owners=", ".join(ROLE_LABELS.get(o, humanise(o)) for o in raw["owners"]),
+        effort=EFFORT_LABELS.get(raw["effort"], raw["effort"]),
+        impact=raw["impact"],
+        priority=raw["priority"],
+        reason=raw.get("reason", ""),
+        unlocks=_unlocks(unlocks),
+    )
+
+
+def _unlocks(unlocks: Any) -> str | None:
+    if not unlocks:
+        return None
+    if isinstance(unlocks, str):
+        artifact, _, level = unlocks.rpartition(" level ")
+        if artifact and level:
+            return f"Helps reach handoff level {level} for {artifact}"
+        return unlocks
+    return str(unlocks)
+
+
+def _card(
+    dimension_id: str,
+    raw: Mapping[str, Any],
+    catalog: Catalog,
+    targets: Mapping[str, Mapping[str, Any]],
+    comparison: Mapping[str, Any] | None,
+) -> ScoreCard:
+    instrument = catalog.instruments[dimension_id]
+    level = raw.get("level")
+    if raw.get("band"):
+        kind, label = "band", raw["band"]["label"]
+        band = next((b for b in instrument.bands if b.id == raw["band"]["id"]), None)
+        description = band.description if band else ""
+    elif level is not None:
+        kind, label = "level", f"Level {level}"
+        definition = (
+            next((d for d in instrument.levels.definitions if d.level == level), None)
+            if instrument.levels
+            else None
+        )
+        description = f"{definition.label}: {definition.description}" if definition else ""
+    else:
+        kind, label, description = "band", "No band", ""
+    target = targets.get(dimension_id)
+    target_text = None
+    if target:
+        value = target["target"]
+        name = (
+            f"Level {value}"
+            if isinstance(value, int)
+            else next((b.label for b in instrument.bands if b.id == value), humanise(str(value)))
+        )
+        target_text = f"{name} ({target['percent']} % there)"
+    change = (comparison or {}).get("dimensions", {}).get(dimension_id)
+    return ScoreCard(
+        id=dimension_id,
+        title=raw["title"],
+        score=raw["score"],
+        coverage=round(100 * (raw.get("coverage") or 0)),
+        kind=kind,
+        label=label,
+        description=description,
+        target=target_text,
+        target_met=bool(target and target.get("met")),
+        change=change,
+    )
+
+
+def _artifacts(handoff: Mapping[str, Any] | None) -> tuple[ArtifactLevel, ...]:
+    if not handoff:
+        return ()
+    parts = list(handoff["artifacts"].items())
+    if handoff.get("process"):
+        parts.append(("overall", handoff["process"]))
+    return tuple(
+        ArtifactLevel(
+            id=artifact_id,
+            title=part["title"],
+            level=part["level"],
+            certain=part["certain"],
+            next_level=part.get("next_level"),
+            gates=tuple(Gate(g["title"], g["level"], g["status"]) for g in part["gates"]),
+        )
+        for artifact_id, part in parts
+    )
+
+
+def _findings(
+    raw: Iterable[Mapping[str, Any]], prefix: str, kinds: set[str]
+) -> tuple[Finding, ...]:
+    return tuple(
+        Finding(title=f["title"], text=f["text"], certain=f["status"] == "holds")
+        for f in raw
+        if f["id"].startswith(prefix + ".") and f["kind"] in kinds
+    )
+
+
+def _sections(
+    data: Mapping[str, Any],
+    catalog: Catalog,
+    cards: Mapping[str, ScoreCard],
+) -> tuple[DimensionSection, ...]:
+    sections = []
+    for dimension_id in charts.scored_dimensions(data):
+        raw = data["dimensions"][dimension_id]
+        instrument = catalog.instruments[dimension_id]
+        subs = {sub_id: sub["title"] for sub_id, sub in raw["sub_dimensions"].items()}
+        classification = next(
+            (
+                f"{c['title']}: {c['label'] or 'unknown'}"
+                for key, c in data["classifications"].items()
+                if key.startswith(dimension_id + ".")
+            ),
+            None,
+        )
+        sections.append(
+            DimensionSection(
+                id=dimension_id,
+                title=raw["title"],
+                description=instrument.description,
+                card=cards[dimension_id],
+                chart=chart(charts.sub_dimension_chart(data, dimension_id)),
+                sub_scores=tuple(
+                    (sub["title"], sub["score"], round(100 * (sub["coverage"] or 0)))
+                    for sub in raw["sub_dimensions"].values()
+                ),
+                classification=classification,
+                strengths=_findings(data["findings"], dimension_id, {"strength"}),
+                gaps=_findings(data["findings"], dimension_id, {"risk", "gap", "pattern"}),
+                artifacts=_artifacts(data.get("handoff")) if raw.get("level") is not None else (),
+                explanation=tuple(
+                    Explanation(
+                        question=row["text"],
+                        sub_dimension=subs.get(row["sub_dimension"] or "", ""),
+                        answer=row["answer_label"],
+                        points=row["points"],
+                        max_points=row["max_points"],
+                    )
+                    for row in raw["explanation"]
+                ),
+                knowledge_gaps=tuple(_question_text(catalog, q) for q in raw["knowledge_gaps"]),
+                later=tuple(_question_text(catalog, q) for q in raw["later"]),
+                not_applicable=tuple(_question_text(catalog, q) for q in raw["not_applicable"]),
+            )
+        )
+    return tuple(sections)
+
+
+def _sensitivity(
+    data: Mapping[str, Any], names: Mapping[str, str], artifacts: Mapping[str, str]
+) -> tuple[tuple[SensitivityRow, ...], tuple[SensitivityRow, ...]]:
+    models, levels = [], []
+    for row in data["sensitivity"]:
+        if row["effect"] == "top_model":
+            outcome = f"{names.get(row['after'], humanise(str(row['after'])))} would be recommended"
+            models.append(
+                SensitivityRow(row["text"], row["current_label"], row["alternative_label"], outcome)
+            )
+        else:
+            subject = artifacts.get(row["subject"], humanise(str(row["subject"])))
+            direction = "rise" if (row["after"] or 0) > (row["before"] or 0) else "fall"
+            outcome = f"{subject} would {direction} from level {row['before']} to {row['after']}"
+            levels.append(
+                SensitivityRow(row["text"], row["current_label"], row["alternative_label"], outcome)
+            )
+    return tuple(models), tuple(levels)
+
+
+def _gap_value(kind: str, value: float) -> str:
+    return f"{value:.1f}" if kind == "question" else f"{value:.0f}"
+
+
+def _distributions(
+    data: Mapping[str, Any], catalog: Catalog, dimensions: Mapping[str, str]
+) -> tuple[Distribution, ...]:
+    rows = []
+    # rubric order (instrument, then question), not alphabetical order
+    for qid, ref in catalog.questions.items():
+        spread = data["answers"].get(qid)
+        if spread is None or not spread["counts"]:
+            continue
+        order = {option.id: i for i, option in enumerate(ref.question.options)}
+        counts = sorted(
+            spread["counts"].items(),
+            key=lambda item: (order.get(item[0], len(order)), item[0]),
+        )
+        rows.append(
+            Distribution(
+                question=ref.question.text,
+                dimension=dimensions.get(ref.instrument.id, ref.instrument.title),
+                counts=tuple(
+                    (_answer_label(catalog, qid, value), count) for value, count in counts
+                ),
+                consensus=spread["consensus_label"],
+                disagreement=spread["disagreement"],
+            )
+        )
+    return tuple(rows)
+
+
+def _commentary(text: str | None) -> tuple[tuple[str, ...], ...]:
+    """Free text as paragraphs of lines; the template escapes every line."""
+    if not text:
+        return ()
+    paragraphs = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        lines = tuple(line.strip() for line in block.split("\n") if line.strip())
+        if lines:
+            paragraphs.append(lines)
+    return tuple(paragraphs)
+
+
+def shareable_notes(
+    catalog: Catalog, answer_sets: Iterable[Mapping[str, Answer]]
+) -> tuple[SharedNote, ...]:
+    """Notes whose authors ticked "may be shown", in rubric order; never the others.
+
+    Sorted by question and text, so the order does not reveal which respondent wrote which.
+    """
+    order = {qid: index for index, qid in enumerate(catalog.questions)}
+    notes = {
+        (qid, answer.note.strip())
+        for answers in answer_sets
+        for qid, answer in answers.items()
+        if answer.note and answer.note.strip() and answer.note_shareable is True
+    }
+    return tuple(
+        SharedNote(question_id=qid, question=_question_text(catalog, qid), text=text)
+        for qid, text in sorted(notes, key=lambda n: (order.get(n[0], len(order)), n[0], n[1]))
+    )
+
+
+def shareable_notes_from_stored(
+    catalog: Catalog, stored_answers: Iterable[Mapping[str, Any]]
+) -> tuple[SharedNote, ...]:
+    """The same, from stored responses' JSON (``Response.answers``)."""
+    answer_sets = []
+    for answers in stored_answers:
+        parsed = {}
+        for qid, raw in answers.items():
+            if isinstance(raw, Mapping):
+                parsed[qid] = Answer(
+                    value=raw.get("value"),
+                    note=raw.get("note") if isinstance(raw.get("note"), str) else None,
+                    note_shareable=raw.get("note_shareable") is True,
+                )
+        answer_sets.append(parsed)
+    return shareable_notes(catalog, answer_sets)
+
+
+def team_report(
+    *,
+    data: Mapping[str, Any],
+    catalog: Catalog,
+    team: str,
+    organisation: str | None = None,
+    date: str | None = None,
+    branding: Branding,
+    commentary: str | None = None,
+    notes: Sequence[SharedNote] = (),
+    previous: Mapping[str, Any] | None = None,
+    role_group_minimum: int = 2,
+    lang: str = "en",
+) -> TeamReport:
+    """The team report for one stored result (``RoundResult.computed`` or ``to_data``).
+
+    ``previous`` is the previous round's result, for the radar and the comparison;
+    ``notes`` come from ``shareable_notes``; ``commentary`` is the consultant's free text.
+    Raises ResultsNotVisibleError when the round has too few responses to show results.
+    """
+    round_info = data["round"]
+    if not round_info.get("results_visible", True):
+        needed = round_info.get("responses_needed")
+        raise ResultsNotVisibleError(
+            f"This round needs {needed} submitted responses before team results, and so a "
+            "report, can be shown. Ask more of the team to answer, then try again."
+        )
+    dimension_titles = {d: raw["title"] for d, raw in data["dimensions"].items()}
+    targets = {t["dimension"]: t for t in data["targets"]}
+    cards = {
+        d: _card(d, data["dimensions"][d], catalog, targets, data.get("comparison"))
+        for d in charts.scored_dimensions(data)
+    }
+    models_by_id = {m["id"]: m for m in data["process_models"]}
+    top = _model(models_by_id[data["recommendation"]["top"]], catalog)
+    runner = _model(models_by_id[data["recommendation"]["runner_up"]], catalog)
+    artifacts = _artifacts(data.get("handoff"))
+    roadmap = data["roadmap"]
+
+    def practices(key: str) -> tuple[Practice, ...]:
+        return tuple(_practice(p, catalog, dimension_titles) for p in roadmap[key])
+
+    trajectory = data["trajectory"]
+    model_names = {m["id"]: m["name"] for m in data["process_models"]}
+    sensitivity, level_sensitivity = _sensitivity(
+        data, model_names, {a.id: a.title for a in artifacts}
+    )
+    comparison = data.get("comparison")
+    practice_titles = {p.id: p.title for p in catalog.practices.practices}
+    handoff = data.get("handoff")
+    evidence = data.get("confidence", {}).get("evidence_share")
+    return TeamReport(
+        title=f"{team} — ProcessLens team report",
+        lang=lang,
+        team=team,
+        organisation=organisation,
+        date=date,
+        stage=STAGE_LABELS.get(round_info["stage"], humanise(round_info["stage"])),
+        kind=KIND_LABELS.get(round_info["kind"], humanise(round_info["kind"])),
+        mode=MODE_LABELS.get(round_info["mode"], humanise(round_info["mode"])),
+        respondents=round_info["respondents"],
+        branding=branding,
+        hide_names=False,
+        top_model=top,
+        runner_up=runner,
+        close=bool(data["recommendation"]["close"]),
+        margin=float(data["recommendation"].get("margin") or 0),
+        trajectory=Trajectory(
+            label=trajectory["label"],
+            fit=trajectory["fit"],
+            fit_label=FIT_LABELS.get(trajectory["fit"], humanise(trajectory["fit"])),
+            warnings=tuple(
+                Finding(w["title"], w["text"], w["status"] == "holds")
+                for w in trajectory["warnings"]
+            ),
+            classifications=tuple(
+                (c["title"], c["label"] or "Unknown")
+                for key, c in data["classifications"].items()
+                if key.startswith("trajectory.")
+            ),
+        ),
+        cards=tuple(cards.values()),
+        handoff_level=handoff["level"] if handoff else None,
+        handoff_certain=bool(handoff and handoff["certain"]),
+        artifacts=artifacts,
+        top_now=practices("now")[:3],
+        evidence_share=None if evidence is None else round(100 * evidence),
+        warnings=tuple(data.get("warnings", ())),
+        radar=chart(charts.radar_chart(data, previous)),
+        scores_chart=chart(charts.dimension_chart(data, previous)),
+        dimensions=_sections(data, catalog, cards),
+        models=tuple((m["name"], m["fit"]) for m in data["process_models"]),
+        sensitivity=sensitivity,
+        level_sensitivity=level_sensitivity,
+        now=practices("now"),
+        next=practices("next"),
+        later=practices("later"),
+        adopted=practices("adopted"),
+        to_check=tuple(practice_titles.get(p, humanise(p)) for p in roadmap.get("to_check", ())),
+        level_paths=tuple(
+            LevelPath(
+                title=p["title"],
+                level=p["level"],
+                gates=tuple(p["gates"]),
+                practices=tuple(practice_titles.get(x, humanise(x)) for x in p["practices"]),
+            )
+            for p in roadmap["level_paths"]
+        ),
+        perception_gaps=tuple(
+            PerceptionGap(
+                title=g["title"],
+                dimension=dimension_titles.get(g["dimension"], humanise(g["dimension"])),
+                kind=g["kind"],
+                lower_group=GROUP_LABELS.get(g["lower_group"], humanise(g["lower_group"])),
+                lower_value=_gap_value(g["kind"], g["lower_value"]),
+                higher_group=GROUP_LABELS.get(g["higher_group"], humanise(g["higher_group"])),
+                higher_value=_gap_value(g["kind"], g["higher_value"]),
+                size=g["size"],
+            )
+            for g in data["perception_gaps"]
+        ),
+        role_group_minimum=role_group_minimum,
+        debt_register=tuple(
+            DebtItem(
+                title=item["title"],
+                category=humanise(item["category"]),
+                quadrant=_outcome_label(catalog, item["quadrant"]),
+                description=item["description"],
+                practice=practice_titles.get(item["practice"]) if item["practice"] else None,
+                source=item["source"],
+            )
+            for item in data["debt_register"]
+        ),
+        comparison=(
+            None
+            if not comparison
+            else Comparison(
+                dimensions=tuple(
+                    (dimension_titles.get(d, humanise(d)), change)
+                    for d, change in comparison["dimensions"].items()
+                ),
+                questions_up=sum(1 for v in comparison["questions"].values() if v and v > 0),
+                questions_down=sum(1 for v in comparison["questions"].values() if v and v < 0),
+                adopted=tuple(
+                    (practice_titles.get(p, humanise(p)), MOVED_LABELS.get(moved, humanise(moved)))
+                    for p, moved in comparison["adopted_moved"].items()
+                ),
+            )
+        ),
+        commentary=_commentary(commentary),
+        distributions=_distributions(data, catalog, dimension_titles),
+        notes=tuple(notes),
+        rubric_versions=tuple(sorted(round_info.get("rubric_versions", {}).items())),
+        sources=tuple(Source(s.short, s.citation) for s in catalog.bibliography.sources),
+    )

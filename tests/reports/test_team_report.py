@@ -1,0 +1,152 @@
+"""The team report: the CLI writes a PDF with the content, fonts, tags and metadata expected."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import app as cli_app
+from app.reports import context, render
+from app.reports.branding import Branding, default_branding
+from app.rubric.answers import Answer
+from app.rubric.answers_file import AnswersFile, assess_file
+from app.rubric.loader import Catalog
+from app.rubric.output import to_data
+
+from .conftest import EXAMPLE
+
+runner = CliRunner()
+
+
+def _text(pdf_path: Path) -> str:
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf_path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, Any]:
+    """The example rendered once through the CLI: the PDF, its text and the HTML page."""
+    folder = tmp_path_factory.mktemp("report")
+    output, page = folder / "report.pdf", folder / "report.html"
+    result = runner.invoke(
+        cli_app, ["report", str(EXAMPLE), "-o", str(output), "--html", str(page)]
+    )
+    assert result.exit_code == 0, result.output
+    return {"pdf": output, "text": _text(output), "html": page.read_text(encoding="utf-8")}
+
+
+@pytest.fixture(scope="module")
+def data(catalog: Catalog, example: AnswersFile) -> dict[str, Any]:
+    return to_data(catalog, assess_file(catalog, example))
+
+
+def test_pdf_names_the_model_every_score_and_every_now_upgrade(
+    rendered: Mapping[str, Any], data: dict[str, Any]
+) -> None:
+    text = rendered["text"]
+    top = next(m for m in data["process_models"] if m["id"] == data["recommendation"]["top"])
+    assert top["name"] in text
+    for dimension in data["dimensions"].values():
+        if dimension["score"] is not None:
+            assert f"{dimension['score']:.1f}" in text, dimension["title"]
+    assert data["roadmap"]["now"]
+    for practice in data["roadmap"]["now"]:
+        assert practice["title"] in text
+
+
+def test_pdf_has_the_sections_and_the_running_page_numbers(rendered: Mapping[str, Any]) -> None:
+    text = rendered["text"]
+    for heading in (
+        "Executive summary",
+        "Consultant’s commentary",
+        "How to read this report",
+        "Practice profile",
+        "Recommended process",
+        "What would change this recommendation",
+        "Roadmap of practice upgrades",
+        "Where roles see things differently",
+        "Debt register",
+        "Appendix A · Answers per question",
+        "Appendix B · Notes from respondents",
+        "Appendix C · Method and formulas",
+        "Appendix D · Rubric version and sources",
+    ):
+        assert heading in text
+    pages = len(pikepdf.open(rendered["pdf"]).pages)
+    assert f"Page 2 of {pages}" in text
+    assert "The team asked for this assessment after two difficult model releases." in text
+
+
+def test_only_shareable_notes_are_shown(
+    rendered: Mapping[str, Any], example: AnswersFile, catalog: Catalog
+) -> None:
+    shared = {a.note for r in example.respondents for a in r.answers.values() if a.note_shareable}
+    assert shared
+    for note in shared:
+        assert note in rendered["text"]
+    answers = {
+        "collaboration.coaching": Answer("coaching_on_request", note="PRIVATE words"),
+        "collaboration.rewrite": Answer("paired", note="Shared words", note_shareable=True),
+    }
+    notes = context.shareable_notes(catalog, [answers])
+    assert [(n.question_id, n.text) for n in notes] == [("collaboration.rewrite", "Shared words")]
+    stored = [{q: a.to_data() for q, a in answers.items()}]
+    assert context.shareable_notes_from_stored(catalog, stored) == notes
+
+
+def test_fonts_are_embedded_and_the_pdf_is_tagged(rendered: Mapping[str, Any]) -> None:
+    fonts = subprocess.run(
+        ["pdffonts", str(rendered["pdf"])], check=True, capture_output=True, text=True
+    ).stdout.splitlines()[2:]
+    assert fonts
+    assert all(line.split()[-5] == "yes" for line in fonts), fonts  # the "emb" column
+    assert any("IBM-Plex-Sans" in line for line in fonts)
+    with pikepdf.open(rendered["pdf"]) as document:
+        root = document.Root
+        assert str(root.Lang) == "en"
+        assert "/StructTreeRoot" in root
+        assert str(document.docinfo.Title) == "Fraud detection — ProcessLens team report"
+        assert "/EmbeddedFiles" not in root.get("/Names", {})
+        assert not document.attachments
+
+
+def test_html_page_carries_the_figures_for_charts_js(rendered: Mapping[str, Any]) -> None:
+    page = rendered["html"]
+    assert '<script src="/static/js/charts.js" defer></script>' in page
+    assert 'type="application/json" id="chart-radar-figure"' in page
+    # no inline script: every <script> either has a src or is a JSON data block
+    for tag in re.findall(r"<script[^>]*>", page):
+        assert "src=" in tag or 'type="application/json"' in tag
+
+
+def test_results_that_are_not_visible_give_no_report(
+    catalog: Catalog, data: dict[str, Any]
+) -> None:
+    hidden = {**data, "round": {**data["round"], "results_visible": False, "responses_needed": 3}}
+    with pytest.raises(context.ResultsNotVisibleError, match="3 submitted responses"):
+        context.team_report(data=hidden, catalog=catalog, team="T", branding=default_branding())
+
+
+def test_cache_key_changes_with_anything_that_changes_the_pdf(
+    catalog: Catalog, data: dict[str, Any]
+) -> None:
+    def key(**changes: Any) -> str:
+        values: dict[str, Any] = {"team": "T", "branding": default_branding()} | changes
+        report = context.team_report(data=data, catalog=catalog, **values)
+        return render.report_key(report)
+
+    base = key()
+    assert key() == base
+    assert key(team="U") != base
+    assert key(branding=Branding(name="Other", colour="#000000")) != base
+    assert key(branding=Branding(name="ProcessLens", colour="#1f5f5b", logo=b"x")) != base
+    assert key(commentary="New words") != base
