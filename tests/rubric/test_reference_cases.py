@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from app.cli import app as cli_app
 from app.config import QUESTIONNAIRES_DIR
 from app.rubric.answers_file import assess_file, read_answers_file
 from app.rubric.loader import Catalog, load_catalog
@@ -42,6 +44,14 @@ def result_of(catalog: Catalog, path: Path) -> dict[str, Any]:
     return to_data(catalog, assess_file(catalog, read_answers_file(path, catalog)))
 
 
+def scored_by_cli(path: Path) -> dict[str, Any]:
+    """The JSON `processlens score` prints for `path` (run in-process: same code path)."""
+    result = CliRunner().invoke(cli_app, ["score", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
 def test_there_are_cases() -> None:
     names = {path.stem for path in CASES}
     assert {
@@ -56,7 +66,7 @@ def test_there_are_cases() -> None:
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
 def test_case_gets_what_the_sources_argue(catalog: Catalog, path: Path) -> None:
     expected = expected_of(path)
-    result = result_of(catalog, path)
+    result = scored_by_cli(path)
     ranked = [model["id"] for model in result["process_models"]]
     top = result["process_models"][0]
     if "top" in expected:
