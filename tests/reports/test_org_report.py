@@ -1,0 +1,162 @@
+"""The organisation report: aggregates from stored results, anonymity, hidden names, the PDF."""
+
+from __future__ import annotations
+
+import copy
+import io
+from typing import Any
+
+import pikepdf
+import pytest
+from sqlmodel import Session
+
+from app.models import RoundResult
+from app.reports import batch, org, pdf, render
+from app.reports.branding import default_branding
+from app.rubric.answers_file import AnswersFile, assess_file
+from app.rubric.loader import Catalog
+from app.rubric.output import to_data
+from tests import factories
+
+NAMES = ["Search", "Payments", "Fraud <script>", "Tiny team", "Lead alone"]
+
+
+@pytest.fixture(scope="module")
+def data(catalog: Catalog, example: AnswersFile) -> dict[str, Any]:
+    return to_data(catalog, assess_file(catalog, example))
+
+
+def _results(data: dict[str, Any]) -> list[org.StoredTeamResult]:
+    results = []
+    shapes = [
+        ("team_survey", 6),
+        ("team_survey", 7),
+        ("team_survey", 5),
+        ("team_survey", 2),
+        ("solo", 1),
+    ]
+    for team_id, (name, (mode, respondents)) in enumerate(zip(NAMES, shapes, strict=True), 1):
+        for round_number, day in enumerate(("2026-03-10", "2026-06-10")):
+            result = copy.deepcopy(data)
+            for dimension in result["dimensions"].values():
+                if dimension["score"] is not None:
+                    dimension["score"] = round(
+                        dimension["score"] - 10 + team_id + 5 * round_number, 1
+                    )
+            results.append(
+                org.StoredTeamResult(
+                    team_id=team_id,
+                    team=name,
+                    business_unit="Unit A",
+                    round_id=team_id * 10 + round_number,
+                    date=day,
+                    mode=mode,
+                    respondents=respondents,
+                    data=result,
+                )
+            )
+    return results
+
+
+def test_small_teams_and_the_siblings_that_would_reveal_them_are_left_out(
+    data: dict[str, Any], catalog: Catalog
+) -> None:
+    summary = org.aggregate(_results(data), catalog=catalog)
+    shown = {line.label for line in summary.lines}
+    # 2 respondents is below 3; hiding it alone would leave it recoverable from the total,
+    # so the smallest sibling (5 respondents) goes too; the solo round is the lead's own
+    assert shown == {"Search", "Payments", "Lead alone"}
+    assert summary.teams_total == 5
+    assert summary.teams_shown == 3
+    assert summary.hidden_reason is not None
+    assert summary.hidden_reason.startswith("2 teams not shown")
+    assert summary.respondents_shown == 6 + 7 + 1
+    # hidden teams are in no aggregate either
+    assert sum(row.count for row in summary.trajectories) == 3
+    assert all(sum(counts) == 3 for _, counts in summary.level_counts)
+
+
+def test_latest_round_per_team_and_the_trend_by_quarter(
+    data: dict[str, Any], catalog: Catalog
+) -> None:
+    summary = org.aggregate(_results(data), catalog=catalog)
+    assert {line.date for line in summary.lines} == {"2026-06-10"}
+    assert summary.trend_periods == ("2026 Q1", "2026 Q2")
+    for _, values in summary.trend:
+        assert values[1] is not None
+        assert values[0] is not None
+        assert values[1] == pytest.approx(values[0] + 5, abs=0.11)
+
+
+def test_hidden_names_number_the_teams_by_score(data: dict[str, Any], catalog: Catalog) -> None:
+    report = org.organisation_report(
+        organisation="Northwind",
+        results=_results(data),
+        catalog=catalog,
+        branding=default_branding(),
+        hide_names=True,
+    )
+    labels = [line.label for line in report.aggregate.lines]
+    assert labels == ["Team 01", "Team 02", "Team 03"]
+    assert all(line.unit == "" for line in report.aggregate.lines)
+    html = render.render_html("reports/org.html", report, medium="pdf")
+    for name in NAMES:
+        assert name not in html
+        assert name.replace("<", "&lt;") not in html
+    assert "Unit A" not in html
+
+
+def test_heatmap_rows_match_the_team_lines(data: dict[str, Any], catalog: Catalog) -> None:
+    report = org.organisation_report(
+        organisation="Northwind",
+        results=_results(data),
+        catalog=catalog,
+        branding=default_branding(),
+    )
+    (heatmap,) = report.heatmaps
+    (trace,) = heatmap.figure["data"]
+    assert trace["z"] == [[score for score, _ in line.scores] for line in report.aggregate.lines]
+
+
+def test_organisation_pdf(
+    data: dict[str, Any], catalog: Catalog, render_pool: pdf.RenderPool
+) -> None:
+    report = org.organisation_report(
+        organisation="Northwind <b>Payments</b>",
+        results=_results(data),
+        catalog=catalog,
+        branding=default_branding(),
+    )
+    document = render.report_pdf("reports/org.html", report, pool=render_pool)
+    with pikepdf.open(io.BytesIO(document)) as parsed:
+        assert str(parsed.Root.Lang) == "en"
+        assert "/StructTreeRoot" in parsed.Root
+        assert len(parsed.pages) >= 6
+    assert b"<b>Payments" not in document
+
+
+def test_stored_results_are_read_as_plain_data(
+    session: Session, catalog: Catalog, data: dict[str, Any]
+) -> None:
+    organisation = factories.organisation(session)
+    team = factories.team(session, organisation, name="Search team")
+    assessment_round = factories.assessment_round(session, catalog, team, mode="team_survey")
+    assert assessment_round.id is not None
+    session.add(RoundResult(round_id=assessment_round.id, computed=data, respondent_count=6))
+    session.flush()
+    assert organisation.id is not None
+    (result,) = batch.stored_results(session=session, organisation_id=organisation.id)
+    assert result.team == "Search team"
+    assert result.business_unit == "Platform"
+    assert result.respondents == 6
+    assert result.mode == "team_survey"
+    assert result.data["recommendation"] == data["recommendation"]
+    report = batch.team_report_for_round(
+        session=session,
+        result=result,
+        previous=None,
+        organisation=organisation.name,
+        branding=default_branding(),
+    )
+    assert report.team == "Search team"
+    assert report.notes == ()
