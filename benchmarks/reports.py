@@ -1,0 +1,193 @@
+"""Report rendering: the team PDF warm and cold, and the organisation PDF for 200 teams.
+
+- team report, warm: a loaded worker, cache bypassed; the time from a stored result (plain
+  data) to PDF bytes back in the caller — context, charts, Jinja, the trip to the worker and
+  WeasyPrint. Its floor is WeasyPrint alone rendering the same final HTML in a warm process;
+  the target is at most 1.3 times the floor (PRODUCT.md section 11).
+- team report, cold: a new pool (fork server, worker start, fonts) to the first PDF.
+- organisation report for 200 teams (two rounds each): aggregation, charts and the PDF.
+
+Run: `python benchmarks/reports.py [--quick] [--json]`. ``measure(quick)`` returns the
+figures as dicts (name, value, unit, floor, ratio, target, ok) for benchmarks/run.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.reports import context, org, pdf, render  # noqa: E402
+from app.reports.branding import default_branding  # noqa: E402
+from app.rubric.answers_file import assess_file, read_answers_file  # noqa: E402
+from app.rubric.loader import Catalog, load_catalog  # noqa: E402
+from app.rubric.output import to_data  # noqa: E402
+
+TARGET_RATIO = 1.3
+ORG_TARGET_SECONDS = 10.0
+COLD_TARGET_SECONDS = 15.0
+
+
+def _team_report(catalog: Catalog, data: dict[str, Any], notes: Any) -> context.TeamReport:
+    return context.team_report(
+        data=data,
+        catalog=catalog,
+        team="Fraud detection",
+        organisation="Northwind Payments",
+        date="2026-11-02",
+        branding=default_branding(),
+        commentary="Start with the Now items; we will repeat the survey next quarter.",
+        notes=notes,
+    )
+
+
+def _org_results(data: dict[str, Any], teams: int, seed: int = 11) -> list[org.StoredTeamResult]:
+    rng = random.Random(seed)
+    models = [m["id"] for m in data["process_models"]]
+    results = []
+    for team in range(1, teams + 1):
+        for round_number, day in enumerate(("2026-05-04", "2026-08-03")):
+            result = copy.deepcopy(data)
+            for dimension in result["dimensions"].values():
+                if dimension["score"] is not None:
+                    dimension["score"] = round(min(100, max(0, rng.gauss(55, 15))), 1)
+            result["recommendation"]["top"] = rng.choice(models)
+            results.append(
+                org.StoredTeamResult(
+                    team_id=team,
+                    team=f"Team {team:03d}",
+                    business_unit=f"Unit {team % 12 + 1}",
+                    round_id=team * 10 + round_number,
+                    date=day,
+                    mode="team_survey",
+                    respondents=rng.randint(3, 8),
+                    data=result,
+                )
+            )
+    return results
+
+
+def measure(quick: bool = False) -> list[dict[str, Any]]:
+    repeats = 2 if quick else 5
+    catalog = load_catalog(ROOT / "questionnaires")
+    answers = read_answers_file(ROOT / "examples" / "full-assessment.yaml", catalog)
+    data = to_data(catalog, assess_file(catalog, answers))
+    notes = context.shareable_notes(catalog, [r.answers for r in answers.respondents])
+    figures: list[dict[str, Any]] = []
+
+    # cold: a new pool to the first PDF
+    start = time.perf_counter()
+    pool = pdf.RenderPool(pdf.RenderLimits(workers=1))
+    render.team_pdf(_team_report(catalog, data, notes), pool=pool)
+    cold = time.perf_counter() - start
+
+    # warm: the same (loaded) worker, cache bypassed, context and HTML rebuilt every time
+    warm_times, floor_times = [], []
+    html = render.team_html(_team_report(catalog, data, notes), medium="pdf")
+    pdf.html_to_pdf(html)  # warm this process for the floor
+    for _ in range(repeats):
+        start = time.perf_counter()
+        pdf.html_to_pdf(html)
+        floor_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        render.team_pdf(_team_report(catalog, data, notes), pool=pool)
+        warm_times.append(time.perf_counter() - start)
+    warm, floor = statistics.median(warm_times), statistics.median(floor_times)
+    figures.append(
+        {
+            "name": "team report PDF, warm (stored result to PDF bytes)",
+            "value": round(warm, 3),
+            "unit": "s",
+            "floor": round(floor, 3),
+            "ratio": round(warm / floor, 2),
+            "target": f"<= {TARGET_RATIO}x WeasyPrint alone on the same HTML",
+            "ok": warm / floor <= TARGET_RATIO,
+        }
+    )
+    figures.append(
+        {
+            "name": "team report PDF, cold (new pool to first PDF)",
+            "value": round(cold, 3),
+            "unit": "s",
+            "floor": round(floor, 3),
+            "ratio": round(cold / floor, 2),
+            "target": f"< {COLD_TARGET_SECONDS:g} s",
+            "ok": cold < COLD_TARGET_SECONDS,
+        }
+    )
+    start = time.perf_counter()
+    for _ in range(20):
+        _team_report(catalog, data, notes)
+        render.team_html(_team_report(catalog, data, notes), medium="pdf")
+    figures.append(
+        {
+            "name": "team report context + charts + HTML (no PDF)",
+            "value": round((time.perf_counter() - start) / 20 * 1000, 1),
+            "unit": "ms",
+            "floor": None,
+            "ratio": None,
+            "target": "informational",
+            "ok": True,
+        }
+    )
+
+    # organisation report, 200 teams with two rounds each
+    results = _org_results(data, 200)
+    start = time.perf_counter()
+    report = org.organisation_report(
+        organisation="Benchmark organisation",
+        results=results,
+        catalog=catalog,
+        branding=default_branding(),
+    )
+    org_html = render.render_html("reports/org.html", report, medium="pdf")
+    prepared = time.perf_counter() - start
+    document = pool.render(org_html)
+    org_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    pdf.html_to_pdf(org_html)
+    org_floor = time.perf_counter() - start
+    pool.close()
+    figures.append(
+        {
+            "name": f"organisation report PDF, 200 teams ({len(document) // 1024} KB)",
+            "value": round(org_seconds, 3),
+            "unit": "s",
+            "floor": round(org_floor, 3),
+            "ratio": round(org_seconds / org_floor, 2),
+            "target": f"< {ORG_TARGET_SECONDS:g} s (aggregation and HTML {prepared * 1000:.0f} ms)",
+            "ok": org_seconds < ORG_TARGET_SECONDS,
+        }
+    )
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    figures = measure(args.quick)
+    if args.json:
+        sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+        return 0
+    for f in figures:
+        floor = f" (floor {f['floor']} {f['unit']}; ratio {f['ratio']}x)" if f["floor"] else ""
+        verdict = "ok" if f["ok"] else "MISSED"
+        sys.stdout.write(
+            f"{f['name']}: {f['value']} {f['unit']}{floor}; target {f['target']}: {verdict}\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
