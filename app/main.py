@@ -21,6 +21,8 @@ from app.admin import routes as admin_routes
 from app.config import STATIC_DIR, Settings, get_settings
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.surveys import api as survey_api
+from app.surveys import routes as survey_routes
 from app.surveys import rubric_store
 
 logger = logging.getLogger(__name__)
@@ -78,5 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(account_routes.router)
     app.include_router(admin_routes.router)
+    app.include_router(survey_routes.router)
+    app.include_router(survey_api.router)
     api.install(app)
     return app

@@ -1,0 +1,616 @@
+"""A respondent's survey: load it by resume link, save answers safely, review and submit.
+
+The HTML pages (routes.py) and the JSON API (api.py) call these functions and nothing else, so a
+bad answer, a stale tab or a second submit is refused the same way everywhere. Services only
+``flush()``: the request's session dependency commits or rolls back.
+
+No lost answers:
+- every save names the response version it started from; the row is locked (``FOR UPDATE`` on
+  PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers) and a save from an older
+  version is refused with the answers that differ (``StaleResponseError``), never merged
+  silently. A stale save that would change nothing is simply accepted.
+- ``Response.version`` is SQLAlchemy's version counter as a second line of defence: an UPDATE
+  that raced past the lock matches no row and raises instead of overwriting.
+- a submit carries the response's ``submission_key``; a replay of the same submit returns the
+  first submission instead of failing or creating another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Final
+
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, col, select
+
+from app.accounts.tokens import hash_token, same
+from app.config import Settings
+from app.db import utcnow
+from app.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
+from app.models import (
+    AssessmentRound,
+    Respondent,
+    RespondentRole,
+    Response,
+    ResponseStatus,
+    RoundStatus,
+)
+from app.results.service import round_settings, store_round_result
+from app.rubric.answers import (
+    Answer,
+    AnswerError,
+    AskedQuestion,
+    RoundSettings,
+    asked_questions,
+    parse_answer,
+    validate_answer,
+)
+from app.rubric.loader import Catalog
+from app.rubric.schema import Instrument, Section
+from app.rubric.scoring import visible
+from app.surveys import rubric_store
+
+logger = logging.getLogger(__name__)
+
+REVIEW: Final = "review"
+MAX_ANSWERS_PER_SAVE: Final = 200
+
+# ---------------------------------------------------------------- errors
+
+
+class ResumeLinkUnavailableError(NotFoundError):
+    """No respondent has this resume link (mistyped, or erased): one neutral answer."""
+
+    title: ClassVar[str] = "This link does not work"
+    default_message: ClassVar[str] = (
+        "We could not open a survey with this link. Check that the whole link was copied; if "
+        "it still does not work, ask the person who invited you for a new invitation."
+    )
+
+
+class SurveyClosedError(DomainError):
+    status_code: ClassVar[int] = 410
+    title: ClassVar[str] = "This survey has closed"
+    default_message: ClassVar[str] = (
+        "The survey this link belongs to has closed, so answers can no longer be given or "
+        "changed. Thank you for your time; ask your team lead about the results."
+    )
+
+
+class AlreadySubmittedError(ConflictError):
+    title: ClassVar[str] = "Already submitted"
+    default_message: ClassVar[str] = (
+        "These answers have been submitted, so they can no longer be changed. Thank you!"
+    )
+
+
+class OutdatedReviewError(ConflictError):
+    title: ClassVar[str] = "Your answers changed in the meantime"
+    default_message: ClassVar[str] = (
+        "Your answers were changed in another tab or on another device after you opened the "
+        "review page. Nothing was submitted: open the review page again, check your answers "
+        "and submit from there."
+    )
+
+
+class InvalidAnswersError(InvalidInputError):
+    """One or more answers do not fit their questions; ``errors`` maps question id to a
+    message in plain words. Nothing was saved."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        count = len(self.errors)
+        super().__init__(
+            "One answer needs another look; nothing was saved."
+            if count == 1
+            else f"{count} answers need another look; nothing was saved."
+        )
+
+
+class MissingAnswersError(InvalidInputError):
+    """A submit with required questions unanswered; ``missing`` lists their ids."""
+
+    def __init__(self, missing: tuple[str, ...]) -> None:
+        self.missing = missing
+        count = len(missing)
+        noun = "question is" if count == 1 else "questions are"
+        super().__init__(
+            f"{count} required {noun} still unanswered, so nothing was submitted. Answer them "
+            '("don\'t know" is a fine answer) and submit again.'
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class AnswerConflict:
+    """One answer a stale save would have changed: this tab's version and the stored one.
+
+    ``base`` is what the stale tab showed before the respondent edited it, when the tab sent
+    it: it tells which side changed (``None`` for "unanswered", ``UNKNOWN_BASE`` if not sent).
+    """
+
+    qid: str
+    yours: Mapping[str, Any] | None
+    saved: Mapping[str, Any] | None
+    base: object  # Mapping[str, Any] | None, or UNKNOWN_BASE
+
+    @property
+    def changed_here(self) -> bool:
+        """True unless the tab is known to have left this answer as it found it."""
+        return self.base is UNKNOWN_BASE or self.base != self.yours
+
+
+UNKNOWN_BASE: Final = object()
+
+
+class StaleResponseError(ConflictError):
+    """The save started from an older version of the response and would change answers that
+    were saved since: nothing is saved; ``conflicts`` holds both versions of each."""
+
+    title: ClassVar[str] = "Your answers were changed in another tab"
+    default_message: ClassVar[str] = (
+        "Some of these answers were saved from another tab or device while this page was "
+        "open. Nothing was overwritten: choose which version of each answer to keep."
+    )
+
+    def __init__(self, *, version: int | None, conflicts: tuple[AnswerConflict, ...]) -> None:
+        super().__init__()
+        self.version = version
+        self.conflicts = conflicts
+
+
+# ---------------------------------------------------------------- the survey's shape
+
+
+@dataclasses.dataclass(frozen=True)
+class SurveyPage:
+    """One section of one instrument: one page of the survey."""
+
+    index: int  # 1-based position in the plan (the page's address)
+    key: str  # "instrument.section", stable across role changes
+    instrument: Instrument
+    section: Section
+    questions: tuple[AskedQuestion, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class SurveyPlan:
+    """What one role is asked in one round, page by page, in the round's instrument order."""
+
+    settings: RoundSettings
+    role: str
+    pages: tuple[SurveyPage, ...]
+    asked: tuple[AskedQuestion, ...]
+    by_qid: Mapping[str, AskedQuestion]
+    page_of: Mapping[str, SurveyPage]
+
+    def page(self, index: int) -> SurveyPage:
+        if not 1 <= index <= len(self.pages):
+            raise NotFoundError("This survey has no such page. Go back to the survey's start.")
+        return self.pages[index - 1]
+
+    def page_by_key(self, key: str | None) -> SurveyPage | None:
+        return next((page for page in self.pages if page.key == key), None)
+
+
+def survey_plan(catalog: Catalog, settings: RoundSettings, role: str) -> SurveyPlan:
+    """The pages a respondent in ``role`` sees (cached on the catalog, which never changes)."""
+    key = ("survey-plan", settings.instrument_ids(catalog), settings.kind, settings.mode, role)
+    cached = catalog.cache.get(key)
+    if isinstance(cached, SurveyPlan):
+        return cached
+    asked = asked_questions(catalog, settings, role)  # type: ignore[arg-type]
+    grouped: dict[tuple[str, str], list[AskedQuestion]] = {}
+    sections: dict[tuple[str, str], Section] = {}
+    for item in asked:
+        section = next(s for s in item.instrument.sections if item.question in s.questions)
+        group = (item.instrument.id, section.id)
+        grouped.setdefault(group, []).append(item)
+        sections[group] = section
+    pages = tuple(
+        SurveyPage(
+            index=number,
+            key=f"{instrument_id}.{section_id}",
+            instrument=catalog.instruments[instrument_id],
+            section=sections[(instrument_id, section_id)],
+            questions=tuple(questions),
+        )
+        for number, ((instrument_id, section_id), questions) in enumerate(grouped.items(), 1)
+    )
+    plan = SurveyPlan(
+        settings=settings,
+        role=role,
+        pages=pages,
+        asked=asked,
+        by_qid={item.qid: item for item in asked},
+        page_of={item.qid: page for page in pages for item in page.questions},
+    )
+    catalog.cache[key] = plan
+    return plan
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """How far a respondent is: questions shown to them, answered, and still missing."""
+
+    answered: int
+    total: int
+    required_missing: tuple[str, ...]
+    optional_missing: tuple[str, ...]
+    hidden: frozenset[str]
+
+    @property
+    def complete(self) -> bool:
+        return not self.required_missing
+
+
+def answer_values(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored answers as the rule language sees them: question id -> value."""
+    return {
+        qid: raw.get("value") if isinstance(raw, Mapping) else raw for qid, raw in answers.items()
+    }
+
+
+def progress_of(catalog: Catalog, plan: SurveyPlan, answers: Mapping[str, Any]) -> Progress:
+    hidden = visible(catalog, plan.settings, plan.asked, answer_values(answers))
+    shown = [item for item in plan.asked if item.qid not in hidden]
+    missing = [item for item in shown if item.qid not in answers]
+    return Progress(
+        answered=len(shown) - len(missing),
+        total=len(shown),
+        required_missing=tuple(item.qid for item in missing if item.required),
+        optional_missing=tuple(item.qid for item in missing if not item.required),
+        hidden=hidden,
+    )
+
+
+# ---------------------------------------------------------------- loading a survey
+
+
+@dataclasses.dataclass
+class Survey:
+    """Everything a resume link opens: the respondent, their response, round and rubric."""
+
+    respondent: Respondent
+    response: Response
+    assessment_round: AssessmentRound
+    catalog: Catalog
+
+    @property
+    def plan(self) -> SurveyPlan:
+        return survey_plan(
+            self.catalog, round_settings(self.assessment_round), self.respondent.role
+        )
+
+    @property
+    def submitted(self) -> bool:
+        return self.response.status == ResponseStatus.submitted
+
+    @property
+    def closed(self) -> bool:
+        return round_closed(self.assessment_round)
+
+    @property
+    def editable(self) -> bool:
+        return not self.submitted and not self.closed
+
+    @property
+    def version(self) -> int:
+        return self.response.version or 1
+
+    def progress(self) -> Progress:
+        return progress_of(self.catalog, self.plan, self.response.answers)
+
+
+def round_closed(assessment_round: AssessmentRound, *, now: datetime | None = None) -> bool:
+    """Closed by the lead, or past its closing date."""
+    if assessment_round.status == RoundStatus.closed:
+        return True
+    closes_at = assessment_round.closes_at
+    return closes_at is not None and closes_at <= (now or utcnow())
+
+
+def resume_token_hash(settings: Settings, resume_token: str) -> str:
+    return hash_token(settings, resume_token, purpose="resume")
+
+
+def load_survey(*, session: Session, settings: Settings, resume_token: str) -> Survey:
+    """The survey behind a resume link, or ResumeLinkUnavailableError (404, neutral)."""
+    if not resume_token or len(resume_token) > 200:
+        raise ResumeLinkUnavailableError()
+    found = session.exec(
+        select(Respondent, Response)
+        .join(Response, col(Response.respondent_id) == col(Respondent.id))
+        .where(Respondent.resume_token_hash == resume_token_hash(settings, resume_token))
+    ).first()
+    if found is None:
+        raise ResumeLinkUnavailableError()
+    respondent, response = found
+    assessment_round = session.get(AssessmentRound, respondent.round_id)
+    if assessment_round is None:  # pragma: no cover - the foreign key cascades
+        raise ResumeLinkUnavailableError()
+    catalog = rubric_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
+    return Survey(
+        respondent=respondent,
+        response=response,
+        assessment_round=assessment_round,
+        catalog=catalog,
+    )
+
+
+def _lock_response(session: Session, survey: Survey) -> Response:
+    """Re-read the response under a row lock, so the version compared is the latest."""
+    locked = session.exec(
+        select(Response)
+        .where(Response.id == survey.response.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    survey.response = locked
+    return locked
+
+
+def _require_editable(survey: Survey) -> None:
+    if survey.submitted:
+        raise AlreadySubmittedError()
+    if survey.closed:
+        raise SurveyClosedError()
+
+
+def resume_target(survey: Survey) -> SurveyPage | str | None:
+    """Where the resume link returns to: the page last moved to, the review page, or None
+    (not started: the welcome page)."""
+    plan = survey.plan
+    resume_at = survey.response.resume_at
+    if resume_at == REVIEW:
+        return REVIEW
+    page = plan.page_by_key(resume_at)
+    if page is not None:
+        return page
+    if not survey.response.answers:
+        return None
+    # the role changed and the page is gone: the first page with something missing
+    progress = survey.progress()
+    for qid in progress.required_missing + progress.optional_missing:
+        return plan.page_of[qid]
+    return REVIEW
+
+
+# ---------------------------------------------------------------- checking answers
+
+
+def sentence(message: str) -> str:
+    """An engine message as a sentence: capital first letter, full stop."""
+    text = message.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def _asked_problem(survey: Survey, qid: str) -> str | None:
+    """Why this respondent may not answer ``qid``, or None if they may."""
+    plan = survey.plan
+    if qid in plan.by_qid:
+        return None
+    ref = survey.catalog.questions.get(qid)
+    if ref is None:
+        return "There is no such question in this survey's version of the questionnaire."
+    if ref.instrument.id not in plan.settings.instrument_ids(survey.catalog):
+        return (
+            f"This question belongs to '{ref.instrument.title}', which this survey does not "
+            "include."
+        )
+    if plan.settings.kind == "quick" and not ref.question.quick:
+        return "This question is not part of the quick check."
+    return "This question is not asked of your role in this survey."
+
+
+def parse_answers(raw_answers: Mapping[str, Any]) -> dict[str, Answer | None]:
+    """Answers in their JSON form (a value, or ``{"value", "note", ...}``; null clears one)."""
+    if len(raw_answers) > MAX_ANSWERS_PER_SAVE:
+        raise InvalidInputError(f"Send at most {MAX_ANSWERS_PER_SAVE} answers at once.")
+    parsed: dict[str, Answer | None] = {}
+    errors: dict[str, str] = {}
+    for qid, raw in raw_answers.items():
+        try:
+            parsed[qid] = None if raw is None else parse_answer(raw)
+        except AnswerError as error:
+            errors[qid] = sentence(error.message)
+    if errors:
+        raise InvalidAnswersError(errors)
+    return parsed
+
+
+def check_answers(
+    *, survey: Survey, changes: Mapping[str, Answer | None]
+) -> dict[str, Answer | None]:
+    """Every change checked against its question; raises InvalidAnswersError with every
+    problem (not only the first), so a page can show each message next to its question."""
+    checked: dict[str, Answer | None] = {}
+    errors: dict[str, str] = {}
+    for qid, answer in changes.items():
+        problem = _asked_problem(survey, qid)
+        if problem is not None:
+            errors[qid] = problem
+            continue
+        if answer is None:
+            checked[qid] = None
+            continue
+        try:
+            checked[qid] = validate_answer(survey.plan.by_qid[qid].question, answer, qid=qid)
+        except AnswerError as error:
+            errors[qid] = sentence(error.message)
+    if errors:
+        raise InvalidAnswersError(errors)
+    return checked
+
+
+# ---------------------------------------------------------------- saving
+
+
+@dataclasses.dataclass(frozen=True)
+class SaveResult:
+    version: int
+    progress: Progress
+    answers: Mapping[str, Any]
+
+
+def save_answers(
+    *,
+    session: Session,
+    survey: Survey,
+    version: int,
+    changes: Mapping[str, Answer | None],
+    resume_at: str | None = None,
+    base: Mapping[str, Any] | None = None,
+) -> SaveResult:
+    """Save ``changes`` (question id -> answer, or None to clear it) made from ``version``.
+
+    Raises InvalidAnswersError (nothing saved), StaleResponseError when another save came in
+    since ``version`` and the answers differ, AlreadySubmittedError or SurveyClosedError.
+    ``resume_at`` records the page the respondent moves to; ``base`` (question id -> the
+    answer the page showed) only helps the conflict page say which side changed what.
+    """
+    _require_editable(survey)
+    checked = check_answers(survey=survey, changes=changes)
+    response = _lock_response(session, survey)
+    _require_editable(survey)  # a submit may have landed while we waited for the lock
+    stored: dict[str, Any] = dict(response.answers)
+    wanted = {qid: None if a is None else a.to_data() for qid, a in checked.items()}
+    differs = [qid for qid, data in wanted.items() if data != stored.get(qid)]
+    if version != survey.version and differs:
+        raise StaleResponseError(
+            version=survey.version,
+            conflicts=tuple(
+                AnswerConflict(
+                    qid=qid,
+                    yours=wanted[qid],
+                    saved=stored.get(qid),
+                    base=UNKNOWN_BASE if base is None else base.get(qid),
+                )
+                for qid in differs
+            ),
+        )
+    if differs:
+        merged = dict(stored)
+        for qid in differs:
+            data = wanted[qid]
+            if data is None:
+                merged.pop(qid, None)
+            else:
+                merged[qid] = data
+        response.answers = merged  # replaced, never mutated in place
+    if resume_at is not None and resume_at != response.resume_at:
+        response.resume_at = resume_at
+    try:
+        session.flush()
+    except StaleDataError:  # pragma: no cover - the row lock makes this a last resort
+        raise StaleResponseError(version=None, conflicts=()) from None
+    return SaveResult(
+        version=survey.version, progress=survey.progress(), answers=dict(response.answers)
+    )
+
+
+def preview_answers(survey: Survey, changes: Mapping[str, Answer | None]) -> dict[str, Any]:
+    """The stored answers with ``changes`` applied (nothing saved): to work out, before a
+    save, which questions its answers will show or hide."""
+    merged = dict(survey.response.answers)
+    for qid, answer in changes.items():
+        if answer is None:
+            merged.pop(qid, None)
+        else:
+            merged[qid] = answer.to_data()
+    return merged
+
+
+def record_position(*, session: Session, survey: Survey, resume_at: str) -> None:
+    """Remember the page the respondent moved to (no answers change, no version check)."""
+    _require_editable(survey)
+    response = _lock_response(session, survey)
+    if response.resume_at != resume_at:
+        response.resume_at = resume_at
+        session.flush()
+
+
+def change_role(*, session: Session, survey: Survey, role: str) -> None:
+    """Correct the respondent's role (the link pre-sets it). Answers stay; the questions
+    shown follow the new role, and answers to questions it is not asked are dropped when the
+    response is submitted."""
+    _require_editable(survey)
+    if role not in set(RespondentRole):
+        raise InvalidInputError("Choose one of the roles in the list.")
+    if survey.respondent.role != role:
+        survey.respondent.role = role
+        session.add(survey.respondent)
+        session.flush()
+
+
+# ---------------------------------------------------------------- submitting
+
+
+@dataclasses.dataclass(frozen=True)
+class Submission:
+    response: Response
+    first_time: bool  # False for a replay of the same submit
+
+
+def submit_response(
+    *, session: Session, survey: Survey, submission_key: str, version: int | None = None
+) -> Submission:
+    """Submit the response once. The same ``submission_key`` again (a double click, a
+    resubmitted form, a replayed request) returns the first submission unchanged."""
+    response = _lock_response(session, survey)
+    if response.status == ResponseStatus.submitted:
+        if submission_key and same(submission_key, response.submission_key):
+            return Submission(response=response, first_time=False)
+        raise AlreadySubmittedError()
+    if survey.closed:
+        raise SurveyClosedError()
+    if not submission_key or not same(submission_key, response.submission_key):
+        raise InvalidInputError(
+            "This submit button belongs to an old copy of the page. Open the review page "
+            "again and submit from there."
+        )
+    if version is not None and version != survey.version:
+        raise OutdatedReviewError()
+    progress = survey.progress()
+    if progress.required_missing:
+        raise MissingAnswersError(progress.required_missing)
+    plan = survey.plan
+    # a submission holds answers to the questions this role was asked, nothing else
+    kept = {qid: data for qid, data in response.answers.items() if qid in plan.by_qid}
+    if kept != response.answers:
+        response.answers = kept
+    response.status = ResponseStatus.submitted
+    response.submitted_at = utcnow()
+    response.resume_at = None
+    try:
+        session.flush()
+    except StaleDataError:  # pragma: no cover - the row lock makes this a last resort
+        raise OutdatedReviewError() from None
+    return Submission(response=response, first_time=True)
+
+
+def refresh_round_result(sessions: sessionmaker[Session], round_id: int) -> None:
+    """Recompute the round's stored team result in a short transaction of its own.
+
+    Runs after a submission's response has been sent (a background task), so the
+    respondent never waits for scoring and the submit's write transaction stays short. The
+    round row is locked first, so two submissions recompute one after the other.
+    """
+    with sessions() as session:
+        try:
+            assessment_round = session.exec(
+                select(AssessmentRound).where(AssessmentRound.id == round_id).with_for_update()
+            ).first()
+            if assessment_round is not None:
+                store_round_result(session=session, assessment_round=assessment_round)
+            session.commit()
+        except Exception:
+            session.rollback()
+            # the next submission (or the results page) recomputes; the answers are safe
+            logger.exception("could not recompute the result of round %s", round_id)
