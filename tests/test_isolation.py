@@ -125,6 +125,20 @@ PATH_PARAMETERS: dict[str, Parameter] = {
 PARAMETER_PATTERN = re.compile(r"{([^}:]+)(?::[^}]+)?}")
 
 
+def _guards_of(dependant: Any) -> tuple[str, ...]:
+    """Modules of the access dependencies guarding a route."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        for sub in node.dependencies:
+            if getattr(sub.call, "access", None):
+                found.append(sub.call.__module__)
+            walk(sub)
+
+    walk(dependant)
+    return tuple(found)
+
+
 def _access_of(dependant: Any) -> tuple[str, frozenset[UserRole]]:
     """The access rule of a route, read from the guarding dependencies it uses."""
     found: list[Any] = []
@@ -156,6 +170,7 @@ class Endpoint:
     access: str
     roles: frozenset[UserRole]
     parameters: tuple[str, ...]
+    guards: tuple[str, ...] = ()
 
 
 def endpoints(app: FastAPI) -> list[Endpoint]:
@@ -190,7 +205,8 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
                         f"{method} {path} has no access dependency; depend on one from "
                         "app.accounts.dependencies, or list it in PUBLIC_ROUTES"
                     )
-            result.append(Endpoint(method, path, access, roles, names))
+            guards = _guards_of(dependant) if dependant is not None else ()
+            result.append(Endpoint(method, path, access, roles, names, guards))
     assert not problems, "\n".join(problems)
     return result
 
@@ -287,7 +303,7 @@ def walker(
         finally:
             nested.rollback()
 
-    yield request
+    return request
 
 
 def test_every_route_isolates_tenants_and_roles(

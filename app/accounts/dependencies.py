@@ -124,6 +124,22 @@ anonymous_csrf.access = "public"  # type: ignore[attr-defined]
 AnonymousCsrf = Annotated[Principal | None, Depends(anonymous_csrf)]
 
 
+async def pre_session_csrf(request: Request) -> None:
+    """For the sign-in form: always the pre-session pair, whatever session cookie the browser
+    holds, so signing in works (and replaces the old session) even over a planted one."""
+    token = sessions.anonymous_csrf_token(request, settings_of(request))
+    if request.method in csrf.UNSAFE_METHODS and getattr(
+        request.state, "csrf_cookie_is_new", False
+    ):
+        token = ""
+    csrf.bind_csrf_token(request, token)
+    await csrf.require_csrf(request)
+
+
+pre_session_csrf.access = "public"  # type: ignore[attr-defined]
+PreSessionCsrf = Annotated[None, Depends(pre_session_csrf)]
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")

@@ -24,6 +24,7 @@ from app.accounts import (
 from app.accounts.dependencies import (
     AnonymousCsrf,
     CurrentPrincipal,
+    PreSessionCsrf,
     ScopedOrganisation,
     require_roles,
     settings_of,
@@ -75,9 +76,7 @@ def _sign_in_page(
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
-def sign_in_form(request: Request, principal: AnonymousCsrf, next: str = "") -> Response:
-    if principal is not None:
-        return RedirectResponse(safe_next(next), status_code=303)
+def sign_in_form(request: Request, _csrf: PreSessionCsrf, next: str = "") -> Response:
     return _sign_in_page(request, next_path=safe_next(next), error=None)
 
 
@@ -88,7 +87,7 @@ BAD_CREDENTIALS = "The e-mail address or password is not right. Check both and t
 def sign_in(
     request: Request,
     session: SessionDep,
-    _principal: AnonymousCsrf,
+    _csrf: PreSessionCsrf,
     email: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=500)] = "",

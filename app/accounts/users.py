@@ -164,7 +164,7 @@ def _reset_signature(settings: Settings, user: User, expires: int) -> str:
 
 
 def make_reset_token(*, settings: Settings, user: User, now: float | None = None) -> str:
-    expires = int((now or time.time()) + RESET_LINK_LIFETIME.total_seconds())
+    expires = int((time.time() if now is None else now) + RESET_LINK_LIFETIME.total_seconds())
     return f"{user.id}.{expires}.{_reset_signature(settings, user, expires)}"
 
 
@@ -184,7 +184,7 @@ def user_for_reset_token(
     if user is None or not user.is_active:
         return None
     expires = int(parts[1])
-    if expires < (now or time.time()):
+    if expires < (time.time() if now is None else now):
         return None
     expected = _reset_signature(settings, user, expires)
     if not hmac.compare_digest(expected.encode(), parts[2].encode()):

@@ -47,7 +47,8 @@ def user(
 
 
 def assign(session: Session, member: User, org: Organisation, team: Team | None = None) -> None:
-    assert member.id is not None and org.id is not None
+    assert member.id is not None
+    assert org.id is not None
     session.add(
         Membership(
             user_id=member.id,
