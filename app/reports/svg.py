@@ -432,11 +432,16 @@ def _radar(spec: ChartSpec) -> str:
             if index == 0:
                 angle = -math.pi / 2 + 2 * math.pi * i / count
                 vx, vy = x + 11 * math.cos(angle), y + 11 * math.sin(angle) + 3.5
+                label = escape(spec.format(value))
+                position = f'x="{_num(vx)}" y="{_num(vy)}" font-size="{SMALL_SIZE}"'
+                # a white halo under the number keeps it readable over grid lines
                 body.append(
-                    f'<text x="{_num(vx)}" y="{_num(vy)}" font-size="{SMALL_SIZE}" '
-                    f'text-anchor="middle" fill="{INK}" font-weight="600" class="value" '
-                    f'stroke="#FFFFFF" stroke-width="2.5" paint-order="stroke">'
-                    f"{escape(spec.format(value))}</text>"
+                    f'<text {position} text-anchor="middle" font-weight="600" fill="#FFFFFF" '
+                    f'stroke="#FFFFFF" stroke-width="3">{label}</text>'
+                )
+                body.append(
+                    f'<text {position} text-anchor="middle" font-weight="600" fill="{INK}" '
+                    f'class="value">{label}</text>'
                 )
     bottom = cy + radius + 62
     legend, legend_height = _legend(spec, bottom, lines=True)
