@@ -116,7 +116,7 @@ def create_organisation(
     try:
         org = organisations.create_organisation(session=session, name=name)
     except DomainError as problem:
-        return _home(request, session, principal, error=problem.message, status=400)
+        return _home(request, session, principal, error=problem.message, status=problem.status_code)
     audit.record(
         session=session,
         request=request,
@@ -228,7 +228,12 @@ def create_unit(
         unit = organisations.create_unit(session=session, organisation=organisation, name=name)
     except DomainError as problem:
         return _organisation_page(
-            request, session, principal, organisation, error=problem.message, status=400
+            request,
+            session,
+            principal,
+            organisation,
+            error=problem.message,
+            status=problem.status_code,
         )
     audit.record(
         session=session,
@@ -262,7 +267,12 @@ def create_team(
         )
     except DomainError as problem:
         return _organisation_page(
-            request, session, principal, organisation, error=problem.message, status=400
+            request,
+            session,
+            principal,
+            organisation,
+            error=problem.message,
+            status=problem.status_code,
         )
     audit.record(
         session=session,
@@ -604,7 +614,7 @@ def set_role(
         if user.id == admin.user_id and new_role is not UserRole.admin:
             raise InvalidInputError("You cannot take away your own administrator role.")
     except DomainError as problem:
-        return _user_page(request, session, user, error=problem.message, status=400)
+        return _user_page(request, session, user, error=problem.message, status=problem.status_code)
     old_role = user.role
     users.set_role(session=session, user=user, role=new_role)
     audit.record(
@@ -655,7 +665,7 @@ def create_token(
             session=session, settings=settings_of(request), user=user, name=name
         )
     except DomainError as problem:
-        return _user_page(request, session, user, error=problem.message, status=400)
+        return _user_page(request, session, user, error=problem.message, status=problem.status_code)
     audit.record(
         session=session,
         request=request,
