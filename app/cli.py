@@ -222,6 +222,14 @@ def demo_command(
         try:
             with Session(engine) as session:
                 summary = demo.seed_demo(session=session)
+                # development-only accounts with printed passwords (never in production)
+                accounts = (
+                    []
+                    if settings.environment.value == "production"
+                    else demo_users.seed_demo_accounts(
+                        session=session, organisation_id=summary.organisation_id
+                    )
+                )
                 session.commit()
         finally:
             engine.dispose()
@@ -230,6 +238,15 @@ def demo_command(
     else:
         console.print("[bold]The demo organisation is already there:[/bold]")
     _print_summary(summary)
+    if accounts:
+        # plain lines, not a table: a narrow terminal must not cut an address or a password
+        console.print("\n[bold]Demo accounts[/bold] (development only; sign in at /sign-in):")
+        for account in accounts:
+            console.print(
+                f"  {demo_users.role_label(account.role)}: {account.email} / "
+                f"{account.password}  [dim](sees {escape(account.scope)})[/dim]",
+                soft_wrap=True,
+            )
     shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
     console.print(
         f"\nServing ProcessLens on [bold]http://{shown_host}:{port}[/bold] (Ctrl+C stops)"
