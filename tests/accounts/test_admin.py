@@ -71,7 +71,8 @@ def test_admin_builds_an_organisation_and_assigns_people(
     )
     assert assigned.status_code == 200
     membership = session.exec(select(Membership).where(Membership.user_id == lead.id)).one()
-    assert membership.team_id == team.id and membership.role == "team_lead"
+    assert membership.team_id == team.id
+    assert membership.role == "team_lead"
     # the team lead now sees the team, and only that
     lead_session = helpers.sign_in(session, settings, lead)
     session.commit()
@@ -158,7 +159,8 @@ def test_deleting_an_organisation_deletes_everything_under_it(
     record = session.exec(
         select(AuditEvent).where(AuditEvent.action == "organisation.deleted")
     ).one()
-    assert record.organisation_id == org_id and record.details["respondents"] == 1
+    assert record.organisation_id == org_id
+    assert record.details["respondents"] == 1
 
 
 def test_deleting_a_team(client: TestClient, session: Session, settings: Any) -> None:
