@@ -274,8 +274,7 @@ class WelcomePage:
     respondent starts) or the respondent's own start page (with their resume link)."""
 
     title: str
-    team_name: str
-    round_title: str
+    eyebrow: str  # team, round and kind, as far as the page may name them
     solo: bool
     quick: bool
     stage_label: str
@@ -321,9 +320,16 @@ def welcome_page(
     closes_at = assessment_round.closes_at
     return WelcomePage(
         title=title,
-        team_name=team.name if team is not None else "",
-        # named together with the team: on the invitation's welcome page only
-        round_title=assessment_round.title if team is not None else "",
+        # the team and round are named on the invitation's welcome page only
+        eyebrow=" · ".join(
+            part
+            for part in (
+                team.name if team is not None else "",
+                assessment_round.title if team is not None else "",
+                "Quick check" if assessment_round.kind == "quick" else "Full assessment",
+            )
+            if part
+        ),
         solo=assessment_round.mode == "solo",
         quick=assessment_round.kind == "quick",
         stage_label=stage_label,
@@ -550,11 +556,27 @@ class ReviewSection:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReviewGroup:
+    """The sections of one instrument."""
+
+    title: str
+    sections: tuple[ReviewSection, ...]
+
+
+def groups_of(sections: tuple[ReviewSection, ...]) -> tuple[ReviewGroup, ...]:
+    """Sections grouped by instrument, in survey order."""
+    grouped: dict[str, list[ReviewSection]] = {}
+    for section in sections:
+        grouped.setdefault(section.instrument_title, []).append(section)
+    return tuple(ReviewGroup(title=t, sections=tuple(items)) for t, items in grouped.items())
+
+
+@dataclasses.dataclass(frozen=True)
 class ReviewPage:
     """Context of templates/survey/review.html."""
 
     title: str
-    sections: tuple[ReviewSection, ...]
+    groups: tuple[ReviewGroup, ...]
     required_missing: tuple[ReviewAnswer, ...]
     optional_missing: tuple[ReviewAnswer, ...]
     answered: int
@@ -607,7 +629,7 @@ def review_page(
     last = visible_pages(survey.plan, progress.hidden)
     return ReviewPage(
         title="Check your answers",
-        sections=sections,
+        groups=groups_of(sections),
         required_missing=tuple(r for r in rows if not r.answered and r.required),
         optional_missing=tuple(r for r in rows if not r.answered and not r.required),
         answered=progress.answered,
@@ -634,7 +656,7 @@ class DonePage:
     results_min: int
     closes_on: str | None
     results_url: str | None
-    sections: tuple[ReviewSection, ...]
+    groups: tuple[ReviewGroup, ...]
     resume_url: str
 
 
@@ -650,7 +672,7 @@ def done_page(*, survey: Survey, base_url: str, resume_url: str) -> DonePage:
         results_url=(
             f"{base_url}/results" if survey.assessment_round.respondents_see_results else None
         ),
-        sections=_sections(survey, base_url, survey.progress()),
+        groups=groups_of(_sections(survey, base_url, survey.progress())),
         resume_url=resume_url,
     )
 

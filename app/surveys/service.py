@@ -388,7 +388,8 @@ def sentence(message: str) -> str:
     if not text:
         return text
     text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "?", "!")) else text + "."
+    # no full stop after punctuation or an address ("... http:// or https://")
+    return text if not text[-1].isalnum() and text[-1] not in ")'\"" else text + "."
 
 
 def _asked_problem(survey: Survey, qid: str) -> str | None:

@@ -146,7 +146,8 @@
       var data = new FormData(form);
       data.set("action", "autosave");
       say("Saving\u2026", "saving");
-      inflight = fetch(form.action, {
+      // getAttribute: the buttons named "action" shadow the form's own `action` property
+      inflight = fetch(form.getAttribute("action"), {
         method: "POST",
         body: new URLSearchParams(data),
         credentials: "same-origin",

@@ -1,0 +1,93 @@
+"""A respondent fills the quick check from an invitation link: welcome, personal link, every
+page, a validation error next to its question, review, submit, thank-you. axe-core on every
+kind of page; 375 px and desktop screenshots of each."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.surveys.browser_support import (
+    answer_page,
+    browser,  # noqa: F401 - fixture
+    no_serious_axe_violations,
+    screenshots,
+    survey_server,  # noqa: F401 - fixture
+)
+
+pytestmark = pytest.mark.browser
+
+
+def test_quick_check_end_to_end_from_an_invitation_link(
+    survey_server: Any,
+    browser: Any,  # noqa: F811
+) -> None:
+    link = survey_server.invitation(role="data_scientist", results_min=2)
+    context = browser.new_context(viewport={"width": 375, "height": 812})
+    page = context.new_page()
+    page.goto(link)
+    assert page.locator("h1").inner_text() == "How does your team build ML-enabled software?"
+    assert "lowered the threshold to 2" in page.locator("main").inner_text()
+    no_serious_axe_violations(page, "welcome")
+    screenshots(page, "welcome")
+
+    page.get_by_role("button", name="Start the survey").click()
+    page.wait_for_url(re.compile(r"/r/[\w-]+$"))
+    personal = page.get_by_label("Your personal link").input_value()
+    assert personal == page.url
+    page.get_by_role("button", name="Copy link").click()  # shown by survey.js
+    page.locator("[data-copy-status]", has_text="Link copied.").wait_for()
+    no_serious_axe_violations(page, "personal link")
+    screenshots(page, "personal-link")
+    page.get_by_role("link", name="Begin").click()
+
+    # page 1: answer, then watch autosave say "Saved"
+    page.wait_for_url(re.compile(r"/questions\?page=1"))
+    assert page.locator(".survey-progress__where").inner_text().startswith("Section 1 of 14")
+    answer_page(page)
+    page.locator("[data-save-status][data-state=saved]").wait_for()
+    assert "3 of 21 questions answered" in page.locator("[data-progress-text]").inner_text()
+    no_serious_axe_violations(page, "question")
+    screenshots(page, "question")
+
+    # page 2: a bad evidence link is refused next to its question, the page is kept
+    page.get_by_role("button", name="Save and continue").click()
+    page.wait_for_url(re.compile(r"page=2"))
+    question = page.locator("[data-qid]").first
+    question.locator("label.survey-choice").first.click()
+    question.locator("summary", has_text="Add a note").click()
+    question.get_by_label("Evidence link").fill("ftp://files.example.org/report")
+    question.get_by_label("Note", exact=True).fill("Checked with the team.")
+    page.get_by_role("button", name="Save and continue").click()
+    page.wait_for_url(re.compile(r"/questions\?page=2$"))
+    error = page.locator(".survey-field-error:visible")
+    assert "must start with http:// or https://" in error.inner_text()
+    described = question.locator("fieldset").get_attribute("aria-describedby")
+    assert error.get_attribute("id") in described.split()
+    assert page.evaluate("document.activeElement.id") == "survey-errors"
+    assert question.get_by_label("Note", exact=True).input_value() == "Checked with the team."
+    no_serious_axe_violations(page, "question with an error")
+    screenshots(page, "question-error")
+    question.get_by_label("Evidence link").fill("https://files.example.org/report")
+    page.get_by_role("button", name="Save and continue").click()
+
+    # the remaining pages: "don't know" everywhere
+    page.wait_for_url(re.compile(r"page=3$"))
+    while "/review" not in page.url:
+        before = page.url
+        answer_page(page, choice=-1)  # the last choice: "don't know" or "not applicable"
+        page.get_by_role("button", name=re.compile("Save and (continue|review)")).click()
+        page.wait_for_url(lambda url, before=before: url != before)
+
+    assert page.locator("h1").inner_text() == "Check your answers"
+    assert page.locator(".survey-missing").count() == 0
+    no_serious_axe_violations(page, "review")
+    screenshots(page, "review")
+    page.get_by_role("button", name="Submit my answers").click()
+    page.wait_for_url(re.compile(r"/done$"))
+    assert page.locator("h1").inner_text() == "Thank you: your answers are in"
+    no_serious_axe_violations(page, "thank-you")
+    screenshots(page, "thank-you")
+    context.close()
