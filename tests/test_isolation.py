@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -275,7 +275,7 @@ def walker(
     world: World,
     db_connection: Connection,
     session: Session,
-) -> Iterator[Callable[..., Any]]:
+) -> Callable[..., Any]:
     signed_in = {}
     for actor in _actors(world):
         if actor.user is not None:

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-from sqlmodel import Session
 
 from app import db, demo
 from app.accounts import audit, demo_users
