@@ -8,20 +8,19 @@ from typing import Any
 
 import pytest
 
-from tests.surveys.browser_support import (
-    browser,  # noqa: F401 - fixture
-    checked_values,
-    no_serious_axe_violations,
-    screenshots,
-    survey_server,  # noqa: F401 - fixture
-)
+from tests.surveys import browser_support
+from tests.surveys.browser_support import checked_values, no_serious_axe_violations, screenshots
 
 pytestmark = pytest.mark.browser
+
+# the live server and Chromium (fixtures shared by the survey's browser tests)
+browser = browser_support.browser
+survey_server = browser_support.survey_server
 
 
 def test_two_tabs_end_on_the_conflict_page_and_lose_nothing(
     survey_server: Any,
-    browser: Any,  # noqa: F811
+    browser: Any,
 ) -> None:
     context = browser.new_context()
     tab_a = context.new_page()

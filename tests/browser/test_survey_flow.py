@@ -9,20 +9,19 @@ from typing import Any
 
 import pytest
 
-from tests.surveys.browser_support import (
-    answer_page,
-    browser,  # noqa: F401 - fixture
-    no_serious_axe_violations,
-    screenshots,
-    survey_server,  # noqa: F401 - fixture
-)
+from tests.surveys import browser_support
+from tests.surveys.browser_support import answer_page, no_serious_axe_violations, screenshots
 
 pytestmark = pytest.mark.browser
+
+# the live server and Chromium (fixtures shared by the survey's browser tests)
+browser = browser_support.browser
+survey_server = browser_support.survey_server
 
 
 def test_quick_check_end_to_end_from_an_invitation_link(
     survey_server: Any,
-    browser: Any,  # noqa: F811
+    browser: Any,
 ) -> None:
     link = survey_server.invitation(role="data_scientist", results_min=2)
     context = browser.new_context(viewport={"width": 375, "height": 812})

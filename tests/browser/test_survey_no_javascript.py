@@ -7,16 +7,17 @@ from typing import Any
 
 import pytest
 
-from tests.surveys.browser_support import (
-    answer_page,
-    browser,  # noqa: F401 - fixture
-    survey_server,  # noqa: F401 - fixture
-)
+from tests.surveys import browser_support
+from tests.surveys.browser_support import answer_page
 
 pytestmark = pytest.mark.browser
 
+# the live server and Chromium (fixtures shared by the survey's browser tests)
+browser = browser_support.browser
+survey_server = browser_support.survey_server
 
-def test_the_whole_flow_without_javascript(survey_server: Any, browser: Any) -> None:  # noqa: F811
+
+def test_the_whole_flow_without_javascript(survey_server: Any, browser: Any) -> None:
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(survey_server.invitation(role="ml_engineer"))

@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from tests.surveys.browser_support import (
-    answer_page,
-    browser,  # noqa: F401 - fixture
-    checked_values,
-    survey_server,  # noqa: F401 - fixture
-)
+from tests.surveys import browser_support
+from tests.surveys.browser_support import answer_page, checked_values
 
 pytestmark = pytest.mark.browser
 
+# the live server and Chromium (fixtures shared by the survey's browser tests)
+browser = browser_support.browser
+survey_server = browser_support.survey_server
 
-def _begin(browser: Any, link: str) -> tuple[Any, Any, str]:  # noqa: F811
+
+def _begin(browser: Any, link: str) -> tuple[Any, Any, str]:
     context = browser.new_context()
     page = context.new_page()
     page.goto(link)
@@ -31,7 +31,7 @@ def _begin(browser: Any, link: str) -> tuple[Any, Any, str]:  # noqa: F811
 
 def test_stop_halfway_and_find_every_answer_on_another_device(
     survey_server: Any,
-    browser: Any,  # noqa: F811
+    browser: Any,
 ) -> None:
     context, page, resume_url = _begin(browser, survey_server.invitation())
     first_page = answer_page(page, choice=1)
@@ -67,7 +67,7 @@ def test_stop_halfway_and_find_every_answer_on_another_device(
 
 def test_a_page_can_be_completed_with_the_keyboard_alone(
     survey_server: Any,
-    browser: Any,  # noqa: F811
+    browser: Any,
 ) -> None:
     context, page, _ = _begin(browser, survey_server.invitation())
     qids = page.eval_on_selector_all("[data-qid]", "els => els.map(e => e.dataset.qid)")

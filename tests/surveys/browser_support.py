@@ -2,7 +2,8 @@
 
 A live uvicorn server on a free loopback port with a database of its own, Debian's Chromium
 through Playwright, axe-core scans, and 375 px / desktop screenshots in test-artifacts/.
-Import the fixtures into a test module: ``from tests.surveys.browser_support import *``.
+A test module makes the fixtures its own with ``browser = browser_support.browser`` and
+``survey_server = browser_support.survey_server``.
 """
 
 from __future__ import annotations

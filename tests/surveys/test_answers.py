@@ -464,3 +464,27 @@ def test_the_round_result_is_visible_to_respondents_only_when_allowed(
     assert waiting.status_code == 200
     assert not waiting.context["page"].visible
     assert waiting.context["page"].responses_needed == 2
+
+
+def test_saving_is_throttled_per_resume_link(
+    session: Session, settings: Settings, survey_client: TestClient, quick_round: AssessmentRound
+) -> None:
+    """Many respondents behind one address are counted apart: the limit is per link."""
+    other = helpers.start(survey_client, helpers.invite(session, settings, quick_round, "other"))
+    mine = page_html(survey_client, other, 1)
+    fields = helpers.with_answers(helpers.form_values(mine), {}, action="autosave")
+    statuses = [
+        helpers.post_form(survey_client, f"/r/{other}/questions?page=1", fields).status_code
+        for _ in range(61)
+    ]
+    assert statuses[:60] == [200] * 60
+    assert statuses[60] == 429
+    # another respondent on the same address saves as usual
+    theirs = helpers.start(
+        survey_client, helpers.invite(session, settings, quick_round, "ml_engineer")
+    )
+    html = page_html(survey_client, theirs, 1)
+    fields = helpers.with_answers(helpers.form_values(html), {}, action="autosave")
+    assert (
+        helpers.post_form(survey_client, f"/r/{theirs}/questions?page=1", fields).status_code == 200
+    )
