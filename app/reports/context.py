@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from app.errors import DomainError
@@ -296,10 +296,11 @@ class TeamReport:
     mode: str
     respondents: int
     branding: Branding
-    hide_names: bool
     # executive summary
     top_model: ModelView
     runner_up: ModelView
+    # why no process model is recommended (no trajectory answers, or no model fits), or None
+    no_recommendation: str | None
     close: bool
     margin: float
     trajectory: Trajectory
@@ -334,8 +335,6 @@ class TeamReport:
     notes: tuple[SharedNote, ...]
     rubric_versions: tuple[tuple[str, str], ...]
     sources: tuple[Source, ...]
-    scale_max: int = 4
-    findings_other: tuple[Finding, ...] = field(default=())
 
 
 # ---------------------------------------------------------------- building
@@ -608,6 +607,21 @@ def _distributions(
     return tuple(rows)
 
 
+def _no_recommendation(round_info: Mapping[str, Any], top: ModelView) -> str | None:
+    if top.fit > 0:
+        return None
+    if "trajectory" not in round_info.get("instruments", ("trajectory",)):
+        return (
+            "This round did not include the trajectory questions, so no process model can be "
+            "recommended. Include them in the next round to get a recommendation."
+        )
+    return (
+        "No process model's conditions hold for these answers (every fit is 0), often because "
+        "key trajectory questions were answered “don’t know”. Settle those answers and assess "
+        "again before choosing a process."
+    )
+
+
 def _commentary(text: str | None) -> tuple[tuple[str, ...], ...]:
     """Free text as paragraphs of lines; the template escapes every line."""
     if not text:
@@ -720,8 +734,8 @@ def team_report(
         mode=MODE_LABELS.get(round_info["mode"], humanise(round_info["mode"])),
         respondents=round_info["respondents"],
         branding=branding,
-        hide_names=False,
         top_model=top,
+        no_recommendation=_no_recommendation(round_info, top),
         runner_up=runner,
         close=bool(data["recommendation"]["close"]),
         margin=float(data["recommendation"].get("margin") or 0),

@@ -463,5 +463,7 @@ def organisation_report(
         mix_chart=mix_chart,
         upgrades_chart=upgrades_chart,
         trend_chart=trend_chart,
-        line_tables=tuple(tuple(chunk) for chunk in _chunks(summary.lines, TEAM_ROWS_PER_TABLE)),
+        line_tables=tuple(
+            tuple(chunk) for chunk in _chunks(summary.lines, TEAM_ROWS_PER_TABLE) if chunk
+        ),
     )

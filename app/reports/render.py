@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-from datetime import date
 from typing import Any, Literal
 
 import jinja2
@@ -86,18 +85,16 @@ def _stylesheet() -> str:
     return STYLESHEET.read_text(encoding="utf-8")
 
 
-def render_html(
-    template: str, report: Any, *, medium: Medium, generated: date | None = None
-) -> str:
-    """The report's HTML for the page or for the PDF."""
+def render_html(template: str, report: Any, *, medium: Medium) -> str:
+    """The report's HTML for the page or for the PDF (deterministic: same context, same HTML)."""
     return (
         environment()
         .get_template(template)
         .render(
             page=report,
             medium=medium,
+            # our own stylesheet, inlined so WeasyPrint is never handed a stylesheet URL
             stylesheet=Markup(_stylesheet()) if medium == "pdf" else None,
-            generated=(generated or date.today()).isoformat(),
         )
     )
 

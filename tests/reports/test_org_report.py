@@ -160,3 +160,17 @@ def test_stored_results_are_read_as_plain_data(
     )
     assert report.team == "Search team"
     assert report.notes == ()
+
+
+def test_an_organisation_with_only_small_teams_shows_nothing_about_them(
+    data: dict[str, Any], catalog: Catalog
+) -> None:
+    small = [r for r in _results(data) if r.team == "Tiny team"]
+    report = org.organisation_report(
+        organisation="Northwind", results=small, catalog=catalog, branding=default_branding()
+    )
+    assert report.aggregate.teams_shown == 0
+    assert report.line_tables == ()
+    html = render.render_html("reports/org.html", report, medium="pdf")
+    assert "Tiny team" not in html
+    assert "No team can be shown yet." in html

@@ -13,10 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import app as cli_app
-from app.reports import context, render
+from app.reports import context, pdf, render
 from app.reports.branding import Branding, default_branding
+from app.reports.cli import team_report_from_file
 from app.rubric.answers import Answer
-from app.rubric.answers_file import AnswersFile, assess_file
+from app.rubric.answers_file import AnswersFile, assess_file, parse_answers_data
 from app.rubric.loader import Catalog
 from app.rubric.output import to_data
 
@@ -150,3 +151,50 @@ def test_cache_key_changes_with_anything_that_changes_the_pdf(
     assert key(branding=Branding(name="Other", colour="#000000")) != base
     assert key(branding=Branding(name="ProcessLens", colour="#1f5f5b", logo=b"x")) != base
     assert key(commentary="New words") != base
+
+
+class CountingPool:
+    """Stands in for the render pool: counts renders, returns a fixed PDF."""
+
+    def __init__(self) -> None:
+        self.renders = 0
+
+    def render(self, html: str) -> bytes:
+        self.renders += 1
+        return b"%PDF-1.7 " + str(len(html)).encode()
+
+
+def test_pdfs_come_from_the_cache_until_something_changes(
+    catalog: Catalog, data: dict[str, Any], tmp_path: Path
+) -> None:
+    cache = pdf.PdfCache(tmp_path / "cache", max_files=2)
+    pool: Any = CountingPool()
+
+    def make(**changes: Any) -> bytes:
+        values: dict[str, Any] = {"team": "T", "branding": default_branding()} | changes
+        report = context.team_report(data=data, catalog=catalog, **values)
+        return render.team_pdf(report, pool=pool, cache=cache)
+
+    first = make()
+    assert make() == first
+    assert pool.renders == 1
+    make(commentary="Changed")
+    assert pool.renders == 2
+    make(team="U")
+    assert pool.renders == 3
+    assert len(list((tmp_path / "cache").glob("*.pdf"))) == 2  # the oldest was removed
+
+
+def test_no_recommendation_without_trajectory_answers(catalog: Catalog) -> None:
+    answers = parse_answers_data(
+        {
+            "round": {"stage": "prototype", "instruments": ["handoff"], "mode": "solo"},
+            "respondents": [{"role": "team_lead", "answers": {"handoff.environment": "pinned"}}],
+        },
+        catalog,
+    )
+    report = team_report_from_file(answers, catalog, default_branding())
+    assert report.no_recommendation is not None
+    assert "trajectory questions" in report.no_recommendation
+    html = render.team_html(report, medium="pdf")
+    assert "No recommendation yet" in html
