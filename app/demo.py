@@ -26,6 +26,7 @@ from app.rubric.answers import RoundSettings, validate_role
 from app.rubric.loader import Catalog, load_catalog
 from app.rubric.synthetic import TeamProfile, random_profile, synthetic_answers
 from app.surveys import rubric_store
+from app.workspace import demo as workspace_demo
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Northwind Analytics (demo)"
@@ -276,7 +277,7 @@ def seed_demo(*, session: Session, now: datetime | None = None) -> SeedSummary:
             rounds=0,
             created=False,
         )
-    return _seed(
+    summary = _seed(
         session,
         name=DEMO_NAME,
         slug=DEMO_SLUG,
@@ -285,6 +286,14 @@ def seed_demo(*, session: Session, now: datetime | None = None) -> SeedSummary:
         now=now or utcnow(),
         adopt=True,
     )
+    # targets and an open team survey for the demo team lead's team (app/workspace/demo.py)
+    workspace_demo.add_demo_extras(
+        session=session,
+        catalog=load_catalog(QUESTIONNAIRES_DIR),
+        organisation_id=summary.organisation_id,
+        now=now,
+    )
+    return summary
 
 
 def seed_organisation(

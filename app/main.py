@@ -12,8 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
-from app import __version__, db, errors, health, home, migrate, templating
-from app import api
+from app import __version__, api, db, errors, health, home, migrate, templating
 from app.accounts import csrf, headers, ratelimit
 from app.accounts import dependencies as account_dependencies
 from app.accounts import routes as account_routes
@@ -24,6 +23,7 @@ from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.surveys import api as survey_api
 from app.surveys import routes as survey_routes
 from app.surveys import rubric_store
+from app.workspace import routes as workspace_routes
 
 logger = logging.getLogger(__name__)
 
@@ -82,5 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_routes.router)
     app.include_router(survey_routes.router)
     app.include_router(survey_api.router)
+    app.include_router(workspace_routes.router)
     api.install(app)
     return app

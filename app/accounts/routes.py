@@ -1,5 +1,6 @@
-"""Sign-in and sign-out, password reset links, the signed-in home page (teams), the account
-page with API tokens, an organisation overview, and a respondent's privacy page."""
+"""Sign-in and sign-out, password reset links, the account page with API tokens, an
+organisation overview, and a respondent's privacy page. (The signed-in home, /teams, is the
+workspace's: app.workspace.routes.)"""
 
 from __future__ import annotations
 
@@ -262,58 +263,7 @@ def reset_password(
     return templating.render(request, "accounts/reset.html", page)
 
 
-# ---------------------------------------------------------------- home after sign-in
-
-
-@dataclasses.dataclass(frozen=True)
-class OrganisationGroup:
-    id: int
-    name: str
-    can_open: bool
-    teams: tuple[organisations.VisibleTeam, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class TeamsPage:
-    """Context of templates/accounts/teams.html."""
-
-    title: str
-    viewer_name: str
-    role_label: str
-    is_admin: bool
-    groups: tuple[OrganisationGroup, ...]
-    empty_organisations: tuple[tuple[int, str], ...]
-
-
-@router.get("/teams", response_class=HTMLResponse)
-def teams(request: Request, session: SessionDep, principal: CurrentPrincipal) -> HTMLResponse:
-    visible = organisations.visible_teams(session=session, principal=principal)
-    grouped: dict[int, list[organisations.VisibleTeam]] = {}
-    names: dict[int, str] = {}
-    for team in visible:
-        grouped.setdefault(team.organisation_id, []).append(team)
-        names[team.organisation_id] = team.organisation_name
-    whole = organisations.visible_organisations(session=session, principal=principal)
-    empty = tuple(
-        (org.id, org.name) for org in whole if org.id is not None and org.id not in grouped
-    )
-    page = TeamsPage(
-        title="Your teams",
-        viewer_name=principal.display_name,
-        role_label=principal.role_label,
-        is_admin=principal.is_admin,
-        groups=tuple(
-            OrganisationGroup(
-                id=org_id,
-                name=names[org_id],
-                can_open=principal.is_admin or org_id in principal.organisation_ids,
-                teams=tuple(items),
-            )
-            for org_id, items in grouped.items()
-        ),
-        empty_organisations=empty,
-    )
-    return templating.render(request, "accounts/teams.html", page)
+# The signed-in home (/teams, HOME_AFTER_SIGN_IN) is the team lead's workspace: app.workspace.
 
 
 @dataclasses.dataclass(frozen=True)

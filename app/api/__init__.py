@@ -27,7 +27,7 @@ __all__ = ["ApiPrincipal", "api_router", "install"]
 
 # Modules that add endpoints to api_router; they must be imported before the router is
 # included (FastAPI copies the routes at that moment). Add yours here.
-ENDPOINT_MODULES = ("app.api.accounts",)
+ENDPOINT_MODULES = ("app.api.accounts", "app.api.workspace")
 
 
 def install(app: FastAPI) -> None:

@@ -1,0 +1,231 @@
+"""A round's results as the workspace shows them: visibility (the one anonymity rule), the
+stored result kept current while answers arrive, rescoring under a newer rubric, and
+recomputing a team's results when its targets or adopted practices change.
+
+The stored ``RoundResult.computed`` (the engine's ``to_data``) stays the one source for the
+page, the API, the PDF and the dashboards; nothing here computes a number of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+
+from sqlmodel import Session, col, select
+
+from app.errors import InvalidInputError, NotFoundError
+from app.models import AssessmentRound, Response, ResponseStatus, RoundKind, RoundResult
+from app.reports.context import ResultsNotVisibleError
+from app.results.service import ORIGINAL, store_round_result
+from app.rubric.anonymity import Visibility, team_results_visibility
+from app.rubric.loader import Catalog
+from app.rubric.versions import QuestionChange, answers_to_renew, diff_catalogs
+from app.surveys import rubric_store
+from app.workspace.rounds import submitted_count
+
+logger = logging.getLogger(__name__)
+
+RESCORED_PREFIX = "rescored-"
+
+
+@dataclasses.dataclass(frozen=True)
+class RoundResults:
+    """What may be shown of a round: the visibility rule's verdict and, if visible, the
+    stored result under ``label``."""
+
+    visibility: Visibility
+    label: str
+    result: RoundResult | None  # None while hidden, or when no result has this label
+    labels: tuple[str, ...]  # every stored label of the round, the original first
+
+
+def visibility_of(*, session: Session, assessment_round: AssessmentRound) -> Visibility:
+    """The anonymity rule (app.rubric.anonymity) applied to the round's submitted responses."""
+    return team_results_visibility(
+        mode=assessment_round.mode,
+        submitted=submitted_count(session=session, round_id=assessment_round.id or 0),
+        threshold=assessment_round.results_min,
+    )
+
+
+def stored_labels(*, session: Session, round_id: int) -> tuple[str, ...]:
+    labels = session.exec(select(RoundResult.label).where(RoundResult.round_id == round_id)).all()
+    return tuple(sorted(labels, key=lambda label: (label != ORIGINAL, label)))
+
+
+def _stored(session: Session, round_id: int, label: str) -> RoundResult | None:
+    return session.exec(
+        select(RoundResult).where(RoundResult.round_id == round_id, RoundResult.label == label)
+    ).first()
+
+
+def load_results(
+    *, session: Session, assessment_round: AssessmentRound, label: str = ORIGINAL
+) -> RoundResults:
+    """The round's results under ``label`` when the anonymity rule allows them.
+
+    The original result is recomputed when responses were submitted since it was stored
+    (the survey recomputes it after each submission; this catches one that has not landed
+    yet), so the results update as more answers arrive. A final result never changes.
+    """
+    assert assessment_round.id is not None
+    visibility = visibility_of(session=session, assessment_round=assessment_round)
+    result = _stored(session, assessment_round.id, label)
+    if (
+        label == ORIGINAL
+        and visibility.submitted
+        and (
+            result is None or (not result.final and result.respondent_count != visibility.submitted)
+        )
+    ):
+        result = store_round_result(session=session, assessment_round=assessment_round)
+    labels = stored_labels(session=session, round_id=assessment_round.id)
+    if label != ORIGINAL and label not in labels:
+        raise NotFoundError("This round has no result with that label.")
+    return RoundResults(
+        visibility=visibility,
+        label=label,
+        result=result if visibility.visible else None,
+        labels=labels,
+    )
+
+
+def require_visible(results: RoundResults) -> RoundResult:
+    if results.result is None:
+        raise ResultsNotVisibleError(
+            f"Team results appear once {results.visibility.needed} responses are submitted; "
+            f"{results.visibility.submitted} so far."
+        )
+    return results.result
+
+
+# ---------------------------------------------------------------- rubric upgrades
+
+
+def rescore_label(catalog: Catalog) -> str:
+    """The label of a result rescored under ``catalog``: its version set, hashed short."""
+    digest = hashlib.sha256(json.dumps(sorted(catalog.versions.items())).encode()).hexdigest()
+    return RESCORED_PREFIX + digest[:8]
+
+
+@dataclasses.dataclass(frozen=True)
+class Renewal:
+    """A question whose answer the newest rubric needs again, and why."""
+
+    question: str
+    text: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RubricUpgrade:
+    """What rescoring a round under the newest rubric involves."""
+
+    label: str
+    renew: tuple[Renewal, ...]  # questions that must be answered (again)
+    changes: tuple[QuestionChange, ...]  # every change between the two versions
+    rescored: bool  # a result under this label is already stored
+
+
+def rubric_upgrade(
+    *, session: Session, assessment_round: AssessmentRound, newest: Catalog
+) -> RubricUpgrade | None:
+    """None when the round already uses the newest rubric; else the questions it would need
+    answered again: questions new in the newest version that the round asks, and answers
+    the new version can no longer use."""
+    assert assessment_round.id is not None
+    if dict(assessment_round.rubric_versions) == dict(newest.versions):
+        return None
+    old = rubric_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
+    changes = tuple(diff_catalogs(old, newest))
+    renew: dict[str, Renewal] = {}
+    for change in changes:
+        ref = newest.questions.get(change.question)
+        if change.kind != "added" or ref is None:
+            continue
+        if ref.instrument.id not in assessment_round.instruments:
+            continue
+        if assessment_round.kind == RoundKind.quick and not ref.question.quick:
+            continue
+        renew[change.question] = Renewal(
+            change.question, ref.question.text, "new in the newest rubric"
+        )
+    answers = session.exec(
+        select(Response.answers).where(
+            Response.round_id == assessment_round.id,
+            Response.status == ResponseStatus.submitted,
+        )
+    ).all()
+    for stored in answers:
+        values = {qid: raw.get("value") for qid, raw in stored.items() if isinstance(raw, Mapping)}
+        for qid, reason in answers_to_renew(newest, values).items():
+            ref = newest.questions.get(qid)
+            text = ref.question.text if ref else old.questions[qid].question.text
+            renew.setdefault(qid, Renewal(qid, text, reason))
+    label = rescore_label(newest)
+    return RubricUpgrade(
+        label=label,
+        renew=tuple(renew[q] for q in sorted(renew)),
+        changes=changes,
+        rescored=_stored(session, assessment_round.id, label) is not None,
+    )
+
+
+def rescore(*, session: Session, assessment_round: AssessmentRound, newest: Catalog) -> RoundResult:
+    """Score the round's answers under the newest rubric and store the result beside the
+    original, under its own label. The original result stays as it is."""
+    assert assessment_round.id is not None
+    if dict(assessment_round.rubric_versions) == dict(newest.versions):
+        raise InvalidInputError("This round already uses the newest rubric: nothing to rescore.")
+    require_visible(load_results(session=session, assessment_round=assessment_round))
+    rubric_store.register_catalog(session=session, catalog=newest)
+    return store_round_result(
+        session=session,
+        assessment_round=assessment_round,
+        catalog=newest,
+        label=rescore_label(newest),
+    )
+
+
+# ---------------------------------------------------------------- targets and adoption
+
+
+def refresh_team_results(*, session: Session, team_id: int) -> int:
+    """Recompute the original result of every round of the team that has one.
+
+    Targets and adopted practices are the team's, not a round's answers, so they may change
+    after a round has closed: its answers, rubric and previous round stay fixed, and only the
+    percent-to-target, the adopted practices and whether their answers moved change. (A final
+    result is otherwise never recomputed; respondent erasure does the same.)
+    """
+    rounds = session.exec(
+        select(AssessmentRound)
+        .join(RoundResult, col(RoundResult.round_id) == col(AssessmentRound.id))
+        .where(AssessmentRound.team_id == team_id, RoundResult.label == ORIGINAL)
+        .order_by(col(AssessmentRound.created_at))
+    ).all()
+    refreshed = 0
+    for assessment_round in rounds:
+        assert assessment_round.id is not None
+        stored = _stored(session, assessment_round.id, ORIGINAL)
+        if stored is None:  # pragma: no cover - joined above
+            continue
+        final = stored.final
+        stored.final = False  # recomputed in place, and final again if the round is closed
+        session.add(stored)
+        try:
+            store_round_result(session=session, assessment_round=assessment_round)
+        except ValueError:
+            # a target the round's older rubric does not know (e.g. a band renamed since):
+            # that round keeps its stored result
+            logger.warning(
+                "round %s kept its result: a target does not fit its rubric", assessment_round.id
+            )
+            stored.final = final
+            session.add(stored)
+            continue
+        refreshed += 1
+    return refreshed

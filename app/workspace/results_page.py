@@ -1,0 +1,832 @@
+"""The context of the results page (templates/results/results.html), built from a round's
+stored result (``RoundResult.computed``, the engine's ``to_data``).
+
+The wording and labelling come from the team report's context (app.reports.context), so the
+page and the PDF say the same things; this module adds what only the page has: every number
+with its explanation (answers, option scores and weights), the radar's data as a table, the
+forms to act on the results, downloads, and rescoring under a newer rubric.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from markupsafe import Markup
+from sqlmodel import Session, col, select
+
+from app.config import Settings
+from app.models import AssessmentRound, Organisation, RoundMode, RoundResult, Team
+from app.reports import charts
+from app.reports import context as report_context
+from app.reports.branding import organisation_branding
+from app.reports.charts import ChartSpec
+from app.reports.context import TeamReport, humanise
+from app.reports.svg import to_svg
+from app.results.service import ORIGINAL
+from app.rubric.loader import Catalog
+from app.rubric.rules import DONT_KNOW
+from app.workspace import acting
+from app.workspace.pages import day, results_url, round_status, round_url, team_url
+from app.workspace.results import RESCORED_PREFIX, Renewal, RoundResults, RubricUpgrade
+
+EFFORT_COST: Final = {"S": 1, "M": 2, "L": 3}
+GATE_STATUS: Final = {"met": "Met", "missing": "Missing", "unknown": "Not known"}
+
+
+def number(value: float | None, decimals: int = 0) -> str:
+    return "–" if value is None else f"{value:.{decimals}f}"
+
+
+def signed(value: float | None, decimals: int = 1) -> str:
+    return "–" if value is None else f"{value:+.{decimals}f}".replace("-", "−")
+
+
+def percent(share: float | None) -> str:
+    return "–" if share is None else f"{round(100 * share)} %"
+
+
+# ---------------------------------------------------------------- parts
+
+
+@dataclasses.dataclass(frozen=True)
+class PageChart:
+    """A chart: server-made SVG (works without JavaScript) and the Plotly figure that
+    static/js/charts.js draws over it."""
+
+    id: str
+    title: str
+    description: str
+    svg: Markup  # made by app.reports.svg, which escapes every text it writes
+    figure: Mapping[str, Any]
+
+
+def page_chart(spec: ChartSpec) -> PageChart:
+    return PageChart(
+        id=spec.id,
+        title=spec.title,
+        description=spec.description,
+        svg=Markup(to_svg(spec)),
+        figure=charts.to_plotly(spec),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class RadarRow:
+    dimension: str
+    sub_dimension: str
+    score: str
+    previous: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ExplainRow:
+    """One answer's part in a score: 100 · w · s ÷ (4 · A) points of 100 · w ÷ A."""
+
+    question: str
+    sub_dimension: str
+    answer: str
+    option_score: str  # "3 of 4"
+    weight: str
+    points: str
+    max_points: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SubScore:
+    id: str
+    title: str
+    score: str
+    coverage: str
+    rows: tuple[ExplainRow, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class BandStep:
+    label: str
+    from_score: str
+    current: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetView:
+    label: str  # "Established" or "Level 2"
+    percent: int
+    met: bool
+    formula: str
+
+
+@dataclasses.dataclass(frozen=True)
+class DimensionView:
+    id: str
+    title: str
+    description: str
+    score: str
+    coverage: str
+    coverage_note: str
+    kind: str  # band | level
+    level_label: str
+    level_description: str
+    bands: tuple[BandStep, ...]
+    target: TargetView | None
+    change: str | None
+    classification: str | None
+    strengths: tuple[report_context.Finding, ...]
+    risks: tuple[report_context.Finding, ...]
+    sub_scores: tuple[SubScore, ...]
+    explanation: tuple[ExplainRow, ...]
+    knowledge_gaps: tuple[str, ...]
+    later: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ArtifactView:
+    id: str
+    title: str
+    level: int
+    certain: bool
+    next_level: int | None
+    missing: tuple[str, ...]  # gates for the next level that do not hold (or are unknown)
+    gates: tuple[tuple[str, int, str, str], ...]  # title, level, status, status label
+
+
+@dataclasses.dataclass(frozen=True)
+class ReasonView:
+    text: str
+    weight: str  # "+3"
+    answers: tuple[str, ...]  # "question — team answer"
+    certain: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCard:
+    id: str
+    name: str
+    summary: str
+    description: str
+    fits_when: str
+    avoid_when: str
+    fit: str
+    fit_formula: str
+    reasons: tuple[ReasonView, ...]
+    against: tuple[ReasonView, ...]
+    undecided: tuple[ReasonView, ...]
+    caveats: tuple[ReasonView, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class RecommendationView:
+    top: ModelCard
+    runner_up: ModelCard
+    close: bool
+    margin: str
+    no_recommendation: str | None
+    ranked: tuple[tuple[str, str], ...]
+    sensitivity: tuple[report_context.SensitivityRow, ...]
+    level_sensitivity: tuple[report_context.SensitivityRow, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class PracticeView:
+    practice: report_context.Practice
+    gap: str
+    priority: str
+    formula: str  # how the priority comes about
+
+
+@dataclasses.dataclass(frozen=True)
+class AdoptedItem:
+    id: str
+    title: str
+    adopted_on: str
+    moved: str | None  # whether the answers moved since the previous round
+
+
+@dataclasses.dataclass(frozen=True)
+class RoadmapView:
+    now: tuple[PracticeView, ...]
+    next: tuple[PracticeView, ...]
+    later: tuple[PracticeView, ...]
+    adopted: tuple[AdoptedItem, ...]
+    to_check: tuple[str, ...]
+    level_paths: tuple[report_context.LevelPath, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class KnowledgeGap:
+    dimension: str
+    questions: tuple[tuple[str, str], ...]  # question, "2 of 5 answered “don't know”"
+
+
+@dataclasses.dataclass(frozen=True)
+class ComparisonView:
+    dimensions: tuple[tuple[str, str], ...]  # title, "+4.2" points
+    questions_up: int
+    questions_down: int
+    adopted: tuple[tuple[str, str], ...]  # practice, whether its answers moved
+
+
+def _comparison(report: TeamReport) -> ComparisonView | None:
+    comparison = report.comparison
+    if comparison is None:
+        return None
+    return ComparisonView(
+        dimensions=tuple((title, signed(change)) for title, change in comparison.dimensions),
+        questions_up=comparison.questions_up,
+        questions_down=comparison.questions_down,
+        adopted=comparison.adopted,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Download:
+    label: str
+    url: str
+    kind: str  # CSV, JSON, PDF
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultLink:
+    label: str
+    title: str
+    url: str
+    current: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class UpgradeView:
+    """A newer rubric exists: what rescoring means, and where to ask for it."""
+
+    action: str
+    label: str
+    rescored: bool
+    rescored_url: str
+    renew: tuple[Renewal, ...]
+    changes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultsPage:
+    """Context of templates/results/results.html."""
+
+    title: str
+    team_id: int
+    team_name: str
+    round_id: int
+    round_title: str
+    round_url: str
+    team_url: str
+    url: str
+    kind: str
+    mode: str
+    stage: str
+    status: str
+    solo: bool
+    submitted: int
+    needed: int
+    visible: bool
+    waiting: str | None
+    label: str
+    result_title: str
+    results: tuple[ResultLink, ...]
+    computed_on: str
+    final: bool
+    # the stored result itself (to_data): what the API returns and `processlens score` prints
+    data: Mapping[str, Any] | None
+    report: TeamReport | None
+    trajectory: report_context.Trajectory | None
+    dimensions: tuple[DimensionView, ...]
+    radar: PageChart | None
+    radar_rows: tuple[RadarRow, ...]
+    radar_has_previous: bool
+    handoff_level: int | None
+    handoff_certain: bool
+    artifacts: tuple[ArtifactView, ...]
+    recommendation: RecommendationView | None
+    roadmap: RoadmapView | None
+    perception_gaps: tuple[report_context.PerceptionGap, ...]
+    role_group_minimum: int
+    knowledge_gaps: tuple[KnowledgeGap, ...]
+    debt_register: tuple[report_context.DebtItem, ...]
+    comparison: ComparisonView | None
+    evidence_share: str | None
+    warnings: tuple[str, ...]
+    targets: tuple[acting.TargetChoice, ...]
+    can_act: bool  # actions (adopt, targets) apply to the original result only
+    downloads: tuple[Download, ...]
+    upgrade: UpgradeView | None
+    notice: str | None
+
+
+# ---------------------------------------------------------------- builders
+
+
+def _question(catalog: Catalog, qid: str) -> str:
+    ref = catalog.questions.get(qid)
+    return ref.question.text if ref else qid
+
+
+def _explain(row: Mapping[str, Any], subs: Mapping[str, str]) -> ExplainRow:
+    score = row.get("score")
+    return ExplainRow(
+        question=row["text"],
+        sub_dimension=subs.get(row.get("sub_dimension") or "", ""),
+        answer=row["answer_label"],
+        option_score="–" if score is None else f"{score} of 4",
+        weight=f"{row['weight']:g}",
+        points=number(row["points"], 1),
+        max_points=number(row["max_points"], 1),
+    )
+
+
+def _target_view(dimension: str, data: Mapping[str, Any], catalog: Catalog) -> TargetView | None:
+    raw = next((t for t in data["targets"] if t["dimension"] == dimension), None)
+    if raw is None:
+        return None
+    instrument = catalog.instruments[dimension]
+    value = raw["target"]
+    if isinstance(value, int):
+        label = f"Level {value}"
+        formula = f"Percent to target = min(100, 100 × current level ÷ {value})."
+    else:
+        band = next((b for b in instrument.bands if b.id == value), None)
+        label = band.label if band else humanise(str(value))
+        start = f"{band.min_score:g}" if band else "?"
+        formula = (
+            f"Percent to target = min(100, 100 × score ÷ {start}, the score where {label} begins)."
+        )
+    return TargetView(label=label, percent=raw["percent"], met=raw["met"], formula=formula)
+
+
+def _dimensions(
+    data: Mapping[str, Any], catalog: Catalog, report: TeamReport
+) -> tuple[DimensionView, ...]:
+    sections = {section.id: section for section in report.dimensions}
+    comparison = (data.get("comparison") or {}).get("dimensions", {})
+    views = []
+    for dimension_id in charts.scored_dimensions(data):
+        raw = data["dimensions"][dimension_id]
+        instrument = catalog.instruments[dimension_id]
+        section = sections.get(dimension_id)
+        subs = {sub_id: sub["title"] for sub_id, sub in raw["sub_dimensions"].items()}
+        rows = [(r.get("sub_dimension") or "", _explain(r, subs)) for r in raw["explanation"]]
+        level = raw.get("level")
+        band = raw.get("band")
+        if level is not None and instrument.levels is not None:
+            kind, label = "level", f"Level {level}"
+            definition = next((d for d in instrument.levels.definitions if d.level == level), None)
+            description = f"{definition.label}: {definition.description}" if definition else ""
+            steps: tuple[BandStep, ...] = ()
+        else:
+            kind = "band"
+            label = band["label"] if band else "No band"
+            current = next((b for b in instrument.bands if band and b.id == band["id"]), None)
+            description = current.description if current else ""
+            steps = tuple(
+                BandStep(b.label, f"{b.min_score:g}", bool(band and b.id == band["id"]))
+                for b in instrument.bands
+            )
+        gaps = raw["knowledge_gaps"]
+        change = comparison.get(dimension_id)
+        views.append(
+            DimensionView(
+                id=dimension_id,
+                title=raw["title"],
+                description=instrument.description,
+                score=number(raw["score"], 1),
+                coverage=percent(raw["coverage"]),
+                coverage_note=(
+                    "Coverage is the share of the questions' weight the team answered with an "
+                    "option. "
+                    + (
+                        f"{len(gaps)} question{'s' if len(gaps) != 1 else ''} "
+                        "answered “don't know” (or left unanswered) lower it."
+                        if gaps
+                        else "Every expected question was answered."
+                    )
+                ),
+                kind=kind,
+                level_label=label,
+                level_description=description,
+                bands=steps,
+                target=_target_view(dimension_id, data, catalog),
+                change=None if change is None else signed(change),
+                classification=section.classification if section else None,
+                strengths=section.strengths if section else (),
+                risks=section.gaps if section else (),
+                sub_scores=tuple(
+                    SubScore(
+                        id=sub_id,
+                        title=sub["title"],
+                        score=number(sub["score"]),
+                        coverage=percent(sub["coverage"]),
+                        rows=tuple(row for key, row in rows if key == sub_id),
+                    )
+                    for sub_id, sub in raw["sub_dimensions"].items()
+                ),
+                explanation=tuple(row for _, row in rows),
+                knowledge_gaps=tuple(_question(catalog, q) for q in gaps),
+                later=tuple(_question(catalog, q) for q in raw["later"]),
+            )
+        )
+    return tuple(views)
+
+
+def _radar(
+    data: Mapping[str, Any], previous: Mapping[str, Any] | None
+) -> tuple[PageChart | None, tuple[RadarRow, ...], bool]:
+    """The radar chart and its data as table rows: both from the one chart spec."""
+    spec = charts.radar_chart(data, previous)
+    if spec is None:
+        return None, (), False
+    current = spec.series[0].values
+    earlier = spec.series[1].values if len(spec.series) > 1 else None
+    rows = tuple(
+        RadarRow(
+            dimension=spec.groups[index],
+            sub_dimension=category,
+            score=spec.format(current[index]),
+            previous=spec.format(earlier[index]) if earlier is not None else None,
+        )
+        for index, category in enumerate(spec.categories)
+    )
+    return page_chart(spec), rows, earlier is not None
+
+
+def _artifacts(data: Mapping[str, Any]) -> tuple[ArtifactView, ...]:
+    handoff = data.get("handoff")
+    if not handoff:
+        return ()
+    parts = list(handoff["artifacts"].items())
+    if handoff.get("process"):
+        parts.append(("overall", handoff["process"]))
+    views = []
+    for artifact_id, part in parts:
+        next_level = part.get("next_level")
+        missing = tuple(
+            gate["title"] + ("" if gate["status"] == "missing" else " (not known)")
+            for gate in part["gates"]
+            if next_level is not None and gate["level"] == next_level and gate["status"] != "met"
+        )
+        views.append(
+            ArtifactView(
+                id=artifact_id,
+                title=part["title"],
+                level=part["level"],
+                certain=part["certain"],
+                next_level=next_level,
+                missing=missing,
+                gates=tuple(
+                    (g["title"], g["level"], g["status"], GATE_STATUS.get(g["status"], g["status"]))
+                    for g in part["gates"]
+                ),
+            )
+        )
+    return tuple(views)
+
+
+def _reason(raw: Mapping[str, Any], catalog: Catalog) -> ReasonView:
+    weight = raw.get("weight")
+    return ReasonView(
+        text=raw.get("reason") or raw.get("text") or "",
+        weight="" if weight is None else f"{weight:+d}".replace("-", "−"),
+        answers=tuple(
+            f"{_question(catalog, a['question'])} — {a['answer_label']}"
+            for a in raw.get("answers", ())
+        ),
+        certain=raw.get("status", "holds") == "holds",
+    )
+
+
+def _model(raw: Mapping[str, Any], catalog: Catalog) -> ModelCard:
+    source = next((m for m in catalog.process_models.process_models if m.id == raw["id"]), None)
+    positive = sum(rule.weight for rule in source.fit if rule.weight > 0) if source else 0
+    holding = sum(r["weight"] for r in (*raw["reasons"], *raw["against"]))
+    return ModelCard(
+        id=raw["id"],
+        name=raw["name"],
+        summary=raw["summary"],
+        description=source.description if source else "",
+        fits_when=source.fits_when if source else "",
+        avoid_when=source.avoid_when if source else "",
+        fit=number(raw["fit"]),
+        fit_formula=(
+            f"Fit = 100 × max(0, {holding:+d}) ÷ {positive} = {number(raw['fit'])}: the weights "
+            "of the conditions that hold, over the weights of all its favourable conditions."
+            if positive
+            else ""
+        ),
+        reasons=tuple(_reason(r, catalog) for r in raw["reasons"]),
+        against=tuple(_reason(r, catalog) for r in raw["against"]),
+        undecided=tuple(_reason(r, catalog) for r in raw["undecided"]),
+        caveats=tuple(
+            ReasonView(
+                text=c["text"],
+                weight="",
+                answers=tuple(_question(catalog, q) for q in c.get("questions", ())),
+                certain=c["status"] == "holds",
+            )
+            for c in raw["caveats"]
+        ),
+    )
+
+
+def _no_recommendation(data: Mapping[str, Any], fit: float) -> str | None:
+    if fit > 0:
+        return None
+    if "trajectory" not in data["round"].get("instruments", ("trajectory",)):
+        return (
+            "This round did not include the trajectory questions, so no process model can be "
+            "recommended. Include them in the next round."
+        )
+    return (
+        "No process model's conditions hold for these answers, often because key trajectory "
+        "questions were answered “don't know”. Settle those answers, then assess again."
+    )
+
+
+def _recommendation(
+    data: Mapping[str, Any], catalog: Catalog, report: TeamReport
+) -> RecommendationView:
+    models = {m["id"]: m for m in data["process_models"]}
+    top = models[data["recommendation"]["top"]]
+    return RecommendationView(
+        top=_model(top, catalog),
+        runner_up=_model(models[data["recommendation"]["runner_up"]], catalog),
+        close=bool(data["recommendation"]["close"]),
+        margin=number(data["recommendation"].get("margin")),
+        no_recommendation=_no_recommendation(data, top["fit"]),
+        ranked=tuple((m["name"], number(m["fit"])) for m in data["process_models"]),
+        sensitivity=report.sensitivity,
+        level_sensitivity=report.level_sensitivity,
+    )
+
+
+def _roadmap(
+    data: Mapping[str, Any],
+    catalog: Catalog,
+    report: TeamReport,
+    adopted: Mapping[str, str],
+) -> RoadmapView:
+    raw = {
+        item["practice"]: item
+        for key in ("now", "next", "later", "adopted")
+        for item in data["roadmap"][key]
+    }
+
+    def view(practice: report_context.Practice) -> PracticeView:
+        item = raw[practice.id]
+        effort = item["effort"]
+        cost = EFFORT_COST.get(effort, 1)
+        return PracticeView(
+            practice=practice,
+            gap=number(item["gap"], 2),
+            priority=number(item["priority"], 2),
+            formula=(
+                f"Priority = gap {item['gap']:.2f} × impact {item['impact']} ÷ effort "
+                f"{effort} ({cost}) = {item['priority']:.2f}. The gap is how far the answers "
+                "this practice addresses are from the top of the scale."
+            ),
+        )
+
+    titles = {p.id: p.title for p in catalog.practices.practices}
+    moved = (data.get("comparison") or {}).get("adopted_moved", {})
+    return RoadmapView(
+        now=tuple(view(p) for p in report.now),
+        next=tuple(view(p) for p in report.next),
+        later=tuple(view(p) for p in report.later),
+        adopted=tuple(
+            AdoptedItem(
+                id=practice_id,
+                title=titles.get(practice_id, humanise(practice_id)),
+                adopted_on=when,
+                moved=report_context.MOVED_LABELS.get(moved[practice_id])
+                if practice_id in moved
+                else None,
+            )
+            for practice_id, when in adopted.items()
+        ),
+        to_check=report.to_check,
+        level_paths=report.level_paths,
+    )
+
+
+def _knowledge_gaps(data: Mapping[str, Any], catalog: Catalog) -> tuple[KnowledgeGap, ...]:
+    """Per questionnaire, the questions someone answered "don't know" (for the scored ones,
+    the engine's knowledge gaps, which also hold required questions left unanswered)."""
+
+    def how_many(qid: str) -> str:
+        counts = (data["answers"].get(qid) or {}).get("counts", {})
+        unknown = counts.get(DONT_KNOW, 0)
+        if not unknown:
+            return "not answered"
+        return f"{unknown} of {sum(counts.values())} answered “don't know”"
+
+    gaps = []
+    for instrument_id in data["round"]["instruments"]:
+        instrument = catalog.instruments.get(instrument_id)
+        if instrument is None:
+            continue
+        raw = data["dimensions"].get(instrument_id)
+        if raw is not None:
+            qids = list(raw["knowledge_gaps"])
+        else:
+            qids = [
+                qid
+                for qid, spread in data["answers"].items()
+                if qid.startswith(instrument_id + ".") and spread["counts"].get(DONT_KNOW)
+            ]
+        if qids:
+            gaps.append(
+                KnowledgeGap(
+                    raw["title"] if raw is not None else instrument.title,
+                    tuple((_question(catalog, q), how_many(q)) for q in qids),
+                )
+            )
+    return tuple(gaps)
+
+
+def _downloads(base: str, report_links: Sequence[Download]) -> tuple[Download, ...]:
+    return (
+        Download("Roadmap", f"{base}/roadmap.csv", "CSV"),
+        Download("Roadmap", f"{base}/roadmap.json", "JSON"),
+        Download("Debt register", f"{base}/debt-register.csv", "CSV"),
+        Download("Debt register", f"{base}/debt-register.json", "JSON"),
+        *report_links,
+        Download("The whole result", f"{base}/result.json", "JSON"),
+    )
+
+
+def result_title(label: str) -> str:
+    if label == ORIGINAL:
+        return "Original result"
+    if label.startswith(RESCORED_PREFIX):
+        return f"Rescored under rubric {label.removeprefix(RESCORED_PREFIX)}"
+    return humanise(label)
+
+
+def previous_result(*, session: Session, assessment_round: AssessmentRound) -> RoundResult | None:
+    """The team's round before this one that has a stored result (for the radar's second
+    line; the engine computes the comparison itself)."""
+    return session.exec(
+        select(RoundResult)
+        .join(AssessmentRound, col(AssessmentRound.id) == col(RoundResult.round_id))
+        .where(
+            AssessmentRound.team_id == assessment_round.team_id,
+            col(AssessmentRound.created_at) < assessment_round.created_at,
+            RoundResult.label == ORIGINAL,
+        )
+        .order_by(col(AssessmentRound.created_at).desc())
+        .limit(1)
+    ).first()
+
+
+def results_page(
+    *,
+    session: Session,
+    settings: Settings,
+    catalog: Catalog,
+    newest: Catalog,
+    team: Team,
+    organisation: Organisation,
+    assessment_round: AssessmentRound,
+    results: RoundResults,
+    adopted: Mapping[str, str],
+    upgrade: RubricUpgrade | None,
+    report_links: Sequence[Download] = (),
+    notice: str | None = None,
+) -> ResultsPage:
+    """The page for ``results`` of the round: its result under the chosen label, or the
+    waiting state while the anonymity rule hides it. ``catalog`` is the rubric the result was
+    computed with; ``newest`` is the one targets and practices are chosen from."""
+    assert team.id is not None
+    assert assessment_round.id is not None
+    base = round_url(team.id, assessment_round.id)
+    url = results_url(team.id, assessment_round.id)
+    visibility = results.visibility
+    solo = assessment_round.mode == RoundMode.solo
+    stored = results.result
+    links = tuple(
+        ResultLink(
+            label=label,
+            title=result_title(label),
+            url=url if label == ORIGINAL else f"{url}?result={label}",
+            current=label == results.label,
+        )
+        for label in results.labels
+    )
+    upgrade_view = (
+        UpgradeView(
+            action=f"{base}/rescore",
+            label=upgrade.label,
+            rescored=upgrade.rescored,
+            rescored_url=f"{url}?result={upgrade.label}",
+            renew=upgrade.renew,
+            changes=len(upgrade.changes),
+        )
+        if upgrade is not None
+        else None
+    )
+    common: dict[str, Any] = {
+        "title": f"Results: {team.name}",
+        "team_id": team.id,
+        "team_name": team.name,
+        "round_id": assessment_round.id,
+        "round_title": assessment_round.title or "Round",
+        "round_url": base,
+        "team_url": team_url(team.id),
+        "url": url,
+        "kind": report_context.KIND_LABELS.get(assessment_round.kind, assessment_round.kind),
+        "mode": report_context.MODE_LABELS.get(assessment_round.mode, assessment_round.mode),
+        "stage": report_context.STAGE_LABELS.get(assessment_round.stage, assessment_round.stage),
+        "status": round_status(assessment_round).label,
+        "solo": solo,
+        "submitted": visibility.submitted,
+        "needed": visibility.needed,
+        "visible": stored is not None,
+        "label": results.label,
+        "result_title": result_title(results.label),
+        "results": links,
+        "role_group_minimum": settings.role_group_min,
+        "targets": acting.target_choices(session=session, catalog=newest, team_id=team.id),
+        "can_act": results.label == ORIGINAL,
+        "upgrade": upgrade_view,
+        "notice": notice,
+    }
+    if stored is None:
+        waiting = (
+            "Waiting for your answers: results appear as soon as you submit them."
+            if solo
+            else f"Waiting for more responses — {visibility.submitted} so far. Team results "
+            f"appear once {visibility.needed} people have submitted, so that no one's answers "
+            "can be worked out from them."
+        )
+        return ResultsPage(
+            **common,
+            waiting=waiting,
+            computed_on="",
+            final=False,
+            data=None,
+            report=None,
+            trajectory=None,
+            dimensions=(),
+            radar=None,
+            radar_rows=(),
+            radar_has_previous=False,
+            handoff_level=None,
+            handoff_certain=False,
+            artifacts=(),
+            recommendation=None,
+            roadmap=None,
+            perception_gaps=(),
+            knowledge_gaps=(),
+            debt_register=(),
+            comparison=None,
+            evidence_share=None,
+            warnings=(),
+            downloads=(),
+        )
+    data = stored.computed
+    previous = previous_result(session=session, assessment_round=assessment_round)
+    previous_data = (
+        previous.computed if previous is not None and results.label == ORIGINAL else None
+    )
+    report = report_context.team_report(
+        data=data,
+        catalog=catalog,
+        team=team.name,
+        organisation=organisation.name,
+        date=day(assessment_round.closed_at or assessment_round.created_at),
+        branding=organisation_branding(organisation, settings),
+        previous=previous_data,
+        role_group_minimum=settings.role_group_min,
+    )
+    radar, radar_rows, radar_has_previous = _radar(data, previous_data)
+    handoff = data.get("handoff")
+    evidence = data.get("confidence", {}).get("evidence_share")
+    return ResultsPage(
+        **common,
+        waiting=None,
+        computed_on=day(stored.computed_at),
+        final=stored.final,
+        data=data,
+        report=report,
+        trajectory=report.trajectory,
+        dimensions=_dimensions(data, catalog, report),
+        radar=radar,
+        radar_rows=radar_rows,
+        radar_has_previous=radar_has_previous,
+        handoff_level=handoff["level"] if handoff else None,
+        handoff_certain=bool(handoff and handoff["certain"]),
+        artifacts=_artifacts(data),
+        recommendation=_recommendation(data, catalog, report),
+        roadmap=_roadmap(data, catalog, report, adopted),
+        perception_gaps=report.perception_gaps,
+        knowledge_gaps=_knowledge_gaps(data, catalog),
+        debt_register=report.debt_register,
+        comparison=_comparison(report),
+        evidence_share=None if evidence is None else percent(evidence),
+        warnings=tuple(data.get("warnings", ())),
+        downloads=_downloads(base, report_links),
+    )

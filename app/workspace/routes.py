@@ -1,0 +1,783 @@
+"""The workspace pages: home ("Your teams"), a team, starting a round, a round with its links,
+the results page, downloads, and the forms that act on results.
+
+Routes are thin: tenancy loads the team and round from the path (another organisation's id is
+a 404), a service does the work, a typed context is rendered. Forms Post/Redirect/Get, except
+where a new invitation link must be shown once (its token is never stored).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
+
+from app import templating
+from app.accounts import audit, tenancy
+from app.accounts.dependencies import CurrentPrincipal, settings_of
+from app.accounts.tenancy import Principal
+from app.db import SessionDep
+from app.errors import DomainError, InvalidInputError, NotFoundError
+from app.models import AssessmentRound, AuditEvent, Organisation, Team
+from app.results.service import ORIGINAL
+from app.rubric.loader import Catalog
+from app.surveys import rubric_store
+from app.surveys.invitations import IssuedInvitation
+from app.surveys.rubric_store import CatalogDep
+from app.workspace import acting, exports, pages, results_page, rounds
+from app.workspace.results import (
+    load_results,
+    refresh_team_results,
+    require_visible,
+    rescore,
+    rubric_upgrade,
+)
+
+router = APIRouter(include_in_schema=False)
+
+MAX_ID: Final = 2**31 - 1
+TeamId = Annotated[int, Path(ge=1, le=MAX_ID)]
+RoundId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PracticeId = Annotated[str, Path(min_length=1, max_length=80)]
+DOWNLOAD_HEADERS: Final = {
+    "Cache-Control": "private, no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+NO_STORE: Final = {"Cache-Control": "no-store"}
+
+
+async def form_data(request: Request) -> FormData:
+    """The request's form, read once in the event loop so sync routes can use it."""
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(form_data)]
+
+
+def _text(form: FormData, name: str, limit: int = 200) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _texts(form: FormData, name: str) -> tuple[str, ...]:
+    return tuple(v.strip()[:80] for v in form.getlist(name) if isinstance(v, str) and v.strip())
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# ---------------------------------------------------------------- loading through tenancy
+
+
+def _team(session: Session, principal: Principal, team_id: int) -> tuple[Team, Organisation]:
+    team = tenancy.get_team(session=session, principal=principal, team_id=team_id)
+    organisation = session.get(Organisation, team.organisation_id)
+    if organisation is None:  # pragma: no cover - the foreign key cascades
+        raise NotFoundError()
+    return team, organisation
+
+
+def _round(
+    session: Session, principal: Principal, team_id: int, round_id: int
+) -> tuple[Team, Organisation, AssessmentRound]:
+    team, organisation = _team(session, principal, team_id)
+    assessment_round = tenancy.get_round(
+        session=session, principal=principal, round_id=round_id, team_id=team_id
+    )
+    return team, organisation, assessment_round
+
+
+def _return_to(form: FormData, team_id: int) -> str:
+    """Where a form on a team's pages returns to: only a page of that same team."""
+    value = _text(form, "return_to", 300)
+    prefix = pages.team_url(team_id)
+    if (
+        (
+            value == prefix
+            or value.startswith(prefix + "/")
+            or value.startswith(prefix + "?")
+            or value.startswith(prefix + "#")
+        )
+        and all(ord(ch) >= 32 for ch in value)
+        and "\\" not in value
+        and "//" not in value
+    ):
+        return value
+    return prefix
+
+
+def _with_notice(url: str, notice: str) -> str:
+    path, _, fragment = url.partition("#")
+    joined = f"{path}{'&' if '?' in path else '?'}notice={notice}"
+    return f"{joined}#{fragment}" if fragment else joined
+
+
+# ---------------------------------------------------------------- home and team
+
+
+@router.get("/teams", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep, principal: CurrentPrincipal) -> HTMLResponse:
+    """The signed-in home: every team the user may see, with its latest round and result."""
+    page = pages.home_page(session=session, principal=principal)
+    return templating.render(request, "workspace/home.html", page)
+
+
+@router.get("/teams/{team_id}", response_class=HTMLResponse)
+def team_overview(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    catalog: CatalogDep,
+    team_id: TeamId,
+    notice: Annotated[str, Query(max_length=40)] = "",
+) -> HTMLResponse:
+    team, organisation = _team(session, principal, team_id)
+    page = pages.team_page(
+        session=session, catalog=catalog, team=team, organisation=organisation, notice=notice
+    )
+    return templating.render(request, "workspace/team.html", page)
+
+
+# ---------------------------------------------------------------- starting a round
+
+
+@router.get("/teams/{team_id}/rounds/new", response_class=HTMLResponse)
+def new_round_form(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    catalog: CatalogDep,
+    team_id: TeamId,
+) -> HTMLResponse:
+    team, organisation = _team(session, principal, team_id)
+    page = pages.new_round_page(
+        session=session,
+        settings=settings_of(request),
+        catalog=catalog,
+        team=team,
+        organisation=organisation,
+        form_key=secrets.token_hex(16),
+    )
+    return templating.render(request, "workspace/new_round.html", page)
+
+
+def _parse_date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _round_values(form: FormData, defaults: pages.RoundFormValues) -> pages.RoundFormValues:
+    results_min = _text(form, "results_min", 2)
+    return pages.RoundFormValues(
+        mode=_text(form, "mode", 20),
+        kind=_text(form, "kind", 20),
+        stage=_text(form, "stage", 20),
+        instruments=_texts(form, "instruments"),
+        roles=_texts(form, "roles"),
+        results_min=int(results_min) if results_min.isdigit() else defaults.results_min,
+        title=_text(form, "title", 300),
+        closes_on=_text(form, "closes_on", 20),
+        respondents_see_results=_text(form, "respondents_see_results", 10) == "yes",
+    )
+
+
+def _already_created(session: Session, principal: Principal, form_key: str) -> int | None:
+    """The round a repeated submit of the same form created (a double click or a reload)."""
+    if not form_key:
+        return None
+    since = datetime.now(UTC) - timedelta(days=1)
+    events = session.exec(
+        select(AuditEvent).where(
+            AuditEvent.action == "round.created",
+            AuditEvent.actor_id == principal.user_id,
+            col(AuditEvent.at) >= since,
+        )
+    ).all()
+    for event in events:
+        if event.details.get("form_key") == form_key and event.target_id:
+            return int(event.target_id)
+    return None
+
+
+@router.post("/teams/{team_id}/rounds", response_class=HTMLResponse)
+def create_round(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    catalog: CatalogDep,
+    team_id: TeamId,
+    form: FormDep,
+) -> Response:
+    """Start a round. A team survey answers with its links (shown once); a solo round goes
+    straight to the lead's own survey."""
+    team, organisation = _team(session, principal, team_id)
+    settings = settings_of(request)
+    form_key = _text(form, "form_key", 64)
+    earlier = _already_created(session, principal, form_key)
+    if earlier is not None:
+        return _redirect(_with_notice(pages.round_url(team_id, earlier), "exists"))
+    defaults, _ = pages.default_values(
+        session=session, settings=settings, catalog=catalog, team=team, organisation=organisation
+    )
+    values = _round_values(form, defaults)
+    closes_on = _parse_date(values.closes_on)
+    request_data = rounds.RoundRequest(
+        mode=values.mode,
+        kind=values.kind,
+        stage=values.stage,
+        instruments=values.instruments,
+        title=values.title,
+        results_min=values.results_min,
+        closes_on=closes_on,
+        respondents_see_results=values.respondents_see_results,
+        roles=values.roles,
+    )
+    try:
+        if values.closes_on and closes_on is None:
+            raise rounds.RoundFormError({"closes_on": "Enter the closing date as a date."})
+        started = rounds.start_round(
+            session=session,
+            settings=settings,
+            catalog=catalog,
+            team=team,
+            organisation=organisation,
+            request=request_data,
+            created_by_id=principal.user_id,
+        )
+    except rounds.RoundFormError as problem:
+        page = pages.new_round_page(
+            session=session,
+            settings=settings,
+            catalog=catalog,
+            team=team,
+            organisation=organisation,
+            form_key=form_key or secrets.token_hex(16),
+            values=values,
+            errors=problem.errors,
+            error_message=problem.message,
+        )
+        return templating.render(request, "workspace/new_round.html", page, status_code=400)
+    assessment_round = started.assessment_round
+    assert assessment_round.id is not None
+    audit.record(
+        session=session,
+        request=request,
+        action="round.created",
+        target_type="round",
+        target_id=assessment_round.id,
+        organisation_id=team.organisation_id,
+        details={
+            "team_id": team.id,
+            "mode": assessment_round.mode,
+            "kind": assessment_round.kind,
+            "form_key": form_key,
+        },
+    )
+    for role, issued in started.links.items():
+        audit.record(
+            session=session,
+            request=request,
+            action="invitation.created",
+            target_type="invitation",
+            target_id=issued.invitation.id,
+            organisation_id=team.organisation_id,
+            details={"round_id": assessment_round.id, "role": role},
+        )
+    if started.lead_path is not None:
+        return _redirect(started.lead_path)
+    return _round_page(
+        request, session, principal, catalog, team, assessment_round, new_links=started.links
+    )
+
+
+# ---------------------------------------------------------------- a round
+
+
+def _round_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    catalog: Catalog,
+    team: Team,
+    assessment_round: AssessmentRound,
+    *,
+    new_links: Mapping[str, IssuedInvitation] | None = None,
+    notice: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    page = pages.round_page(
+        session=session,
+        settings=settings_of(request),
+        catalog=catalog,
+        team=team,
+        assessment_round=assessment_round,
+        principal=principal,
+        new_links=new_links,
+        notice=notice,
+        error=error,
+    )
+    # a page with new links must not be kept in a cache (they are shown this once)
+    return templating.render(
+        request, "workspace/round.html", page, status_code=status_code, headers=NO_STORE
+    )
+
+
+@router.get("/teams/{team_id}/rounds/{round_id}", response_class=HTMLResponse)
+def round_overview(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    catalog: CatalogDep,
+    team_id: TeamId,
+    round_id: RoundId,
+    notice: Annotated[str, Query(max_length=40)] = "",
+) -> HTMLResponse:
+    team, _, assessment_round = _round(session, principal, team_id, round_id)
+    return _round_page(request, session, principal, catalog, team, assessment_round, notice=notice)
+
+
+@router.post("/teams/{team_id}/rounds/{round_id}/links", response_class=HTMLResponse)
+def create_links(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    catalog: CatalogDep,
+    team_id: TeamId,
+    round_id: RoundId,
+    form: FormDep,
+) -> HTMLResponse:
+    """New links for the chosen roles, shown once on this response."""
+    team, _, assessment_round = _round(session, principal, team_id, round_id)
+    try:
+        issued = rounds.issue_links(
+            session=session,
+            settings=settings_of(request),
+            assessment_round=assessment_round,
+            roles=_texts(form, "roles"),
+            created_by_id=principal.user_id,
+        )
+    except DomainError as problem:
+        return _round_page(
+            request,
+            session,
+            principal,
+            catalog,
+            team,
+            assessment_round,
+            error=problem.message,
+            status_code=problem.status_code,
+        )
+    for role, link in issued.items():
+        audit.record(
+            session=session,
+            request=request,
+            action="invitation.created",
+            target_type="invitation",
+            target_id=link.invitation.id,
+            organisation_id=team.organisation_id,
+            details={"round_id": round_id, "role": role},
+        )
+    return _round_page(
+        request, session, principal, catalog, team, assessment_round, new_links=issued
+    )
+
+
+@router.post("/teams/{team_id}/rounds/{round_id}/links/revoke")
+def revoke_link(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    team_id: TeamId,
+    round_id: RoundId,
+    form: FormDep,
+) -> Response:
+    team, _, assessment_round = _round(session, principal, team_id, round_id)
+    invitation = rounds.revoke_link(
+        session=session, assessment_round=assessment_round, role=_text(form, "role", 40)
+    )
+    audit.record(
+        session=session,
+        request=request,
+        action="invitation.revoked",
+        target_type="invitation",
+        target_id=invitation.id,
+        organisation_id=team.organisation_id,
+        details={"round_id": round_id, "role": invitation.role},
+    )
+    return _redirect(_with_notice(pages.round_url(team_id, round_id), "revoked") + "#links")
+
+
+@router.post("/teams/{team_id}/rounds/{round_id}/links/extend")
+def extend_link(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    team_id: TeamId,
+    round_id: RoundId,
+    form: FormDep,
+) -> Response:
+    team, _, assessment_round = _round(session, principal, team_id, round_id)
+    invitation = rounds.extend_link(
+        session=session, assessment_round=assessment_round, role=_text(form, "role", 40)
+    )
+    audit.record(
+        session=session,
+        request=request,
+        action="invitation.extended",
+        target_type="invitation",
+        target_id=invitation.id,
+        organisation_id=team.organisation_id,
+        details={"round_id": round_id, "role": invitation.role},
+    )
+    return _redirect(_with_notice(pages.round_url(team_id, round_id), "link_extended") + "#links")
+
+
+@router.post("/teams/{team_id}/rounds/{round_id}/extend")
+def extend_round(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    team_id: TeamId,
+    round_id: RoundId,
+    form: FormDep,
+) -> Response:
+    team, _, assessment_round = _round(session, principal, team_id, round_id)
+    closes_on = _parse_date(_text(form, "closes_on", 20))
+    if closes_on is None:
+        raise InvalidInputError("Enter the new closing date as a date; nothing was changed.")
+    rounds.extend_round(session=session, assessment_round=assessment_round, closes_on=closes_on)
+    audit.record(
+        session=session,
+        request=request,
+        action="round.extended",
+        target_type="round",
+        target_id=round_id,
+        organisation_id=team.organisation_id,
+        details={"closes_on": closes_on.isoformat()},
+    )
+    return _redirect(_with_notice(pages.round_url(team_id, round_id), "extended"))
+
+
+@router.post("/teams/{team_id}/rounds/{round_id}/close")
+def close_round(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    team_id: TeamId,
+    round_id: RoundId,
+) -> Response:
+    team, _, assessment_round = _round(session, principal, team_id, round_id)
+    rounds.close_round(session=session, assessment_round=assessment_round)
+    audit.record(
+        session=session,
+        request=request,
+        action="round.closed",
+        target_type="round",
+        target_id=round_id,
+        organisation_id=team.organisation_id,
+    )
+    return _redirect(_with_notice(pages.round_url(team_id, round_id), "closed"))
+
+
+@router.post("/teams/{team_id}/rounds/{round_id}/sharing")
+def share_results(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    team_id: TeamId,
+    round_id: RoundId,
+    form: FormDep,
+) -> Response:
+    _, _, assessment_round = _round(session, principal, team_id, round_id)
+    rounds.set_sharing(
+        session=session,
+        assessment_round=assessment_round,
+        respondents_see_results=_text(form, "respondents_see_results", 10) == "yes",
+    )
+    return _redirect(_with_notice(pages.round_url(team_id, round_id), "sharing"))
+
+
+@router.post("/teams/{team_id}/rounds/{round_id}/answer")
+def answer_yourself(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    team_id: TeamId,
+    round_id: RoundId,
+) -> Response:
+    """The lead's own answers: into the survey with the lead's personal link."""
+    _, _, assessment_round = _round(session, principal, team_id, round_id)
+    path = rounds.lead_response_path(
+        session=session,
+        settings=settings_of(request),
+        assessment_round=assessment_round,
+        user_id=principal.user_id,
+    )
+    return _redirect(path)
+
+
+# ---------------------------------------------------------------- results
+
+
+def _report_links(request: Request, team_id: int, round_id: int) -> list[results_page.Download]:
+    """The team report's downloads, when the reports area's routes are registered."""
+    registered = {getattr(route, "path", "") for route in request.app.routes}
+    base = pages.round_url(team_id, round_id)
+    links = []
+    if "/teams/{team_id}/rounds/{round_id}/report.pdf" in registered:
+        links.append(results_page.Download("Team report", f"{base}/report.pdf", "PDF"))
+    if "/teams/{team_id}/rounds/{round_id}/report.html" in registered:
+        links.append(
+            results_page.Download("Team report, printable page", f"{base}/report.html", "HTML")
+        )
+    return links
+
+
+@router.get("/teams/{team_id}/rounds/{round_id}/results", response_class=HTMLResponse)
+def results(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    catalog: CatalogDep,
+    team_id: TeamId,
+    round_id: RoundId,
+    result: Annotated[str, Query(max_length=80)] = ORIGINAL,
+    notice: Annotated[str, Query(max_length=40)] = "",
+) -> HTMLResponse:
+    """The round's results: at once for a solo round, from the threshold on for a survey."""
+    team, organisation, assessment_round = _round(session, principal, team_id, round_id)
+    loaded = load_results(session=session, assessment_round=assessment_round, label=result)
+    used = (
+        rubric_store.catalog_for(session=session, versions=loaded.result.rubric_versions)
+        if loaded.result is not None
+        else catalog
+    )
+    page = results_page.results_page(
+        session=session,
+        settings=settings_of(request),
+        catalog=used,
+        newest=catalog,
+        team=team,
+        organisation=organisation,
+        assessment_round=assessment_round,
+        results=loaded,
+        adopted={
+            practice_id: pages.day(when)
+            for practice_id, when in acting.adopted_practices(
+                session=session, team_id=team_id
+            ).items()
+        },
+        upgrade=rubric_upgrade(session=session, assessment_round=assessment_round, newest=catalog)
+        if loaded.result is not None
+        else None,
+        report_links=_report_links(request, team_id, round_id),
+        notice=pages.NOTICES.get(notice),
+    )
+    return templating.render(request, "results/results.html", page)
+
+
+@router.post("/teams/{team_id}/rounds/{round_id}/rescore")
+def rescore_round(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    catalog: CatalogDep,
+    team_id: TeamId,
+    round_id: RoundId,
+) -> Response:
+    """Score the round's answers under the newest rubric, stored beside the original."""
+    team, _, assessment_round = _round(session, principal, team_id, round_id)
+    stored = rescore(session=session, assessment_round=assessment_round, newest=catalog)
+    audit.record(
+        session=session,
+        request=request,
+        action="round.rescored",
+        target_type="round",
+        target_id=round_id,
+        organisation_id=team.organisation_id,
+        details={"label": stored.label},
+    )
+    url = pages.results_url(team_id, round_id)
+    return _redirect(f"{url}?result={stored.label}&notice=rescored")
+
+
+def _visible_data(
+    session: Session, principal: Principal, team_id: int, round_id: int
+) -> tuple[dict[str, Any], AssessmentRound] | None:
+    _, _, assessment_round = _round(session, principal, team_id, round_id)
+    loaded = load_results(session=session, assessment_round=assessment_round)
+    if loaded.result is None:
+        return None
+    return require_visible(loaded).computed, assessment_round
+
+
+def _download(content: str, *, media_type: str, name: str) -> Response:
+    return Response(
+        content,
+        media_type=media_type,
+        headers={**DOWNLOAD_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _export(
+    session: Session, principal: Principal, team_id: int, round_id: int, what: str, fmt: str
+) -> Response:
+    found = _visible_data(session, principal, team_id, round_id)
+    if found is None:
+        # nothing to download yet: the results page says why
+        return _redirect(pages.results_url(team_id, round_id))
+    data, assessment_round = found
+    catalog = rubric_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
+    columns: tuple[str, ...]
+    if what == "roadmap":
+        rows, columns = exports.roadmap_rows(data, catalog), exports.ROADMAP_COLUMNS
+    else:
+        rows, columns = exports.debt_rows(data, catalog), exports.DEBT_COLUMNS
+    name = f"{what}-round-{round_id}.{fmt}"
+    if fmt == "csv":
+        return _download(exports.to_csv(rows, columns), media_type="text/csv", name=name)
+    return _download(exports.to_json(rows), media_type="application/json", name=name)
+
+
+@router.get("/teams/{team_id}/rounds/{round_id}/roadmap.csv")
+def roadmap_csv(
+    session: SessionDep, principal: CurrentPrincipal, team_id: TeamId, round_id: RoundId
+) -> Response:
+    return _export(session, principal, team_id, round_id, "roadmap", "csv")
+
+
+@router.get("/teams/{team_id}/rounds/{round_id}/roadmap.json")
+def roadmap_json(
+    session: SessionDep, principal: CurrentPrincipal, team_id: TeamId, round_id: RoundId
+) -> Response:
+    return _export(session, principal, team_id, round_id, "roadmap", "json")
+
+
+@router.get("/teams/{team_id}/rounds/{round_id}/debt-register.csv")
+def debt_csv(
+    session: SessionDep, principal: CurrentPrincipal, team_id: TeamId, round_id: RoundId
+) -> Response:
+    return _export(session, principal, team_id, round_id, "debt-register", "csv")
+
+
+@router.get("/teams/{team_id}/rounds/{round_id}/debt-register.json")
+def debt_json(
+    session: SessionDep, principal: CurrentPrincipal, team_id: TeamId, round_id: RoundId
+) -> Response:
+    return _export(session, principal, team_id, round_id, "debt-register", "json")
+
+
+@router.get("/teams/{team_id}/rounds/{round_id}/result.json")
+def result_json(
+    session: SessionDep, principal: CurrentPrincipal, team_id: TeamId, round_id: RoundId
+) -> Response:
+    """The stored result as the engine made it (the same JSON as `processlens score`)."""
+    found = _visible_data(session, principal, team_id, round_id)
+    if found is None:
+        return _redirect(pages.results_url(team_id, round_id))
+    data, _ = found
+    return _download(
+        json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False),
+        media_type="application/json",
+        name=f"result-round-{round_id}.json",
+    )
+
+
+# ---------------------------------------------------------------- acting on results
+
+
+@router.post("/teams/{team_id}/targets")
+def set_targets(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    catalog: CatalogDep,
+    team_id: TeamId,
+    form: FormDep,
+) -> Response:
+    team, _ = _team(session, principal, team_id)
+    wanted = {
+        dimension: _text(form, f"target.{dimension}", 40)
+        for dimension in acting.targetable(catalog)
+        if f"target.{dimension}" in form
+    }
+    if not wanted:
+        raise InvalidInputError("Choose a target for at least one dimension; nothing was changed.")
+    targets = acting.set_targets(session=session, catalog=catalog, team=team, targets=wanted)
+    refresh_team_results(session=session, team_id=team_id)
+    audit.record(
+        session=session,
+        request=request,
+        action="targets.set",
+        target_type="team",
+        target_id=team_id,
+        organisation_id=team.organisation_id,
+        details={"targets": targets},
+    )
+    return _redirect(_with_notice(_return_to(form, team_id), "targets"))
+
+
+@router.post("/teams/{team_id}/practices/{practice_id}/adopt")
+def adopt_practice(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    catalog: CatalogDep,
+    team_id: TeamId,
+    practice_id: PracticeId,
+    form: FormDep,
+) -> Response:
+    team, _ = _team(session, principal, team_id)
+    if acting.adopt(
+        session=session,
+        catalog=catalog,
+        team=team,
+        practice_id=practice_id,
+        user_id=principal.user_id,
+    ):
+        refresh_team_results(session=session, team_id=team_id)
+        audit.record(
+            session=session,
+            request=request,
+            action="practice.adopted",
+            target_type="team",
+            target_id=team_id,
+            organisation_id=team.organisation_id,
+            details={"practice": practice_id},
+        )
+    return _redirect(_with_notice(_return_to(form, team_id), "adopted"))
+
+
+@router.post("/teams/{team_id}/practices/{practice_id}/unadopt")
+def unadopt_practice(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    catalog: CatalogDep,
+    team_id: TeamId,
+    practice_id: PracticeId,
+    form: FormDep,
+) -> Response:
+    team, _ = _team(session, principal, team_id)
+    if acting.unadopt(session=session, catalog=catalog, team=team, practice_id=practice_id):
+        refresh_team_results(session=session, team_id=team_id)
+        audit.record(
+            session=session,
+            request=request,
+            action="practice.unadopted",
+            target_type="team",
+            target_id=team_id,
+            organisation_id=team.organisation_id,
+            details={"practice": practice_id},
+        )
+    return _redirect(_with_notice(_return_to(form, team_id), "unadopted"))
