@@ -373,6 +373,17 @@ _PLOTLY_DASH = {"solid": "solid", "dash": "dash", "dot": "dot"}
 FONT_FAMILY = "IBM Plex Sans, Helvetica Neue, Arial, sans-serif"
 
 
+def _wrapped(label: str, width: int = 22) -> str:
+    """An escaped label broken into lines for Plotly (which reads <br> as a line break)."""
+    lines: list[str] = []
+    for word in label.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
 def _rgba(colour: str, alpha: float) -> str:
     r, g, b = _rgb(colour)
     return f"rgba({r},{g},{b},{alpha})"
@@ -387,10 +398,12 @@ def to_plotly(spec: ChartSpec) -> dict[str, Any]:
         "plot_bgcolor": "#FFFFFF",
         "showlegend": len(spec.series) > 1 and spec.kind != "heatmap",
         "legend": {"orientation": "h", "y": -0.15},
-        "margin": {"l": 10, "r": 10, "t": 50, "b": 40},
+        "margin": {"l": 10, "r": 40, "t": 50, "b": 40},
     }
     fmt = f".{spec.decimals}f"
     categories = [_text(c) for c in spec.categories]
+    layout["autosize"] = True
+    rows = len(spec.categories)
     data: list[dict[str, Any]] = []
     if spec.kind == "radar":
         for series in spec.series:
@@ -414,8 +427,16 @@ def to_plotly(spec: ChartSpec) -> dict[str, Any]:
                     "hovertemplate": f"%{{theta}}: %{{r:{fmt}}}<extra>{_text(series.name)}</extra>",
                 }
             )
+        # wrapped axis labels (our own <br>, between escaped words) keep the radar compact
+        for trace in data:
+            trace["theta"] = [_wrapped(c) for c in trace["theta"]]
+        layout["height"] = 560
+        layout["margin"] = {"l": 110, "r": 110, "t": 70, "b": 50}
         layout["polar"] = {
             "radialaxis": {
+                "angle": 90,  # along the first (top) spoke, as in the SVG
+                "tickangle": 90,
+                "tickfont": {"size": 10, "color": "#595959"},
                 "range": [spec.value_axis.minimum, spec.value_axis.maximum],
                 "tickvals": list(spec.value_axis.ticks),
                 "gridcolor": "#D9D9D9",
@@ -442,6 +463,8 @@ def to_plotly(spec: ChartSpec) -> dict[str, Any]:
                 }
             )
         layout["barmode"] = "stack" if spec.kind == "stacked_bar" else "group"
+        per_row = 30 if spec.kind == "stacked_bar" else 16 * len(spec.series) + 18
+        layout["height"] = max(220, 110 + rows * per_row + (30 if len(spec.series) > 1 else 0))
         layout["xaxis"] = {
             "title": {"text": _text(spec.value_axis.title)},
             "range": [spec.value_axis.minimum, spec.value_axis.maximum],
@@ -469,6 +492,7 @@ def to_plotly(spec: ChartSpec) -> dict[str, Any]:
         )
         layout["yaxis"] = {"autorange": "reversed", "automargin": True}
         layout["xaxis"] = {"side": "top", "automargin": True}
+        layout["height"] = max(240, 140 + 24 * len(spec.series))
     return {
         "data": data,
         "layout": layout,

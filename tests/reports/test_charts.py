@@ -94,7 +94,8 @@ def _plotly_marks(spec: charts.ChartSpec) -> dict[int, list[tuple[str, str]]]:
         if spec.kind == "radar":
             assert trace["r"][0] == trace["r"][-1]  # closed polygon
             values, colour = trace["r"][:-1], trace["marker"]["color"]
-            assert trace["theta"][:-1] == list(spec.categories)
+            labels = [t.replace("<br>", " ") for t in trace["theta"][:-1]]
+            assert labels == list(spec.categories)
         else:
             values, colour = trace["x"], trace["marker"]["color"]
             assert trace["y"] == list(spec.categories)
