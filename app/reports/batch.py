@@ -31,11 +31,11 @@ from app.reports import context, pdf, render
 from app.reports.branding import Branding, organisation_branding
 from app.reports.cli import (
     EXIT_FAILURE,
-    _branding,
-    _fail,
-    _write,
+    branding_from_file,
+    fail,
     progress_bar,
     safe_file_name,
+    write_output,
     zip_files,
 )
 from app.reports.org import StoredTeamResult, latest_per_team, organisation_report
@@ -118,7 +118,7 @@ def _settings() -> Settings:
     try:
         return load_settings()
     except ConfigurationError as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 def organisation_command(
@@ -137,11 +137,13 @@ def organisation_command(
         with Session(engine) as session:
             organisation = session.get(Organisation, organisation_id)
             if organisation is None:
-                _fail(f"no organisation with id {organisation_id}")
-            branding = _branding(branding_file, organisation_branding(organisation, settings))
+                fail(f"no organisation with id {organisation_id}")
+            branding = branding_from_file(
+                branding_file, organisation_branding(organisation, settings)
+            )
             results = stored_results(session=session, organisation_id=organisation_id)
             if not results:
-                _fail(f"{organisation.name} has no stored results yet", EXIT_FAILURE)
+                fail(f"{organisation.name} has no stored results yet", EXIT_FAILURE)
             if all_teams:
                 document = _all_teams(
                     session, results, organisation.name, branding, settings, pool, console
@@ -159,13 +161,13 @@ def organisation_command(
                 with console.status(f"Making the organisation report ({len(results)} results)…"):
                     document = render.report_pdf("reports/org.html", report, pool=pool)
     except db.DatabaseUnavailableError as error:
-        _fail(str(error), EXIT_FAILURE)
+        fail(str(error), EXIT_FAILURE)
     except DomainError as error:
-        _fail(error.message, EXIT_FAILURE)
+        fail(error.message, EXIT_FAILURE)
     finally:
         pool.close()
         engine.dispose()
-    _write(output, document)
+    write_output(output, document)
     console.print(f"Wrote {output} ({len(document) // 1024} KB)")
 
 

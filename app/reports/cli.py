@@ -26,7 +26,7 @@ EXIT_INVALID = 2
 console = Console(highlight=False, stderr=True)
 
 
-def _fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
+def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -61,7 +61,7 @@ def team_report_from_file(
     )
 
 
-def _write(path: Path, data: bytes | str) -> None:
+def write_output(path: Path, data: bytes | str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(data, str):
@@ -69,16 +69,16 @@ def _write(path: Path, data: bytes | str) -> None:
         else:
             path.write_bytes(data)
     except OSError as error:
-        _fail(f"cannot write {path} ({error.strerror})", EXIT_FAILURE)
+        fail(f"cannot write {path} ({error.strerror})", EXIT_FAILURE)
 
 
-def _branding(path: Path | None, base: Branding) -> Branding:
+def branding_from_file(path: Path | None, base: Branding) -> Branding:
     if path is None:
         return base
     try:
         return load_branding_file(path, base=base)
     except BrandingError as error:
-        _fail(error.message)
+        fail(error.message)
 
 
 def report(
@@ -125,7 +125,7 @@ def report(
     """
     if organisation_id is not None:
         if answers_file is not None:
-            _fail("give either an answers file or --org, not both")
+            fail("give either an answers file or --org, not both")
         # the database is imported only when asked for: the file mode needs none
         from app.reports.batch import organisation_command
 
@@ -139,30 +139,30 @@ def report(
         )
         return
     if answers_file is None:
-        _fail("give an answers file, or --org ID for stored results")
+        fail("give an answers file, or --org ID for stored results")
     if all_teams or hide_names:
-        _fail("--all-teams and --hide-names need --org")
+        fail("--all-teams and --hide-names need --org")
     catalog = _catalog(rubric_path)
     try:
         answers = read_answers_file(answers_file, catalog)
         team_report = team_report_from_file(
-            answers, catalog, _branding(branding_file, default_branding())
+            answers, catalog, branding_from_file(branding_file, default_branding())
         )
     except AnswersFileError as error:
-        _fail(str(error))
+        fail(str(error))
     except DomainError as error:
-        _fail(error.message)
+        fail(error.message)
     if html is not None:
-        _write(html, render.team_html(team_report, medium="web"))
+        write_output(html, render.team_html(team_report, medium="web"))
     pool = pdf.RenderPool(pdf.RenderLimits(workers=1))
     try:
         with console.status("Making the PDF…"):
             document = render.team_pdf(team_report, pool=pool)
     except pdf.ReportRenderError as error:
-        _fail(error.message, EXIT_FAILURE)
+        fail(error.message, EXIT_FAILURE)
     finally:
         pool.close()
-    _write(output, document)
+    write_output(output, document)
     console.print(f"Wrote {output} ({len(document) // 1024} KB)" + (f" and {html}" if html else ""))
 
 

@@ -31,7 +31,7 @@ import resource
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -383,10 +383,3 @@ def cache_key(*parts: str) -> str:
         digest.update(b"\0")
         digest.update(part.encode("utf-8"))
     return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def timed(label: str) -> Iterator[None]:
-    started = time.perf_counter()
-    yield
-    logger.debug("%s took %.1f ms", label, 1000 * (time.perf_counter() - started))

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import copy
 import io
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import pikepdf
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
+from typer.testing import CliRunner
 
-from app.models import RoundResult
+from app import db, demo
+from app.cli import app as cli_app
+from app.models import Organisation, RoundResult
 from app.reports import batch, org, pdf, render
 from app.reports.branding import default_branding
 from app.rubric.answers_file import AnswersFile, assess_file
 from app.rubric.loader import Catalog
 from app.rubric.output import to_data
 from tests import factories
+from tests.conftest import make_test_settings
 
 NAMES = ["Search", "Payments", "Fraud <script>", "Tiny team", "Lead alone"]
 
@@ -174,3 +180,52 @@ def test_an_organisation_with_only_small_teams_shows_nothing_about_them(
     html = render.render_html("reports/org.html", report, medium="pdf")
     assert "Tiny team" not in html
     assert "No team can be shown yet." in html
+
+
+@pytest.fixture
+def seeded(
+    database_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    """A SQLite database with a seeded organisation, and the environment pointing at it."""
+    url = database_factory.create("sqlite")
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("PROCESSLENS_ENVIRONMENT", "test")
+    monkeypatch.setenv("PROCESSLENS_DATA_DIR", str(tmp_path / "data"))
+    engine = db.create_db_engine(make_test_settings(url))
+    try:
+        with Session(engine) as session:
+            demo.seed_organisation(session=session, name="Seeded <b>Org</b>", teams=2, rounds=2)
+            session.commit()
+            organisation = session.exec(select(Organisation)).first()
+            assert organisation is not None
+            return {"id": organisation.id, "name": organisation.name}
+    finally:
+        engine.dispose()
+
+
+def test_the_cli_makes_the_organisation_report_from_stored_results(
+    seeded: dict[str, Any], tmp_path: Path
+) -> None:
+    output = tmp_path / "org.pdf"
+    result = CliRunner().invoke(
+        cli_app, ["report", "--org", str(seeded["id"]), "-o", str(output), "--hide-names"]
+    )
+    assert result.exit_code == 0, result.output
+    with pikepdf.open(output) as parsed:
+        assert len(parsed.pages) >= 6
+    missing = CliRunner().invoke(cli_app, ["report", "--org", "999999", "-o", str(output)])
+    assert missing.exit_code == 2
+    assert "no organisation with id 999999" in missing.output
+
+
+@pytest.mark.slow
+def test_the_cli_zips_every_teams_report(seeded: dict[str, Any], tmp_path: Path) -> None:
+    output = tmp_path / "teams.zip"
+    result = CliRunner().invoke(
+        cli_app, ["report", "--org", str(seeded["id"]), "--all-teams", "-o", str(output)]
+    )
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(output) as archive:
+        names = archive.namelist()
+        assert len(names) == 2
+        assert all(archive.read(name).startswith(b"%PDF") for name in names)
