@@ -159,7 +159,7 @@ PATHOLOGICAL = {
 
 @pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
 def test_pathological_documents_are_stopped_and_the_pool_keeps_serving(name: str) -> None:
-    pool = pdf.RenderPool(pdf.RenderLimits(workers=1, seconds=2, grace_seconds=5))
+    pool = pdf.RenderPool(pdf.RenderLimits(workers=1, seconds=3, grace_seconds=5))
     try:
         html = (
             '<!doctype html><html lang="en"><head><title>t</title></head><body>'
