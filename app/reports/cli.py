@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from app.config import QUESTIONNAIRES_DIR
+from app.config import QUESTIONNAIRES_DIR, Settings
 from app.errors import DomainError
 from app.reports import context, pdf, render
 from app.reports.branding import Branding, BrandingError, default_branding, load_branding_file
@@ -38,6 +39,15 @@ def _catalog(rubric_path: Path | None) -> Catalog:
         for problem in error.problems:
             typer.echo(problem, err=True)
         raise typer.Exit(EXIT_INVALID) from None
+
+
+def _installation_branding() -> Branding:
+    """PROCESSLENS_BRAND_NAME / _COLOUR when set; read without the secret-key set-up that
+    load_settings does, so the offline command writes nothing but its output."""
+    try:
+        return default_branding(Settings())
+    except ValidationError:
+        return default_branding()
 
 
 def team_report_from_file(
@@ -146,7 +156,7 @@ def report(
     try:
         answers = read_answers_file(answers_file, catalog)
         team_report = team_report_from_file(
-            answers, catalog, branding_from_file(branding_file, default_branding())
+            answers, catalog, branding_from_file(branding_file, _installation_branding())
         )
     except AnswersFileError as error:
         fail(str(error))
