@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event, inspect, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection, ExceptionContext, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import sessionmaker
@@ -147,7 +147,7 @@ def create_db_engine(
         )
         _configure_sqlite(engine, foreign_keys=not for_migrations)
         return engine
-    return create_engine(
+    engine = create_engine(
         parsed,
         connect_args={
             "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
@@ -157,6 +157,23 @@ def create_db_engine(
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
     )
+    _configure_postgres(engine)
+    return engine
+
+
+POSTGRES_READ_ONLY_SQLSTATE = "25006"
+
+
+def _configure_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        # A session keeps the default_transaction_read_only it started with, so after a
+        # database (or a failed-over standby) becomes writable again, pooled connections
+        # would stay read-only for ever. Treating the refusal as a disconnect drops them:
+        # the next request gets a fresh session with the current default.
+        sqlstate = getattr(context.original_exception, "sqlstate", None)
+        if sqlstate == POSTGRES_READ_ONLY_SQLSTATE:
+            context.is_disconnect = True
 
 
 def read_only(engine: Engine) -> Engine:

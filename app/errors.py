@@ -10,6 +10,7 @@ from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -159,9 +160,79 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
+# SQLite result codes (the primary code is the low byte of an extended one)
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_CANTOPEN = 5, 6, 8, 14
+# PostgreSQL SQLSTATEs: read-only transaction; connection exceptions; the server shutting down
+_PG_READ_ONLY = "25006"
+_PG_UNAVAILABLE_PREFIXES = ("08", "57P")
+RETRY_AFTER_S = "30"
+
+DATABASE_MESSAGES: dict[str, tuple[str, str]] = {
+    "read_only": (
+        "Read-only for the moment",
+        "The service is in read-only mode for maintenance, so nothing was saved or changed. "
+        "What was saved before is safe. Please try again in a few minutes.",
+    ),
+    "unavailable": (
+        "Temporarily unavailable",
+        "The service cannot reach its database just now, so nothing was saved or changed. "
+        "What was saved before is safe. Please try again in a minute.",
+    ),
+}
+
+
+def database_problem(error: DBAPIError) -> str | None:
+    """ "read_only" or "unavailable" for a database error the operator must fix and the user
+    can only wait out (503), or None for anything else (a bug: 500)."""
+    original = error.orig
+    sqlite_code = getattr(original, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        primary = sqlite_code & 0xFF
+        if primary == _SQLITE_READONLY:
+            return "read_only"
+        if primary in (_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CANTOPEN):
+            return "unavailable"
+        return None
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate == _PG_READ_ONLY:
+        return "read_only"
+    if error.connection_invalidated or (
+        isinstance(sqlstate, str) and sqlstate.startswith(_PG_UNAVAILABLE_PREFIXES)
+    ):
+        return "unavailable"
+    # psycopg reports a refused or lost connection without a SQLSTATE
+    if sqlstate is None and type(original).__name__ == "OperationalError":
+        return "unavailable"
+    return None
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DBAPIError)
+    problem = database_problem(exc)
+    if problem is None:
+        raise exc  # a bug: UnhandledErrorMiddleware logs it and answers 500
+    # one line for the operator, no traceback: the cause is the database, not the code
+    logger.warning(
+        "database %s while serving %s %s: %s",
+        problem.replace("_", "-"),
+        request.method,
+        loggable_path(request.scope),
+        str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__,
+    )
+    title, message = DATABASE_MESSAGES[problem]
+    return error_response(
+        request,
+        status_code=503,
+        title=title,
+        message=message,
+        headers={"Retry-After": RETRY_AFTER_S},
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers; unexpected exceptions are caught by UnhandledErrorMiddleware."""
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
 

@@ -331,3 +331,106 @@ def slow_requested(config: Any) -> bool:
     return "slow" in markers.replace("not slow", "") or os.environ.get(
         "PROCESSLENS_SLOW_TESTS", ""
     ).strip() in ("1", "true")
+
+
+# ---------------------------------------------------------------- saving until stopped
+
+
+def start_respondents(settings: Any, count: int, *, kind: str = "full") -> list[str]:
+    """An open team survey with ``count`` started respondents; their resume tokens."""
+    from app import db
+    from app.surveys import invitations
+
+    roles = ("data_scientist", "ml_engineer", "software_engineer", "product_manager")
+    engine = db.create_db_engine(settings)
+    try:
+        with db.session_factory(engine)() as session:
+            assessment_round = helpers.team_round(session, kind=kind)
+            tokens = [
+                invitations.start_respondent(
+                    session=session,
+                    settings=settings,
+                    assessment_round=assessment_round,
+                    role=roles[index % len(roles)],
+                ).resume_token
+                for index in range(count)
+            ]
+            session.commit()
+    finally:
+        engine.dispose()
+    return tokens
+
+
+@dataclasses.dataclass
+class SaveState:
+    """A respondent's saves as the client saw them: the last acknowledged one, and the one
+    in flight when the connection broke (its outcome unknown to the client)."""
+
+    token: str
+    csrf: str = ""
+    qids: list[str] = dataclasses.field(default_factory=list)
+    version: int = 1
+    acknowledged: dict[str, Any] = dataclasses.field(default_factory=dict)
+    in_flight: dict[str, Any] | None = None
+    saves: int = 0
+
+
+class Saver:
+    """Saves changing answers through the JSON API for its respondents, one request at a time,
+    until ``stop`` is set or the connection breaks; every acknowledged save is recorded."""
+
+    def __init__(self, base_url: str, states: list[SaveState], catalog: Catalog) -> None:
+        self.base_url = base_url
+        self.states = states
+        self.catalog = catalog
+        self.failure: str | None = None
+        self.server_errors: list[int] = []
+
+    def prepare(self, client: httpx.Client) -> None:
+        for state in self.states:
+            data = client.get(f"/api/survey/{state.token}").json()
+            state.csrf = data["csrf_token"]
+            state.version = data["version"]
+            state.acknowledged = {qid: a["value"] for qid, a in data["answers"].items()}
+            state.qids = [q["id"] for q in data["pages"][0]["questions"]]
+
+    def run(self, stop: Any) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+            turn = 0
+            while not stop.is_set():
+                state = self.states[turn % len(self.states)]
+                turn += 1
+                answers = {
+                    qid: self._value(qid, state.saves + 1 + index)
+                    for index, qid in enumerate(state.qids)
+                }
+                state.in_flight = state.acknowledged | answers
+                try:
+                    response = client.put(
+                        f"/api/survey/{state.token}/answers",
+                        json={"version": state.version, "answers": answers},
+                        headers={"x-csrf-token": state.csrf},
+                    )
+                except httpx.HTTPError as error:
+                    self.failure = type(error).__name__
+                    return  # in_flight stays: the client cannot know whether it was saved
+                if response.status_code >= 500:
+                    self.server_errors.append(response.status_code)
+                if response.status_code != 200:
+                    state.in_flight = None
+                    time.sleep(0.05)
+                    continue
+                state.version = response.json()["version"]
+                state.acknowledged = state.in_flight
+                state.in_flight = None
+                state.saves += 1
+
+    def _value(self, qid: str, turn: int) -> Any:
+        question = self.catalog.questions[qid].question
+        if question.type in ("ordinal", "single"):
+            return question.option_ids[turn % len(question.option_ids)]
+        if question.type == "multi":
+            return [question.option_ids[turn % len(question.option_ids)]]
+        if question.type == "number":
+            return int(question.minimum or 0) + turn % 3
+        return f"text {turn}"
