@@ -1,6 +1,6 @@
 """A respondent fills the quick check from an invitation link: welcome, personal link, every
-page, a validation error next to its question, review, submit, thank-you. axe-core on every
-kind of page; 375 px and desktop screenshots of each."""
+page with autosave, review, submit, thank-you; and a validation error shown next to its
+question. axe-core on every kind of page; 375 px and desktop screenshots of each."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from tests.surveys import browser_support
-from tests.surveys.browser_support import answer_page, no_serious_axe_violations, screenshots
+from tests.surveys.browser_support import (
+    answer_page,
+    answer_page_at_once,
+    no_serious_axe_violations,
+    screenshots,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -51,32 +56,13 @@ def test_quick_check_end_to_end_from_an_invitation_link(
     no_serious_axe_violations(page, "question")
     screenshots(page, "question")
 
-    # page 2: a bad evidence link is refused next to its question, the page is kept
-    page.get_by_role("button", name="Save and continue").click()
-    page.wait_for_url(re.compile(r"page=2"))
-    question = page.locator("[data-qid]").first
-    question.locator("label.survey-choice").first.click()
-    question.locator("summary", has_text="Add a note").click()
-    question.get_by_label("Evidence link").fill("ftp://files.example.org/report")
-    question.get_by_label("Note", exact=True).fill("Checked with the team.")
-    page.get_by_role("button", name="Save and continue").click()
-    page.wait_for_url(re.compile(r"/questions\?page=2$"))
-    error = page.locator(".survey-field-error:visible")
-    assert "must start with http:// or https://" in error.inner_text()
-    described = question.locator("fieldset").get_attribute("aria-describedby")
-    assert error.get_attribute("id") in described.split()
-    assert page.evaluate("document.activeElement.id") == "survey-errors"
-    assert question.get_by_label("Note", exact=True).input_value() == "Checked with the team."
-    no_serious_axe_violations(page, "question with an error")
-    screenshots(page, "question-error")
-    question.get_by_label("Evidence link").fill("https://files.example.org/report")
     page.get_by_role("button", name="Save and continue").click()
 
     # the remaining pages: "don't know" everywhere
-    page.wait_for_url(re.compile(r"page=3$"))
+    page.wait_for_url(re.compile(r"page=2$"))
     while "/review" not in page.url:
         before = page.url
-        answer_page(page, choice=-1)  # the last choice: "don't know" or "not applicable"
+        answer_page_at_once(page)  # the last choice: "don't know" or "not applicable"
         page.get_by_role("button", name=re.compile("Save and (continue|review)")).click()
         page.wait_for_url(lambda url, before=before: url != before)
 
@@ -89,4 +75,35 @@ def test_quick_check_end_to_end_from_an_invitation_link(
     assert page.locator("h1").inner_text() == "Thank you: your answers are in"
     no_serious_axe_violations(page, "thank-you")
     screenshots(page, "thank-you")
+    context.close()
+
+
+def test_a_validation_error_is_shown_next_to_its_question(survey_server: Any, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 812})
+    page = context.new_page()
+    page.goto(survey_server.invitation(role="data_scientist"))
+    page.get_by_role("button", name="Start the survey").click()
+    page.wait_for_url(re.compile(r"/r/[\w-]+$"))
+    page.get_by_role("link", name="Begin").click()
+    page.wait_for_url(re.compile(r"page=1$"))
+    # a bad evidence link is refused next to its question; the rest of the page is kept
+    question = page.locator("[data-qid]").first
+    question.locator("label.survey-choice").first.click()
+    question.locator("summary", has_text="Add a note").click()
+    question.get_by_label("Evidence link").fill("ftp://files.example.org/report")
+    question.get_by_label("Note", exact=True).fill("Checked with the team.")
+    page.get_by_role("button", name="Save and continue").click()
+    page.wait_for_url(re.compile(r"/questions\?page=1$"))
+    error = page.locator(".survey-field-error:visible")
+    assert "must start with http:// or https://" in error.inner_text()
+    described = question.locator("fieldset").get_attribute("aria-describedby")
+    assert error.get_attribute("id") in described.split()
+    assert page.evaluate("document.activeElement.id") == "survey-errors"  # announced
+    assert question.get_by_label("Note", exact=True).input_value() == "Checked with the team."
+    assert question.locator("input[type=radio]:checked").count() == 1
+    no_serious_axe_violations(page, "question with an error")
+    screenshots(page, "question-error")
+    question.get_by_label("Evidence link").fill("https://files.example.org/report")
+    page.get_by_role("button", name="Save and continue").click()
+    page.wait_for_url(re.compile(r"page=2$"))
     context.close()

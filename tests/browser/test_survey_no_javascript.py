@@ -35,7 +35,13 @@ def test_the_whole_flow_without_javascript(survey_server: Any, browser: Any) -> 
     question.get_by_label("Evidence link").fill("not a link")
     page.get_by_role("button", name="Save and continue").click()
     page.wait_for_url(re.compile(r"/questions\?page=1$"))
-    assert "must start with http://" in page.locator(".survey-field-error:visible").inner_text()
+    error = page.locator(".survey-field-error:visible")
+    assert "must start with http://" in error.inner_text()
+    described = question.locator("fieldset").get_attribute("aria-describedby")
+    assert error.get_attribute("id") in described.split()
+    assert page.locator("#survey-errors[role=alert] a").get_attribute("href") == (
+        "#" + question.get_attribute("id")
+    )
     assert question.locator("input:checked").count() == 1
     question.get_by_label("Evidence link").fill("")
 

@@ -132,11 +132,13 @@ def no_serious_axe_violations(page: Any, what: str) -> None:
     assert not details, f"axe on the {what} page:\n" + "\n".join(details)
 
 
-def screenshots(page: Any, name: str) -> None:
-    """A 375 px and a desktop screenshot of the whole page, each without sideways overflow."""
+def screenshots(page: Any, name: str, *, desktop: bool = True) -> None:
+    """A 375 px and a desktop screenshot of the whole page, each without sideways overflow.
+    (Both need the page's JavaScript: not in a context that has it disabled.)"""
     ARTIFACTS.mkdir(exist_ok=True)
     original = page.viewport_size
-    for label, size in (("375", PHONE), ("desktop", DESKTOP)):
+    sizes = (("375", PHONE), ("desktop", DESKTOP)) if desktop else (("375", PHONE),)
+    for label, size in sizes:
         page.set_viewport_size(size)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= size["width"], f"{name} overflows at {size['width']} px ({width} px)"
@@ -153,6 +155,17 @@ def answer_page(page: Any, choice: int = 0) -> list[str]:
         labels.nth(choice if choice >= 0 else labels.count() + choice).click()
         qids.append(question.get_attribute("data-qid"))
     return qids
+
+
+def answer_page_at_once(page: Any) -> None:
+    """Pick the last choice ("don't know" or "not applicable") of every question in one step
+    (real clicks on the labels, dispatched by the page: needs JavaScript)."""
+    page.eval_on_selector_all(
+        "[data-qid]:not([hidden])",
+        """questions => questions.forEach(q => {
+            const labels = q.querySelectorAll('label.survey-choice');
+            labels[labels.length - 1].click(); })""",
+    )
 
 
 def checked_values(page: Any) -> dict[str, list[str]]:
