@@ -17,7 +17,9 @@ from app.accounts import csrf, headers, ratelimit
 from app.accounts import dependencies as account_dependencies
 from app.accounts import routes as account_routes
 from app.admin import routes as admin_routes
+from app.api import dashboards as dashboard_api
 from app.config import STATIC_DIR, Settings, get_settings
+from app.dashboards import routes as dashboard_routes
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.surveys import api as survey_api
@@ -83,5 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(survey_routes.router)
     app.include_router(survey_api.router)
     app.include_router(workspace_routes.router)
+    app.include_router(dashboard_routes.router)
+    app.include_router(dashboard_api.router)
     api.install(app)
     return app

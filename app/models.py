@@ -277,6 +277,8 @@ class AssessmentRound(SQLModel, table=True):
         one_of("status", RoundStatus),
         CheckConstraint("results_min >= 2", name="results_min"),
         Index(None, "team_id", "created_at"),
+        # covers the dashboards' check for closed or reopened rounds (app.dashboards.summaries)
+        Index("ix_assessment_round_dashboard_version", "status", "closed_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -415,7 +417,19 @@ class RoundResult(SQLModel, table=True):
     """
 
     __tablename__: ClassVar[str] = "round_result"
-    __table_args__ = (Index(None, "round_id", "label", unique=True),)
+    __table_args__ = (
+        Index(None, "round_id", "label", unique=True),
+        # covers the dashboards' "which summaries are out of date" check, so SQLite need not
+        # read the large computed JSON stored in each row (app.dashboards.summaries)
+        Index(
+            "ix_round_result_dashboard_version",
+            "label",
+            "round_id",
+            "computed_at",
+            "final",
+            "respondent_count",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="assessment_round.id", ondelete="CASCADE")
@@ -460,3 +474,127 @@ class Target(SQLModel, table=True):
     dimension: str = Field(max_length=40)
     target_level: str = Field(max_length=40)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+# ---------------------------------------------------------------- dashboards (derived data)
+
+
+class ResultSummary(SQLModel, table=True):
+    """The values of a closed round's stored result that dashboards and exports count.
+
+    Derived data, rebuilt from ``RoundResult`` (and its ``ResponseScore`` rows) by
+    ``app.dashboards.summaries`` whenever the result changes: a computed result is ~100 KB of
+    JSON, too much to parse for 1,000 teams on every page view, so dashboards aggregate these
+    small rows in SQL instead. Deleting the result, the round or the team deletes the summary.
+    """
+
+    __tablename__: ClassVar[str] = "result_summary"
+    __table_args__ = (
+        Index(None, "organisation_id", "team_id", "closed_at"),
+        # covering indexes of the dashboard's two ways in: each team's latest round, and
+        # each team's latest round per quarter (the trend)
+        Index(
+            "ix_result_summary_latest",
+            "organisation_id",
+            "latest",
+            "unit_id",
+            "team_id",
+            "mode",
+            "respondents",
+            "result_id",
+        ),
+        Index(
+            "ix_result_summary_latest_in_period",
+            "organisation_id",
+            "latest_in_period",
+            "period",
+            "unit_id",
+            "team_id",
+            "mode",
+            "result_id",
+        ),
+    )
+
+    result_id: int = Field(primary_key=True, foreign_key="round_result.id", ondelete="CASCADE")
+    round_id: int = Field(foreign_key="assessment_round.id", ondelete="CASCADE", index=True)
+    team_id: int = Field(foreign_key="team.id", ondelete="CASCADE")
+    # the team's organisation and business unit, so dashboards need no join with team; refresh
+    # keeps the unit in step when a team moves (teams never change organisation)
+    organisation_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE")
+    unit_id: int | None = Field(default=None, foreign_key="business_unit.id", ondelete="SET NULL")
+    # what the summary was built from: a difference in any of these means "rebuild"
+    computed_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    final: bool = Field(default=False)
+    respondents: int = Field(default=0)
+    closed_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    period: str = Field(max_length=10)  # the quarter of closed_at (UTC), e.g. "2026 Q3"
+    # the team's latest summarised round overall, and within its quarter (kept by refresh)
+    latest: bool = Field(default=False)
+    latest_in_period: bool = Field(default=False)
+    mode: str = Field(max_length=20)  # solo | team_survey
+    kind: str = Field(max_length=20)  # full | quick
+    trajectory: str = Field(max_length=200)  # the trajectory type's label
+    fit: str = Field(max_length=20)  # good | warnings | unknown
+    model_id: str = Field(max_length=80)  # the recommended (top) process model
+    model_name: str = Field(max_length=200)
+    handoff_level: int | None = Field(default=None)
+    change: float | None = Field(default=None)  # mean change of the dimension scores
+
+
+class ResultDimension(SQLModel, table=True):
+    """One practice dimension of a summarised result: the team's cell on a dashboard.
+
+    ``score`` and ``coverage`` are the means of the respondents' stored scores (what the result
+    itself says, unrounded); ``respondents`` counts those with a score, so no dashboard cell
+    is shown from fewer people than the anonymity rules allow.
+    """
+
+    __tablename__: ClassVar[str] = "result_dimension"
+    # SQLite keeps the rows in primary-key order, so a result's cells are read in one seek
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    result_id: int = Field(
+        primary_key=True, foreign_key="result_summary.result_id", ondelete="CASCADE"
+    )
+    dimension: str = Field(primary_key=True, max_length=40)
+    title: str = Field(max_length=200)
+    position: int = Field(default=0)
+    score: float | None = Field(default=None)
+    coverage: float = Field(default=0.0)
+    respondents: int = Field(default=0)
+    band: str = Field(default="", max_length=80)  # the band's label ("" when none)
+    label: str = Field(default="", max_length=80)  # what the cell says: band or "Level 1"
+
+
+class ResultFact(SQLModel, table=True):
+    """One countable item of a summarised result: an artifact level, a Now upgrade, a gap.
+
+    Rows of one ``kind`` are counted across teams with GROUP BY (``app.dashboards.queries``).
+    """
+
+    __tablename__: ClassVar[str] = "result_fact"
+    __table_args__ = (
+        # covers the GROUP BY queries, so counting reads the index alone (labels come after
+        # by id), and serves the cascade from result_summary
+        Index(
+            "ix_result_fact_counting",
+            "result_id",
+            "kind",
+            "key",
+            "value",
+            "position",
+            "respondents",
+            "id",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    result_id: int = Field(foreign_key="result_summary.result_id", ondelete="CASCADE")
+    kind: str = Field(max_length=20)
+    key: str = Field(max_length=120)
+    label: str = Field(max_length=300)
+    detail: str = Field(default="", max_length=300)
+    position: int = Field(default=0)
+    value: float | None = Field(default=None)
+    # respondents behind the fact where that decides whether it may be shown (levels)
+    respondents: int = Field(default=0)

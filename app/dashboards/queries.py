@@ -1,0 +1,607 @@
+"""Dashboard queries: aggregates in SQL over the summaries of stored results, as plain rows.
+
+Everything here reads ``result_summary``, ``result_dimension`` and ``result_fact`` (kept
+current by ``app.dashboards.summaries.refresh``) and returns frozen dataclasses. Counting,
+summing and grouping happen in the database; Python only receives a few rows per chart, so a
+dashboard over 1,000 teams moves a few hundred rows, not the teams' results.
+
+- A ``Selection`` is per team its latest closed round inside the chosen quarters (optionally
+  only the teams of one business unit): ``latest``.
+- A ``Scope`` narrows a selection to what may be shown and matches the data filters: the
+  teams the anonymity rules hide are left out by id, and a cell (team x dimension) counts
+  only with ``visible_from`` respondents with a score behind it, or in a solo round. Both
+  numbers come from ``app.rubric.anonymity`` via ``app.dashboards.service``; nothing here
+  decides what is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlmodel import Session
+
+from app.dashboards import summaries
+from app.models import BusinessUnit, ResultDimension, ResultFact, ResultSummary, Team
+
+_summary = ResultSummary.__table__  # type: ignore[attr-defined]
+_dimension = ResultDimension.__table__  # type: ignore[attr-defined]
+_fact = ResultFact.__table__  # type: ignore[attr-defined]
+_team = Team.__table__  # type: ignore[attr-defined]
+_unit = BusinessUnit.__table__  # type: ignore[attr-defined]
+
+SOLO = "solo"
+LOW_COVERAGE = 0.6  # the engine warns below this coverage too (app.rubric.assessment)
+Order = Literal["name", "score_high", "score_low"]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    organisation_id: int
+    period_from: str | None = None  # "2026 Q1"; quarters compare as text
+    period_to: str | None = None
+    unit_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The part of a selection a view shows (see the module docstring)."""
+
+    selection: Selection
+    visible_from: int  # respondents a cell needs (team surveys)
+    hidden_teams: frozenset[int] = frozenset()
+    model: str | None = None
+    band: tuple[str, str] | None = None  # (dimension, cell label)
+
+
+# ---------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A team of the selection, with what the anonymity rules need to know about it."""
+
+    team_id: int
+    result_id: int
+    mode: str
+    respondents: int
+
+
+@dataclass(frozen=True, slots=True)
+class CellRow:
+    dimension: str
+    score: float | None
+    label: str
+    coverage: float
+    respondents: int
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRow:
+    """A team's latest summarised result, with its dimension cells."""
+
+    result_id: int
+    round_id: int
+    team_id: int
+    team: str
+    unit: str | None
+    closed_at: datetime
+    mode: str
+    kind: str
+    respondents: int
+    trajectory: str
+    fit: str
+    model_name: str
+    handoff_level: int | None
+    change: float | None
+    rank: int  # 1-based position in the order asked for
+    cells: dict[str, CellRow] = field(default_factory=dict)
+
+    @property
+    def date(self) -> str:
+        return self.closed_at.date().isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class DimensionGroup:
+    """Shown cells of one business unit and dimension with one label (band or level)."""
+
+    unit_id: int | None
+    dimension: str
+    title: str
+    position: int
+    label: str
+    band: str
+    cells: int
+    scored: int
+    score_sum: float
+    low_coverage: int  # cells below LOW_COVERAGE or without a score
+
+
+@dataclass(frozen=True, slots=True)
+class LowCoverage:
+    dimension: str
+    team: str
+    coverage: float
+    scored: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MixRow:
+    unit_id: int | None
+    trajectory: str
+    model_id: str
+    model_name: str
+    teams: int
+    respondents: int
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    key: str
+    label: str
+    detail: str
+    count: int
+    mean: float | None = None
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrendRow:
+    unit_id: int | None
+    period: str
+    dimension: str
+    score_sum: float
+    scored: int
+
+
+# ---------------------------------------------------------------- the selection and scope
+
+
+def _period_clause(selection: Selection) -> list[ColumnElement[bool]]:
+    conditions = []
+    if selection.period_from:
+        conditions.append(_summary.c.period >= selection.period_from)
+    if selection.period_to:
+        conditions.append(_summary.c.period <= selection.period_to)
+    return conditions
+
+
+def latest(selection: Selection) -> Subquery:
+    """Per team, its latest summarised (closed) round inside the selection's quarters:
+    (result_id, team_id, unit_id, mode, respondents).
+
+    Without quarters this is the ``latest`` flag kept by ``summaries.refresh``; with them, the
+    latest of the team's per-quarter latest rounds in the range.
+    """
+    columns = (
+        _summary.c.result_id,
+        _summary.c.team_id,
+        _summary.c.unit_id,
+        _summary.c.mode,
+        _summary.c.respondents,
+    )
+    units = [] if selection.unit_id is None else [_summary.c.unit_id == selection.unit_id]
+    if not selection.period_from and not selection.period_to:
+        return (
+            select(*columns)
+            .where(
+                _summary.c.organisation_id == selection.organisation_id,
+                _summary.c.latest == true(),
+                *units,
+            )
+            .subquery("latest")
+        )
+    ranked = (
+        select(
+            *columns,
+            func.row_number()
+            .over(
+                partition_by=_summary.c.team_id,
+                order_by=(_summary.c.closed_at.desc(), _summary.c.round_id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            _summary.c.organisation_id == selection.organisation_id,
+            _summary.c.latest_in_period == true(),
+            *_period_clause(selection),
+            *units,
+        )
+        .subquery("ranked")
+    )
+    return (
+        select(
+            ranked.c.result_id,
+            ranked.c.team_id,
+            ranked.c.unit_id,
+            ranked.c.mode,
+            ranked.c.respondents,
+        )
+        .where(ranked.c.rank == 1)
+        .subquery("latest")
+    )
+
+
+def _narrowed(scope: Scope) -> bool:
+    return bool(scope.hidden_teams or scope.model or scope.band is not None)
+
+
+def scoped(scope: Scope) -> Subquery:
+    """(result_id, team_id, unit_id, mode, respondents) of the teams a view shows."""
+    chosen = latest(scope.selection)
+    if not _narrowed(scope):
+        return chosen
+    conditions: list[ColumnElement[bool]] = []
+    if scope.hidden_teams:
+        conditions.append(chosen.c.team_id.not_in(sorted(scope.hidden_teams)))
+    if scope.model:
+        conditions.append(
+            chosen.c.result_id.in_(
+                select(_summary.c.result_id).where(_summary.c.model_id == scope.model)
+            )
+        )
+    if scope.band is not None:
+        dimension_id, label = scope.band
+        cell = _dimension.alias("filter_cell")
+        conditions.append(
+            exists().where(
+                cell.c.result_id == chosen.c.result_id,
+                cell.c.dimension == dimension_id,
+                cell.c.label == label,
+                _visible(scope, cell.c.respondents, chosen.c.mode),
+            )
+        )
+    return (
+        select(
+            chosen.c.result_id,
+            chosen.c.team_id,
+            chosen.c.unit_id,
+            chosen.c.mode,
+            chosen.c.respondents,
+        )
+        .where(*conditions)
+        .subquery("scope")
+    )
+
+
+def _visible(scope: Scope, respondents: Any, mode: Any) -> ColumnElement[bool]:
+    return or_(respondents >= scope.visible_from, mode == SOLO)
+
+
+def tune(session: Session) -> None:
+    """Tell PostgreSQL's planner, for this transaction, that random reads are cheap.
+
+    The dashboard joins a thousand latest results to their facts; with the default cost of a
+    random page read the planner scans the whole fact table instead of reading each result's
+    facts from the covering index, which on a cached database is three times slower.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL random_page_cost = 1.1"))
+
+
+def members(*, session: Session, selection: Selection) -> list[Member]:
+    """Every team of the selection, for the anonymity rules."""
+    chosen = latest(selection)
+    rows: Sequence[Any] = session.execute(
+        select(chosen.c.team_id, chosen.c.result_id, chosen.c.mode, chosen.c.respondents)
+    ).all()
+    return [Member(*row) for row in rows]
+
+
+# ---------------------------------------------------------------- aggregates
+
+
+def dimension_groups(*, session: Session, scope: Scope) -> list[DimensionGroup]:
+    """Shown cells per business unit, dimension and label: counts, sums, low coverage."""
+    shown = scoped(scope)
+    low = case(
+        (or_(_dimension.c.score.is_(None), _dimension.c.coverage < LOW_COVERAGE), 1), else_=0
+    )
+    unit = shown.c.unit_id
+    rows: Sequence[Any] = session.execute(
+        select(
+            unit,
+            _dimension.c.dimension,
+            func.min(_dimension.c.title),
+            func.min(_dimension.c.position),
+            _dimension.c.label,
+            _dimension.c.band,
+            func.count(),
+            func.count(_dimension.c.score),
+            func.coalesce(func.sum(_dimension.c.score), 0.0),
+            func.sum(low),
+        )
+        .select_from(shown)
+        .join(_dimension, _dimension.c.result_id == shown.c.result_id)
+        .where(_visible(scope, _dimension.c.respondents, shown.c.mode))
+        .group_by(unit, _dimension.c.dimension, _dimension.c.label, _dimension.c.band)
+    ).all()
+    return [
+        DimensionGroup(u, d, t, int(p), label, band, int(n), int(k), float(total), int(lows or 0))
+        for u, d, t, p, label, band, n, k, total, lows in rows
+    ]
+
+
+def low_coverage(*, session: Session, scope: Scope, limit: int) -> list[LowCoverage]:
+    """Shown cells with little coverage (or no score), lowest first."""
+    shown = scoped(scope)
+    rows: Sequence[Any] = session.execute(
+        select(
+            _dimension.c.dimension,
+            _team.c.name,
+            _dimension.c.coverage,
+            _dimension.c.score.is_not(None),
+        )
+        .select_from(shown)
+        .join(_dimension, _dimension.c.result_id == shown.c.result_id)
+        .join(_team, _team.c.id == shown.c.team_id)
+        .where(
+            _visible(scope, _dimension.c.respondents, shown.c.mode),
+            or_(_dimension.c.score.is_(None), _dimension.c.coverage < LOW_COVERAGE),
+        )
+        .order_by(_dimension.c.coverage, func.lower(_team.c.name), _team.c.id)
+        .limit(limit)
+    ).all()
+    return [LowCoverage(d, name, float(cover), bool(scored)) for d, name, cover, scored in rows]
+
+
+def mix(*, session: Session, scope: Scope) -> list[MixRow]:
+    """Teams (and respondents) per business unit, trajectory and recommended process model."""
+    shown = scoped(scope)
+    unit = shown.c.unit_id
+    rows: Sequence[Any] = session.execute(
+        select(
+            unit,
+            _summary.c.trajectory,
+            _summary.c.model_id,
+            func.min(_summary.c.model_name),
+            func.count(),
+            func.sum(_summary.c.respondents),
+        )
+        .select_from(shown)
+        .join(_summary, _summary.c.result_id == shown.c.result_id)
+        .group_by(unit, _summary.c.trajectory, _summary.c.model_id)
+    ).all()
+    return [MixRow(u, t, m, name, int(n), int(r or 0)) for u, t, m, name, n, r in rows]
+
+
+def _labels(session: Session, first_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """(label, detail) of facts by id: the counting reads only the index, labels come after."""
+    if not first_ids:
+        return {}
+    rows: Sequence[Any] = session.execute(
+        select(_fact.c.id, _fact.c.label, _fact.c.detail).where(_fact.c.id.in_(list(first_ids)))
+    ).all()
+    return {fact_id: (label, detail or "") for fact_id, label, detail in rows}
+
+
+def fact_counts(
+    *, session: Session, scope: Scope, kind: str, limit: int | None = None
+) -> list[Count]:
+    """How many teams have each fact of ``kind`` (e.g. each Now upgrade): most first, then
+    the largest mean value, then by key."""
+    shown = scoped(scope)
+    number = func.count().label("number")
+    average = func.avg(_fact.c.value).label("average")
+    query: Select[Any] = (
+        select(
+            _fact.c.key,
+            number,
+            average,
+            func.min(_fact.c.position),
+            func.min(_fact.c.id),
+        )
+        .select_from(shown)
+        .join(_fact, and_(_fact.c.kind == kind, _fact.c.result_id == shown.c.result_id))
+        .group_by(_fact.c.key)
+        .order_by(number.desc(), average.desc(), _fact.c.key)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    rows: Sequence[Any] = session.execute(query).all()
+    labels = _labels(session, [row[4] for row in rows])
+    return [
+        Count(
+            key,
+            labels[first][0],
+            labels[first][1],
+            int(count),
+            None if mean is None else float(mean),
+            int(position),
+        )
+        for key, count, mean, position, first in rows
+    ]
+
+
+def level_counts(*, session: Session, scope: Scope) -> list[Count]:
+    """Teams per artifact and level (``mean`` holds the level), counting a team's levels only
+    where the respondents behind them may be shown."""
+    shown = scoped(scope)
+    number = func.count().label("number")
+    rows: Sequence[Any] = session.execute(
+        select(
+            _fact.c.key,
+            _fact.c.value,
+            func.min(_fact.c.position),
+            number,
+            func.min(_fact.c.id),
+        )
+        .select_from(shown)
+        .join(
+            _fact,
+            and_(_fact.c.kind == summaries.LEVEL, _fact.c.result_id == shown.c.result_id),
+        )
+        .where(_visible(scope, _fact.c.respondents, shown.c.mode))
+        .group_by(_fact.c.key, _fact.c.value)
+    ).all()
+    labels = _labels(session, [row[4] for row in rows])
+    return [
+        Count(key, labels[first][0], "", int(count), mean=value, position=int(position))
+        for key, value, position, count, first in rows
+    ]
+
+
+def trend(*, session: Session, scope: Scope) -> list[TrendRow]:
+    """Per business unit, quarter and dimension: the sum and number of shown team scores of
+    the scope's teams; a team counts once per quarter, with its latest round there."""
+    unit = _summary.c.unit_id
+    conditions: list[ColumnElement[bool]] = [
+        _summary.c.organisation_id == scope.selection.organisation_id,
+        _summary.c.latest_in_period == true(),
+        *_period_clause(scope.selection),
+        _dimension.c.score.is_not(None),
+        _visible(scope, _dimension.c.respondents, _summary.c.mode),
+    ]
+    if scope.selection.unit_id is not None:
+        conditions.append(_summary.c.unit_id == scope.selection.unit_id)
+    if _narrowed(scope):
+        conditions.append(_summary.c.team_id.in_(select(scoped(scope).c.team_id)))
+    rows: Sequence[Any] = session.execute(
+        select(
+            unit,
+            _summary.c.period,
+            _dimension.c.dimension,
+            func.sum(_dimension.c.score),
+            func.count(_dimension.c.score),
+        )
+        .select_from(_summary)
+        .join(_dimension, _dimension.c.result_id == _summary.c.result_id)
+        .where(*conditions)
+        .group_by(unit, _summary.c.period, _dimension.c.dimension)
+    ).all()
+    return [TrendRow(u, p, d, float(total), int(n)) for u, p, d, total, n in rows]
+
+
+def team_rows(
+    *,
+    session: Session,
+    scope: Scope,
+    order: Order,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[TeamRow]:
+    """The scope's teams in ``order`` (by business unit and name, or by their mean shown
+    score), ``limit`` of them from ``offset``, each with its cells (hidden ones included:
+    the caller blanks them)."""
+    shown = scoped(scope)
+    ordering: list[Any]
+    query = (
+        select(
+            _summary.c.result_id,
+            _summary.c.round_id,
+            _summary.c.team_id,
+            _team.c.name,
+            _unit.c.name,
+            _summary.c.closed_at,
+            _summary.c.mode,
+            _summary.c.kind,
+            _summary.c.respondents,
+            _summary.c.trajectory,
+            _summary.c.fit,
+            _summary.c.model_name,
+            _summary.c.handoff_level,
+            _summary.c.change,
+        )
+        .select_from(shown)
+        .join(_summary, _summary.c.result_id == shown.c.result_id)
+        .join(_team, _team.c.id == shown.c.team_id)
+        .outerjoin(_unit, _unit.c.id == _team.c.business_unit_id)
+    )
+    if order == "name":
+        ordering = [
+            func.lower(func.coalesce(_unit.c.name, "")),
+            func.lower(_team.c.name),
+            _team.c.id,
+        ]
+    else:
+        overall = (
+            select(_dimension.c.result_id, func.avg(_dimension.c.score).label("overall"))
+            .select_from(shown)
+            .join(_dimension, _dimension.c.result_id == shown.c.result_id)
+            .where(_visible(scope, _dimension.c.respondents, shown.c.mode))
+            .group_by(_dimension.c.result_id)
+            .subquery("overall")
+        )
+        query = query.outerjoin(overall, overall.c.result_id == _summary.c.result_id)
+        mean_score = func.coalesce(overall.c.overall, 0.0)
+        ordering = [mean_score.desc() if order == "score_high" else mean_score, _team.c.id]
+    query = query.order_by(*ordering).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    found: Sequence[Any] = session.execute(query).all()
+    make: Any = TeamRow  # the columns above, in the dataclass's field order
+    rows: list[TeamRow] = [make(*row, rank=offset + index + 1) for index, row in enumerate(found)]
+    if not rows:
+        return rows
+    by_result = {row.result_id: row for row in rows}
+    cell_query = select(
+        _dimension.c.result_id,
+        _dimension.c.dimension,
+        _dimension.c.score,
+        _dimension.c.label,
+        _dimension.c.coverage,
+        _dimension.c.respondents,
+    )
+    if limit is not None:
+        cell_query = cell_query.where(_dimension.c.result_id.in_(list(by_result)))
+    else:
+        cell_query = cell_query.join(shown, shown.c.result_id == _dimension.c.result_id)
+    cell_rows: Sequence[Any] = session.execute(cell_query).all()
+    for result_id, dimension, score, label, coverage, respondents in cell_rows:
+        if (row := by_result.get(result_id)) is not None:
+            row.cells[dimension] = CellRow(dimension, score, label, float(coverage), respondents)
+    return rows
+
+
+# ---------------------------------------------------------------- filter choices and versions
+
+
+def periods(*, session: Session, organisation_id: int) -> list[str]:
+    """The quarters in which the organisation's teams closed rounds, oldest first."""
+    return list(
+        session.execute(
+            select(_summary.c.period)
+            .where(_summary.c.organisation_id == organisation_id)
+            .group_by(_summary.c.period)
+            .order_by(_summary.c.period)
+        ).scalars()
+    )
+
+
+def units(*, session: Session, organisation_id: int) -> list[tuple[int, str]]:
+    rows: Sequence[Any] = session.execute(
+        select(_unit.c.id, _unit.c.name)
+        .where(_unit.c.organisation_id == organisation_id)
+        .order_by(func.lower(_unit.c.name), _unit.c.id)
+    ).all()
+    return [(unit_id, name) for unit_id, name in rows]
+
+
+def data_version(*, session: Session, organisation_id: int) -> tuple[Any, ...]:
+    """Changes whenever a summary of the organisation does (after ``summaries.refresh``)."""
+    row = session.execute(
+        select(
+            func.count(),
+            func.max(_summary.c.computed_at),
+            func.sum(_summary.c.respondents),
+            func.max(_summary.c.closed_at),
+            func.sum(_summary.c.result_id),
+        ).where(_summary.c.organisation_id == organisation_id)
+    ).one()
+    return tuple(row)

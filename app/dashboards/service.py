@@ -1,0 +1,632 @@
+"""The organisation dashboard as plain data: SQL aggregates, anonymity, filters, a cache.
+
+``dashboard(...)`` refreshes the summaries of stored results if a result changed, then runs
+the aggregate queries of ``app.dashboards.queries`` under the rules that decide what may be
+shown, in this order:
+
+1. the *selection*: per team, its latest closed round in the chosen quarters (and only the
+   teams of one business unit, if chosen);
+2. anonymity, with the engine's own rule set (``app.rubric.anonymity``): teams are shown as
+   ``app.reports.org.shown_teams`` allows (the organisation report's rule: a team survey
+   needs at least the organisation minimum of responses, and no small team may be
+   recoverable by subtracting the others), and every team x dimension cell needs that many
+   respondents with a score behind it (``cell_shown``); a solo round is the team lead
+   answering for the team and is shown. Hidden teams and cells are left out of every count,
+   mean and total, so subtraction cannot bring them back;
+3. the data filters (recommended process model, band or level), applied only to what step 2
+   shows, so a filter can never tell which hidden team has a property.
+
+The result is cached per organisation and filters, keyed by the data version of the stored
+summaries (a new or changed result changes it) and kept at most a minute (renamed teams); the
+cache only saves work: another instance simply computes its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from sqlmodel import Session
+
+from app.dashboards import queries, summaries
+from app.reports import org
+from app.reports.context import ROLE_LABELS, humanise
+from app.reports.org import CountRow
+from app.rubric import anonymity
+from app.rubric.loader import Catalog
+
+TOP_UPGRADES = org.TOP_UPGRADES
+TOP_HOT_SPOTS = org.TOP_HOT_SPOTS
+LOW_COVERAGE = queries.LOW_COVERAGE
+LOW_COVERAGE_LISTED = 200
+PAGE_SIZE = 40
+NO_UNIT = "No business unit"
+HIDDEN_CELL = "not shown"
+Sort = Literal["name", "score"]
+
+
+@functools.cache
+def cell_shown(*, mode: str, respondents: int, minimum: int) -> bool:
+    """May a team's cell built from ``respondents`` people appear in an organisation view?
+
+    The engine's rule (``anonymity.shown_cells``) for one cell on its own; a solo round is the
+    team lead answering for the team (as in the organisation report).
+    """
+    if mode == queries.SOLO:
+        return True
+    return "cell" in anonymity.shown_cells(respondents, {"cell": respondents}, minimum=minimum)
+
+
+@functools.cache
+def visible_from(minimum: int) -> int:
+    """The fewest respondents a team-survey cell may be shown with, found by asking the rule
+    itself, so the SQL condition (``respondents >= visible_from``) cannot drift from it."""
+    return next(
+        n
+        for n in range(1, 10_000)
+        if cell_shown(mode="team_survey", respondents=n, minimum=minimum)
+    )
+
+
+def _mean(total: float, count: int, *_: float) -> float | None:
+    return round(total / count, 1) if count else None
+
+
+# the key of organisation-wide sums beside the per-business-unit ones
+ORGANISATION: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    unit_id: int | None = None
+    period_from: str | None = None
+    period_to: str | None = None
+    model: str | None = None
+    band: tuple[str, str] | None = None  # (dimension id, band label or "Level n")
+    hide_names: bool = False
+    sort: Sort = "name"
+    page: int = 1
+
+    @property
+    def narrowed(self) -> bool:
+        return any(
+            (self.unit_id, self.period_from, self.period_to, self.model, self.band is not None)
+        )
+
+    @property
+    def order(self) -> queries.Order:
+        if self.hide_names:
+            return "score_high"  # numbered by mean score, so the order itself names nobody
+        return "score_low" if self.sort == "score" else "name"
+
+    def selection(self, organisation_id: int) -> queries.Selection:
+        return queries.Selection(
+            organisation_id=organisation_id,
+            period_from=self.period_from,
+            period_to=self.period_to,
+            unit_id=self.unit_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    score: float | None  # None when there is no score or the cell is hidden
+    label: str  # band or "Level n"; HIDDEN_CELL when hidden
+    coverage: float | None  # 0-1; None when hidden
+    shown: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One team on the dashboard."""
+
+    team_id: int
+    round_id: int
+    label: str  # the team's name, or "Team 07" with hidden names
+    unit: str
+    date: str
+    mode: str
+    kind: str
+    respondents: int
+    trajectory: str
+    fit: str
+    model: str
+    cells: tuple[Cell, ...]  # per dimension of ``Dashboard.dimensions``
+    handoff_level: int | None  # None when unknown or hidden
+    change: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageWarning:
+    dimension: str
+    low: int  # shown cells with coverage below LOW_COVERAGE, or without a score
+    teams: tuple[tuple[str, int, bool], ...]  # (team, coverage %, scored), lowest first
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRow:
+    unit: str
+    teams: int
+    means: tuple[float | None, ...]  # per dimension
+
+
+@dataclass(frozen=True, slots=True)
+class UnitTrend:
+    unit: str
+    period: str
+    means: tuple[float | None, ...]  # per dimension
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Choices the filters offer (only values that occur)."""
+
+    units: tuple[tuple[int, str], ...]
+    periods: tuple[str, ...]
+    models: tuple[tuple[str, str], ...]  # (id, name)
+    bands: tuple[tuple[str, str, str], ...]  # (dimension id, dimension title, label)
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    """Everything the organisation dashboard shows, before any chart or table."""
+
+    organisation_id: int
+    filters: Filters
+    minimum: int
+    options: Options
+    dimensions: tuple[tuple[str, str], ...]  # (id, title) of the practice dimensions
+    teams_total: int  # teams with a closed round in the selection
+    teams_shown: int  # of those, teams the anonymity rules let appear
+    teams_matching: int  # of those, teams matching the data filters
+    respondents_shown: int
+    hidden_reason: str | None
+    page: int
+    pages: int
+    lines: tuple[Line, ...]  # the teams of this page, in display order
+    means: tuple[tuple[str, float | None], ...]
+    band_parts: tuple[str, ...]
+    band_counts: tuple[tuple[str, tuple[int, ...]], ...]
+    level_counts: tuple[tuple[str, tuple[int, ...]], ...]
+    trajectories: tuple[CountRow, ...]
+    models: tuple[CountRow, ...]
+    mix: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
+    upgrades: tuple[CountRow, ...]
+    hot_spots: tuple[CountRow, ...]
+    coverage: tuple[CoverageWarning, ...]
+    trend_periods: tuple[str, ...]
+    trend: tuple[tuple[str, tuple[float | None, ...]], ...]
+    units: tuple[UnitRow, ...]
+    unit_trend: tuple[UnitTrend, ...]
+    scope: queries.Scope | None = field(default=None, compare=False)
+    data_version: tuple[Any, ...] = field(default=(), compare=False)
+
+    @property
+    def empty(self) -> bool:
+        return not self.teams_matching
+
+
+# ---------------------------------------------------------------- the cache
+
+
+class DashboardCache:
+    """Dashboards per organisation and filters, valid while the data version is unchanged.
+
+    Only an optimisation: nothing in it is needed by another instance, and an entry older
+    than ``ttl`` seconds is rebuilt (so a renamed team shows within a minute)."""
+
+    def __init__(self, *, max_entries: int = 256, ttl: float = 60.0, enabled: bool = True):
+        self.max_entries = max_entries
+        self.ttl = ttl
+        self.enabled = enabled
+        self._entries: dict[Hashable, tuple[tuple[Any, ...], float, Dashboard]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, version: tuple[Any, ...]) -> Dashboard | None:
+        if not self.enabled:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None:
+            return None
+        stored_version, stored_at, value = entry
+        if stored_version != version or time.monotonic() - stored_at > self.ttl:
+            return None
+        return value
+
+    def put(self, key: Hashable, version: tuple[Any, ...], value: Dashboard) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            if len(self._entries) >= self.max_entries and key not in self._entries:
+                oldest = min(self._entries, key=lambda k: self._entries[k][1])
+                del self._entries[oldest]
+            self._entries[key] = (version, time.monotonic(), value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+# ---------------------------------------------------------------- building
+
+
+def dashboard(
+    *,
+    session: Session,
+    organisation_id: int,
+    filters: Filters,
+    catalog: Catalog,
+    minimum: int = anonymity.DEFAULT_ORG_CELL_MIN,
+    cache: DashboardCache | None = None,
+) -> Dashboard:
+    """The dashboard of an organisation under ``filters`` (summaries refreshed first)."""
+    summaries.refresh(session=session, organisation_id=organisation_id)
+    version = queries.data_version(session=session, organisation_id=organisation_id)
+    key = (organisation_id, filters, minimum)
+    if cache is not None and (cached := cache.get(key, version)) is not None:
+        return cached
+    built = replace(
+        build(
+            session=session,
+            organisation_id=organisation_id,
+            filters=filters,
+            catalog=catalog,
+            minimum=minimum,
+        ),
+        data_version=version,
+    )
+    if cache is not None:
+        cache.put(key, version, built)
+    return built
+
+
+def shown_team_ids(members: Sequence[queries.Member], *, minimum: int) -> set[int]:
+    """The organisation report's rule for which teams may appear (``org.shown_teams``)."""
+    return org.shown_teams(
+        [
+            org.StoredTeamResult(
+                team_id=member.team_id,
+                team="",
+                business_unit=None,
+                round_id=member.result_id,
+                date="",
+                mode=member.mode,
+                respondents=member.respondents,
+                data={},
+            )
+            for member in members
+        ],
+        minimum=minimum,
+    )
+
+
+def _hidden_reason(hidden: int, minimum: int) -> str | None:
+    if not hidden:
+        return None
+    return (
+        f"{hidden} team{'s' if hidden != 1 else ''} not shown: their results rest on fewer "
+        f"than {minimum} responses, or could be worked out from the others"
+    )
+
+
+def _band_parts(catalog: Catalog, dimension_ids: Sequence[str]) -> list[str]:
+    """Band labels in order of their thresholds, merged by label (as the organisation report)."""
+    parts: list[str] = []
+    for dimension_id in dimension_ids:
+        instrument = catalog.instruments.get(dimension_id)
+        for band in sorted(instrument.bands if instrument else (), key=lambda b: b.min_score):
+            if band.label not in parts:
+                parts.append(band.label)
+    return parts
+
+
+def scope_of(
+    *, session: Session, organisation_id: int, filters: Filters, minimum: int
+) -> tuple[queries.Scope, list[queries.Member], set[int]]:
+    """The scope a dashboard shows, the selection's teams, and the teams anonymity allows."""
+    selection = filters.selection(organisation_id)
+    members = queries.members(session=session, selection=selection)
+    allowed = shown_team_ids(members, minimum=minimum)
+    scope = queries.Scope(
+        selection=selection,
+        visible_from=visible_from(minimum),
+        hidden_teams=frozenset(m.team_id for m in members if m.team_id not in allowed),
+        model=filters.model,
+        band=filters.band,
+    )
+    return scope, members, allowed
+
+
+def lines_of(
+    rows: Sequence[queries.TeamRow],
+    *,
+    dimension_ids: Sequence[str],
+    hide_names: bool,
+    minimum: int,
+) -> tuple[Line, ...]:
+    """Dashboard lines from team rows: hidden cells blanked, names hidden if asked."""
+    lines = []
+    for row in rows:
+        cells = []
+        level_hidden = False
+        for dimension_id in dimension_ids:
+            cell = row.cells.get(dimension_id)
+            if cell is None:
+                cells.append(Cell(None, "", None, True))
+            elif not cell_shown(mode=row.mode, respondents=cell.respondents, minimum=minimum):
+                cells.append(Cell(None, HIDDEN_CELL, None, False))
+                level_hidden = level_hidden or cell.label.startswith("Level ")
+            else:
+                cells.append(Cell(cell.score, cell.label, cell.coverage, True))
+        lines.append(
+            Line(
+                team_id=row.team_id,
+                round_id=row.round_id,
+                label=f"Team {row.rank:02d}" if hide_names else row.team,
+                unit="" if hide_names else (row.unit or ""),
+                date=row.date,
+                mode=row.mode,
+                kind=row.kind,
+                respondents=row.respondents,
+                trajectory=row.trajectory,
+                fit=row.fit,
+                model=row.model_name,
+                cells=tuple(cells),
+                handoff_level=None if level_hidden else row.handoff_level,
+                change=row.change,
+            )
+        )
+    return tuple(lines)
+
+
+def build(
+    *,
+    session: Session,
+    organisation_id: int,
+    filters: Filters,
+    catalog: Catalog,
+    minimum: int,
+) -> Dashboard:
+    """The dashboard without the cache (what the benchmark times)."""
+    queries.tune(session)
+    scope, members, allowed = scope_of(
+        session=session, organisation_id=organisation_id, filters=filters, minimum=minimum
+    )
+    unfiltered = replace(scope, model=None, band=None)
+    filtered = scope != unfiltered
+
+    groups = queries.dimension_groups(session=session, scope=scope)
+    # the filters offer the models, bands and levels of every shown team, not only matches
+    choice_groups = (
+        queries.dimension_groups(session=session, scope=unfiltered) if filtered else groups
+    )
+    titles: dict[str, tuple[int, str]] = {}
+    for group in sorted(choice_groups, key=lambda g: g.position):
+        titles.setdefault(group.dimension, (group.position, group.title))
+    scored = {g.dimension for g in choice_groups if g.scored}
+    dimension_ids = [d for d, _ in sorted(titles.items(), key=lambda i: i[1]) if d in scored]
+    dimensions = tuple((d, titles[d][1]) for d in dimension_ids)
+    index = {d: i for i, d in enumerate(dimension_ids)}
+
+    sums: dict[tuple[int | None, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    bands: dict[str, Counter[str]] = defaultdict(Counter)
+    for group in groups:
+        if group.dimension not in index:
+            continue
+        for unit_key in (group.unit_id, ORGANISATION):
+            total = sums[(unit_key, group.dimension)]
+            total[0] += group.score_sum
+            total[1] += group.scored
+            total[2] += group.low_coverage
+        if group.band:
+            bands[group.dimension][group.band] += group.cells
+    means = tuple((title, _mean(*_pair(sums.get((ORGANISATION, d))))) for d, title in dimensions)
+    band_parts = _band_parts(catalog, dimension_ids)
+    band_counts = tuple(
+        (title, tuple(bands[d].get(part, 0) for part in band_parts))
+        for d, title in dimensions
+        if bands[d]
+    )
+
+    mix_rows = queries.mix(session=session, scope=scope)
+    choice_mix = queries.mix(session=session, scope=unfiltered) if filtered else mix_rows
+    teams_matching = sum(row.teams for row in mix_rows)
+    trajectories: Counter[str] = Counter()
+    models: Counter[str] = Counter()
+    mix: dict[str, Counter[str]] = defaultdict(Counter)
+    unit_teams: Counter[int | None] = Counter()
+    for row in sorted(mix_rows, key=lambda r: (r.trajectory, r.model_name)):
+        trajectories[row.trajectory] += row.teams
+        models[row.model_name] += row.teams
+        mix[row.trajectory][row.model_name] += row.teams
+        unit_teams[row.unit_id] += row.teams
+
+    upgrades = tuple(
+        CountRow(
+            count.label,
+            count.count,
+            # a practice's owners come from the practice catalogue, the same for every team
+            ", ".join(ROLE_LABELS.get(o, humanise(o)) for o in count.detail.split(",")[:2] if o),
+        )
+        for count in queries.fact_counts(
+            session=session, scope=scope, kind=summaries.UPGRADE, limit=TOP_UPGRADES
+        )
+    )
+    hot_spots = tuple(
+        CountRow(count.label, count.count, f"{count.detail} · mean gap {count.mean or 0:.0f}")
+        for count in queries.fact_counts(
+            session=session, scope=scope, kind=summaries.GAP, limit=TOP_HOT_SPOTS
+        )
+    )
+    level_counts = _levels(queries.level_counts(session=session, scope=scope))
+
+    listed: dict[str, list[tuple[str, int, bool]]] = defaultdict(list)
+    if not filters.hide_names and any(
+        sums[(ORGANISATION, d)][2] for d in dimension_ids if (ORGANISATION, d) in sums
+    ):
+        for low in queries.low_coverage(session=session, scope=scope, limit=LOW_COVERAGE_LISTED):
+            listed[low.dimension].append((low.team, round(100 * low.coverage), low.scored))
+    coverage = tuple(
+        CoverageWarning(title, int(_pair(sums.get((ORGANISATION, d)))[2]), tuple(listed[d]))
+        for d, title in dimensions
+    )
+
+    trend_sums: dict[tuple[int | None, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for trend_row in queries.trend(session=session, scope=scope):
+        for unit_key in (trend_row.unit_id, ORGANISATION):
+            total = trend_sums[(unit_key, trend_row.period, trend_row.dimension)]
+            total[0] += trend_row.score_sum
+            total[1] += trend_row.scored
+    trend_periods = sorted(
+        {period for unit_key, period, _ in trend_sums if unit_key == ORGANISATION}
+    )
+    trend = tuple(
+        (
+            title,
+            tuple(_mean(*_pair(trend_sums.get((ORGANISATION, p, d)))) for p in trend_periods),
+        )
+        for d, title in dimensions
+    )
+
+    unit_names = dict(queries.units(session=session, organisation_id=organisation_id))
+
+    def unit_name(unit_id: int | None) -> str:
+        return unit_names.get(unit_id, NO_UNIT) if unit_id is not None else NO_UNIT
+
+    units: tuple[UnitRow, ...] = ()
+    unit_trend: tuple[UnitTrend, ...] = ()
+    if not filters.hide_names:  # business units are left out when presenting, as in the PDF
+        units = tuple(
+            sorted(
+                (
+                    UnitRow(
+                        unit_name(unit_id),
+                        count,
+                        tuple(_mean(*_pair(sums.get((unit_id, d)))) for d in dimension_ids),
+                    )
+                    for unit_id, count in unit_teams.items()
+                ),
+                key=lambda r: (r.unit == NO_UNIT, r.unit.lower()),
+            )
+        )
+        unit_periods = sorted(
+            {(u, p) for u, p, _ in trend_sums if u is not ORGANISATION},
+            key=lambda item: (unit_name(item[0]) == NO_UNIT, unit_name(item[0]).lower(), item[1]),
+        )
+        unit_trend = tuple(
+            UnitTrend(
+                unit_name(unit_id),
+                period,
+                tuple(_mean(*_pair(trend_sums.get((unit_id, period, d)))) for d in dimension_ids),
+            )
+            for unit_id, period in unit_periods
+        )
+
+    pages = max(1, math.ceil(teams_matching / PAGE_SIZE))
+    page = min(max(1, filters.page), pages)
+    rows = queries.team_rows(
+        session=session,
+        scope=scope,
+        order=filters.order,
+        offset=(page - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
+    )
+    lines = lines_of(
+        rows, dimension_ids=dimension_ids, hide_names=filters.hide_names, minimum=minimum
+    )
+    hidden = sum(1 for m in members if m.team_id not in allowed)
+    return Dashboard(
+        organisation_id=organisation_id,
+        filters=filters,
+        minimum=minimum,
+        options=Options(
+            units=tuple(unit_names.items()),
+            periods=tuple(queries.periods(session=session, organisation_id=organisation_id)),
+            models=tuple(
+                sorted({(r.model_id, r.model_name) for r in choice_mix}, key=lambda m: m[1])
+            ),
+            bands=tuple(
+                sorted(
+                    {
+                        (g.dimension, titles[g.dimension][1], g.label)
+                        for g in choice_groups
+                        if g.label and g.dimension in index
+                    },
+                    key=lambda b: (index[b[0]], _label_order(b[2], band_parts)),
+                )
+            ),
+        ),
+        dimensions=dimensions,
+        teams_total=len(members),
+        teams_shown=len(members) - hidden,
+        teams_matching=teams_matching,
+        respondents_shown=sum(row.respondents for row in mix_rows),
+        hidden_reason=_hidden_reason(hidden, minimum),
+        page=page,
+        pages=pages,
+        lines=lines,
+        means=means,
+        band_parts=tuple(band_parts),
+        band_counts=band_counts,
+        level_counts=level_counts,
+        trajectories=tuple(CountRow(label, n) for label, n in trajectories.most_common()),
+        models=tuple(CountRow(label, n) for label, n in models.most_common()),
+        mix=tuple(
+            (trajectory, tuple(counter.most_common()))
+            for trajectory, counter in sorted(
+                mix.items(), key=lambda item: (-sum(item[1].values()), item[0])
+            )
+        ),
+        upgrades=upgrades,
+        hot_spots=hot_spots,
+        coverage=coverage,
+        trend_periods=tuple(trend_periods),
+        trend=trend,
+        units=units,
+        unit_trend=unit_trend,
+        scope=scope,
+    )
+
+
+def _pair(values: Sequence[float] | None) -> tuple[float, int, float]:
+    if values is None:
+        return 0.0, 0, 0.0
+    return values[0], int(values[1]), values[2] if len(values) > 2 else 0.0
+
+
+def all_lines(*, session: Session, dashboard: Dashboard) -> tuple[Line, ...]:
+    """Every matching team of a dashboard (all pages), for the heatmap's CSV."""
+    if dashboard.scope is None:
+        return ()
+    rows = queries.team_rows(session=session, scope=dashboard.scope, order=dashboard.filters.order)
+    return lines_of(
+        rows,
+        dimension_ids=[d for d, _ in dashboard.dimensions],
+        hide_names=dashboard.filters.hide_names,
+        minimum=dashboard.minimum,
+    )
+
+
+def _label_order(label: str, band_parts: Sequence[str]) -> tuple[int, str]:
+    return (band_parts.index(label), label) if label in band_parts else (len(band_parts), label)
+
+
+def _levels(counts: Sequence[queries.Count]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Teams at level 0, 1, 2 per artifact, artifacts in their order and "Overall" last."""
+    by_title: dict[str, list[int]] = {}
+    order: dict[str, int] = {}
+    for count in sorted(counts, key=lambda c: (c.position, c.label)):
+        levels = by_title.setdefault(count.label, [0, 0, 0])
+        order.setdefault(count.label, count.position)
+        levels[min(max(int(count.mean or 0), 0), 2)] += count.count
+    return tuple(
+        (title, tuple(levels))
+        for title, levels in sorted(by_title.items(), key=lambda item: order[item[0]])
+    )

@@ -1,0 +1,696 @@
+"""The dashboard page: each view as a table (what readers without JavaScript get, and the
+CSV download) and, built from the very same rows, a Plotly figure.
+
+One ``Table`` per view is the source of truth for the page's table, the chart and the CSV, so
+the three always show the same numbers. Charts are specs from ``app.reports.charts`` (the
+builders the organisation report uses, with its colour-blind-safe palettes), drawn by
+``static/js/charts.js``; the heatmap's figure also carries each team's results-page link for
+the drill-down (``static/js/dashboard.js``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from app.dashboards.service import HIDDEN_CELL, PAGE_SIZE, Dashboard, Filters, Line
+from app.reports import charts
+from app.reports.context import FIT_LABELS
+
+TableValue = str | int | float | None
+NO_VALUE: Final = "–"
+SCORE_DECIMALS: Final = 1
+# every view of the dashboard: (id, title); the id names its chart, table and CSV
+VIEWS: Final = (
+    ("teams", "Teams by dimension"),
+    ("units", "Business units by dimension"),
+    ("bands", "Teams per band"),
+    ("levels", "Teams per handoff level"),
+    ("mix", "Trajectory and recommended process"),
+    ("upgrades", "Most common Now upgrades"),
+    ("gaps", "Perception-gap hot spots"),
+    ("coverage", "Coverage warnings"),
+    ("trend", "Trend by quarter"),
+    ("unit-trend", "Trend by business unit"),
+)
+VIEW_IDS: Final = tuple(view_id for view_id, _ in VIEWS)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    title: str
+    numeric: bool = False
+
+    def text(self, value: TableValue) -> str:
+        """A cell of this column as the page shows it."""
+        return cell_text(value, numeric=self.numeric)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A view's data: the page's table and its CSV, row for row."""
+
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[TableValue, ...], ...]
+    links: tuple[str | None, ...] = ()  # per row: where its first cell leads (drill-down)
+
+    def link(self, index: int) -> str | None:
+        return self.links[index] if index < len(self.links) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    id: str
+    figure_json: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    id: str
+    title: str
+    description: str
+    table: Table
+    figures: tuple[Figure, ...]
+    csv_url: str
+    empty: str | None  # what to say instead of an empty table
+    note: str | None = None
+    all_csv_url: str | None = None  # the team view: every page at once
+    chartless: str = ""  # what to say when there is a table but no chart
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    value: str
+    label: str
+    selected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FilterForm:
+    units: tuple[Choice, ...]
+    periods_from: tuple[Choice, ...]
+    periods_to: tuple[Choice, ...]
+    models: tuple[Choice, ...]
+    bands: tuple[tuple[str, tuple[Choice, ...]], ...]  # grouped by dimension title
+    hide_names: bool
+    sort: str
+    active: tuple[str, ...]  # "Business unit: Unit 1", ... for the summary line
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyState:
+    title: str
+    message: str
+    action_label: str | None
+    action_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pager:
+    page: int
+    pages: int
+    previous_url: str | None
+    next_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardPage:
+    """Context of templates/dashboards/dashboard.html."""
+
+    title: str
+    organisation: str
+    organisation_id: int
+    base_url: str
+    minimum: int
+    hide_names: bool
+    headline: tuple[tuple[str, str], ...]  # (label, value)
+    hidden_reason: str | None
+    form: FilterForm
+    clear_url: str | None
+    hide_names_url: str
+    sections: tuple[Section, ...]
+    pager: Pager
+    empty_state: EmptyState | None
+    exports_url: str
+
+
+# ---------------------------------------------------------------- query strings
+
+
+def query_of(filters: Filters, **changes: Any) -> dict[str, str]:
+    """The query-string parameters that reproduce ``filters`` (with ``changes``)."""
+    chosen = dataclasses.replace(filters, **changes)
+    params: dict[str, str] = {}
+    if chosen.unit_id is not None:
+        params["unit"] = str(chosen.unit_id)
+    if chosen.period_from:
+        params["from"] = chosen.period_from
+    if chosen.period_to:
+        params["to"] = chosen.period_to
+    if chosen.model:
+        params["model"] = chosen.model
+    if chosen.band is not None:
+        params["band"] = f"{chosen.band[0]}:{chosen.band[1]}"
+    if chosen.hide_names:
+        params["hide_names"] = "1"
+    if chosen.sort != "name":
+        params["sort"] = chosen.sort
+    if chosen.page != 1:
+        params["page"] = str(chosen.page)
+    return params
+
+
+def url_of(base: str, filters: Filters, **changes: Any) -> str:
+    params = query_of(filters, **changes)
+    return base + ("?" + urlencode(params) if params else "")
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _score(value: float | None) -> float | None:
+    return None if value is None else round(value, SCORE_DECIMALS)
+
+
+def team_table(
+    dashboard: Dashboard, lines: Sequence[Line], link: Callable[[Line], str | None]
+) -> Table:
+    """One row per team: the heatmap's data with everything else known about the team."""
+    columns = [
+        Column("Team"),
+        Column("Business unit"),
+        Column("Round closed"),
+        Column("Respondents", numeric=True),
+        Column("Trajectory"),
+        Column("Trajectory fit"),
+        Column("Recommended process"),
+    ]
+    for _, title in dashboard.dimensions:
+        columns += [Column(f"{title}: score", numeric=True), Column(f"{title}: band or level")]
+    columns += [
+        Column("Handoff level", numeric=True),
+        Column("Change since last round", numeric=True),
+    ]
+    rows = []
+    for line in lines:
+        row: list[TableValue] = [
+            line.label,
+            line.unit,
+            line.date,
+            line.respondents,
+            line.trajectory,
+            FIT_LABELS.get(line.fit, line.fit),
+            line.model,
+        ]
+        for cell in line.cells:
+            row += [_score(cell.score), cell.label]
+        row += [line.handoff_level, line.change]
+        rows.append(tuple(row))
+    if dashboard.filters.hide_names:
+        columns.pop(1)
+        rows = [row[:1] + row[2:] for row in rows]
+    return Table(
+        tuple(columns),
+        tuple(rows),
+        tuple(None if dashboard.filters.hide_names else link(line) for line in lines),
+    )
+
+
+def tables(
+    dashboard: Dashboard,
+    *,
+    lines: Sequence[Line] | None = None,
+    link: Callable[[Line], str | None] = lambda _: None,
+) -> dict[str, Table]:
+    """Every view's table (``lines``: the teams for the team table; the page by default)."""
+    titles = [title for _, title in dashboard.dimensions]
+    result = {
+        "teams": team_table(dashboard, dashboard.lines if lines is None else lines, link),
+        "units": Table(
+            (
+                Column("Business unit"),
+                Column("Teams", numeric=True),
+                *tuple(Column(f"{t}: mean score", numeric=True) for t in titles),
+            ),
+            tuple((row.unit, row.teams, *row.means) for row in dashboard.units),
+        ),
+        "bands": Table(
+            (
+                Column("Dimension"),
+                *tuple(Column(f"{part}: teams", numeric=True) for part in dashboard.band_parts),
+            ),
+            tuple((title, *counts) for title, counts in dashboard.band_counts),
+        ),
+        "levels": Table(
+            (
+                Column("Artifact"),
+                *tuple(Column(f"Level {level}: teams", numeric=True) for level in range(3)),
+            ),
+            tuple((title, *counts) for title, counts in dashboard.level_counts),
+        ),
+        "mix": Table(
+            (Column("Trajectory"), Column("Recommended process"), Column("Teams", numeric=True)),
+            tuple(
+                (trajectory, model, count)
+                for trajectory, models in dashboard.mix
+                for model, count in models
+            ),
+        ),
+        "upgrades": Table(
+            (Column("Upgrade"), Column("Teams with it in Now", numeric=True), Column("Owners")),
+            tuple((row.label, row.count, row.detail) for row in dashboard.upgrades),
+        ),
+        "gaps": Table(
+            (
+                Column("Question or dimension"),
+                Column("Teams with this gap", numeric=True),
+                Column("Where and how large"),
+            ),
+            tuple((row.label, row.count, row.detail) for row in dashboard.hot_spots),
+        ),
+        "coverage": Table(
+            (
+                Column("Dimension"),
+                Column("Teams with low coverage", numeric=True),
+                Column("Teams (coverage)"),
+            ),
+            tuple(
+                (
+                    warning.dimension,
+                    warning.low,
+                    "; ".join(
+                        f"{team} ({percent} %)" if scored else f"{team} (no score)"
+                        for team, percent, scored in warning.teams
+                    ),
+                )
+                for warning in dashboard.coverage
+            ),
+        ),
+        "trend": Table(
+            (Column("Quarter"), *tuple(Column(f"{t}: mean score", numeric=True) for t in titles)),
+            tuple(
+                (period, *(values[i] for _, values in dashboard.trend))
+                for i, period in enumerate(dashboard.trend_periods)
+            ),
+        ),
+        "unit-trend": Table(
+            (
+                Column("Business unit"),
+                Column("Quarter"),
+                *tuple(Column(f"{t}: mean score", numeric=True) for t in titles),
+            ),
+            tuple((row.unit, row.period, *row.means) for row in dashboard.unit_trend),
+        ),
+    }
+    return result
+
+
+# ---------------------------------------------------------------- charts
+
+
+def _figure(spec: charts.ChartSpec) -> Figure:
+    return Figure(spec.id, charts.to_plotly(spec))
+
+
+def _count_axis(title: str, values: Sequence[int]) -> charts.ValueAxis:
+    top = float(max(1, max(values, default=1)))
+    return charts.ValueAxis(title, 0.0, top, charts.count_ticks(top))
+
+
+def figures(dashboard: Dashboard, table_of: Mapping[str, Table]) -> dict[str, tuple[Figure, ...]]:
+    """Each view's charts, from the same data as its table."""
+    titles = [title for _, title in dashboard.dimensions]
+    result: dict[str, tuple[Figure, ...]] = {}
+    if dashboard.lines and titles:
+        spec = charts.heatmap_chart(
+            chart_id="teams",
+            title="Teams by dimension (mean score, 0–100)",
+            columns=titles,
+            rows=[(line.label, [_score(c.score) for c in line.cells]) for line in dashboard.lines],
+        )
+        figure = _figure(dataclasses.replace(spec, decimals=SCORE_DECIMALS))
+        links = table_of["teams"].links
+        if any(links):
+            # the drill-down: dashboard.js opens a clicked team's results page
+            figure.figure_json["data"][0]["customdata"] = [
+                [link or ""] * len(titles) for link in links
+            ]
+        _fit_heatmap(figure, len(dashboard.lines))
+        result["teams"] = (figure,)
+    if dashboard.units and titles:
+        spec = charts.heatmap_chart(
+            chart_id="units",
+            title="Business units by dimension (mean score, 0–100)",
+            columns=titles,
+            rows=[(row.unit, list(row.means)) for row in dashboard.units],
+        )
+        figure = _figure(dataclasses.replace(spec, decimals=SCORE_DECIMALS))
+        _fit_heatmap(figure, len(dashboard.units))
+        result["units"] = (figure,)
+    if dashboard.band_counts:
+        result["bands"] = (
+            _figure(
+                charts.stacked_chart(
+                    chart_id="bands",
+                    title="Teams per band",
+                    categories=[title for title, _ in dashboard.band_counts],
+                    parts=[
+                        (part, [counts[i] for _, counts in dashboard.band_counts])
+                        for i, part in enumerate(dashboard.band_parts)
+                    ],
+                    axis_title="Teams",
+                )
+            ),
+        )
+    if dashboard.level_counts:
+        result["levels"] = (
+            _figure(
+                charts.stacked_chart(
+                    chart_id="levels",
+                    title="Teams per handoff level",
+                    categories=[title for title, _ in dashboard.level_counts],
+                    parts=[
+                        (f"Level {level}", [counts[level] for _, counts in dashboard.level_counts])
+                        for level in range(3)
+                    ],
+                    axis_title="Teams",
+                )
+            ),
+        )
+    if dashboard.mix:
+        names = [row.label for row in dashboard.models]
+        result["mix"] = (
+            _figure(
+                charts.stacked_chart(
+                    chart_id="mix",
+                    title="Trajectory and recommended process",
+                    categories=[trajectory for trajectory, _ in dashboard.mix],
+                    parts=[
+                        (name, [dict(counts).get(name, 0) for _, counts in dashboard.mix])
+                        for name in names
+                    ],
+                    axis_title="Teams",
+                    ordered=False,
+                )
+            ),
+        )
+    if dashboard.upgrades:
+        counts = [row.count for row in dashboard.upgrades]
+        result["upgrades"] = (
+            _figure(
+                charts.grouped_chart(
+                    chart_id="upgrades",
+                    title="Most common Now upgrades",
+                    categories=[row.label for row in dashboard.upgrades],
+                    series=[("Teams", counts)],
+                    axis=_count_axis("Teams with it in Now", counts),
+                )
+            ),
+        )
+    if dashboard.hot_spots:
+        counts = [row.count for row in dashboard.hot_spots]
+        result["gaps"] = (
+            _figure(
+                charts.grouped_chart(
+                    chart_id="gaps",
+                    title="Perception-gap hot spots",
+                    categories=[_short(row.label) for row in dashboard.hot_spots],
+                    series=[("Teams", counts)],
+                    axis=_count_axis("Teams with this gap", counts),
+                )
+            ),
+        )
+    if any(warning.low for warning in dashboard.coverage):
+        counts = [warning.low for warning in dashboard.coverage]
+        result["coverage"] = (
+            _figure(
+                charts.grouped_chart(
+                    chart_id="coverage",
+                    title="Teams with low coverage",
+                    categories=[warning.dimension for warning in dashboard.coverage],
+                    series=[("Teams", counts)],
+                    axis=_count_axis("Teams below 60 % coverage or without a score", counts),
+                )
+            ),
+        )
+    if len(dashboard.trend_periods) > 1 and dashboard.trend:
+        result["trend"] = (
+            _figure(
+                charts.grouped_chart(
+                    chart_id="trend",
+                    title="Mean team score by quarter",
+                    categories=list(dashboard.trend_periods),
+                    series=[(title, values) for title, values in dashboard.trend],
+                    decimals=SCORE_DECIMALS,
+                )
+            ),
+        )
+    periods = sorted({row.period for row in dashboard.unit_trend})
+    if len(periods) > 1 and dashboard.units:
+        shown_periods = periods[-len(charts.SERIES_STYLES) :]  # the latest quarters
+        units = sorted({row.unit for row in dashboard.unit_trend}, key=str.lower)
+        by_key = {(row.unit, row.period): row.means for row in dashboard.unit_trend}
+        figures_of_units = []
+        for i, title in enumerate(titles):
+            figures_of_units.append(
+                _figure(
+                    charts.grouped_chart(
+                        chart_id=f"unit-trend-{i + 1}",
+                        title=f"{title}: mean score by business unit and quarter",
+                        categories=units,
+                        series=[
+                            (p, [by_key.get((u, p), (None,) * len(titles))[i] for u in units])
+                            for p in shown_periods
+                        ],
+                        decimals=SCORE_DECIMALS,
+                    )
+                )
+            )
+        result["unit-trend"] = tuple(figures_of_units)
+    return result
+
+
+def _short(text: str, limit: int = 70) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _fit_heatmap(figure: Figure, rows: int) -> None:
+    """Hidden and missing cells stay blank, without a hover label saying "–"."""
+    figure.figure_json["data"][0]["hoverongaps"] = False
+
+
+# ---------------------------------------------------------------- the page
+
+
+DESCRIPTIONS: Final = {
+    "teams": "Each team's latest closed round: the mean of its respondents' scores per "
+    "practice dimension, with its band or handoff level. Select a team to open its results.",
+    "units": "The mean team score of each business unit, over the teams shown above.",
+    "bands": "How many teams are in each band of the collaboration and technical-debt practices.",
+    "levels": "How many teams have reached handoff level 0, 1 or 2 for models, code and data, "
+    "and overall (the lowest of the three).",
+    "mix": "Trajectory types (goal- or data-driven; model-first, system-first or parallel) "
+    "and the process model recommended to the teams of each.",
+    "upgrades": "The practice upgrades most often in teams' Now column, with who usually "
+    "owns them.",
+    "gaps": "Questions and dimensions where data scientists, engineers and product people "
+    "of a team most often disagree, and how far apart they are on average.",
+    "coverage": "Scores resting on less than 60 % of the expected questions (many "
+    '"don\'t know" answers or a quick check) deserve care before comparing.',
+    "trend": "The mean team score per quarter; each team counts once per quarter, with its "
+    "latest round there.",
+    "unit-trend": "The mean team score per business unit and quarter (the latest quarters "
+    "in the charts, all of them in the table).",
+}
+
+EMPTY: Final = {
+    "units": "No business unit to compare yet.",
+    "bands": "No team has a band to count yet.",
+    "levels": "No team has a handoff level that may be shown yet.",
+    "mix": "No trajectory to count yet.",
+    "upgrades": "No team has a Now upgrade yet.",
+    "gaps": "No perception gaps: no team survey had enough people in two role groups "
+    "(at least 2 each) who disagreed.",
+    "coverage": "No warning: every score shown rests on at least 60 % of its questions.",
+    "trend": "A trend needs closed rounds in at least two quarters.",
+    "unit-trend": "A trend needs closed rounds in at least two quarters.",
+}
+
+
+def _empty_state(
+    dashboard: Dashboard, *, teams_in_organisation: int, is_admin: bool, clear_url: str | None
+) -> EmptyState | None:
+    if dashboard.teams_matching:
+        return None
+    if not teams_in_organisation:
+        return EmptyState(
+            "No teams yet",
+            "This organisation has no teams yet. An administrator adds business units and "
+            "teams under Administration; team leads then start rounds from their teams' pages.",
+            "Open Administration" if is_admin else None,
+            f"/admin/organisations/{dashboard.organisation_id}" if is_admin else None,
+        )
+    if not dashboard.teams_total and not dashboard.filters.narrowed:
+        return EmptyState(
+            "No team has closed a round yet",
+            "The dashboard shows each team's latest closed round. Start one from a team's page "
+            "(Your teams → a team → Start a round); once its answers are in and the round is "
+            "closed, the team appears here.",
+            "Go to your teams",
+            "/teams",
+        )
+    if dashboard.teams_total and not dashboard.teams_shown:
+        return EmptyState(
+            "Nothing can be shown without exposing respondents",
+            f"Teams have closed rounds, but none with at least {dashboard.minimum} responses "
+            "(or they could be worked out from one another). Invite more of each team to "
+            "answer its next round.",
+            None,
+            None,
+        )
+    return EmptyState(
+        "No team matches these filters",
+        "Widen the quarters, choose another business unit, or clear the filters.",
+        "Clear the filters" if clear_url else None,
+        clear_url,
+    )
+
+
+def _form(dashboard: Dashboard) -> FilterForm:
+    filters = dashboard.filters
+    options = dashboard.options
+    unit_names = dict(options.units)
+    model_names = dict(options.models)
+    active = []
+    if filters.unit_id is not None:
+        active.append(f"Business unit: {unit_names.get(filters.unit_id, '?')}")
+    if filters.period_from or filters.period_to:
+        active.append(
+            f"Quarters: {filters.period_from or 'first'} to {filters.period_to or 'latest'}"
+        )
+    if filters.model:
+        active.append(f"Process model: {model_names.get(filters.model, filters.model)}")
+    if filters.band is not None:
+        active.append(f"Band or level: {filters.band[1]}")
+    grouped: dict[str, list[Choice]] = {}
+    for dimension_id, title, label in options.bands:
+        value = f"{dimension_id}:{label}"
+        grouped.setdefault(title, []).append(
+            Choice(value, label, filters.band == (dimension_id, label))
+        )
+    return FilterForm(
+        units=tuple(
+            Choice(str(unit_id), name, filters.unit_id == unit_id)
+            for unit_id, name in options.units
+        ),
+        periods_from=tuple(Choice(p, p, filters.period_from == p) for p in options.periods),
+        periods_to=tuple(Choice(p, p, filters.period_to == p) for p in options.periods),
+        models=tuple(
+            Choice(model_id, name, filters.model == model_id) for model_id, name in options.models
+        ),
+        bands=tuple((title, tuple(choices)) for title, choices in grouped.items()),
+        hide_names=filters.hide_names,
+        sort=filters.sort,
+        active=tuple(active),
+    )
+
+
+def dashboard_page(
+    dashboard: Dashboard,
+    *,
+    organisation: str,
+    teams_in_organisation: int,
+    is_admin: bool,
+    results_link: Callable[[Line], str | None],
+) -> DashboardPage:
+    base = f"/organisations/{dashboard.organisation_id}/dashboard"
+    filters = dashboard.filters
+    table_of = tables(dashboard, link=results_link)
+    figure_of = figures(dashboard, table_of)
+    clear_url = url_of(base, Filters(hide_names=filters.hide_names)) if filters.narrowed else None
+    sections = []
+    for view_id, title in VIEWS:
+        if filters.hide_names and view_id in ("units", "unit-trend"):
+            continue  # business units are left out when presenting, as in the report
+        table = table_of[view_id]
+        csv_params = query_of(filters, page=1)
+        if view_id == "teams":
+            csv_params["page"] = str(dashboard.page)  # exactly the teams on the page
+        first = (dashboard.page - 1) * PAGE_SIZE + 1
+        sections.append(
+            Section(
+                id=view_id,
+                title=title,
+                description=DESCRIPTIONS[view_id],
+                table=table,
+                figures=figure_of.get(view_id, ()),
+                csv_url=f"{base}/{view_id}.csv"
+                + ("?" + urlencode(csv_params) if csv_params else ""),
+                all_csv_url=url_of(f"{base}/{view_id}.csv", filters, page=1)
+                if view_id == "teams" and dashboard.pages > 1
+                else None,
+                empty=None if table.rows else EMPTY.get(view_id, "Nothing to show."),
+                chartless=EMPTY.get(view_id, "") if view_id in ("trend", "unit-trend") else "",
+                note=(
+                    f"Page {dashboard.page} of {dashboard.pages}: teams {first}–"
+                    f"{first + len(table.rows) - 1} of {dashboard.teams_matching}"
+                    if view_id == "teams" and dashboard.pages > 1
+                    else None
+                ),
+            )
+        )
+    pager = Pager(
+        page=dashboard.page,
+        pages=dashboard.pages,
+        previous_url=url_of(base, filters, page=dashboard.page - 1) + "#teams"
+        if dashboard.page > 1
+        else None,
+        next_url=url_of(base, filters, page=dashboard.page + 1) + "#teams"
+        if dashboard.page < dashboard.pages
+        else None,
+    )
+    headline = (
+        ("Teams shown", f"{dashboard.teams_matching} of {dashboard.teams_total}"),
+        ("Responses behind them", str(dashboard.respondents_shown)),
+        *(
+            (title, NO_VALUE if value is None else f"{value:.1f}")
+            for title, value in dashboard.means
+        ),
+    )
+    return DashboardPage(
+        title=f"{organisation} — dashboard",
+        organisation=organisation,
+        organisation_id=dashboard.organisation_id,
+        base_url=base,
+        minimum=dashboard.minimum,
+        hide_names=filters.hide_names,
+        headline=headline,
+        hidden_reason=dashboard.hidden_reason,
+        form=_form(dashboard),
+        clear_url=clear_url,
+        hide_names_url=url_of(base, filters, hide_names=not filters.hide_names, page=1),
+        sections=tuple(sections),
+        pager=pager,
+        empty_state=_empty_state(
+            dashboard,
+            teams_in_organisation=teams_in_organisation,
+            is_admin=is_admin,
+            clear_url=clear_url,
+        ),
+        exports_url=f"/organisations/{dashboard.organisation_id}/exports",
+    )
+
+
+def cell_text(value: TableValue, *, numeric: bool) -> str:
+    """A table cell as the page shows it."""
+    if value is None or value == "":
+        return NO_VALUE if numeric else ""
+    if isinstance(value, float):
+        return f"{value:.{SCORE_DECIMALS}f}"
+    return str(value)
+
+
+__all__ = ["HIDDEN_CELL", "VIEW_IDS", "DashboardPage", "Table", "dashboard_page", "tables"]
