@@ -65,6 +65,11 @@ def day(value: datetime | date | None) -> str:
     return "" if value is None else f"{value:{DAY}}"
 
 
+def until(value: datetime | None) -> str:
+    """The last day something lasts: a round closes (and a link expires) at the end of it."""
+    return "" if value is None else day(value - timedelta(seconds=1))
+
+
 def role_label(role: str) -> str:
     return ROLE_LABELS.get(role, humanise(role))
 
@@ -99,12 +104,10 @@ def round_status(assessment_round: AssessmentRound) -> RoundStatusView:
         return RoundStatusView("closed", f"Closed on {day(assessment_round.closed_at)}".strip())
     if round_closed(assessment_round):
         return RoundStatusView(
-            "closing_passed", f"Closing date passed ({day(assessment_round.closes_at)})"
+            "closing_passed", f"Closing date passed ({until(assessment_round.closes_at)})"
         )
     if assessment_round.closes_at is not None:
-        return RoundStatusView(
-            "open", f"Open until {day(assessment_round.closes_at - timedelta(seconds=1))}"
-        )
+        return RoundStatusView("open", f"Open until {until(assessment_round.closes_at)}")
     return RoundStatusView("open", "Open")
 
 
@@ -659,7 +662,7 @@ class RoundPage:
 
 def reminder_text(*, team: Team, assessment_round: AssessmentRound, minutes: int) -> str:
     closes = assessment_round.closes_at
-    when = f" It closes on {day(closes - timedelta(seconds=1))}." if closes else ""
+    when = f" It closes on {until(closes)}." if closes else ""
     return (
         f"A reminder about our team survey for {team.name} ({assessment_round.title}).{when} "
         f"It takes about {minutes} minutes. If you have not started yet, open the invitation "
@@ -747,7 +750,7 @@ def round_page(
                 status=state.status,
                 status_label=LINK_STATUS[state.status],
                 uses=f"{state.uses} of {state.use_limit} used",
-                expires=day(state.expires_at),
+                expires=until(state.expires_at),
                 active=state.status == "active",
             )
             for state in states
@@ -758,7 +761,7 @@ def round_page(
                 label=f"Link for {ROLE_GROUPS.get(role, role)}",
                 url=issued.url(settings),
                 input_id=f"link-{role}",
-                expires=day(issued.invitation.expires_at),
+                expires=until(issued.invitation.expires_at),
             )
             for role, issued in (new_links or {}).items()
         ),

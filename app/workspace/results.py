@@ -178,9 +178,9 @@ def rescore(*, session: Session, assessment_round: AssessmentRound, newest: Cata
     """Score the round's answers under the newest rubric and store the result beside the
     original, under its own label. The original result stays as it is."""
     assert assessment_round.id is not None
+    require_visible(load_results(session=session, assessment_round=assessment_round))
     if dict(assessment_round.rubric_versions) == dict(newest.versions):
         raise InvalidInputError("This round already uses the newest rubric: nothing to rescore.")
-    require_visible(load_results(session=session, assessment_round=assessment_round))
     rubric_store.register_catalog(session=session, catalog=newest)
     return store_round_result(
         session=session,

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from sqlmodel import Session, col, select
 
 from app.config import Settings
-from app.models import AssessmentRound, Organisation, RoundMode, RoundResult, Team
+from app.models import AssessmentRound, Organisation, RoundMode, RoundResult, RoundStatus, Team
 from app.reports import charts
 from app.reports import context as report_context
 from app.reports.branding import organisation_branding
@@ -148,6 +148,7 @@ class ArtifactView:
     certain: bool
     next_level: int | None
     missing: tuple[str, ...]  # gates for the next level that do not hold (or are unknown)
+    upgrades: tuple[str, ...]  # practices that meet them (the roadmap's level paths)
     gates: tuple[tuple[str, int, str, str], ...]  # title, level, status, status label
 
 
@@ -454,8 +455,9 @@ def _radar(
     return page_chart(spec), rows, earlier is not None
 
 
-def _artifacts(data: Mapping[str, Any]) -> tuple[ArtifactView, ...]:
+def _artifacts(data: Mapping[str, Any], report: TeamReport) -> tuple[ArtifactView, ...]:
     handoff = data.get("handoff")
+    paths = {path.title: path.practices for path in report.level_paths}
     if not handoff:
         return ()
     parts = list(handoff["artifacts"].items())
@@ -477,6 +479,7 @@ def _artifacts(data: Mapping[str, Any]) -> tuple[ArtifactView, ...]:
                 certain=part["certain"],
                 next_level=next_level,
                 missing=missing,
+                upgrades=paths.get(part["title"], ()),
                 gates=tuple(
                     (g["title"], g["level"], g["status"], GATE_STATUS.get(g["status"], g["status"]))
                     for g in part["gates"]
@@ -667,19 +670,24 @@ def result_title(label: str) -> str:
 
 
 def previous_result(*, session: Session, assessment_round: AssessmentRound) -> RoundResult | None:
-    """The team's round before this one that has a stored result (for the radar's second
-    line; the engine computes the comparison itself)."""
-    return session.exec(
+    """The result of the team's previous closed round, for the radar's second line (the
+    engine compares with the same round). Only a result the anonymity rule lets show: a round
+    still below its threshold must not appear through the next round's chart."""
+    earlier = session.exec(
         select(RoundResult)
         .join(AssessmentRound, col(AssessmentRound.id) == col(RoundResult.round_id))
         .where(
             AssessmentRound.team_id == assessment_round.team_id,
             col(AssessmentRound.created_at) < assessment_round.created_at,
+            AssessmentRound.status == RoundStatus.closed,
             RoundResult.label == ORIGINAL,
         )
         .order_by(col(AssessmentRound.created_at).desc())
         .limit(1)
     ).first()
+    if earlier is None or not earlier.computed.get("round", {}).get("results_visible"):
+        return None
+    return earlier
 
 
 def results_page(
@@ -819,7 +827,7 @@ def results_page(
         radar_has_previous=radar_has_previous,
         handoff_level=handoff["level"] if handoff else None,
         handoff_certain=bool(handoff and handoff["certain"]),
-        artifacts=_artifacts(data),
+        artifacts=_artifacts(data, report),
         recommendation=_recommendation(data, catalog, report),
         roadmap=_roadmap(data, catalog, report, adopted),
         perception_gaps=report.perception_gaps,

@@ -1,7 +1,8 @@
-// ProcessLens workspace: copy buttons for invitation links and the reminder message.
+// ProcessLens workspace: copy buttons for invitation links and the reminder message, and the
+// new-round form's team-survey fields hidden while "Just me" is chosen.
 //
-// Progressive enhancement only: without this script the values are plain read-only fields
-// (selected when focused) and the copy buttons stay hidden. No inline script, no eval: works
+// Progressive enhancement only: without this script the values are plain read-only fields,
+// the copy buttons stay hidden and every form field shows. No inline script, no eval: works
 // under a Content-Security-Policy with script-src 'self'.
 (function () {
   "use strict";
@@ -46,7 +47,23 @@
     }
   }
 
+  function followMode() {
+    var chosen = document.querySelector('input[name="mode"]:checked');
+    var solo = chosen !== null && chosen.value === "solo";
+    var parts = document.querySelectorAll("[data-survey-only]");
+    for (var i = 0; i < parts.length; i += 1) {
+      parts[i].hidden = solo;
+    }
+  }
+
   function init() {
+    var modes = document.querySelectorAll('input[name="mode"]');
+    for (var m = 0; m < modes.length; m += 1) {
+      modes[m].addEventListener("change", followMode);
+    }
+    if (modes.length) {
+      followMode();
+    }
     var buttons = document.querySelectorAll("[data-copy]");
     for (var i = 0; i < buttons.length; i += 1) {
       buttons[i].hidden = false;
