@@ -56,6 +56,7 @@ class LiveServer:
     port: int = dataclasses.field(default_factory=free_port)
     extra_env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    _log_offset: int = 0
 
     @property
     def url(self) -> str:
@@ -76,7 +77,8 @@ class LiveServer:
             # one secret for every worker and restart: resume links are keyed hashes of it
             "PROCESSLENS_SECRET_KEY": self.secret_key,
             "PROCESSLENS_DATA_DIR": str(self.data_dir),
-            "PROCESSLENS_LOG_LEVEL": "WARNING",
+            # INFO: wait_ready counts the workers' "ready" lines
+            "PROCESSLENS_LOG_LEVEL": "INFO",
             "DATABASE_URL": self.database_url,
             **self.extra_env,
         }
@@ -84,6 +86,7 @@ class LiveServer:
     def start(self, *, wait: bool = True) -> None:
         assert self.process is None or self.process.poll() is not None, "already running"
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log_offset = self.log.stat().st_size if self.log.exists() else 0
         command = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--workers", str(self.workers)]
         with self.log.open("ab") as output:
@@ -99,11 +102,11 @@ class LiveServer:
             self.wait_ready()
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S, path: str = "/readyz") -> None:
-        """Until ``path`` answers 200 several times in a row (every worker is up)."""
+        """Until every worker has logged that it is ready and ``path`` answers 200."""
         deadline = time.monotonic() + timeout
         in_a_row = 0
         with httpx.Client(base_url=self.url, timeout=5) as client:
-            while in_a_row < 4:
+            while in_a_row < 2 or self._ready_workers() < self.workers:
                 if self.process is not None and self.process.poll() is not None:
                     raise RuntimeError(f"the server exited:\n{self.log_tail()}")
                 if time.monotonic() > deadline:
@@ -114,6 +117,11 @@ class LiveServer:
                     ok = False
                 in_a_row = in_a_row + 1 if ok else 0
                 time.sleep(0.05 if ok else 0.2)
+
+    def _ready_workers(self) -> int:
+        with self.log.open("rb") as handle:
+            handle.seek(self._log_offset)
+            return handle.read().count(b"ready (")
 
     def kill(self) -> None:
         """SIGKILL the server and its workers at once: no shutdown, no flush, no goodbye."""
