@@ -17,9 +17,9 @@ from sqlmodel import Session
 from app import __version__, db, demo, migrate, rubric_cli
 from app.config import ConfigurationError, Settings, get_settings
 from app.logs import configure_logging
+from app.reports import cli as reports_cli
 from app.rubric.loader import RubricError
 from app.surveys import rubric_store
-from app.reports import cli as reports_cli
 
 app = typer.Typer(
     name="processlens",
