@@ -147,8 +147,18 @@ def can_see_team(principal: Principal, team: Team) -> bool:
 
 # ---------------------------------------------------------------- loaders (404 outside scope)
 
+# The largest id the tables can hold (INTEGER keys on PostgreSQL). A larger id in a path is
+# answered like a missing object, before the database refuses it with an error.
+MAX_ID = 2**31 - 1
+
+
+def require_id(*ids: int | None) -> None:
+    if any(value is not None and not 0 < value <= MAX_ID for value in ids):
+        raise NotFoundError()
+
 
 def get_organisation(*, session: Session, principal: Principal, org_id: int) -> Organisation:
+    require_id(org_id)
     found = session.exec(
         select(Organisation).where(Organisation.id == org_id, organisation_clause(principal))
     ).first()
@@ -161,6 +171,7 @@ def get_unit(
     *, session: Session, principal: Principal, unit_id: int, org_id: int | None = None
 ) -> BusinessUnit:
     """A business unit; with ``org_id`` (from the path) it must also belong to that one."""
+    require_id(unit_id, org_id)
     query = select(BusinessUnit).where(BusinessUnit.id == unit_id, unit_clause(principal))
     if org_id is not None:
         query = query.where(BusinessUnit.organisation_id == org_id)
@@ -173,6 +184,7 @@ def get_unit(
 def get_team(
     *, session: Session, principal: Principal, team_id: int, org_id: int | None = None
 ) -> Team:
+    require_id(team_id, org_id)
     query = select(Team).where(Team.id == team_id, team_clause(principal))
     if org_id is not None:
         query = query.where(Team.organisation_id == org_id)
@@ -185,6 +197,7 @@ def get_team(
 def get_round(
     *, session: Session, principal: Principal, round_id: int, team_id: int | None = None
 ) -> AssessmentRound:
+    require_id(round_id, team_id)
     query = (
         select(AssessmentRound)
         .join(Team, col(Team.id) == col(AssessmentRound.team_id))
@@ -200,6 +213,7 @@ def get_round(
 
 def get_respondent(*, session: Session, principal: Principal, respondent_id: int) -> Respondent:
     """Respondent-level data is for admins (and, later, consultants) only (PRODUCT.md 6)."""
+    require_id(respondent_id)
     query = (
         select(Respondent)
         .join(AssessmentRound, col(AssessmentRound.id) == col(Respondent.round_id))
