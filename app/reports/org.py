@@ -28,8 +28,8 @@ from app.reports.context import (
 from app.rubric import anonymity
 from app.rubric.loader import Catalog
 
-HEATMAP_ROWS_PER_CHART = 36
-TEAM_ROWS_PER_TABLE = 32
+HEATMAP_ROWS_PER_CHART = 40
+TEAM_ROWS_PER_TABLE = 45
 TOP_UPGRADES = 10
 TOP_HOT_SPOTS = 12
 
