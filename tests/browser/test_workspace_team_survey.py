@@ -131,7 +131,6 @@ def test_a_team_survey_from_links_to_acting_on_results(
     ]
     assert table == chart
     no_serious_axe_violations(page, "results")
-    screenshots(page, "results")
 
     # mark the first upgrade adopted: it leaves Now and is listed as adopted
     first = page.locator("#roadmap .ws-practice").first
