@@ -15,7 +15,10 @@ from rich.table import Table
 from sqlmodel import Session
 
 from app import __version__, db, demo, migrate, rubric_cli
+from app.accounts import cli as accounts_cli
+from app.accounts import demo_users
 from app.config import ConfigurationError, Settings, get_settings
+from app.dashboards import cli as dashboards_cli
 from app.logs import configure_logging
 from app.reports import cli as reports_cli
 from app.rubric.loader import RubricError
@@ -304,6 +307,12 @@ app.add_typer(rubric_cli.rubric_app, name="rubric")
 # Reports (offline from an answers file, or from stored results): see app/reports/cli.py.
 app.command("report")(reports_cli.report)
 
+# Admin commands (users, organisations, units, teams, assignments, tokens, audit): see
+# app/accounts/cli.py.
+accounts_cli.register(app)
+
+# Analysis exports, backup and restore of an organisation: see app/dashboards/cli.py.
+dashboards_cli.register(app)
 
 if __name__ == "__main__":
     app()

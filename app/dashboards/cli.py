@@ -1,0 +1,192 @@
+"""`processlens export`, `processlens backup` and `processlens restore`.
+
+The command line acts with the operator's access to the database, so every dataset is
+available, respondent-level ones included; each export, backup and restore is recorded in
+the audit log with ``"via": "cli"`` (no account: the actor is empty). Errors end in one line
+and exit code 1 (2 for bad configuration).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from sqlmodel import Session
+
+from app import db
+from app.accounts import audit
+from app.config import ConfigurationError, Settings, get_settings
+from app.dashboards import backup as backups
+from app.dashboards import exports
+from app.logs import configure_logging
+from app.models import Organisation
+from app.rubric.loader import RubricError
+from app.surveys import rubric_store
+
+console = Console(highlight=False, stderr=True)
+VIA = {"via": "cli"}
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _session() -> Iterator[tuple[Session, Settings]]:
+    """A session that commits when the command succeeds; user errors end in one line."""
+    try:
+        settings = get_settings()
+    except ConfigurationError as error:
+        _fail(str(error), 2)
+    configure_logging(settings)
+    engine = db.create_db_engine(settings)
+    try:
+        status = db.schema_status(engine)
+        if not status.is_current:
+            _fail(status.describe())
+        with db.session_factory(engine)() as session:
+            yield session, settings
+            session.commit()
+    except db.DatabaseUnavailableError as error:
+        _fail(str(error))
+    finally:
+        engine.dispose()
+
+
+def _organisation(session: Session, organisation_id: int) -> Organisation:
+    organisation = session.get(Organisation, organisation_id)
+    if organisation is None:
+        _fail(f"no organisation with id {organisation_id} (see processlens org list)")
+    return organisation
+
+
+def export(
+    organisation_id: Annotated[int, typer.Option("--org", help="Id of the organisation.")],
+    dataset: Annotated[
+        str,
+        typer.Option(help=f"One of: {', '.join(exports.DATASET_IDS)}."),
+    ] = "scores",
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+) -> None:
+    """Write an analysis export of an organisation (CSV or JSON, under the anonymity rules).
+
+    Datasets: scores per team and round, answer distributions, roadmaps, debt registers, and
+    respondent-level rows (responses-long, responses-wide) under pseudonymous ids.
+    """
+    if dataset not in exports.DATASET_IDS:
+        _fail(f"unknown dataset {dataset!r}; choose one of {', '.join(exports.DATASET_IDS)}", 2)
+    if fmt not in exports.FORMATS:
+        _fail("--format must be csv or json", 2)
+    with _session() as (session, settings):
+        organisation = _organisation(session, organisation_id)
+        try:
+            catalog = rubric_store.load_configured_catalog(settings)
+        except RubricError as error:
+            _fail(f"the rubric has errors: {error.problems[-1]}", 2)
+        built = exports.build(
+            exports.Context(
+                session=session,
+                organisation_id=organisation_id,
+                organisation=organisation.name,
+                catalog=catalog,
+                minimum=settings.org_cell_min,
+                role_group_minimum=settings.role_group_min,
+            ),
+            dataset,
+        )
+        audit.record(
+            session=session,
+            action="export.downloaded",
+            target_type="organisation",
+            target_id=organisation_id,
+            organisation_id=organisation_id,
+            details={"dataset": dataset, "format": fmt, "rows": len(built.rows), **VIA},
+        )
+        text = built.render(fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {output} ({len(built.rows)} rows)")
+
+
+def backup(
+    organisation_id: Annotated[int, typer.Option("--org", help="Id of the organisation.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The backup file to write.")],
+) -> None:
+    """Back up everything of one organisation, losslessly, to a JSON file (admin only).
+
+    Includes pseudonymous respondent ids, answers, stored results and the rubric versions the
+    rounds used. The file holds hashes of resume links and every answer: keep it safe.
+    """
+    with _session() as (session, _settings):
+        organisation = _organisation(session, organisation_id)
+        try:
+            document = backups.backup(session=session, organisation_id=organisation_id)
+        except backups.BackupError as error:
+            _fail(str(error))
+        audit.record(
+            session=session,
+            action="organisation.backed_up",
+            target_type="organisation",
+            target_id=organisation_id,
+            organisation_id=organisation_id,
+            details={"rows": sum(backups.counts(document).values()), **VIA},
+        )
+        output.write_text(backups.dumps(document), encoding="utf-8")
+    rows = backups.counts(document)
+    console.print(
+        f"Backed up {organisation.name} ({sum(rows.values())} rows: "
+        f"{rows.get('team', 0)} teams, {rows.get('assessment_round', 0)} rounds, "
+        f"{rows.get('respondent', 0)} respondents) to {output}"
+    )
+
+
+def restore(
+    source: Annotated[Path, typer.Argument(help="A file made by processlens backup.")],
+) -> None:
+    """Restore an organisation from a backup file, with every id (admin only).
+
+    Needs a database without this organisation (e.g. an empty one, after processlens
+    migrate); refuses and changes nothing otherwise.
+    """
+    try:
+        raw = source.read_bytes()
+    except OSError as error:
+        _fail(f"cannot read {source}: {error.strerror}")
+    try:
+        document = backups.loads(raw)
+        with _session() as (session, _settings):
+            summary = backups.restore(session=session, document=document)
+            audit.record(
+                session=session,
+                action="organisation.restored",
+                target_type="organisation",
+                target_id=summary.organisation_id,
+                organisation_id=summary.organisation_id,
+                details={"rows": sum(summary.rows.values()), **VIA},
+            )
+    except backups.BackupError as error:
+        _fail(str(error))
+    for line in summary.skipped:
+        console.print(f"Not restored: {line}")
+    console.print(
+        f"Restored {summary.organisation} (id {summary.organisation_id}, "
+        f"{sum(summary.rows.values())} rows)"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add export, backup and restore to the `processlens` command."""
+    app.command("export")(export)
+    app.command("backup")(backup)
+    app.command("restore")(restore)
