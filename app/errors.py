@@ -70,6 +70,11 @@ class BodyTooLargeError(StarletteHTTPException):
 
 # Messages for the HTTP errors the framework raises itself (routing, methods, limits).
 HTTP_MESSAGES: dict[int, tuple[str, str]] = {
+    400: (
+        "Could not read the request",
+        "What was sent could not be read (it is not well-formed JSON or form data), so "
+        "nothing was changed. Check it and try again.",
+    ),
     404: (NotFoundError.title, NotFoundError.default_message),
     405: ("Not available", "That action is not available at this address."),
     413: (

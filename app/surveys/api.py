@@ -14,6 +14,7 @@ the pages' forms, so a browser cannot be made to post to these endpoints from an
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ from app.accounts import ratelimit
 from app.accounts.csrf import bind_csrf_token, require_csrf
 from app.accounts.tokens import hash_token
 from app.db import ReadSessionDep, SessionDep
+from app.errors import InvalidInputError
 from app.models import Team
 from app.results.service import round_settings
 from app.rubric.answers import MAX_NOTE_CHARS, MAX_URL_CHARS
@@ -40,7 +42,43 @@ from app.surveys.service import (
     Survey,
 )
 
-router = APIRouter(prefix="/api/survey", tags=["survey"])
+
+class DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise DuplicateKeyError(key)
+        seen[key] = value
+    return seen
+
+
+async def refuse_duplicate_keys(request: Request) -> None:
+    """A JSON object with a key twice is ambiguous (which answer counts?): Python's parser
+    would silently keep the last one, so it is refused instead and nothing is saved."""
+    if request.method not in ("POST", "PUT") or "json" not in request.headers.get(
+        "content-type", ""
+    ):
+        return
+    try:
+        json.loads(await request.body(), object_pairs_hook=_object_without_duplicates)
+    except DuplicateKeyError as error:
+        raise InvalidInputError(
+            f"The key {error.key[:80]!r} appears more than once in the request, so nothing was "
+            "saved. Send each key once."
+        ) from None
+    except ValueError:
+        return  # not JSON at all: FastAPI has answered that already
+
+
+router = APIRouter(
+    prefix="/api/survey", tags=["survey"], dependencies=[Depends(refuse_duplicate_keys)]
+)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
