@@ -22,6 +22,13 @@ from app.rubric.output import to_data
 from tests.accounts import helpers
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> pdf.PdfCache:
+    """One PDF cache for the module: the same report is rendered once, then served from it
+    (rendering itself is tested in test_team_report.py)."""
+    return pdf.PdfCache(tmp_path_factory.mktemp("report-cache"))
+
+
 @pytest.fixture
 def world(
     app: FastAPI,
@@ -30,6 +37,7 @@ def world(
     catalog: Catalog,
     example: AnswersFile,
     render_pool: pdf.RenderPool,
+    shared_cache: pdf.PdfCache,
     monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, Any]:
     if not any(
@@ -38,6 +46,7 @@ def world(
     ):
         app.include_router(routes.router)
     monkeypatch.setattr(pdf, "get_pool", lambda limits=None: render_pool)
+    monkeypatch.setattr(routes.pdf, "PdfCache", lambda directory: shared_cache)
     alpha = helpers.tenant(session, settings, "Alpha")
     bravo = helpers.tenant(session, settings, "Bravo")
     assert alpha.round.id is not None
