@@ -23,6 +23,7 @@ def test_api_never_answers_5xx(app: FastAPI, session: Session, settings: Any) ->
     session.commit()
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
     failures: list[str] = []
+    seen: dict[str, bool] = {}
     operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -30,14 +31,23 @@ def test_api_never_answers_5xx(app: FastAPI, session: Session, settings: Any) ->
 
         @given(case=operation.as_strategy())
         @hypothesis_settings(
-            max_examples=6,
+            max_examples=4,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             derandomize=True,
             database=None,
         )
         def run(case: Any) -> None:
-            for headers in ({"authorization": f"Bearer {token.token}"}, {}):
+            # an anonymous call on the first example only: those all stop at the guard
+            label = f"{case.method} {case.path}"
+            anonymous = not seen.get(label)
+            seen[label] = True
+            variants = (
+                ({"authorization": f"Bearer {token.token}"}, {})
+                if anonymous
+                else ({"authorization": f"Bearer {token.token}"},)
+            )
+            for headers in variants:
                 app.state.rate_limiter.storage.reset()
                 response = case.call(headers=headers)
                 if response.status_code >= 500:
