@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from app.accounts import tenancy, tokens
-from app.accounts.tenancy import Principal, load_principal
+from app.accounts.tenancy import Principal, check_id, load_principal
 from app.config import Settings
 from app.db import utcnow
 from app.errors import InvalidInputError, NotFoundError
@@ -70,6 +70,7 @@ def list_for_user(*, session: Session, user_id: int) -> Sequence[ApiToken]:
 
 def get_for_user(*, session: Session, user_id: int, token_id: int) -> ApiToken:
     """A token of this user; another user's token id is answered like a missing one."""
+    check_id(token_id)
     tenancy.require_id(token_id)
     row = session.exec(
         select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)

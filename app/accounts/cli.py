@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from app import db
 from app.accounts import api_tokens, audit, organisations, users
-from app.accounts.tenancy import ROLE_LABELS, Principal
+from app.accounts.tenancy import MAX_ID, ROLE_LABELS, Principal
 from app.config import ConfigurationError, Settings, get_settings
 from app.errors import DomainError
 from app.logs import configure_logging
@@ -543,7 +543,11 @@ def token_revoke(
 ) -> None:
     """Revoke an API token."""
     with _session() as (session, _settings):
-        row = session.exec(select(ApiToken).where(col(ApiToken.id) == token_id)).first()
+        row = (
+            session.exec(select(ApiToken).where(col(ApiToken.id) == token_id)).first()
+            if 1 <= token_id <= MAX_ID
+            else None
+        )
         if row is None:
             _fail(f"no API token {token_id}")
         if api_tokens.revoke(session=session, row=row):

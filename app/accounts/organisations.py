@@ -285,6 +285,7 @@ def assignments_of(*, session: Session, organisation_id: int) -> list[Assignment
 
 
 def get_membership(*, session: Session, organisation_id: int, membership_id: int) -> Membership:
+    tenancy.check_id(membership_id)
     membership = session.exec(
         select(Membership).where(
             Membership.id == membership_id, Membership.organisation_id == organisation_id

@@ -147,6 +147,18 @@ def can_see_team(principal: Principal, team: Team) -> bool:
 
 # ---------------------------------------------------------------- loaders (404 outside scope)
 
+# Primary keys are 32-bit on PostgreSQL: a larger id from a URL would make the driver raise
+# (a 500) instead of finding nothing, so it is answered as missing before any query.
+MAX_ID = 2**31 - 1
+
+
+def check_id(value: int) -> int:
+    """``value`` if it can be an id; NotFoundError otherwise (same answer as a missing row)."""
+    if not 1 <= value <= MAX_ID:
+        raise NotFoundError()
+    return value
+
+
 # The largest id the tables can hold (INTEGER keys on PostgreSQL). A larger id in a path is
 # answered like a missing object, before the database refuses it with an error.
 MAX_ID = 2**31 - 1
@@ -158,6 +170,7 @@ def require_id(*ids: int | None) -> None:
 
 
 def get_organisation(*, session: Session, principal: Principal, org_id: int) -> Organisation:
+    check_id(org_id)
     require_id(org_id)
     found = session.exec(
         select(Organisation).where(Organisation.id == org_id, organisation_clause(principal))
@@ -171,6 +184,7 @@ def get_unit(
     *, session: Session, principal: Principal, unit_id: int, org_id: int | None = None
 ) -> BusinessUnit:
     """A business unit; with ``org_id`` (from the path) it must also belong to that one."""
+    check_id(unit_id)
     require_id(unit_id, org_id)
     query = select(BusinessUnit).where(BusinessUnit.id == unit_id, unit_clause(principal))
     if org_id is not None:
@@ -185,6 +199,7 @@ def get_team(
     *, session: Session, principal: Principal, team_id: int, org_id: int | None = None
 ) -> Team:
     require_id(team_id, org_id)
+    check_id(team_id)
     query = select(Team).where(Team.id == team_id, team_clause(principal))
     if org_id is not None:
         query = query.where(Team.organisation_id == org_id)
@@ -198,6 +213,7 @@ def get_round(
     *, session: Session, principal: Principal, round_id: int, team_id: int | None = None
 ) -> AssessmentRound:
     require_id(round_id, team_id)
+    check_id(round_id)
     query = (
         select(AssessmentRound)
         .join(Team, col(Team.id) == col(AssessmentRound.team_id))
@@ -213,6 +229,7 @@ def get_round(
 
 def get_respondent(*, session: Session, principal: Principal, respondent_id: int) -> Respondent:
     """Respondent-level data is for admins (and, later, consultants) only (PRODUCT.md 6)."""
+    check_id(respondent_id)
     require_id(respondent_id)
     query = (
         select(Respondent)

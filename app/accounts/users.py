@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.accounts import passwords, sessions
+from app.accounts import passwords, sessions, tenancy
 from app.config import Settings
 from app.errors import ConflictError, InvalidInputError, NotFoundError
 from app.models import Membership, User, UserRole
@@ -80,6 +80,7 @@ def create_user(
 
 
 def get_user(*, session: Session, user_id: int) -> User:
+    tenancy.check_id(user_id)
     user = session.get(User, user_id)
     if user is None:
         raise NotFoundError()
@@ -179,6 +180,8 @@ def user_for_reset_token(
     every kind of invalid token)."""
     parts = token.split(".")
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(token) > 200:
+        return None
+    if not 1 <= int(parts[0]) <= tenancy.MAX_ID:
         return None
     user = session.get(User, int(parts[0]))
     if user is None or not user.is_active:

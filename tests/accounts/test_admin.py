@@ -274,3 +274,23 @@ def test_empty_states(client: TestClient, session: Session, settings: Any) -> No
     client.cookies.clear()
     page = client.get("/teams", headers=lonely.headers())
     assert "Ask your administrator" in page.text
+
+
+def test_ids_beyond_the_database_range_are_not_found(
+    client: TestClient, session: Session, settings: Any
+) -> None:
+    """PostgreSQL keys are 32-bit: a huge id in a URL is a 404, not a driver error."""
+    admin = _admin(session, settings)
+    huge = str(2**63 - 5)
+    for path in (
+        f"/api/organisations/{huge}",
+        f"/api/teams/{huge}",
+        f"/admin/users/{huge}",
+        f"/admin/organisations/{huge}",
+        f"/admin/respondents/{huge}/export",
+        "/admin/organisations/0",
+    ):
+        client.cookies.clear()
+        assert client.get(path, headers=admin.headers()).status_code == 404, path
+    client.cookies.clear()
+    assert client.delete(f"/api/tokens/{huge}", headers=admin.headers()).status_code == 404
