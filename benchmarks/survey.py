@@ -419,9 +419,9 @@ def _clean_environment() -> dict[str, str]:
 @contextlib.contextmanager
 def server(
     command: list[str], env: dict[str, str], port: int, probe: str, log: Path
-) -> Iterator[None]:
-    """A server process group started on 127.0.0.1:``port``; stopped (SIGTERM, then SIGKILL)
-    on the way out. Waits until ``probe`` answers 200."""
+) -> Iterator[int]:
+    """A server process group started on 127.0.0.1:``port`` (yields its pid); stopped
+    (SIGTERM, then SIGKILL) on the way out. Waits until ``probe`` answers 200."""
     with log.open("ab") as output:
         process = subprocess.Popen(
             command,
@@ -433,7 +433,7 @@ def server(
         )
     try:
         _wait_until_up(process, port, probe, log)
-        yield
+        yield process.pid
     finally:
         stop_process_group(process)
 
@@ -623,8 +623,71 @@ def _figures(backend: str, kind: str, app: PhaseResult, floor: PhaseResult) -> l
     return figures
 
 
-def measure_backend(backend: str, sizes: Sizes) -> list[dict[str, Any]]:
-    """The page and save figures on one database."""
+@contextlib.contextmanager
+def profiled(pid: int, output: Path | None, seconds: float) -> Iterator[None]:
+    """Sample the server's processes with py-spy (when ``output`` is given) while the body runs.
+
+    Non-blocking sampling, so the profile barely slows what it measures; the collapsed stacks
+    go to ``output`` and ``summarise_profile`` reads them. py-spy is not a project dependency:
+    ``.venv/bin/pip install py-spy``.
+    """
+    if output is None:
+        yield
+        return
+    command = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--nonblocking"]
+    command += ["--format", "raw", "--rate", "200", "--duration", str(round(seconds))]
+    command += ["--output", str(output)]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        try:
+            spy.wait(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait()
+
+
+# leaf frames of threads and event loops waiting for work: not cost
+IDLE_FRAMES = ("wait (threading.py", "get (queue.py", "select (selectors.py", "_recv (multiproc")
+
+
+def summarise_profile(path: Path, top: int = 30, exclude: tuple[str, ...] = ()) -> str:
+    """The functions most often on the stack (inclusive share of samples), from collapsed
+    stacks, skipping idle threads and stacks that contain any of ``exclude``."""
+    inclusive: dict[str, int] = {}
+    leaf: dict[str, int] = {}
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [frame.strip() for frame in stack.split(";")]
+        if exclude and any(part in frame for frame in frames for part in exclude):
+            continue
+        # idle threads waiting for work are not cost
+        if any(idle in frames[-1] for idle in IDLE_FRAMES):
+            continue
+        total += count
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+        leaf[frames[-1]] = leaf.get(frames[-1], 0) + count
+    if not total:
+        return "no samples"
+    lines = [f"{total} samples; inclusive share of the busiest functions:"]
+    for frame, count in sorted(inclusive.items(), key=lambda item: -item[1])[:top]:
+        lines.append(f"{count / total:6.1%}  {frame}")
+    lines.append("self time (leaf frames):")
+    for frame, count in sorted(leaf.items(), key=lambda item: -item[1])[: top // 2]:
+        lines.append(f"{count / total:6.1%}  {frame}")
+    return "\n".join(lines)
+
+
+def measure_backend(
+    backend: str, sizes: Sizes, profile_dir: Path | None = None
+) -> list[dict[str, Any]]:
+    """The page and save figures on one database (profiled with py-spy into ``profile_dir``)."""
     secret_key = secrets.token_urlsafe(48)
     with (
         tempfile.TemporaryDirectory(prefix="processlens-bench-") as scratch,
@@ -654,15 +717,18 @@ def measure_backend(backend: str, sizes: Sizes) -> list[dict[str, Any]]:
             port,
             "/readyz",
             folder / "app.log",
-        ):
+        ) as pid:
             page_bytes = _mean_page_bytes(port, respondents)
-            results["app page"] = drive(
-                port, groups, lambda r: page_request(r, prefix="/r"), **_timing(sizes)
-            )
+            seconds = sizes.warmup_s + sizes.measure_s
+            with profiled(pid, _profile_path(profile_dir, backend, "page"), seconds):
+                results["app page"] = drive(
+                    port, groups, lambda r: page_request(r, prefix="/r"), **_timing(sizes)
+                )
             _reset(respondents)
-            results["app save"] = drive(
-                port, groups, lambda r: save_request(r, prefix="/r"), **_timing(sizes)
-            )
+            with profiled(pid, _profile_path(profile_dir, backend, "save"), seconds):
+                results["app save"] = drive(
+                    port, groups, lambda r: save_request(r, prefix="/r"), **_timing(sizes)
+                )
         _reset(respondents)
         port = free_port()
         floor_env = _clean_environment() | {
@@ -682,6 +748,10 @@ def measure_backend(backend: str, sizes: Sizes) -> list[dict[str, Any]]:
     )
 
 
+def _profile_path(folder: Path | None, backend: str, kind: str) -> Path | None:
+    return None if folder is None else folder / f"{backend}-{kind}.txt"
+
+
 def save_request_floor(respondent: Respondent) -> Request:
     """The same form as the app's save, to the floor (which answers its row id as version)."""
     request = save_request(respondent, prefix="/floor")
@@ -693,7 +763,9 @@ def _timing(sizes: Sizes) -> dict[str, float]:
 
 
 def measure(
-    quick: bool = False, backends: tuple[str, ...] = ("sqlite", "postgres")
+    quick: bool = False,
+    backends: tuple[str, ...] = ("sqlite", "postgres"),
+    profile_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Figures for every backend; PostgreSQL, when unreachable, gives one failed figure saying
     why (the run must show that it was not measured)."""
@@ -713,7 +785,7 @@ def measure(
                 }
             )
             continue
-        figures += measure_backend(backend, sizes)
+        figures += measure_backend(backend, sizes, profile_dir)
     return figures
 
 
@@ -722,8 +794,19 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="shorter phases")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--backend", choices=("sqlite", "postgres"), action="append")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the app's workers with py-spy during each phase; summaries to stderr",
+    )
     args = parser.parse_args()
-    figures = measure(args.quick, tuple(args.backend or ("sqlite", "postgres")))
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    figures = measure(args.quick, tuple(args.backend or ("sqlite", "postgres")), args.profile)
+    if args.profile:
+        for path in sorted(args.profile.glob("*.txt")):
+            sys.stderr.write(f"\n== {path.name}\n{summarise_profile(path)}\n")
     if args.json:
         sys.stdout.write(json.dumps(figures, indent=2) + "\n")
     else:

@@ -344,8 +344,11 @@ def slow_requested(config: Any) -> bool:
 # ---------------------------------------------------------------- saving until stopped
 
 
-def start_respondents(settings: Any, count: int, *, kind: str = "full") -> list[str]:
-    """An open team survey with ``count`` started respondents; their resume tokens."""
+def start_respondents(
+    settings: Any, count: int, *, kind: str = "full", invitation: list[str] | None = None
+) -> list[str]:
+    """An open team survey with ``count`` started respondents; their resume tokens (and, in
+    ``invitation`` if given, a link for more, allowing 500 uses)."""
     from app import db
     from app.surveys import invitations
 
@@ -363,6 +366,10 @@ def start_respondents(settings: Any, count: int, *, kind: str = "full") -> list[
                 ).resume_token
                 for index in range(count)
             ]
+            if invitation is not None:
+                invitation.append(
+                    helpers.invite(session, settings, assessment_round, "other", use_limit=500)
+                )
             session.commit()
     finally:
         engine.dispose()
@@ -381,6 +388,8 @@ class SaveState:
     acknowledged: dict[str, Any] = dataclasses.field(default_factory=dict)
     in_flight: dict[str, Any] | None = None
     saves: int = 0
+    # every acknowledged state by version (a backup may hold any of them)
+    history: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 class Saver:
@@ -400,6 +409,7 @@ class Saver:
             state.csrf = data["csrf_token"]
             state.version = data["version"]
             state.acknowledged = {qid: a["value"] for qid, a in data["answers"].items()}
+            state.history[state.version] = state.acknowledged
             state.qids = [q["id"] for q in data["pages"][0]["questions"]]
 
     def run(self, stop: Any) -> None:
@@ -430,6 +440,7 @@ class Saver:
                     continue
                 state.version = response.json()["version"]
                 state.acknowledged = state.in_flight
+                state.history[state.version] = state.acknowledged
                 state.in_flight = None
                 state.saves += 1
 

@@ -1,0 +1,84 @@
+"""Where one survey request's time goes: the answer page and the save, one at a time.
+
+Seeds a SQLite database like benchmarks/survey.py, builds the production app and sends
+REQUESTS answer-page GETs or saves through it one after the other (no network, no
+concurrency: the pure per-request cost), for a sampling profiler to watch. The concurrent
+picture (lock waits, two workers) comes from ``benchmarks/survey.py --profile DIR``, which
+samples the live workers the same way.
+
+py-spy is not a project dependency (``.venv/bin/pip install py-spy``)::
+
+    py-spy record --format raw -r 500 -o page.txt -- \
+        .venv/bin/python benchmarks/profile_survey.py --kind page
+    .venv/bin/python benchmarks/profile_survey.py --summarise page.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from app import migrate  # noqa: E402
+from app.config import load_settings  # noqa: E402
+from app.main import create_app  # noqa: E402
+from benchmarks import survey  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--kind", choices=("page", "save"), default="page")
+    parser.add_argument("--summarise", type=Path, metavar="FILE", help="summarise a profile")
+    args = parser.parse_args()
+    if args.summarise:
+        # the requests only: not start-up (imports, migrations, seeding) nor the client
+        skipped = (
+            "importlib._bootstrap",
+            "profile_survey.py",
+            "upgrade (app/migrate",
+            "create_app (app/main.py",
+            "seed_survey",
+        )
+        summary = survey.summarise_profile(args.summarise, top=70, exclude=skipped)
+        sys.stdout.write(summary + "\n")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="processlens-profile-") as scratch:
+        settings = load_settings(
+            environment="production",
+            database_url=f"sqlite:///{Path(scratch) / 'profile.db'}",
+            secret_key=secrets.token_urlsafe(48),
+            data_dir=Path(scratch),
+            log_level="WARNING",
+        )
+        migrate.upgrade(settings)
+        respondents = survey.seed_survey(settings, 20)
+        with TestClient(create_app(settings)) as client:
+            for respondent in respondents:  # warm: caches, pool, first renders
+                client.get(f"/r/{respondent.token}/questions?page=1")
+            for index in range(args.requests):
+                respondent = respondents[index % len(respondents)]
+                if args.kind == "page":
+                    request = survey.page_request(respondent, prefix="/r")
+                    response = client.get(request.path, headers=request.headers)
+                else:
+                    request = survey.save_request(respondent, prefix="/r")
+                    response = client.post(
+                        request.path, content=request.body, headers=request.headers
+                    )
+                    request.check(response.status_code, response.content)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{request.path}: {response.status_code}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
