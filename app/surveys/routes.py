@@ -40,7 +40,7 @@ from app.surveys.service import (
 
 router = APIRouter(include_in_schema=False)
 
-NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+NO_STORE = {"Cache-Control": "no-store"}
 T = TypeVar("T")
 
 
@@ -166,12 +166,15 @@ def welcome_for_respondent(
 ) -> HTMLResponse:
     target = service.resume_target(survey)
     base = base_of(token)
+    continue_url: str | None
     if target == REVIEW:
         continue_url, label = f"{base}/review", "Continue where you stopped"
     elif isinstance(target, service.SurveyPage):
         continue_url, label = pages.page_url(base, target.index), "Continue where you stopped"
     else:
-        continue_url, label = pages.page_url(base, survey.plan.pages[0].index), "Begin"
+        first = survey.plan.pages[0] if survey.plan.pages else None
+        continue_url = pages.page_url(base, first.index) if first is not None else None
+        label = "Begin"
     page = pages.welcome_page(
         settings=settings_of(request),
         catalog=survey.catalog,

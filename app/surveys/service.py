@@ -528,15 +528,6 @@ def preview_answers(survey: Survey, changes: Mapping[str, Answer | None]) -> dic
     return merged
 
 
-def record_position(*, session: Session, survey: Survey, resume_at: str) -> None:
-    """Remember the page the respondent moved to (no answers change, no version check)."""
-    _require_editable(survey)
-    response = _lock_response(session, survey)
-    if response.resume_at != resume_at:
-        response.resume_at = resume_at
-        session.flush()
-
-
 def change_role(*, session: Session, survey: Survey, role: str) -> None:
     """Correct the respondent's role (the link pre-sets it). Answers stay; the questions
     shown follow the new role, and answers to questions it is not asked are dropped when the
@@ -578,10 +569,15 @@ def submit_response(
         )
     if version is not None and version != survey.version:
         raise OutdatedReviewError()
+    plan = survey.plan
+    if not plan.asked:
+        raise InvalidInputError(
+            "This survey has no questions for your role, so there is nothing to submit. "
+            "Choose your role on the survey's welcome page."
+        )
     progress = survey.progress()
     if progress.required_missing:
         raise MissingAnswersError(progress.required_missing)
-    plan = survey.plan
     # a submission holds answers to the questions this role was asked, nothing else
     kept = {qid: data for qid, data in response.answers.items() if qid in plan.by_qid}
     if kept != response.answers:

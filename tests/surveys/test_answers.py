@@ -488,3 +488,24 @@ def test_saving_is_throttled_per_resume_link(
     assert (
         helpers.post_form(survey_client, f"/r/{theirs}/questions?page=1", fields).status_code == 200
     )
+
+
+def test_a_role_without_questions_is_told_so_and_cannot_submit(
+    session: Session, settings: Settings, survey_client: TestClient
+) -> None:
+    # the handoff questionnaire asks data scientists and engineers (team leads optionally)
+    assessment_round = helpers.team_round(session, instruments=["handoff"])
+    resume = helpers.start(
+        survey_client, helpers.invite(session, settings, assessment_round, "other")
+    )
+    welcome = survey_client.get(f"/r/{resume}")
+    assert welcome.status_code == 200
+    page = welcome.context["page"]
+    assert page.questions == 0
+    assert page.continue_url is None
+    assert "no questions for the role" in welcome.text
+    review = survey_client.get(f"/r/{resume}/review")
+    fields = helpers.form_values(review.text, form="//form[@class='survey-submit']")
+    refused = helpers.post_form(survey_client, f"/r/{resume}/submit", fields)
+    assert refused.status_code == 400
+    assert stored(session).status == "draft"
