@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from app.accounts import organisations
@@ -127,23 +128,52 @@ class Headline:
     scores: tuple[ScoreLine, ...]
 
 
-def headline(data: Mapping[str, Any]) -> Headline:
-    top_id = data["recommendation"]["top"]
-    top = next((m for m in data["process_models"] if m["id"] == top_id), None)
-    scores = []
-    for raw in data["dimensions"].values():
-        if raw.get("score") is None:
-            continue
-        if raw.get("level") is not None:
-            level = f"Level {raw['level']}"
-        else:
-            level = (raw.get("band") or {}).get("label") or "No band"
-        scores.append(ScoreLine(raw["title"], f"{raw['score']:.0f}", level))
-    return Headline(
-        model=top["name"] if top is not None and top["fit"] > 0 else None,
-        trajectory=data["trajectory"]["label"],
-        scores=tuple(scores),
-    )
+def headlines(
+    *, session: Session, round_ids: Sequence[int], dimensions: Sequence[str]
+) -> dict[int, Headline]:
+    """The headline of each round's stored result, read from its JSON by path in SQL: a
+    stored result is ~100 KB, and a home page may list many teams."""
+    if not round_ids:
+        return {}
+    computed = col(RoundResult.computed)
+    top = computed["process_models"][0]
+    columns: list[Any] = [
+        col(RoundResult.round_id),
+        top["name"].as_string(),
+        top["fit"].as_float(),
+        computed["trajectory"]["label"].as_string(),
+    ]
+    for dimension in dimensions:
+        part = computed["dimensions"][dimension]
+        columns += [
+            part["title"].as_string(),
+            part["score"].as_float(),
+            part["band"]["label"].as_string(),
+            part["level"].as_integer(),
+        ]
+    rows = session.execute(
+        sa_select(*columns).where(
+            col(RoundResult.round_id).in_(round_ids), col(RoundResult.label) == ORIGINAL
+        )
+    ).all()
+    found: dict[int, Headline] = {}
+    for row in rows:
+        values: list[Any] = list(row)
+        round_id, model, fit, trajectory = values[:4]
+        parts = values[4:]
+        scores = []
+        for index in range(0, len(parts), 4):
+            title, score, band, level = parts[index : index + 4]
+            if title is None or score is None:
+                continue
+            label = f"Level {level}" if level is not None else str(band or "No band")
+            scores.append(ScoreLine(str(title), f"{float(score):.0f}", label))
+        found[int(round_id)] = Headline(
+            model=str(model) if model and float(fit or 0) > 0 else None,
+            trajectory=str(trajectory or "Unknown"),
+            scores=tuple(scores),
+        )
+    return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,22 +202,36 @@ def waiting_text(submitted: int, needed: int, solo: bool) -> str:
 
 
 def round_lines(
-    *, session: Session, team_ids: Sequence[int], latest_only: bool
+    *, session: Session, catalog: Catalog, team_ids: Sequence[int], latest_only: bool
 ) -> dict[int, list[RoundLine]]:
     """Rounds per team, newest first (only the newest with ``latest_only``), with headlines
     from the stored results that the anonymity rule lets show."""
     if not team_ids:
         return {}
+    query = select(AssessmentRound).where(col(AssessmentRound.team_id).in_(team_ids))
+    if latest_only:
+        newest = (
+            sa_select(
+                col(AssessmentRound.team_id).label("team_id"),
+                func.max(AssessmentRound.created_at).label("created_at"),
+            )
+            .where(col(AssessmentRound.team_id).in_(team_ids))
+            .group_by(col(AssessmentRound.team_id))
+            .subquery()
+        )
+        query = query.join(
+            newest,
+            (col(AssessmentRound.team_id) == newest.c.team_id)
+            & (col(AssessmentRound.created_at) == newest.c.created_at),
+        )
     found = session.exec(
-        select(AssessmentRound)
-        .where(col(AssessmentRound.team_id).in_(team_ids))
-        .order_by(col(AssessmentRound.created_at).desc(), col(AssessmentRound.id).desc())
+        query.order_by(col(AssessmentRound.created_at).desc(), col(AssessmentRound.id).desc())
     ).all()
     chosen: list[AssessmentRound] = []
     seen: set[int] = set()
     for item in found:
         if latest_only and item.team_id in seen:
-            continue
+            continue  # two rounds started in the same instant: the later id
         seen.add(item.team_id)
         chosen.append(item)
     round_ids = [r.id for r in chosen if r.id is not None]
@@ -201,14 +245,17 @@ def round_lines(
             .group_by(col(Response.round_id))
         ).all()
     )
-    results = {
-        row.round_id: row
-        for row in session.exec(
-            select(RoundResult).where(
-                col(RoundResult.round_id).in_(round_ids), RoundResult.label == ORIGINAL
-            )
-        ).all()
-    }
+    visible: dict[int, bool] = {}
+    for item in chosen:
+        assert item.id is not None
+        visible[item.id] = team_results_visibility(
+            mode=item.mode, submitted=int(counts.get(item.id, 0)), threshold=item.results_min
+        ).visible
+    shown = headlines(
+        session=session,
+        round_ids=[round_id for round_id, ok in visible.items() if ok],
+        dimensions=[i for i, instrument in catalog.instruments.items() if instrument.scored],
+    )
     lines: dict[int, list[RoundLine]] = {}
     for item in chosen:
         assert item.id is not None
@@ -216,8 +263,6 @@ def round_lines(
         visibility = team_results_visibility(
             mode=item.mode, submitted=submitted, threshold=item.results_min
         )
-        stored = results.get(item.id)
-        shown = visibility.visible and stored is not None
         lines.setdefault(item.team_id, []).append(
             RoundLine(
                 id=item.id,
@@ -234,7 +279,7 @@ def round_lines(
                 waiting=None
                 if visibility.visible
                 else waiting_text(submitted, visibility.needed, item.mode == RoundMode.solo),
-                headline=headline(stored.computed) if shown and stored is not None else None,
+                headline=shown.get(item.id) if visibility.visible else None,
             )
         )
     return lines
@@ -274,9 +319,11 @@ class HomePage:
     empty_organisations: tuple[tuple[int, str], ...]
 
 
-def home_page(*, session: Session, principal: Principal) -> HomePage:
+def home_page(*, session: Session, catalog: Catalog, principal: Principal) -> HomePage:
     visible = organisations.visible_teams(session=session, principal=principal)
-    latest = round_lines(session=session, team_ids=[t.id for t in visible], latest_only=True)
+    latest = round_lines(
+        session=session, catalog=catalog, team_ids=[t.id for t in visible], latest_only=True
+    )
     grouped: dict[int, list[TeamCard]] = {}
     names: dict[int, str] = {}
     for team in visible:
@@ -380,7 +427,9 @@ def team_page(
         url=team_url(team.id),
         new_round_url=f"{team_url(team.id)}/rounds/new",
         rounds=tuple(
-            round_lines(session=session, team_ids=[team.id], latest_only=False).get(team.id, [])
+            round_lines(
+                session=session, catalog=catalog, team_ids=[team.id], latest_only=False
+            ).get(team.id, [])
         ),
         targets=acting.target_choices(session=session, catalog=catalog, team_id=team.id),
         adopted=adopted_views(session=session, catalog=catalog, team_id=team.id),

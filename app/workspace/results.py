@@ -62,6 +62,13 @@ def _stored(session: Session, round_id: int, label: str) -> RoundResult | None:
     ).first()
 
 
+def _stale(result: RoundResult | None, submitted: int) -> bool:
+    """Responses were submitted since the result was stored (a final one never changes)."""
+    if not submitted:
+        return False
+    return result is None or (not result.final and result.respondent_count != submitted)
+
+
 def load_results(
     *, session: Session, assessment_round: AssessmentRound, label: str = ORIGINAL
 ) -> RoundResults:
@@ -74,14 +81,17 @@ def load_results(
     assert assessment_round.id is not None
     visibility = visibility_of(session=session, assessment_round=assessment_round)
     result = _stored(session, assessment_round.id, label)
-    if (
-        label == ORIGINAL
-        and visibility.submitted
-        and (
-            result is None or (not result.final and result.respondent_count != visibility.submitted)
-        )
-    ):
-        result = store_round_result(session=session, assessment_round=assessment_round)
+    if label == ORIGINAL and _stale(result, visibility.submitted):
+        # the round row locked first, as the survey's recomputation does, so two pages (or a
+        # page and a submission) recompute one after the other, never insert twice
+        session.exec(
+            select(AssessmentRound)
+            .where(AssessmentRound.id == assessment_round.id)
+            .with_for_update()
+        ).one()
+        result = _stored(session, assessment_round.id, label)
+        if _stale(result, visibility.submitted):
+            result = store_round_result(session=session, assessment_round=assessment_round)
     labels = stored_labels(session=session, round_id=assessment_round.id)
     if label != ORIGINAL and label not in labels:
         raise NotFoundError("This round has no result with that label.")

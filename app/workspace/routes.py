@@ -124,9 +124,11 @@ def _with_notice(url: str, notice: str) -> str:
 
 
 @router.get("/teams", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, principal: CurrentPrincipal) -> HTMLResponse:
+def home(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, catalog: CatalogDep
+) -> HTMLResponse:
     """The signed-in home: every team the user may see, with its latest round and result."""
-    page = pages.home_page(session=session, principal=principal)
+    page = pages.home_page(session=session, catalog=catalog, principal=principal)
     return templating.render(request, "workspace/home.html", page)
 
 

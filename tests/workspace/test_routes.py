@@ -14,7 +14,14 @@ from sqlmodel import Session, func, select
 
 from app.config import Settings
 from app.db import utcnow
-from app.models import AdoptedPractice, AssessmentRound, AuditEvent, Invitation, Target
+from app.models import (
+    AdoptedPractice,
+    AssessmentRound,
+    AuditEvent,
+    Invitation,
+    RoundResult,
+    Target,
+)
 from app.surveys import rubric_store
 from app.workspace import pages, results_page
 from tests import factories
@@ -81,7 +88,22 @@ def test_home_lists_the_teams_with_their_latest_round(
     latest = page_of(client.get("/teams", headers=lead.headers)).groups[0].teams[0].latest
     assert latest.visible
     assert latest.headline is not None
-    assert [s.title for s in latest.headline.scores]
+    # read from the stored JSON by path, the same as reading the whole result
+    stored = session.exec(
+        select(RoundResult).where(RoundResult.round_id == assessment_round.id)
+    ).one()
+    expected = [
+        (
+            d["title"],
+            f"{d['score']:.0f}",
+            (d["band"] or {}).get("label") or f"Level {d.get('level')}",
+        )
+        for d in stored.computed["dimensions"].values()
+    ]
+    assert sorted((s.title, s.score, s.level) for s in latest.headline.scores) == sorted(expected)
+    top = stored.computed["process_models"][0]
+    assert latest.headline.model == (top["name"] if top["fit"] > 0 else None)
+    assert latest.headline.trajectory == stored.computed["trajectory"]["label"]
 
 
 def test_the_team_page_shows_rounds_targets_and_adoptions(
