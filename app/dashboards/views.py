@@ -11,6 +11,7 @@ the drill-down (``static/js/dashboard.js``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -43,6 +44,7 @@ VIEW_IDS: Final = tuple(view_id for view_id, _ in VIEWS)
 class Column:
     title: str
     numeric: bool = False
+    nowrap: bool = False  # short values that read badly broken (dates)
 
     def text(self, value: TableValue) -> str:
         """A cell of this column as the page shows it."""
@@ -171,6 +173,14 @@ def url_of(base: str, filters: Filters, **changes: Any) -> str:
 # ---------------------------------------------------------------- tables
 
 
+def short_titles(dashboard: Dashboard) -> list[str]:
+    """Dimension titles short enough for column heads and chart axes on a phone: the first
+    word ("Collaboration", "Technical-debt", "Handoff"), unless that would be ambiguous."""
+    titles = [title for _, title in dashboard.dimensions]
+    short = [title.split(" ", 1)[0] if len(title) > 12 else title for title in titles]
+    return short if len(set(short)) == len(short) else titles
+
+
 def _score(value: float | None) -> float | None:
     return None if value is None else round(value, SCORE_DECIMALS)
 
@@ -182,14 +192,14 @@ def team_table(
     columns = [
         Column("Team"),
         Column("Business unit"),
-        Column("Round closed"),
+        Column("Round closed", nowrap=True),
         Column("Respondents", numeric=True),
         Column("Trajectory"),
         Column("Trajectory fit"),
         Column("Recommended process"),
     ]
-    for _, title in dashboard.dimensions:
-        columns += [Column(f"{title}: score", numeric=True), Column(f"{title}: band or level")]
+    for title in short_titles(dashboard):
+        columns += [Column(f"{title} score", numeric=True), Column(f"{title} band or level")]
     columns += [
         Column("Handoff level", numeric=True),
         Column("Change since last round", numeric=True),
@@ -226,14 +236,14 @@ def tables(
     link: Callable[[Line], str | None] = lambda _: None,
 ) -> dict[str, Table]:
     """Every view's table (``lines``: the teams for the team table; the page by default)."""
-    titles = [title for _, title in dashboard.dimensions]
+    titles = short_titles(dashboard)
     result = {
         "teams": team_table(dashboard, dashboard.lines if lines is None else lines, link),
         "units": Table(
             (
                 Column("Business unit"),
                 Column("Teams", numeric=True),
-                *tuple(Column(f"{t}: mean score", numeric=True) for t in titles),
+                *tuple(Column(f"{t} mean score", numeric=True) for t in titles),
             ),
             tuple((row.unit, row.teams, *row.means) for row in dashboard.units),
         ),
@@ -290,7 +300,10 @@ def tables(
             ),
         ),
         "trend": Table(
-            (Column("Quarter"), *tuple(Column(f"{t}: mean score", numeric=True) for t in titles)),
+            (
+                Column("Quarter", nowrap=True),
+                *tuple(Column(f"{t} mean score", numeric=True) for t in titles),
+            ),
             tuple(
                 (period, *(values[i] for _, values in dashboard.trend))
                 for i, period in enumerate(dashboard.trend_periods)
@@ -299,8 +312,8 @@ def tables(
         "unit-trend": Table(
             (
                 Column("Business unit"),
-                Column("Quarter"),
-                *tuple(Column(f"{t}: mean score", numeric=True) for t in titles),
+                Column("Quarter", nowrap=True),
+                *tuple(Column(f"{t} mean score", numeric=True) for t in titles),
             ),
             tuple((row.unit, row.period, *row.means) for row in dashboard.unit_trend),
         ),
@@ -312,17 +325,70 @@ def tables(
 
 
 def _figure(spec: charts.ChartSpec) -> Figure:
-    return Figure(spec.id, charts.to_plotly(spec))
+    figure = Figure(spec.id, charts.to_plotly(spec))
+    layout = figure.figure_json["layout"]
+    if layout.get("showlegend"):
+        # the legend above the plot, under the title, clear of the axis on small screens;
+        # room for it to wrap to a line per two entries on a phone
+        layout["legend"] = {
+            "orientation": "h",
+            "x": 0,
+            "xanchor": "left",
+            "y": 1.0,
+            "yanchor": "bottom",
+        }
+        # the title at the very top, so the legend below it never covers it
+        layout["title"] = {
+            **layout.get("title", {}),
+            "yref": "container",
+            "y": 1,
+            "yanchor": "top",
+            "pad": {"t": 12},
+        }
+        # a line per entry when there are many: a phone shows them one under the other
+        legend_rows = len(spec.series) if len(spec.series) > 3 else math.ceil(len(spec.series) / 2)
+        layout["margin"] = {**layout.get("margin", {}), "t": 56 + 20 * legend_rows}
+        layout["height"] = int(layout.get("height", 300)) + 20 * legend_rows
+    if spec.kind in ("bar", "stacked_bar"):
+        _wrap_categories(figure)
+    return figure
+
+
+def _wrap_categories(figure: Figure, width: int = 30) -> None:
+    """Long category names (practice titles, questions) on several lines, so a phone can
+    show them beside their bars; the chart grows with the extra lines."""
+    lines = 1
+    for trace in figure.figure_json["data"]:
+        wrapped = [_wrap(label, width) for label in trace["y"]]
+        lines = max([lines, *(label.count("<br>") + 1 for label in wrapped)])
+        trace["y"] = wrapped
+    if lines > 1:
+        layout = figure.figure_json["layout"]
+        rows = len(figure.figure_json["data"][0]["y"]) if figure.figure_json["data"] else 0
+        layout["height"] = int(layout.get("height", 300)) + rows * 13 * (lines - 1)
 
 
 def _count_axis(title: str, values: Sequence[int]) -> charts.ValueAxis:
     top = float(max(1, max(values, default=1)))
-    return charts.ValueAxis(title, 0.0, top, charts.count_ticks(top))
+    # room beyond the longest bar for its value label
+    return charts.ValueAxis(title, 0.0, top * 1.2, charts.count_ticks(top))
+
+
+def _wrap(label: str, width: int = 16) -> str:
+    """An (already escaped) axis label broken into lines; Plotly reads <br> as a break."""
+    lines: list[str] = []
+    for word in label.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
 
 
 def figures(dashboard: Dashboard, table_of: Mapping[str, Table]) -> dict[str, tuple[Figure, ...]]:
     """Each view's charts, from the same data as its table."""
-    titles = [title for _, title in dashboard.dimensions]
+    titles = short_titles(dashboard)
+    full_titles = [title for _, title in dashboard.dimensions]
     result: dict[str, tuple[Figure, ...]] = {}
     if dashboard.lines and titles:
         spec = charts.heatmap_chart(
@@ -443,7 +509,10 @@ def figures(dashboard: Dashboard, table_of: Mapping[str, Table]) -> dict[str, tu
                     chart_id="trend",
                     title="Mean team score by quarter",
                     categories=list(dashboard.trend_periods),
-                    series=[(title, values) for title, values in dashboard.trend],
+                    series=[
+                        (title, values)
+                        for title, (_, values) in zip(titles, dashboard.trend, strict=True)
+                    ],
                     decimals=SCORE_DECIMALS,
                 )
             ),
@@ -454,12 +523,12 @@ def figures(dashboard: Dashboard, table_of: Mapping[str, Table]) -> dict[str, tu
         units = sorted({row.unit for row in dashboard.unit_trend}, key=str.lower)
         by_key = {(row.unit, row.period): row.means for row in dashboard.unit_trend}
         figures_of_units = []
-        for i, title in enumerate(titles):
+        for i, full_title in enumerate(full_titles):
             figures_of_units.append(
                 _figure(
                     charts.grouped_chart(
                         chart_id=f"unit-trend-{i + 1}",
-                        title=f"{title}: mean score by business unit and quarter",
+                        title=f"{full_title}: mean score by business unit and quarter",
                         categories=units,
                         series=[
                             (p, [by_key.get((u, p), (None,) * len(titles))[i] for u in units])
@@ -478,8 +547,26 @@ def _short(text: str, limit: int = 70) -> str:
 
 
 def _fit_heatmap(figure: Figure, rows: int) -> None:
-    """Hidden and missing cells stay blank, without a hover label saying "–"."""
-    figure.figure_json["data"][0]["hoverongaps"] = False
+    """Column titles wrapped (not turned sideways), the colour bar under the plot (so a phone
+    keeps its width for the cells), hidden and missing cells grey without a hover label."""
+    data = figure.figure_json["data"][0]
+    data["x"] = [_wrap(label) for label in data["x"]]
+    data["hoverongaps"] = False
+    data["colorbar"] = {
+        "title": {"text": "Score (0–100)", "side": "top"},
+        "orientation": "h",
+        "thickness": 10,
+        "len": 0.5,
+        "x": 1,
+        "xanchor": "right",
+        "y": -0.02,
+        "yanchor": "top",
+    }
+    layout = figure.figure_json["layout"]
+    layout["plot_bgcolor"] = charts.MISSING_COLOUR
+    layout["xaxis"] = {**layout.get("xaxis", {}), "tickangle": 0, "tickfont": {"size": 11}}
+    layout["margin"] = {**layout.get("margin", {}), "t": 110, "b": 80}
+    layout["height"] = max(int(layout.get("height", 240)), 200 + 26 * rows)
 
 
 # ---------------------------------------------------------------- the page
@@ -487,7 +574,9 @@ def _fit_heatmap(figure: Figure, rows: int) -> None:
 
 DESCRIPTIONS: Final = {
     "teams": "Each team's latest closed round: the mean of its respondents' scores per "
-    "practice dimension, with its band or handoff level. Select a team to open its results.",
+    "practice dimension, with its band or handoff level. Grey cells are not shown (fewer "
+    "respondents behind them than the minimum) or have no score. Select a team to open its "
+    "results.",
     "units": "The mean team score of each business unit, over the teams shown above.",
     "bands": "How many teams are in each band of the collaboration and technical-debt practices.",
     "levels": "How many teams have reached handoff level 0, 1 or 2 for models, code and data, "

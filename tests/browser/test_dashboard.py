@@ -1,0 +1,206 @@
+"""The organisation dashboard in Chromium: Plotly draws every chart from the page's JSON, a
+filter changes them, the table view shows the chart's numbers, a click on the heatmap opens a
+team's results, and the CSV downloads parse and match the page. Without JavaScript, every view
+is its table. Screenshots at 375 px and desktop width go to test-artifacts/."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+
+from app.accounts import users
+from app.config import ROOT_DIR
+from app.models import Membership, UserRole
+from tests.dashboards import helpers
+from tests.workspace.browser_support import (
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    browser,  # noqa: F401 - fixture
+    no_serious_axe_violations,
+    sign_in,
+    workspace_server,  # noqa: F401 - fixture
+)
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = ROOT_DIR / "test-artifacts"
+LEADER = "olivia@example.org"
+
+
+def _seed(server: Any) -> tuple[int, int]:
+    """The dashboard test world and an organisation leader who may see it."""
+    with server.session() as session:
+        world = helpers.world(session)
+        leader = users.create_user(
+            session=session,
+            email=LEADER,
+            display_name="Olivia Leader",
+            role=UserRole.org_leader,
+            password=PASSWORD,
+        )
+        session.add(
+            Membership(user_id=leader.id or 0, organisation_id=world.id, role=UserRole.org_leader)
+        )
+        session.commit()
+        north = world.units["North"].id
+        assert north is not None
+        return world.id, north
+
+
+def _figure(page: Any, chart: str) -> dict[str, Any]:
+    """What Plotly drew: the data of the chart's plot (x, y, z of each trace)."""
+    data: list[dict[str, Any]] = page.evaluate(
+        """chart => Array.from(
+            document.querySelector(`[data-chart="${chart}"] .chart-interactive`).data
+        ).map(t => ({x: t.x, y: t.y, z: t.z, name: t.name}))""",
+        chart,
+    )
+    return {"traces": data}
+
+
+def _drawn(page: Any) -> None:
+    page.wait_for_function(
+        """() => Array.from(document.querySelectorAll("[data-chart]")).every(
+            f => f.querySelector(".chart-interactive svg.main-svg"))"""
+    )
+
+
+def _table(page: Any, view: str) -> list[list[str]]:
+    rows: list[list[str]] = page.evaluate(
+        """view => Array.from(document.querySelectorAll(`#${view}-table tbody tr`)).map(
+            tr => Array.from(tr.children).map(cell => cell.textContent.trim()))""",
+        view,
+    )
+    return rows
+
+
+def _number(text: str) -> float | None:
+    return None if text in ("", "–") else float(text)
+
+
+def _download(page: Any, view: str) -> list[list[str]]:
+    with page.expect_download() as info:
+        page.locator(f"#{view} .dash-view__actions a", has_text="CSV").first.click()
+    path = info.value.path()
+    return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def _screenshots(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for label, size in (("375", PHONE), ("desktop", DESKTOP)):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(400)  # let Plotly resize the charts
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= size["width"], f"{name} overflows at {size['width']} px ({width} px)"
+        page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def test_charts_filters_tables_downloads_and_drill_down(
+    workspace_server: Any,  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    server = workspace_server
+    organisation_id, north = _seed(server)
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "response",
+        lambda response: (
+            errors.append(f"{response.status} {response.url}")
+            if response.status >= 400 and not response.url.endswith("/favicon.ico")
+            else None
+        ),
+    )
+    sign_in(page, server.url, LEADER)
+    page.get_by_role("link", name="Dashboards").click()
+    page.get_by_role("link", name="Contoso Analytics").click()
+    page.wait_for_url(f"**/organisations/{organisation_id}/dashboard")
+    _drawn(page)
+    assert page.locator("[data-chart] .chart-interactive svg.main-svg").count() >= 8
+    heatmap = _figure(page, "teams")["traces"][0]
+    assert "Atlas" in heatmap["y"]
+    assert "Fjord" not in heatmap["y"]  # too few responses: hidden
+
+    # the table view shows the chart's numbers
+    assert page.locator("#teams-table").is_hidden()
+    page.locator("#teams .dash-toggle").click()
+    assert page.locator("#teams-table").is_visible()
+    table = _table(page, "teams")
+    headers = page.evaluate(
+        "Array.from(document.querySelectorAll('#teams-table thead th')).map(t => t.textContent)"
+    )
+    score_columns = [i for i, title in enumerate(headers) if title.endswith(" score")]
+    assert [row[0] for row in table] == heatmap["y"]
+    for row, values in zip(table, heatmap["z"], strict=True):
+        assert [_number(row[i]) for i in score_columns] == values
+    no_serious_axe_violations(page, "dashboard")
+    _screenshots(page, "organisation")
+
+    # the downloads parse and match the page
+    rows = _download(page, "teams")
+    assert rows[0] == headers
+    assert [row[0] for row in rows[1:]] == [row[0] for row in table]
+    for downloaded, shown in zip(rows[1:], table, strict=True):
+        assert [_number(downloaded[i]) for i in score_columns] == [
+            _number(shown[i]) for i in score_columns
+        ]
+    page.locator("#bands .dash-toggle").click()
+    bands = _download(page, "bands")
+    assert [row[0] for row in bands[1:]] == [row[0] for row in _table(page, "bands")]
+    assert [[int(v) for v in row[1:]] for row in bands[1:]] == [
+        [int(v) for v in row[1:]] for row in _table(page, "bands")
+    ]
+
+    # a filter changes the charts: only the teams of one business unit
+    page.get_by_label("Business unit", exact=True).select_option(str(north))
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(f"**/dashboard?unit={north}*")
+    _drawn(page)
+    filtered = _figure(page, "teams")["traces"][0]
+    assert set(filtered["y"]) < set(heatmap["y"])
+    assert set(filtered["y"]) <= {"Atlas", "Beacon", "Halo"}
+    assert page.get_by_role("status").inner_text().startswith("Showing: Business unit: North")
+
+    # drill-down: clicking a heatmap cell opens that team's results
+    first_team = filtered["y"][0]
+    drag = page.locator('[data-chart="teams"] .nsewdrag').first
+    drag.scroll_into_view_if_needed()
+    plot = drag.bounding_box()
+    rows_count, columns = len(filtered["y"]), len(filtered["x"])
+    page.mouse.click(
+        plot["x"] + plot["width"] / (2 * columns), plot["y"] + plot["height"] / (2 * rows_count)
+    )
+    page.wait_for_url("**/results")
+    assert first_team in page.locator("h1").first.inner_text()
+    assert not errors, errors
+    context.close()
+
+
+def test_without_javascript_every_view_is_its_table(
+    workspace_server: Any,  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    server = workspace_server
+    organisation_id, _ = _seed(server)
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, server.url, LEADER)
+    page.goto(f"{server.url}/organisations/{organisation_id}/dashboard?hide_names=1")
+    assert page.locator(".chart-interactive").count() == 0
+    assert page.locator("#teams-table").is_visible()
+    assert page.locator(".dash-toggle:visible").count() == 0
+    names = [row[0] for row in _table(page, "teams")]
+    assert names[0] == "Team 01"
+    assert "Atlas" not in page.content()
+    figures = page.locator("script[type='application/json']").all_text_contents()
+    assert all(json.loads(text)["data"] for text in figures)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-no-javascript-375.png"), full_page=True)
+    context.close()
