@@ -16,14 +16,13 @@ dashboard over 1,000 teams moves a few hundred rows, not the teams' results.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     Subquery,
     and_,
     case,
@@ -392,69 +391,60 @@ def _labels(session: Session, first_ids: Sequence[int]) -> dict[int, tuple[str, 
 
 
 def fact_counts(
-    *, session: Session, scope: Scope, kind: str, limit: int | None = None
-) -> list[Count]:
-    """How many teams have each fact of ``kind`` (e.g. each Now upgrade): most first, then
-    the largest mean value, then by key."""
-    shown = scoped(scope)
-    number = func.count().label("number")
-    average = func.avg(_fact.c.value).label("average")
-    query: Select[Any] = (
-        select(
-            _fact.c.key,
-            number,
-            average,
-            func.min(_fact.c.position),
-            func.min(_fact.c.id),
-        )
-        .select_from(shown)
-        .join(_fact, and_(_fact.c.kind == kind, _fact.c.result_id == shown.c.result_id))
-        .group_by(_fact.c.key)
-        .order_by(number.desc(), average.desc(), _fact.c.key)
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    rows: Sequence[Any] = session.execute(query).all()
-    labels = _labels(session, [row[4] for row in rows])
-    return [
-        Count(
-            key,
-            labels[first][0],
-            labels[first][1],
-            int(count),
-            None if mean is None else float(mean),
-            int(position),
-        )
-        for key, count, mean, position, first in rows
-    ]
+    *, session: Session, scope: Scope, limits: Mapping[str, int | None]
+) -> dict[str, list[Count]]:
+    """How many teams have each fact of the given kinds, in one pass over the facts.
 
-
-def level_counts(*, session: Session, scope: Scope) -> list[Count]:
-    """Teams per artifact and level (``mean`` holds the level), counting a team's levels only
-    where the respondents behind them may be shown."""
+    Per kind (a key of ``limits``): most teams first, then the largest mean value, then by
+    key, cut at the kind's limit. Levels (``summaries.LEVEL``) are counted per artifact and
+    level (``mean`` holds the level), and only where the respondents behind them may be shown.
+    """
     shown = scoped(scope)
-    number = func.count().label("number")
+    level = case((_fact.c.kind == summaries.LEVEL, _fact.c.value), else_=None).label("level")
     rows: Sequence[Any] = session.execute(
         select(
+            _fact.c.kind,
             _fact.c.key,
-            _fact.c.value,
+            level,
+            func.count(),
+            func.avg(_fact.c.value),
             func.min(_fact.c.position),
-            number,
             func.min(_fact.c.id),
         )
         .select_from(shown)
         .join(
             _fact,
-            and_(_fact.c.kind == summaries.LEVEL, _fact.c.result_id == shown.c.result_id),
+            and_(_fact.c.result_id == shown.c.result_id, _fact.c.kind.in_(list(limits))),
         )
-        .where(_visible(scope, _fact.c.respondents, shown.c.mode))
-        .group_by(_fact.c.key, _fact.c.value)
+        .where(
+            or_(
+                _fact.c.kind != summaries.LEVEL,
+                _visible(scope, _fact.c.respondents, shown.c.mode),
+            )
+        )
+        .group_by(_fact.c.kind, _fact.c.key, level)
     ).all()
-    labels = _labels(session, [row[4] for row in rows])
-    return [
-        Count(key, labels[first][0], "", int(count), mean=value, position=int(position))
-        for key, value, position, count, first in rows
-    ]
+    chosen: dict[str, list[Any]] = {kind: [] for kind in limits}
+    for row in rows:
+        chosen[row[0]].append(row)
+    for kind, limit in limits.items():
+        ordered = sorted(chosen[kind], key=lambda r: (-r[3], -(r[4] or 0.0), r[1], r[2] or 0))
+        chosen[kind] = ordered if limit is None else ordered[:limit]
+    labels = _labels(session, [row[6] for kept in chosen.values() for row in kept])
+    return {
+        kind: [
+            Count(
+                key,
+                labels[first][0],
+                labels[first][1],
+                int(count),
+                None if mean is None else float(mean),
+                int(position),
+            )
+            for _, key, _, count, mean, position, first in kept
+        ]
+        for kind, kept in chosen.items()
+    }
 
 
 def trend(*, session: Session, scope: Scope) -> list[TrendRow]:

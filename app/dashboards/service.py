@@ -448,6 +448,15 @@ def build(
         mix[row.trajectory][row.model_name] += row.teams
         unit_teams[row.unit_id] += row.teams
 
+    tallies = queries.fact_counts(
+        session=session,
+        scope=scope,
+        limits={
+            summaries.UPGRADE: TOP_UPGRADES,
+            summaries.GAP: TOP_HOT_SPOTS,
+            summaries.LEVEL: None,
+        },
+    )
     upgrades = tuple(
         CountRow(
             count.label,
@@ -455,17 +464,13 @@ def build(
             # a practice's owners come from the practice catalogue, the same for every team
             ", ".join(ROLE_LABELS.get(o, humanise(o)) for o in count.detail.split(",")[:2] if o),
         )
-        for count in queries.fact_counts(
-            session=session, scope=scope, kind=summaries.UPGRADE, limit=TOP_UPGRADES
-        )
+        for count in tallies[summaries.UPGRADE]
     )
     hot_spots = tuple(
         CountRow(count.label, count.count, f"{count.detail} · mean gap {count.mean or 0:.0f}")
-        for count in queries.fact_counts(
-            session=session, scope=scope, kind=summaries.GAP, limit=TOP_HOT_SPOTS
-        )
+        for count in tallies[summaries.GAP]
     )
-    level_counts = _levels(queries.level_counts(session=session, scope=scope))
+    level_counts = _levels(tallies[summaries.LEVEL])
 
     listed: dict[str, list[tuple[str, int, bool]]] = defaultdict(list)
     if not filters.hide_names and any(

@@ -62,6 +62,26 @@ class Table:
     def link(self, index: int) -> str | None:
         return self.links[index] if index < len(self.links) else None
 
+    def display(self) -> list[tuple[str | None, list[tuple[str, str]]]]:
+        """The rows as the page shows them: (link, [(text, CSS classes) per cell])."""
+        classes = [
+            " ".join(c for c in ("num" if column.numeric else "", "nowrap" * column.nowrap) if c)
+            for column in self.columns
+        ]
+        return [
+            (
+                self.link(index),
+                [
+                    (
+                        cell_text(value, numeric=column.numeric),
+                        f"{css} dash-hidden".strip() if value == HIDDEN_CELL else css,
+                    )
+                    for value, column, css in zip(row, self.columns, classes, strict=True)
+                ],
+            )
+            for index, row in enumerate(self.rows)
+        ]
+
 
 @dataclass(frozen=True, slots=True)
 class Figure:
