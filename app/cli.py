@@ -42,6 +42,7 @@ console = Console(highlight=False)
 
 EXIT_FAILURE = 1
 EXIT_BAD_CONFIGURATION = 2
+WORKER_HEALTHCHECK_TIMEOUT_S = 60
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -111,6 +112,10 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         log_config=None,  # app.logs configures logging
         access_log=False,  # RequestContextMiddleware writes the access log, with request ids
         server_header=False,
+        # with several workers the supervisor kills a worker that does not answer its ping in
+        # time; uvicorn's 5 s default killed every worker still importing the app on a busy
+        # two-core machine, again and again, so the server never came up
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
     )
 
 

@@ -16,9 +16,11 @@ py-spy is not a project dependency (``.venv/bin/pip install py-spy``)::
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,13 +32,16 @@ from fastapi.testclient import TestClient  # noqa: E402
 from app import migrate  # noqa: E402
 from app.config import load_settings  # noqa: E402
 from app.main import create_app  # noqa: E402
-from benchmarks import survey  # noqa: E402
+from benchmarks import floor_app, survey  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--kind", choices=("page", "save"), default="page")
+    parser.add_argument(
+        "--app", choices=("processlens", "floor"), default="processlens", help="which app"
+    )
     parser.add_argument("--summarise", type=Path, metavar="FILE", help="summarise a profile")
     args = parser.parse_args()
     if args.summarise:
@@ -61,22 +66,41 @@ def main() -> int:
         )
         migrate.upgrade(settings)
         respondents = survey.seed_survey(settings, 20)
-        with TestClient(create_app(settings)) as client:
+        prefix = "/r"
+        application = create_app(settings)
+        if args.app == "floor":
+            engine = floor_app.create_db_engine(settings.resolved_database_url)
+            floor_app.create_tables(engine, [r.token for r in respondents])
+            engine.dispose()
+            os.environ["FLOOR_DATABASE_URL"] = settings.resolved_database_url
+            with TestClient(application) as client:
+                page = client.get(f"/r/{respondents[0].token}/questions?page=1")
+            os.environ["FLOOR_PAGE_BYTES"] = str(len(page.content))
+            application, prefix = floor_app.create_app(), "/floor"
+        with TestClient(application) as client:
             for respondent in respondents:  # warm: caches, pool, first renders
-                client.get(f"/r/{respondent.token}/questions?page=1")
+                client.get(f"{prefix}/{respondent.token}/questions?page=1")
+            survey._reset(respondents)
+            started = time.perf_counter()
             for index in range(args.requests):
                 respondent = respondents[index % len(respondents)]
                 if args.kind == "page":
-                    request = survey.page_request(respondent, prefix="/r")
+                    request = survey.page_request(respondent, prefix=prefix)
                     response = client.get(request.path, headers=request.headers)
                 else:
-                    request = survey.save_request(respondent, prefix="/r")
+                    request = survey.save_request(respondent, prefix=prefix)
                     response = client.post(
                         request.path, content=request.body, headers=request.headers
                     )
-                    request.check(response.status_code, response.content)
+                    if args.app == "processlens":
+                        request.check(response.status_code, response.content)
                 if response.status_code != 200:
                     raise RuntimeError(f"{request.path}: {response.status_code}")
+            seconds = time.perf_counter() - started
+    sys.stdout.write(
+        f"{args.app} {args.kind}: {args.requests} requests one at a time in {seconds:.2f} s, "
+        f"{seconds / args.requests * 1000:.2f} ms each (TestClient included)\n"
+    )
     return 0
 
 

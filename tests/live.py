@@ -80,6 +80,8 @@ class LiveServer:
             # INFO: wait_ready counts the workers' "ready" lines
             "PROCESSLENS_LOG_LEVEL": "INFO",
             "DATABASE_URL": self.database_url,
+            # log lines reach the file at once (wait_ready reads them)
+            "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
 
@@ -99,7 +101,11 @@ class LiveServer:
                 start_new_session=True,
             )
         if wait:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except BaseException:
+                self.stop()  # never leave a half-started server behind
+                raise
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S, path: str = "/readyz") -> None:
         """Until every worker has logged that it is ready and ``path`` answers 200."""

@@ -34,7 +34,7 @@ from app.results.service import round_settings
 from app.rubric.answers import MAX_NOTE_CHARS, MAX_URL_CHARS
 from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
 from app.surveys import invitations, pages, rubric_store, service
-from app.surveys.routes import guarded_lookup, load, settings_of
+from app.surveys.routes import guarded_lookup, load, load_for_writing, settings_of
 from app.surveys.service import (
     InvalidAnswersError,
     MissingAnswersError,
@@ -259,7 +259,7 @@ def read_survey(request: Request, session: ReadSessionDep, token: ResumeToken) -
 
 
 def write_survey(request: Request, session: SessionDep, token: ResumeToken) -> Survey:
-    return load(request, session, token)
+    return load_for_writing(request, session, token)
 
 
 # ---------------------------------------------------------------- building the output

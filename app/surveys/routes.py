@@ -119,7 +119,21 @@ def read_survey(request: Request, session: ReadSessionDep, token: ResumeToken) -
 
 
 def write_survey(request: Request, session: SessionDep, token: ResumeToken) -> Survey:
-    return load(request, session, token)
+    return load_for_writing(request, session, token)
+
+
+def load_for_writing(request: Request, session: Session, token: str) -> Survey:
+    """The survey, read in a transaction of its own that ends before anything is written.
+
+    The services lock the response row again before they change it, so nothing here needs
+    the write lock; on SQLite, taking it now (BEGIN IMMEDIATE at the first query) would hold
+    it while the survey loads and the answers are checked, and queue every other writer
+    behind that work (under load, past the busy timeout: a 503).
+    """
+    session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+    survey = load(request, session, token)
+    session.commit()
+    return survey
 
 
 ReadSurvey = Annotated[Survey, Depends(read_survey)]
