@@ -13,6 +13,7 @@ import pytest
 from app import demo
 from app.accounts import demo_users
 from tests.workspace.browser_support import (
+    backend,  # noqa: F401 - fixture: SQLite only
     browser,  # noqa: F401 - fixture
     no_serious_axe_violations,
     screenshots,

@@ -19,6 +19,7 @@ from app.models import Organisation, Team
 from app.workspace import rounds
 from tests.workspace import helpers
 from tests.workspace.browser_support import (
+    backend,  # noqa: F401 - fixture: SQLite only
     browser,  # noqa: F401 - fixture
     no_serious_axe_violations,
     screenshots,
@@ -153,6 +154,14 @@ def test_a_team_survey_from_links_to_acting_on_results(
     assert re.search(r"Target Established: \d+ % there", " ".join(card.inner_text().split()))
     assert card.locator("progress").get_attribute("value")
     screenshots(page, "results-acted")
+
+    # the home page now shows the round's headline
+    page.get_by_role("navigation", name="Account").get_by_role("link", name="Your teams").click()
+    page.wait_for_url(server.url + "/teams")
+    card = page.locator(".ws-team")
+    assert "Recommended process:" in card.inner_text()
+    no_serious_axe_violations(page, "home with a result")
+    screenshots(page, "home")
     context.close()
 
     # one data scientist and one engineer (threshold lowered to 2): no perception gap

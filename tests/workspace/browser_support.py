@@ -28,7 +28,7 @@ from app.models import Membership, Organisation, Team, UserRole
 from app.rubric.answers import RoundSettings
 from tests.workspace import helpers
 
-__all__ = ["browser", "workspace_server"]
+__all__ = ["backend", "browser", "workspace_server"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -130,6 +130,14 @@ class WorkspaceServer:
                 headers=headers,
             )
             assert submitted.status_code == 200, submitted.text
+
+
+@pytest.fixture
+def backend() -> str:
+    """Browser tests run on SQLite only (the services and routes they drive are tested on
+    both databases without a browser); importing this fixture into a test module overrides
+    the suite's both-databases ``backend`` there, so ``fresh_database_url`` is SQLite."""
+    return "sqlite"
 
 
 @pytest.fixture
