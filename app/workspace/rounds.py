@@ -173,6 +173,12 @@ def start_round(
     chosen role; a solo round gets the lead's own response, ready to answer."""
     assert team.id is not None
     now = utcnow()
+    if request.mode == RoundMode.solo:
+        # the team-survey settings (closing date, links, threshold) do not apply to a solo
+        # round, whatever the form still carried
+        request = dataclasses.replace(
+            request, closes_on=None, roles=(), respondents_see_results=False
+        )
     request = check_request(
         request,
         available_instruments=rubric_store.round_instruments(catalog, organisation),

@@ -184,6 +184,7 @@ def test_a_solo_round_goes_straight_to_the_leads_survey(
     assert client.get(survey).status_code == 200
     assessment_round = session.exec(select(AssessmentRound)).one()
     assert assessment_round.mode == "solo"
+    assert assessment_round.closes_at is None  # the team-survey fields do not apply
     assert session.exec(select(func.count()).select_from(Invitation)).one() == 0
 
 
