@@ -408,7 +408,6 @@ def _wrap(label: str, width: int = 16) -> str:
 def figures(dashboard: Dashboard, table_of: Mapping[str, Table]) -> dict[str, tuple[Figure, ...]]:
     """Each view's charts, from the same data as its table."""
     titles = short_titles(dashboard)
-    full_titles = [title for _, title in dashboard.dimensions]
     result: dict[str, tuple[Figure, ...]] = {}
     if dashboard.lines and titles:
         spec = charts.heatmap_chart(
@@ -543,12 +542,12 @@ def figures(dashboard: Dashboard, table_of: Mapping[str, Table]) -> dict[str, tu
         units = sorted({row.unit for row in dashboard.unit_trend}, key=str.lower)
         by_key = {(row.unit, row.period): row.means for row in dashboard.unit_trend}
         figures_of_units = []
-        for i, full_title in enumerate(full_titles):
+        for i, title in enumerate(titles):
             figures_of_units.append(
                 _figure(
                     charts.grouped_chart(
                         chart_id=f"unit-trend-{i + 1}",
-                        title=f"{full_title}: mean score by business unit and quarter",
+                        title=f"{title}: by unit and quarter",
                         categories=units,
                         series=[
                             (p, [by_key.get((u, p), (None,) * len(titles))[i] for u in units])
@@ -800,6 +799,3 @@ def cell_text(value: TableValue, *, numeric: bool) -> str:
     if isinstance(value, float):
         return f"{value:.{SCORE_DECIMALS}f}"
     return str(value)
-
-
-__all__ = ["HIDDEN_CELL", "VIEW_IDS", "DashboardPage", "Table", "dashboard_page", "tables"]

@@ -40,6 +40,7 @@ PAIR = ("data_scientist", "ml_engineer")
 Q1 = datetime(2026, 2, 10, 12, tzinfo=UTC)
 Q2 = datetime(2026, 5, 12, 12, tzinfo=UTC)
 Q3 = datetime(2026, 8, 11, 12, tzinfo=UTC)
+EARLIER = ("Atlas", "Beacon", "Gale")  # teams with a round in Q2 as well
 
 
 def unit(session: Session, organisation: Organisation, name: str) -> BusinessUnit:
@@ -122,11 +123,11 @@ class World:
 
 
 def world(session: Session, *, name: str = "Contoso Analytics") -> World:
-    """Two units and eight teams with a round in each of two quarters (the earlier one at a
-    low level): four full teams at different levels; two teams of 3 whose handoff and debt
-    rest on 2 people (Ember, Halo); a team survey with 2 responses (Fjord); a solo round
-    (Gale). With the minimum of 3, Fjord is hidden, and so is Ember, the smallest other team,
-    or Fjord could be worked out from the total."""
+    """Two units and eight teams with a closed round (Atlas, Beacon and Gale one more in the
+    quarter before, at a low level): four full teams at different levels; two teams of 3
+    whose handoff and debt rest on 2 people (Ember, Halo); a team survey with 2 responses
+    (Fjord); a solo round (Gale). With the minimum of 3, Fjord is hidden, and so is one of
+    Ember and Halo, or Fjord could be worked out from the total."""
     organisation = factories.organisation(session, name=name)
     north = unit(session, organisation, "North")
     south = unit(session, organisation, "South")
@@ -145,25 +146,18 @@ def world(session: Session, *, name: str = "Contoso Analytics") -> World:
     for team_name, business_unit, level, roles, mode in shapes:
         item = team(session, organisation, team_name, business_unit)
         teams[team_name] = item
+        quarters = (Q2, Q3) if team_name in EARLIER else (Q3,)
         rounds[team_name] = [
             closed_round(
                 session,
                 item,
                 roles=roles,
-                closed_at=Q2,
-                level="low",
+                closed_at=closed_at,
+                level=level if closed_at == Q3 else "low",
                 mode=mode,
                 results_min=2 if len(roles) == 2 else 3,
-            ),
-            closed_round(
-                session,
-                item,
-                roles=roles,
-                closed_at=Q3,
-                level=level,
-                mode=mode,
-                results_min=2 if len(roles) == 2 else 3,
-            ),
+            )
+            for closed_at in quarters
         ]
     return World(organisation, {"North": north, "South": south}, teams, rounds)
 

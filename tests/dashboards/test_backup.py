@@ -61,7 +61,8 @@ def _seed(settings: Settings) -> tuple[int, int]:
             )
             account_helpers.assign(session, leader, world.organisation)
             # another organisation that must stay out of the backup
-            helpers.world(session, name="Someone Else")
+            other = helpers.factories.organisation(session, name="Someone Else")
+            helpers.closed_round(session, helpers.team(session, other, "Elsewhere", None))
             session.commit()
             round_id = world.rounds["Atlas"][-1].id
             assert round_id is not None

@@ -131,6 +131,7 @@ def test_scores_per_team_and_round_follow_the_rules(session: Session) -> None:
     assert "Fjord" not in teams  # 2 responses: no row at all
     assert {"Atlas", "Beacon", "Comet", "Delta", "Gale", "Halo", "Ember"} <= teams
     assert len([row for row in rows if row["team"] == "Atlas"]) == 2
+    assert len([row for row in rows if row["team"] == "Delta"]) == 1
     for row in rows:
         assert row["mode"] == "solo" or row["respondents"] >= MIN
         assert row["closed_on"] in (helpers.Q2.date().isoformat(), helpers.Q3.date().isoformat())

@@ -102,12 +102,12 @@ def test_filters_narrow_only_what_may_be_shown(session: Session) -> None:
     assert "Fjord" not in names
     assert all(row.unit == "North" for row in north.units)
 
-    # the earlier quarter: every team's round there, all at the low level
+    # the earlier quarter: the rounds of the teams that had one there
     earlier = build(session, world.id, period_from="2026 Q2", period_to="2026 Q2")
     assert earlier.trend_periods == ("2026 Q2",)
-    assert {line.date for line in service.all_lines(session=session, dashboard=earlier)} == {
-        helpers.Q2.date().isoformat()
-    }
+    earlier_lines = service.all_lines(session=session, dashboard=earlier)
+    assert {line.label for line in earlier_lines} == set(helpers.EARLIER)
+    assert {line.date for line in earlier_lines} == {helpers.Q2.date().isoformat()}
 
     # a process model: only shown teams are matched, and the hidden ones are not counted
     everyone = build(session, world.id)
