@@ -42,6 +42,7 @@ from app.models import (
     Team,
 )
 from app.reports.context import humanise
+from app.rubric.output import NO_RECOMMENDATION, recommended_model
 
 logger = logging.getLogger(__name__)
 
@@ -108,10 +109,10 @@ class Rows:
 def summarise(source: Source, cells: Mapping[str, Cell]) -> Rows:
     """The summary rows of one result (pure: no database)."""
     data = source.data
-    top = data["recommendation"]["top"]
+    top = recommended_model(data)
     model_name = next(
         (m["name"] for m in data.get("process_models", ()) if m["id"] == top),
-        humanise(top) if top else "–",
+        humanise(top) if top else NO_RECOMMENDATION,
     )
     changes = [
         value

@@ -27,6 +27,7 @@ from app.reports.context import (
 )
 from app.rubric import anonymity
 from app.rubric.loader import Catalog
+from app.rubric.output import NO_RECOMMENDATION, recommended_model
 
 HEATMAP_ROWS_PER_CHART = 40
 TEAM_ROWS_PER_TABLE = 45
@@ -174,8 +175,8 @@ def aggregate(
     for index, result in enumerate(shown):
         data = result.data
         top = next(
-            (m["name"] for m in data["process_models"] if m["id"] == data["recommendation"]["top"]),
-            "–",
+            (m["name"] for m in data["process_models"] if m["id"] == recommended_model(data)),
+            NO_RECOMMENDATION,
         )
         changes = [
             v
@@ -236,14 +237,15 @@ def aggregate(
 
     trajectories = Counter(r.data["trajectory"]["label"] for r in shown)
     model_names = {m.id: m.name for m in catalog.process_models.process_models}
-    models = Counter(
-        model_names.get(r.data["recommendation"]["top"], humanise(r.data["recommendation"]["top"]))
-        for r in shown
-    )
+
+    def model_name(data: Mapping[str, Any]) -> str:
+        top = recommended_model(data)
+        return NO_RECOMMENDATION if top is None else model_names.get(top, humanise(top))
+
+    models = Counter(model_name(r.data) for r in shown)
     mix: dict[str, Counter[str]] = defaultdict(Counter)
     for result in shown:
-        top = result.data["recommendation"]["top"]
-        mix[result.data["trajectory"]["label"]][model_names.get(top, humanise(top))] += 1
+        mix[result.data["trajectory"]["label"]][model_name(result.data)] += 1
 
     upgrades: Counter[str] = Counter()
     owners: dict[str, Counter[str]] = defaultdict(Counter)

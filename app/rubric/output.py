@@ -6,6 +6,7 @@ Numbers are rounded once here so every medium shows the same figures.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from app.rubric.assessment import Assessment
@@ -13,6 +14,7 @@ from app.rubric.categorical import ArtifactLevel, GateResult
 from app.rubric.loader import Catalog
 from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
 
+NO_RECOMMENDATION = "No recommendation"  # what teams without a fitting model are counted as
 SPECIAL_LABELS = {DONT_KNOW: "Don't know", NOT_APPLICABLE: "Not applicable"}
 
 
@@ -32,6 +34,18 @@ def answer_label(catalog: Catalog, qid: str, value: Any) -> str:
     if question.unit and value is not None:
         return f"{value:g} {question.unit}" if isinstance(value, int | float) else str(value)
     return str(value)
+
+
+def recommended_model(data: Mapping[str, Any]) -> str | None:
+    """The recommended process model's id in a result's data, or None when no model fits.
+
+    Results stored before "recommended" existed carry the fits, so the rule is applied again.
+    """
+    recommendation = data["recommendation"]
+    if "recommended" in recommendation:
+        return recommendation["top"] if recommendation["recommended"] else None
+    fits = {m["id"]: m.get("fit") or 0 for m in data.get("process_models", ())}
+    return recommendation["top"] if fits.get(recommendation["top"], 0) > 0 else None
 
 
 def to_data(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
@@ -71,6 +85,8 @@ def to_data(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
             for f in assessment.findings
         ],
         "recommendation": {
+            # the top-ranked model is only a recommendation when some of its conditions hold
+            "recommended": assessment.ranking.top.fit > 0,
             "top": assessment.ranking.top.id,
             "runner_up": assessment.ranking.runner_up.id,
             "close": assessment.ranking.close,

@@ -17,7 +17,7 @@ from app.rubric.answers import Answer, AnswerError, RoundSettings, validate_answ
 from app.rubric.answers_file import AnswersFileError, assess_file, parse_answers_data
 from app.rubric.assessment import assess
 from app.rubric.loader import Catalog, load_catalog
-from app.rubric.output import to_data
+from app.rubric.output import recommended_model, to_data
 from app.rubric.scoring import score_response
 
 MINI = Path(__file__).parent / "mini"
@@ -245,6 +245,7 @@ def test_process_models_are_ranked_with_reasons_and_caveats(catalog: Catalog) ->
     assert top["reasons"][0]["answers"][0]["answer_label"] == "Unknown"
     assert runner_up["fit"] == 0.0
     assert data["recommendation"] == {
+        "recommended": True,
         "top": "risk_first",
         "runner_up": "plan_first",
         "close": False,
@@ -252,6 +253,24 @@ def test_process_models_are_ranked_with_reasons_and_caveats(catalog: Catalog) ->
     }
     flips = [s for s in data["sensitivity"] if s["effect"] == "top_model"]
     assert {(s["question"], s["alternative"]) for s in flips} >= {("shape.stakes", "high")}
+
+
+def test_no_trajectory_answers_means_no_recommendation(catalog: Catalog) -> None:
+    unanswered = {"respondents": [{"role": "team_lead", "answers": {"quality.unit_tests": "some"}}]}
+    data = run(catalog, unanswered)
+    assert data["recommendation"]["recommended"] is False
+    assert recommended_model(data) is None
+    assert data["warnings"][0].startswith("No process model fits")
+    # results stored before the flag existed get the same reading from the fits
+    del data["recommendation"]["recommended"]
+    assert recommended_model(data) is None
+    answered = run(
+        catalog,
+        {"respondents": [{"role": "team_lead", "answers": {"shape.risk": "unknown_feasibility"}}]},
+    )
+    assert recommended_model(answered) == answered["recommendation"]["top"] == "risk_first"
+    del answered["recommendation"]["recommended"]
+    assert recommended_model(answered) == "risk_first"
 
 
 def test_close_call_and_caveats(catalog: Catalog) -> None:
