@@ -127,6 +127,37 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted; larger ones get 413.",
     )
+    # report rendering (app.reports.pdf.RenderLimits): WeasyPrint runs in a pool of worker
+    # processes so a pathological document cannot take a web worker down
+    render_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Longest a report PDF may take to render; past it the render is stopped "
+        "with a message (and a worker that stops answering is replaced).",
+    )
+    render_memory_mb: int = Field(
+        default=2048,
+        ge=256,
+        description="Address space of each render worker process in MB (WeasyPrint itself "
+        "maps about 600).",
+    )
+    render_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Render worker processes per web process (each holds a warm WeasyPrint).",
+    )
+    render_renders_per_worker: int = Field(
+        default=50,
+        ge=1,
+        description="Renders after which a render worker is replaced, returning its memory.",
+    )
+    render_max_html_chars: int = Field(
+        default=20_000_000,
+        ge=10_000,
+        description="Largest report HTML (characters) the renderer accepts.",
+    )
     questionnaire_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Extra folders of questionnaire files (JSON list or os.pathsep-separated).",

@@ -42,7 +42,7 @@ from urllib.parse import unquote, urlsplit
 import weasyprint
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from app.config import STATIC_DIR
+from app.config import STATIC_DIR, Settings
 from app.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,16 @@ logger = logging.getLogger(__name__)
 # Relative URLs in report HTML (fonts in the stylesheet) resolve from here.
 BASE_DIR = STATIC_DIR / "css"
 PDF_VARIANT = "pdf/ua-1"  # tagged PDF with title and language; "not guaranteed" by WeasyPrint
-MAX_HTML_CHARS = 20_000_000
+
+_SETTINGS = Settings.model_fields
+
+
+def _default(name: str) -> Any:
+    """The default of a render setting: one place (app.config) for the service and the CLI."""
+    return _SETTINGS[name].default
+
+
+MAX_HTML_CHARS: int = _default("render_max_html_chars")
 
 
 class ReportRenderError(DomainError):
@@ -87,11 +96,25 @@ class _RenderMemory(Exception):
 
 @dataclass(frozen=True, slots=True)
 class RenderLimits:
-    seconds: float = 60.0  # per render
-    memory_mb: int = 2048  # address space of a worker process (WeasyPrint itself maps ~600)
-    workers: int = 2
-    renders_per_worker: int = 50  # then the worker is replaced, returning its memory
+    """The pool's limits; defaults and descriptions live in ``Settings`` (PROCESSLENS_RENDER_*)."""
+
+    seconds: float = _default("render_seconds")  # per render
+    memory_mb: int = _default("render_memory_mb")  # address space of a worker process
+    workers: int = _default("render_workers")
+    renders_per_worker: int = _default("render_renders_per_worker")  # then it is replaced
+    max_html_chars: int = MAX_HTML_CHARS
     grace_seconds: float = 10.0  # past seconds + grace the parent replaces the whole pool
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> RenderLimits:
+        values: dict[str, Any] = {
+            "seconds": settings.render_seconds,
+            "memory_mb": settings.render_memory_mb,
+            "workers": settings.render_workers,
+            "renders_per_worker": settings.render_renders_per_worker,
+            "max_html_chars": settings.render_max_html_chars,
+        }
+        return cls(**(values | overrides))
 
 
 # ---------------------------------------------------------------- the fetcher
@@ -128,13 +151,15 @@ class SafeURLFetcher(URLFetcher):  # type: ignore[misc]
 # ---------------------------------------------------------------- rendering (in a worker)
 
 
-def html_to_pdf(html: str, *, fetcher: SafeURLFetcher | None = None) -> bytes:
+def html_to_pdf(
+    html: str, *, fetcher: SafeURLFetcher | None = None, max_chars: int = MAX_HTML_CHARS
+) -> bytes:
     """Render report HTML to PDF in this process. The only call of WeasyPrint in the app.
 
     Call it through ``RenderPool`` from anything serving requests; it is public for the
     worker, the benchmark's floor measurement and tests.
     """
-    if len(html) > MAX_HTML_CHARS:
+    if len(html) > max_chars:
         raise _RenderMemory("the document is larger than the report renderer accepts")
     document = weasyprint.HTML(
         string=html,
@@ -173,10 +198,10 @@ def _init_worker(memory_bytes: int) -> None:
         html_to_pdf(_WARM_UP_HTML)
 
 
-def _render_in_worker(html: str, seconds: float) -> bytes:
+def _render_in_worker(html: str, seconds: float, max_chars: int = MAX_HTML_CHARS) -> bytes:
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return html_to_pdf(html)
+        return html_to_pdf(html, max_chars=max_chars)
     except _TimerFired:
         raise _RenderTimeout("time limit") from None
     except MemoryError:
@@ -234,7 +259,9 @@ class RenderPool:
         concurrent.futures.wait(futures)
 
     def submit(self, html: str) -> concurrent.futures.Future[bytes]:
-        return self._pool().submit(_render_in_worker, html, self.limits.seconds)
+        return self._pool().submit(
+            _render_in_worker, html, self.limits.seconds, self.limits.max_html_chars
+        )
 
     def result(self, future: concurrent.futures.Future[bytes], *, started: float) -> bytes:
         """Wait for a submitted render and translate its failure into a domain error."""
@@ -322,15 +349,32 @@ class RenderPool:
 
 
 _POOL: RenderPool | None = None
+_POOL_LIMITS: RenderLimits | None = None
 _POOL_LOCK = threading.Lock()
 
 
+def configure_pool(limits: RenderLimits) -> None:
+    """Set the limits of the process-wide pool (``create_app`` passes the settings' limits).
+
+    A pool already running with other limits is shut down; the next render starts a new one.
+    """
+    global _POOL, _POOL_LIMITS
+    with _POOL_LOCK:
+        _POOL_LIMITS = limits
+        old = _POOL
+        if old is None or old.limits == limits:
+            return
+        _POOL = None
+    old.close()
+
+
 def get_pool(limits: RenderLimits | None = None) -> RenderPool:
-    """The process-wide pool (created on first use, shut down at exit)."""
+    """The process-wide pool (created on first use with the configured limits, shut down
+    at exit)."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = RenderPool(limits)
+            _POOL = RenderPool(limits or _POOL_LIMITS)
             atexit.register(_POOL.close)
         return _POOL
 
