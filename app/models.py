@@ -304,6 +304,9 @@ class AssessmentRound(SQLModel, table=True):
     opened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closes_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # the consultant's free-text commentary for the team report (app.reports.commentary);
+    # plain text, escaped wherever it is shown
+    commentary: str | None = Field(default=None, sa_type=Text)
 
 
 class Invitation(SQLModel, table=True):
@@ -474,6 +477,44 @@ class Target(SQLModel, table=True):
     dimension: str = Field(max_length=40)
     target_level: str = Field(max_length=40)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ReportJobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class ReportJob(SQLModel, table=True):
+    """A batch of report PDFs made in the background (every team's latest report, zipped).
+
+    Progress lives here, not in process memory, so whichever web worker answers the job page
+    sees it; the finished zip is a file under the data folder (``file_name``).
+    """
+
+    __tablename__: ClassVar[str] = "report_job"
+    __table_args__ = (
+        one_of("status", ReportJobStatus),
+        CheckConstraint("done >= 0 AND failed >= 0", name="counts"),
+        Index(None, "organisation_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE")
+    created_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL", index=True
+    )
+    kind: str = Field(default="team_reports", max_length=40)
+    status: str = Field(default=ReportJobStatus.queued, max_length=20)
+    total: int = Field(default=0)
+    done: int = Field(default=0)  # finished, made or not
+    failed: int = Field(default=0)  # of those, not made
+    error: str | None = Field(default=None, max_length=2000)  # for people: what to do next
+    file_name: str | None = Field(default=None, max_length=200)  # under <data_dir>/report-jobs
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 # ---------------------------------------------------------------- dashboards (derived data)
