@@ -22,6 +22,9 @@ from app.config import STATIC_DIR, Settings, get_settings
 from app.dashboards import routes as dashboard_routes
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.reports import commentary as report_commentary
+from app.reports import pdf as report_pdf
+from app.reports import routes as report_routes
 from app.surveys import api as survey_api
 from app.surveys import routes as survey_routes
 from app.surveys import rubric_store
@@ -37,6 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = db.create_db_engine(settings)
     # a broken rubric file stops the app here, naming file and line (RubricError)
     catalog = rubric_store.load_configured_catalog(settings)
+    # the report render pool starts on first use, with the configured limits
+    report_pdf.configure_pool(report_pdf.RenderLimits.from_settings(settings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -87,5 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(workspace_routes.router)
     app.include_router(dashboard_routes.router)
     app.include_router(dashboard_api.router)
+    app.include_router(report_routes.router)
+    app.include_router(report_commentary.router)
     api.install(app)
     return app

@@ -16,7 +16,7 @@ Conventions a new route must follow, or this test fails and says what to do:
 
 1. Every path parameter has a name from PATH_PARAMETERS below ({org_id}, {unit_id},
    {team_id}, {round_id}, {user_id}, {membership_id}, {token_id}, {respondent_id}, {token},
-   {practice_id}). A new kind of object needs a row here: how to get Alpha's and Bravo's
+   {practice_id}, {job_id}). A new kind of object needs a row here: how to get Alpha's and Bravo's
    value, and who may see it.
 2. Every route depends on one of the access dependencies of app.accounts.dependencies
    (CurrentPrincipal, AdminPrincipal, require_roles(...), ApiPrincipal, AnonymousCsrf), or is
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -39,8 +40,11 @@ from sqlmodel import Session, select
 from starlette.routing import Mount
 
 from app.accounts import api_tokens
-from app.config import Settings
-from app.models import Membership, User, UserRole
+from app.config import ROOT_DIR, Settings
+from app.models import Membership, ReportJob, ReportJobStatus, RoundResult, User, UserRole
+from app.reports import jobs
+from app.rubric.answers_file import assess_file, read_answers_file
+from app.rubric.output import to_data
 from tests.accounts import helpers
 
 ALPHA, BRAVO = "Alpha", "Bravo"
@@ -61,6 +65,7 @@ class World:
     admin: User
     token_ids: dict[str, int]  # an API token of each tenant's team lead
     membership_ids: dict[str, int]  # each tenant's team-lead membership
+    job_ids: dict[str, int]  # a finished report job of each tenant (its zip on disk)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +125,8 @@ PATH_PARAMETERS: dict[str, Parameter] = {
     "token": Parameter(lambda w, s: w.tenants[s].resume_token, lambda *_: True, capability=True),
     # practices are the same for everyone (the catalogue), not tenant data
     "practice_id": Parameter(lambda w, s: "unknown-practice", lambda *_: True),
+    # a background report job of the organisation (every team's report, zipped)
+    "job_id": Parameter(lambda w, s: str(w.job_ids[s]), _org_wide),
 }
 
 PARAMETER_PATTERN = re.compile(r"{([^}:]+)(?::[^}]+)?}")
@@ -211,13 +218,53 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
     return result
 
 
+def _stored_result_data() -> dict[str, Any]:
+    """A stored result for each tenant's round, so report routes reach their 200 path (the
+    quick check's: its report is the shortest to render)."""
+    catalog = helpers.catalog()
+    answers = read_answers_file(ROOT_DIR / "examples" / "quick-check.yaml", catalog)
+    return to_data(catalog, assess_file(catalog, answers))
+
+
+def _finished_job(session: Session, settings: Settings, tenant: helpers.Tenant) -> int:
+    assert tenant.org.id is not None
+    job = ReportJob(
+        organisation_id=tenant.org.id,
+        status=ReportJobStatus.done,
+        total=1,
+        done=1,
+        file_name=f"walk-{tenant.marker.lower()}-{tenant.org.id}.zip",
+    )
+    session.add(job)
+    session.flush()
+    assert job.id is not None
+    assert job.file_name is not None
+    folder = jobs.jobs_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / job.file_name, "w") as archive:
+        archive.writestr("team.pdf", b"%PDF-1.7 placeholder")
+    return job.id
+
+
 @pytest.fixture
 def world(session: Session, settings: Settings) -> World:
     tenants = {side: helpers.tenant(session, settings, side) for side in (ALPHA, BRAVO)}
     admin = helpers.user(session, UserRole.admin, name="Root Admin", email="root@example.org")
     token_ids = {}
     membership_ids = {}
+    job_ids = {}
+    data = _stored_result_data()
     for side, tenant in tenants.items():
+        assert tenant.round.id is not None
+        session.add(
+            RoundResult(
+                round_id=tenant.round.id,
+                computed=data,
+                respondent_count=3,
+                rubric_versions=tenant.round.rubric_versions,
+            )
+        )
+        job_ids[side] = _finished_job(session, settings, tenant)
         created = api_tokens.create(
             session=session, settings=settings, user=tenant.team_lead, name=f"{side} script"
         )
@@ -229,7 +276,7 @@ def world(session: Session, settings: Settings) -> World:
         assert membership.id is not None
         membership_ids[side] = membership.id
     session.commit()
-    return World(settings, tenants, admin, token_ids, membership_ids)
+    return World(settings, tenants, admin, token_ids, membership_ids, job_ids)
 
 
 def _actors(world: World) -> list[Actor]:

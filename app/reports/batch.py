@@ -96,7 +96,8 @@ def team_report_for_round(
     branding: Branding,
     role_group_minimum: int = 2,
 ) -> context.TeamReport:
-    """The team report of one stored result, with its rubric version, notes and last round."""
+    """The team report of one stored result, with its rubric version, notes, the consultant's
+    commentary and the last round."""
     assessment_round = session.get(AssessmentRound, result.round_id)
     if assessment_round is None:
         raise NotFoundError()
@@ -111,7 +112,56 @@ def team_report_for_round(
         notes=round_notes(session=session, round_id=result.round_id, catalog=catalog),
         previous=previous.data if previous else None,
         role_group_minimum=role_group_minimum,
+        commentary=assessment_round.commentary,
     )
+
+
+def latest_team_reports(
+    *,
+    session: Session,
+    results: list[StoredTeamResult],
+    organisation: str,
+    branding: Branding,
+    role_group_minimum: int = 2,
+) -> tuple[list[context.TeamReport], list[str]]:
+    """Each team's report of its latest stored result, by team name, and the teams skipped
+    (too few responses for a team report). The CLI's ``--all-teams`` and the UI's batch job."""
+    by_team: dict[int, list[StoredTeamResult]] = defaultdict(list)
+    for result in results:
+        by_team[result.team_id].append(result)
+    latest = sorted(latest_per_team(results), key=lambda r: r.team.lower())
+    reports = []
+    skipped = []
+    for result in latest:
+        history = sorted(by_team[result.team_id], key=lambda r: (r.date, r.round_id))
+        index = history.index(result)
+        try:
+            reports.append(
+                team_report_for_round(
+                    session=session,
+                    result=result,
+                    previous=history[index - 1] if index > 0 else None,
+                    organisation=organisation,
+                    branding=branding,
+                    role_group_minimum=role_group_minimum,
+                )
+            )
+        except context.ResultsNotVisibleError:
+            skipped.append(result.team)
+    return reports, skipped
+
+
+def zip_entry_names(reports: list[context.TeamReport]) -> list[str]:
+    """One distinct, safe file name per report (``team-name.pdf``), in the reports' order."""
+    used: set[str] = set()
+    names = []
+    for index, report in enumerate(reports):
+        name = safe_file_name(report.team, f"team-{index + 1}")
+        while name in used:
+            name += "-"
+        used.add(name)
+        names.append(f"{name}.pdf")
+    return names
 
 
 def _settings() -> Settings:
@@ -132,7 +182,7 @@ def organisation_command(
 ) -> None:
     settings = _settings()
     engine = db.create_db_engine(settings)
-    pool = pdf.RenderPool()
+    pool = pdf.RenderPool(pdf.RenderLimits.from_settings(settings))
     try:
         with Session(engine) as session:
             organisation = session.get(Organisation, organisation_id)
@@ -180,41 +230,25 @@ def _all_teams(
     pool: pdf.RenderPool,
     console: Console,
 ) -> bytes:
-    by_team: dict[int, list[StoredTeamResult]] = defaultdict(list)
-    for result in results:
-        by_team[result.team_id].append(result)
-    latest = sorted(latest_per_team(results), key=lambda r: r.team.lower())
-    reports = []
-    for result in latest:
-        history = sorted(by_team[result.team_id], key=lambda r: (r.date, r.round_id))
-        index = history.index(result)
-        try:
-            reports.append(
-                team_report_for_round(
-                    session=session,
-                    result=result,
-                    previous=history[index - 1] if index > 0 else None,
-                    organisation=organisation,
-                    branding=branding,
-                    role_group_minimum=settings.role_group_min,
-                )
-            )
-        except context.ResultsNotVisibleError:
-            console.print(f"Skipped {result.team}: too few responses for a team report")
+    reports, skipped = latest_team_reports(
+        session=session,
+        results=results,
+        organisation=organisation,
+        branding=branding,
+        role_group_minimum=settings.role_group_min,
+    )
+    for team in skipped:
+        console.print(f"Skipped {team}: too few responses for a team report")
+    names = zip_entry_names(reports)
     files: list[tuple[str, bytes]] = []
     failures: list[str] = []
-    used: set[str] = set()
     with progress_bar() as progress:
         task = progress.add_task("Team reports", total=len(reports))
 
         def done(index: int, outcome: Any) -> None:
             report = reports[index]
             if isinstance(outcome, bytes):
-                name = safe_file_name(report.team, f"team-{index + 1}")
-                while name in used:
-                    name += "-"
-                used.add(name)
-                files.append((f"{name}.pdf", outcome))
+                files.append((names[index], outcome))
             else:
                 failures.append(f"{report.team}: {outcome.message}")
             progress.advance(task)

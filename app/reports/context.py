@@ -622,7 +622,7 @@ def _no_recommendation(round_info: Mapping[str, Any], top: ModelView) -> str | N
     )
 
 
-def _commentary(text: str | None) -> tuple[tuple[str, ...], ...]:
+def commentary_paragraphs(text: str | None) -> tuple[tuple[str, ...], ...]:
     """Free text as paragraphs of lines; the template escapes every line."""
     if not text:
         return ()
@@ -821,7 +821,7 @@ def team_report(
                 ),
             )
         ),
-        commentary=_commentary(commentary),
+        commentary=commentary_paragraphs(commentary),
         distributions=_distributions(data, catalog, dimension_titles),
         notes=tuple(notes),
         rubric_versions=tuple(sorted(round_info.get("rubric_versions", {}).items())),

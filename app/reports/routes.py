@@ -1,32 +1,55 @@
-"""Report downloads: a round's team report as a page and as a PDF, and the API twin.
+"""Report downloads: team reports (page, PDF, API), the organisation report (PDF, API) and
+background jobs that zip every team's report, with a progress page.
 
-Routes are thin: tenancy loads the round (another tenant's id is a 404), the service builds
-the typed context from the stored result, the PDF comes from the cache or the render pool.
-WeasyPrint never runs in the event loop: the routes are sync (FastAPI's thread pool) and the
-render itself happens in a worker process.
+Routes are thin: tenancy loads the round or organisation (another tenant's id is a 404), the
+service builds the typed context from stored results, the PDF comes from the cache or the
+render pool. WeasyPrint never runs in the event loop: the routes are sync (FastAPI's thread
+pool) and the render itself happens in a worker process. Organisation-wide reports follow
+the dashboard's guard: organisation leaders, consultants and admins (``OrgViewer``).
 
-Register with ``app.include_router(app.reports.routes.router)`` in ``app.main.create_app``.
+Registered in ``app.main.create_app``.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session, col, select
+import dataclasses
+from typing import Annotated
 
-from app.accounts import tenancy
-from app.accounts.dependencies import ApiPrincipal, CurrentPrincipal, settings_of
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, col, select
+from starlette.background import BackgroundTask
+
+from app import templating
+from app.accounts import audit, tenancy
+from app.accounts.dependencies import (
+    ApiPrincipal,
+    CurrentPrincipal,
+    ScopedOrganisation,
+    settings_of,
+)
 from app.accounts.tenancy import Principal
-from app.db import ReadSessionDep
-from app.errors import NotFoundError
-from app.models import AssessmentRound, Organisation, RoundResult, Team
-from app.reports import batch, context, pdf, render
+from app.api.base import ERROR_RESPONSES
+from app.api.dashboards import ApiOrgViewer
+from app.dashboards.routes import OrgViewer
+from app.db import ReadSessionDep, SessionDep
+from app.errors import ConflictError, NotFoundError
+from app.models import AssessmentRound, Organisation, ReportJob, ReportJobStatus, RoundResult, Team
+from app.reports import batch, context, jobs, pdf, render
 from app.reports.branding import organisation_branding
 from app.reports.cli import safe_file_name
-from app.reports.org import StoredTeamResult
+from app.reports.org import StoredTeamResult, organisation_report
+from app.rubric.loader import Catalog
+from app.surveys.rubric_store import CatalogDep
 
 router = APIRouter(tags=["reports"])
 PDF_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+HideNames = Annotated[bool, Query(description="Number the teams instead of naming them")]
+
+
+class NoResultsError(ConflictError):
+    title = "No results yet"
+    default_message = jobs.NO_RESULTS
 
 
 def _stored(result: RoundResult, assessment_round: AssessmentRound, team: Team) -> StoredTeamResult:
@@ -151,3 +174,233 @@ def api_team_report_pdf(
         request=request, session=session, principal=principal, team_id=team_id, round_id=round_id
     )
     return _pdf_response(request, report)
+
+
+# ---------------------------------------------------------------- the organisation report
+
+
+def _org_pdf_response(
+    request: Request,
+    session: Session,
+    organisation: Organisation,
+    catalog: Catalog,
+    *,
+    hide_names: bool,
+) -> Response:
+    assert organisation.id is not None
+    settings = settings_of(request)
+    results = batch.stored_results(session=session, organisation_id=organisation.id)
+    if not results:
+        raise NoResultsError()
+    report = organisation_report(
+        organisation=organisation.name,
+        results=results,
+        catalog=catalog,
+        branding=organisation_branding(organisation, settings),
+        hide_names=hide_names,
+        cell_minimum=settings.org_cell_min,
+    )
+    cache = pdf.PdfCache(settings.data_dir / "report-cache")
+    document = render.report_pdf("reports/org.html", report, cache=cache)
+    stem = safe_file_name(organisation.slug, "organisation")
+    name = f"{stem}-organisation-report{'-anonymised' if hide_names else ''}.pdf"
+    return Response(
+        content=document,
+        media_type="application/pdf",
+        headers={**PDF_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# Routes that render or only read load the organisation through tenancy with the read session
+# (ScopedOrganisation would open the write session, and with it SQLite's write lock, for the
+# whole render).
+
+
+@router.get("/organisations/{org_id}/report.pdf", response_class=Response)
+def organisation_report_pdf(
+    request: Request,
+    org_id: int,
+    principal: OrgViewer,
+    session: ReadSessionDep,
+    catalog: CatalogDep,
+    hide_names: HideNames = False,
+) -> Response:
+    """The organisation report as a PDF download (``hide_names=1``: teams numbered)."""
+    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+    return _org_pdf_response(request, session, organisation, catalog, hide_names=hide_names)
+
+
+@router.get(
+    "/api/organisations/{org_id}/report.pdf",
+    response_class=Response,
+    responses={
+        **ERROR_RESPONSES,
+        200: {"content": {"application/pdf": {}}, "description": "The organisation report"},
+    },
+)
+def api_organisation_report_pdf(
+    request: Request,
+    org_id: int,
+    principal: ApiOrgViewer,
+    session: ReadSessionDep,
+    catalog: CatalogDep,
+    hide_names: HideNames = False,
+) -> Response:
+    """The organisation report as application/pdf (409 while no team has a stored result)."""
+    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+    return _org_pdf_response(request, session, organisation, catalog, hide_names=hide_names)
+
+
+# ---------------------------------------------------------------- every team's report, zipped
+
+
+def _jobs_url(org_id: int) -> str:
+    return f"/organisations/{org_id}/report-exports"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportJobPage:
+    """Context of templates/dashboards/report_job.html."""
+
+    title: str
+    organisation: str
+    dashboard_url: str
+    start_url: str  # POST: a new job (when this one has ended)
+    status: str  # queued | running | done | failed | stopped
+    status_text: str
+    under_way: bool  # the page refreshes itself while true
+    done: int
+    total: int
+    failed: int
+    percent: int
+    started: str
+    message: str | None
+    download_url: str | None
+
+
+STATUS_TEXTS = {
+    "queued": "Waiting to start…",
+    "running": "Making the team reports…",
+    "done": "Ready.",
+    "failed": "Not made.",
+    "stopped": "Stopped: the server restarted while the reports were being made. Start again.",
+}
+
+
+def _job_page(job: ReportJob, organisation: Organisation, request: Request) -> ReportJobPage:
+    assert organisation.id is not None
+    assert job.id is not None
+    settings = settings_of(request)
+    status = "stopped" if jobs.is_stopped(job, settings) else job.status
+    base = f"{_jobs_url(organisation.id)}/{job.id}"
+    ready = jobs.zip_path(settings, job) is not None
+    message = job.error
+    if job.status == ReportJobStatus.done and job.error:
+        message = f"Some reports could not be made: {job.error}"
+    if job.status == ReportJobStatus.done and not ready:
+        message = "The file is no longer available. Start again to make a new one."
+    return ReportJobPage(
+        title=f"{organisation.name} — team reports",
+        organisation=organisation.name,
+        dashboard_url=f"/organisations/{organisation.id}/dashboard",
+        start_url=_jobs_url(organisation.id),
+        status=status,
+        status_text=STATUS_TEXTS[status],
+        under_way=status in ("queued", "running"),
+        done=job.done,
+        total=job.total,
+        failed=job.failed,
+        percent=round(100 * job.done / job.total) if job.total else 0,
+        started=job.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        message=message,
+        download_url=f"{base}/download" if ready else None,
+    )
+
+
+@router.post("/organisations/{org_id}/report-exports", response_class=RedirectResponse)
+def start_report_job(
+    request: Request,
+    session: SessionDep,
+    organisation: ScopedOrganisation,
+    principal: OrgViewer,
+) -> RedirectResponse:
+    """Start making every team's latest report, zipped (or go to the job under way)."""
+    assert organisation.id is not None
+    settings = settings_of(request)
+    running = jobs.active_job(session=session, organisation_id=organisation.id, settings=settings)
+    if running is not None:
+        return RedirectResponse(f"{_jobs_url(organisation.id)}/{running.id}", status_code=303)
+    job = jobs.create_job(
+        session=session, organisation_id=organisation.id, user_id=principal.user_id
+    )
+    assert job.id is not None
+    audit.record(
+        session=session,
+        request=request,
+        action="export.team_reports_started",
+        target_type="organisation",
+        target_id=organisation.id,
+        organisation_id=organisation.id,
+        details={"job": job.id},
+    )
+    # the task runs once the response is sent, so after the request's session has committed
+    # the job row the thread looks for
+    return RedirectResponse(
+        f"{_jobs_url(organisation.id)}/{job.id}",
+        status_code=303,
+        background=BackgroundTask(
+            jobs.start, engine=request.app.state.engine, settings=settings, job_id=job.id
+        ),
+    )
+
+
+@router.get("/organisations/{org_id}/report-exports/{job_id}", response_class=HTMLResponse)
+def report_job_page(
+    request: Request,
+    org_id: int,
+    job_id: int,
+    principal: OrgViewer,
+    session: ReadSessionDep,
+) -> HTMLResponse:
+    """The job's progress (the page refreshes itself while it runs) and its download."""
+    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+    assert organisation.id is not None
+    tenancy.check_id(job_id)
+    job = jobs.get_job(session=session, organisation_id=organisation.id, job_id=job_id)
+    return templating.render(
+        request, "dashboards/report_job.html", _job_page(job, organisation, request)
+    )
+
+
+@router.get("/organisations/{org_id}/report-exports/{job_id}/download", response_class=Response)
+def report_job_download(
+    request: Request,
+    org_id: int,
+    job_id: int,
+    session: SessionDep,
+    principal: OrgViewer,
+) -> Response:
+    """The finished zip (audit-logged); while the job runs, its progress page."""
+    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+    assert organisation.id is not None
+    tenancy.check_id(job_id)
+    job = jobs.get_job(session=session, organisation_id=organisation.id, job_id=job_id)
+    path = jobs.zip_path(settings_of(request), job)
+    if path is None:
+        return RedirectResponse(f"{_jobs_url(organisation.id)}/{job_id}", status_code=303)
+    audit.record(
+        session=session,
+        request=request,
+        action="export.team_reports_downloaded",
+        target_type="organisation",
+        target_id=organisation.id,
+        organisation_id=organisation.id,
+        details={"job": job_id, "reports": job.done - job.failed},
+    )
+    name = f"{safe_file_name(organisation.slug, 'organisation')}-team-reports.zip"
+    return FileResponse(
+        path,
+        media_type="application/zip",
+        filename=name,
+        headers=PDF_HEADERS,
+    )

@@ -396,6 +396,7 @@ NOTICES: Final = {
     "link_extended": "The link allows ten more people to start, until the round closes.",
     "sharing": "Saved who sees the results.",
     "rescored": "Rescored under the newest rubric. The original result is unchanged.",
+    "commentary": "Commentary saved. The team report shows it.",
     "exists": (
         "This round was already created. Its links were shown once, when it was created; "
         "make new ones below if you need them."

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from app.config import Settings
 from app.models import AssessmentRound, Organisation, RoundMode, RoundResult, RoundStatus, Team
 from app.reports import charts
+from app.reports import commentary as report_commentary
 from app.reports import context as report_context
 from app.reports.branding import organisation_branding
 from app.reports.charts import ChartSpec
@@ -318,6 +319,7 @@ class ResultsPage:
     downloads: tuple[Download, ...]
     upgrade: UpgradeView | None
     notice: str | None
+    commentary: report_commentary.CommentaryView | None  # templates/results/_commentary.html
 
 
 # ---------------------------------------------------------------- builders
@@ -704,6 +706,7 @@ def results_page(
     upgrade: RubricUpgrade | None,
     report_links: Sequence[Download] = (),
     notice: str | None = None,
+    commentary: report_commentary.CommentaryView | None = None,
 ) -> ResultsPage:
     """The page for ``results`` of the round: its result under the chosen label, or the
     waiting state while the anonymity rule hides it. ``catalog`` is the rubric the result was
@@ -761,6 +764,7 @@ def results_page(
         "can_act": results.label == ORIGINAL,
         "upgrade": upgrade_view,
         "notice": notice,
+        "commentary": commentary,
     }
     if stored is None:
         waiting = (

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
@@ -26,6 +27,7 @@ from app.accounts.tenancy import Principal
 from app.db import SessionDep
 from app.errors import DomainError, InvalidInputError, NotFoundError
 from app.models import AssessmentRound, AuditEvent, Organisation, Team
+from app.reports import commentary as report_commentary
 from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
 from app.surveys import rubric_store
@@ -533,7 +535,8 @@ def answer_yourself(
 
 def _report_links(request: Request, team_id: int, round_id: int) -> list[results_page.Download]:
     """The team report's downloads, when the reports area's routes are registered."""
-    registered = {getattr(route, "path", "") for route in request.app.routes}
+    # included routers keep their routes nested in app.routes: walk them all
+    registered = {context.path for context in iter_route_contexts(request.app.routes)}
     base = pages.round_url(team_id, round_id)
     links = []
     if "/teams/{team_id}/rounds/{round_id}/report.pdf" in registered:
@@ -584,6 +587,11 @@ def results(
         else None,
         report_links=_report_links(request, team_id, round_id),
         notice=pages.NOTICES.get(notice),
+        commentary=report_commentary.view(
+            assessment_round=assessment_round,
+            principal=principal,
+            action=f"{pages.round_url(team_id, round_id)}/commentary",
+        ),
     )
     return templating.render(request, "results/results.html", page)
 

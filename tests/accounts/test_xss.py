@@ -1,6 +1,8 @@
 """XSS: payloads in every user-editable text the accounts area shows (organisation, unit,
-team and user names, e-mail addresses, API token names, audit details) are inert in every
-HTML page; the pages are parsed, not searched for strings."""
+team and user names, e-mail addresses, API token names, audit details), in a round's
+consultant commentary and in an answer note shared with the team (the team report's appendix)
+are inert in every HTML page, the results page and the team report page included; the pages
+are parsed, not searched for strings."""
 
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ import lxml.html
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.accounts import api_tokens, audit
-from app.models import UserRole
+from app.models import Response, ResponseStatus, RoundResult, UserRole
 from tests import test_isolation as walk
 from tests.accounts import helpers
 
@@ -44,6 +46,23 @@ def world(session: Session, settings: Any) -> walk.World:
         api_tokens.create(
             session=session, settings=settings, user=tenant.team_lead, name=f"token {COMBINED}"
         )
+        # the consultant's commentary and a note its author shared: both reach the team
+        # report (and the commentary the results page)
+        tenant.round.commentary = f"{side} commentary {COMBINED}\n\n{COMBINED}"
+        tenant.round.mode = "solo"  # its one submitted response shows the results page
+        session.add(tenant.round)
+        response = session.exec(select(Response).where(Response.round_id == tenant.round.id)).one()
+        question = next(iter(helpers.catalog().questions))
+        response.answers = {
+            question: {"value": None, "note": f"note {COMBINED}", "note_shareable": True}
+        }
+        response.status = ResponseStatus.submitted
+        session.add(response)
+        result = session.exec(
+            select(RoundResult).where(RoundResult.round_id == tenant.round.id)
+        ).one()
+        result.respondent_count = 1  # as many as submitted: the stored result stays current
+        session.add(result)
         audit.record(
             session=session,
             action=f"test.{COMBINED}",
@@ -122,6 +141,24 @@ def test_payloads_are_inert_on_every_html_page(
     assert not problems, "\n".join(problems)
     # the payloads were really on the pages (as text), not just absent
     assert shown >= 8
+    report = lxml.html.document_fromstring(
+        client.get(
+            f"/teams/{alpha.team.id}/rounds/{alpha.round.id}/report.html",
+            headers={"cookie": viewers["team lead"].cookie_header},
+        ).text
+    )
+    results = lxml.html.document_fromstring(
+        client.get(
+            f"/teams/{alpha.team.id}/rounds/{alpha.round.id}/results",
+            headers={"cookie": viewers["consultant"].cookie_header},
+        ).text
+    )
+    (shown_commentary,) = results.xpath("//section[@id='commentary']")
+    assert COMBINED in shown_commentary.text_content()
+    assert COMBINED in shown_commentary.xpath(".//textarea")[0].text_content()
+    for section in ("commentary", "notes"):
+        (element,) = report.xpath(f"//*[@id='{section}']")
+        assert COMBINED in element.text_content(), section
 
 
 def test_the_checker_catches_live_markup() -> None:
