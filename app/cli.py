@@ -220,8 +220,9 @@ def demo_command(
 ) -> None:
     """Create and migrate the database, add the demo organisation, and serve it.
 
-    The demo organisation has two business units and five teams; running demo again reuses
-    it. Sign-in, rounds and answers are added to the demo as those features arrive.
+    The demo organisation has two business units and five teams with answered team surveys
+    (disagreeing roles, two rounds for some teams, adopted practices) and one user per role,
+    whose sign-in details are printed; running demo again reuses it.
     """
     settings = _settings()
     with _friendly_errors():
