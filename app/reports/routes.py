@@ -119,7 +119,11 @@ def team_report_for_round_id(
 def _pdf_response(request: Request, report: context.TeamReport) -> Response:
     cache = pdf.PdfCache(settings_of(request).data_dir / "report-cache")
     document = render.team_pdf(report, cache=cache)
-    name = safe_file_name(report.team, "team") + "-report.pdf"
+    return pdf_download(document, safe_file_name(report.team, "team") + "-report.pdf")
+
+
+def pdf_download(document: bytes, name: str) -> Response:
+    """A PDF as an attachment that no cache keeps (``name`` is already a safe file name)."""
     return Response(
         content=document,
         media_type="application/pdf",
@@ -203,11 +207,8 @@ def _org_pdf_response(
     cache = pdf.PdfCache(settings.data_dir / "report-cache")
     document = render.report_pdf("reports/org.html", report, cache=cache)
     stem = safe_file_name(organisation.slug, "organisation")
-    name = f"{stem}-organisation-report{'-anonymised' if hide_names else ''}.pdf"
-    return Response(
-        content=document,
-        media_type="application/pdf",
-        headers={**PDF_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
+    return pdf_download(
+        document, f"{stem}-organisation-report{'-anonymised' if hide_names else ''}.pdf"
     )
 
 
