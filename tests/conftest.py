@@ -22,8 +22,10 @@ they fail instead: CI must never pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,12 +74,17 @@ def _psycopg_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+# A run that is killed cannot drop its PostgreSQL databases; the next run drops those older
+# than this (their names start with the creating run's Unix time).
+STALE_DATABASE_SECONDS = 6 * 3600
+
+
 class DatabaseFactory:
     """Creates throw-away databases; migrated ones are cloned from a template migrated once."""
 
     def __init__(self, tmp_dir: Path) -> None:
         self.tmp_dir = tmp_dir
-        self.run_id = uuid.uuid4().hex[:8]
+        self.run_id = f"{int(time.time())}_{uuid.uuid4().hex[:6]}"
         self._pg_databases: list[str] = []
         self._templates: dict[str, str] = {}
         self._count = 0
@@ -121,6 +128,26 @@ class DatabaseFactory:
         self._postgres_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
         self._pg_databases.append(name)
         return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
+
+    def drop_stale(self) -> list[str]:
+        """Drop test databases that killed runs left behind, hours ago; returns their names."""
+        url = _psycopg_url(POSTGRES_ADMIN_URL)
+        with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
+            names = [
+                row[0]
+                for row in conn.execute(
+                    r"SELECT datname FROM pg_database WHERE datname LIKE 'processlens\_test\_%'"
+                )
+            ]
+        cutoff = time.time() - STALE_DATABASE_SECONDS
+        stale = []
+        for name in names:
+            started = name.removeprefix("processlens_test_").split("_", 1)[0]
+            if started.isdigit() and int(started) < cutoff and not name.startswith(self.run_id):
+                stale.append(name)
+        for name in stale:
+            self._postgres_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return stale
 
     def drop_all(self) -> None:
         for name in reversed(self._pg_databases):
@@ -176,6 +203,8 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
     factory = DatabaseFactory(tmp_path_factory.mktemp("databases"))
+    with contextlib.suppress(psycopg.OperationalError):  # no server: nothing to sweep
+        factory.drop_stale()
     yield factory
     factory.drop_all()
 

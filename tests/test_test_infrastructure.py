@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
+import psycopg
 import pytest
 import redis
+
+from tests import conftest
 
 
 def test_unavailable_skips_locally(
@@ -34,3 +39,23 @@ def test_redis_fixture_gives_a_working_server(redis_url: str) -> None:
     finally:
         client.delete("processlens:test")
         client.close()
+
+
+@pytest.mark.postgres
+def test_databases_left_by_killed_runs_are_swept_hours_later(
+    postgres_server: str, tmp_path: Path
+) -> None:
+    old = f"processlens_test_{int(time.time()) - conftest.STALE_DATABASE_SECONDS - 60}_dead_1"
+    recent = f"processlens_test_{int(time.time()) - 60}_alive_1"
+    factory = conftest.DatabaseFactory(tmp_path)
+    for name in (old, recent):
+        factory._postgres_execute(f'CREATE DATABASE "{name}"')
+    try:
+        assert factory.drop_stale() == [old]
+        with psycopg.connect(conftest._psycopg_url(postgres_server)) as conn:
+            left = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+        assert old not in left
+        assert recent in left
+    finally:
+        for name in (old, recent):
+            factory._postgres_execute(f'DROP DATABASE IF EXISTS "{name}"')
