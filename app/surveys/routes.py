@@ -385,16 +385,18 @@ def save_page(
             if count == 1
             else f"{count} answers need another look; nothing was saved.",
         )
-    preview = service.progress_of(
-        survey.catalog, survey.plan, service.preview_answers(survey, submitted.changes)
-    )
-    url, position = _destination(survey, page, submitted.action, preview.hidden, token)
+    try:
+        # checked, and where the answers lead, before the save takes the write lock
+        prepared = service.prepare_save(survey=survey, changes=submitted.changes)
+    except InvalidAnswersError as error:
+        return refused(error.errors, error.message)
+    url, position = _destination(survey, page, submitted.action, prepared.progress.hidden, token)
     try:
         result = service.save_answers(
             session=session,
             survey=survey,
             version=submitted.version,
-            changes=submitted.changes,
+            changes=prepared,
             resume_at=position,
             base=submitted.base,
         )

@@ -321,17 +321,16 @@ def load_survey(*, session: Session, settings: Settings, resume_token: str) -> S
     """The survey behind a resume link, or ResumeLinkUnavailableError (404, neutral)."""
     if not resume_token or len(resume_token) > 200:
         raise ResumeLinkUnavailableError()
+    # respondent, response and round in one query (every survey request starts here)
     found = session.exec(
-        select(Respondent, Response)
+        select(Respondent, Response, AssessmentRound)
         .join(Response, col(Response.respondent_id) == col(Respondent.id))
+        .join(AssessmentRound, col(AssessmentRound.id) == col(Respondent.round_id))
         .where(Respondent.resume_token_hash == resume_token_hash(settings, resume_token))
     ).first()
     if found is None:
         raise ResumeLinkUnavailableError()
-    respondent, response = found
-    assessment_round = session.get(AssessmentRound, respondent.round_id)
-    if assessment_round is None:  # pragma: no cover - the foreign key cascades
-        raise ResumeLinkUnavailableError()
+    respondent, response, assessment_round = found
     catalog = rubric_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
     return Survey(
         respondent=respondent,
@@ -460,28 +459,63 @@ class SaveResult:
     answers: Mapping[str, Any]
 
 
+@dataclasses.dataclass(frozen=True)
+class PreparedSave:
+    """A save's answers checked, and their outcome worked out, before anything is locked.
+
+    ``answers`` are the response's answers as loaded with the changes applied, ``progress``
+    is theirs and ``version`` the response version they were loaded at: when the locked row
+    still has that version, the save stores exactly ``answers``, so the display conditions
+    are not evaluated again while the write lock is held (on SQLite every writer waits).
+    """
+
+    changes: Mapping[str, Answer | None]
+    answers: Mapping[str, Any]
+    progress: Progress
+    version: int
+
+
+def prepare_save(*, survey: Survey, changes: Mapping[str, Answer | None]) -> PreparedSave:
+    """Check ``changes`` (InvalidAnswersError: nothing saved) and work out where they lead."""
+    _require_editable(survey)
+    checked = check_answers(survey=survey, changes=changes)
+    answers = preview_answers(survey, checked)
+    return PreparedSave(
+        changes=checked,
+        answers=answers,
+        progress=progress_of(survey.catalog, survey.plan, answers),
+        version=survey.version,
+    )
+
+
 def save_answers(
     *,
     session: Session,
     survey: Survey,
     version: int,
-    changes: Mapping[str, Answer | None],
+    changes: Mapping[str, Answer | None] | PreparedSave,
     resume_at: str | None = None,
     base: Mapping[str, Any] | None = None,
 ) -> SaveResult:
-    """Save ``changes`` (question id -> answer, or None to clear it) made from ``version``.
+    """Save ``changes`` (question id -> answer, or None to clear it; or ``prepare_save``'s
+    result for them) made from ``version``.
 
     Raises InvalidAnswersError (nothing saved), StaleResponseError when another save came in
     since ``version`` and the answers differ, AlreadySubmittedError or SurveyClosedError.
     ``resume_at`` records the page the respondent moves to; ``base`` (question id -> the
     answer the page showed) only helps the conflict page say which side changed what.
     """
-    _require_editable(survey)
-    checked = check_answers(survey=survey, changes=changes)
+    prepared = (
+        changes
+        if isinstance(changes, PreparedSave)
+        else prepare_save(survey=survey, changes=changes)
+    )
     response = _lock_response(session, survey)
     _require_editable(survey)  # a submit may have landed while we waited for the lock
+    # unchanged since it was loaded: what this save stores is exactly ``prepared.answers``
+    as_prepared = survey.version == prepared.version
     stored: dict[str, Any] = dict(response.answers)
-    wanted = {qid: None if a is None else a.to_data() for qid, a in checked.items()}
+    wanted = {qid: None if a is None else a.to_data() for qid, a in prepared.changes.items()}
     differs = [qid for qid, data in wanted.items() if data != stored.get(qid)]
     if version != survey.version and differs:
         raise StaleResponseError(
@@ -512,7 +546,9 @@ def save_answers(
     except StaleDataError:  # pragma: no cover - the row lock makes this a last resort
         raise StaleResponseError(version=None, conflicts=()) from None
     return SaveResult(
-        version=survey.version, progress=survey.progress(), answers=dict(response.answers)
+        version=survey.version,
+        progress=prepared.progress if as_prepared else survey.progress(),
+        answers=dict(response.answers),
     )
 
 
