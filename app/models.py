@@ -279,6 +279,8 @@ class AssessmentRound(SQLModel, table=True):
         Index(None, "team_id", "created_at"),
         # covers the dashboards' check for closed or reopened rounds (app.dashboards.summaries)
         Index("ix_assessment_round_dashboard_version", "status", "closed_at", "id"),
+        # each team's latest closed round, read from the index alone
+        Index("ix_assessment_round_latest_closed", "team_id", "status", "closed_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -399,7 +401,15 @@ class ResponseScore(SQLModel, table=True):
     __tablename__: ClassVar[str] = "response_score"
     __table_args__ = (
         Index(None, "response_id", "dimension", "sub_dimension", unique=True),
-        Index(None, "round_id", "dimension"),
+        # a round's dimension scores (sub_dimension "") averaged from the index alone
+        Index(
+            "ix_response_score_round_totals",
+            "round_id",
+            "sub_dimension",
+            "dimension",
+            "score",
+            "coverage",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
