@@ -94,5 +94,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard_api.router)
     app.include_router(report_routes.router)
     app.include_router(report_commentary.router)
+    app.include_router(report_commentary.api_router)
     api.install(app)
     return app

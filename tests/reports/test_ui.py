@@ -439,6 +439,44 @@ def test_bad_commentary_is_refused_and_nothing_changes(
     assert cleared.commentary is None
 
 
+def test_the_api_reads_and_writes_commentary_like_the_page(
+    client: TestClient, world: dict[str, Any], session: Session
+) -> None:
+    alpha, bravo = world["alpha"], world["bravo"]
+    path = "/api" + _round_path(alpha, "commentary")
+    consultant = world["consultant"].headers()
+    saved = client.put(
+        path, json={"commentary": " Start with the registry.\r\n"}, headers=consultant
+    )
+    assert saved.status_code == 200, saved.text
+    assert saved.json() == {"round_id": alpha.round.id, "commentary": "Start with the registry."}
+    # everyone who may see the round reads it; only consultants and admins write it
+    lead = world["team_lead"].headers()
+    assert client.get(path, headers=lead).json()["commentary"] == "Start with the registry."
+    assert client.put(path, json={"commentary": "Mine"}, headers=lead).status_code == 404
+    other = world["bravo_consultant"].headers()
+    assert client.get(path, headers=other).status_code == 404
+    assert client.put(path, json={"commentary": "Theirs"}, headers=other).status_code == 404
+    # bad bodies: a clear 4xx, nothing changed
+    for body in (
+        {"commentary": "x" * (commentary.MAX_CHARS + 1)},
+        {"commentary": "a\x00b"},
+        {"commentary": 42},
+        {"commentary": "ok", "extra": 1},
+        {},
+    ):
+        refused = client.put(path, json=body, headers=consultant)
+        assert refused.status_code == 422, body
+        assert refused.json()["detail"]
+    session.expire_all()
+    stored = session.get(AssessmentRound, alpha.round.id)
+    assert stored is not None
+    assert stored.commentary == "Start with the registry."
+    untouched = session.get(AssessmentRound, bravo.round.id)
+    assert untouched is not None
+    assert untouched.commentary is None
+
+
 def test_commentary_reaches_every_teams_report_in_a_batch(
     session: Session, world: dict[str, Any], settings: Settings
 ) -> None:
