@@ -62,25 +62,24 @@ class Table:
     def link(self, index: int) -> str | None:
         return self.links[index] if index < len(self.links) else None
 
-    def display(self) -> list[tuple[str | None, list[tuple[str, str]]]]:
-        """The rows as the page shows them: (link, [(text, CSS classes) per cell])."""
+    def display(self) -> list[tuple[str | None, str, list[tuple[str, str]]]]:
+        """The rows as the page shows them: (link, the first cell's text (the row's head),
+        [(text, CSS classes) of each further cell]); the template needs no loop state."""
         classes = [
             " ".join(c for c in ("num" if column.numeric else "", "nowrap" * column.nowrap) if c)
             for column in self.columns
         ]
-        return [
-            (
-                self.link(index),
-                [
-                    (
-                        cell_text(value, numeric=column.numeric),
-                        f"{css} dash-hidden".strip() if value == HIDDEN_CELL else css,
-                    )
-                    for value, column, css in zip(row, self.columns, classes, strict=True)
-                ],
-            )
-            for index, row in enumerate(self.rows)
-        ]
+        shown = []
+        for index, row in enumerate(self.rows):
+            cells = [
+                (
+                    cell_text(value, numeric=column.numeric),
+                    f"{css} dash-hidden".strip() if value == HIDDEN_CELL else css,
+                )
+                for value, column, css in zip(row, self.columns, classes, strict=True)
+            ]
+            shown.append((self.link(index), cells[0][0], cells[1:]))
+        return shown
 
 
 @dataclass(frozen=True, slots=True)
