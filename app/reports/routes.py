@@ -355,6 +355,18 @@ def start_report_job(
     )
 
 
+def _organisation_job(
+    session: Session, principal: Principal, org_id: int, job_id: int
+) -> tuple[Organisation, ReportJob]:
+    """The organisation (tenancy) and its job; another organisation's job is a 404."""
+    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+    assert organisation.id is not None
+    tenancy.check_id(job_id)
+    return organisation, jobs.get_job(
+        session=session, organisation_id=organisation.id, job_id=job_id
+    )
+
+
 @router.get("/organisations/{org_id}/report-exports/{job_id}", response_class=HTMLResponse)
 def report_job_page(
     request: Request,
@@ -364,10 +376,7 @@ def report_job_page(
     session: ReadSessionDep,
 ) -> HTMLResponse:
     """The job's progress (the page refreshes itself while it runs) and its download."""
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
-    assert organisation.id is not None
-    tenancy.check_id(job_id)
-    job = jobs.get_job(session=session, organisation_id=organisation.id, job_id=job_id)
+    organisation, job = _organisation_job(session, principal, org_id, job_id)
     return templating.render(
         request, "dashboards/report_job.html", _job_page(job, organisation, request)
     )
@@ -382,13 +391,10 @@ def report_job_download(
     principal: OrgViewer,
 ) -> Response:
     """The finished zip (audit-logged); while the job runs, its progress page."""
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
-    assert organisation.id is not None
-    tenancy.check_id(job_id)
-    job = jobs.get_job(session=session, organisation_id=organisation.id, job_id=job_id)
+    organisation, job = _organisation_job(session, principal, org_id, job_id)
     path = jobs.zip_path(settings_of(request), job)
     if path is None:
-        return RedirectResponse(f"{_jobs_url(organisation.id)}/{job_id}", status_code=303)
+        return RedirectResponse(f"{_jobs_url(org_id)}/{job_id}", status_code=303)
     audit.record(
         session=session,
         request=request,
