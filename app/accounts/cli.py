@@ -8,10 +8,8 @@ the audit log with ``"via": "cli"``.
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,12 +17,9 @@ from rich.markup import escape
 from rich.table import Table
 from sqlmodel import Session, col, select
 
-from app import db
 from app.accounts import api_tokens, audit, organisations, users
 from app.accounts.tenancy import MAX_ID, ROLE_LABELS, Principal
-from app.config import ConfigurationError, Settings, get_settings
-from app.errors import DomainError
-from app.logs import configure_logging
+from app.cli_session import database_session, fail
 from app.models import ApiToken, Organisation, Team, User, UserRole
 
 console = Console(highlight=False)
@@ -50,42 +45,10 @@ CLI_PRINCIPAL = Principal(
 VIA = {"via": "cli"}
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-@contextlib.contextmanager
-def _session() -> Iterator[tuple[Session, Settings]]:
-    """A session that commits when the command succeeds; user errors end in one line."""
-    try:
-        settings = get_settings()
-    except ConfigurationError as error:
-        _fail(str(error), 2)
-    configure_logging(settings)
-    try:
-        engine = db.create_db_engine(settings)
-    except ConfigurationError as error:
-        _fail(str(error), 2)
-    try:
-        with db.session_factory(engine)() as session:
-            try:
-                db.schema_status(engine)
-                yield session, settings
-                session.commit()
-            except DomainError as error:
-                session.rollback()
-                _fail(error.message)
-    except (db.DatabaseUnavailableError, db.SchemaOutOfDateError) as error:
-        _fail(str(error))
-    finally:
-        engine.dispose()
-
-
 def _user(session: Session, email: str) -> User:
     user = users.find_by_email(session=session, email=email)
     if user is None:
-        _fail(f"no account with the e-mail address {email}")
+        fail(f"no account with the e-mail address {email}")
     return user
 
 
@@ -94,7 +57,7 @@ def _organisation(session: Session, slug: str) -> Organisation:
     if found is None:
         found = session.exec(select(Organisation).where(Organisation.name == slug)).first()
     if found is None:
-        _fail(f"no organisation with the short name {slug!r} (see `processlens org list`)")
+        fail(f"no organisation with the short name {slug!r} (see `processlens org list`)")
     return found
 
 
@@ -103,7 +66,7 @@ def _team(session: Session, organisation: Organisation, name: str) -> Team:
         select(Team).where(Team.organisation_id == organisation.id, Team.name == name)
     ).first()
     if found is None:
-        _fail(f"no team {name!r} in {organisation.slug} (see `processlens team list`)")
+        fail(f"no team {name!r} in {organisation.slug} (see `processlens team list`)")
     return found
 
 
@@ -133,7 +96,7 @@ def user_create(
 ) -> None:
     """Create an account. Without a password, prints a one-time link to choose one."""
     password = _read_password(password_stdin) if (set_password or password_stdin) else None
-    with _session() as (session, settings):
+    with database_session() as (session, settings):
         user = users.create_user(
             session=session, email=email, display_name=name, role=role, password=password
         )
@@ -160,7 +123,7 @@ def user_create(
 @user_app.command("list")
 def user_list() -> None:
     """List every account."""
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         rows = users.list_users(session=session)
         table = Table("id", "e-mail", "name", "role", "state")
         for user in rows:
@@ -187,7 +150,7 @@ def user_set_password(
 ) -> None:
     """Set a password (hidden prompt); ends the account's sessions."""
     password = _read_password(password_stdin)
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         user = _user(session, email)
         users.set_password(session=session, user=user, password=password)
         audit.record(
@@ -205,10 +168,10 @@ def user_reset_link(
     email: Annotated[str, typer.Argument(help="E-mail address of the account.")],
 ) -> None:
     """Print a one-time link to choose a new password (valid 24 hours)."""
-    with _session() as (session, settings):
+    with database_session() as (session, settings):
         user = _user(session, email)
         if not user.is_active:
-            _fail("the account is disabled; enable it first")
+            fail("the account is disabled; enable it first")
         link = users.reset_url(
             settings=settings, token=users.make_reset_token(settings=settings, user=user)
         )
@@ -223,7 +186,7 @@ def user_reset_link(
 
 
 def _set_active(email: str, active: bool) -> None:
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         user = _user(session, email)
         users.set_active(session=session, user=user, active=active)
         audit.record(
@@ -258,7 +221,7 @@ def user_set_role(
     role: Annotated[UserRole, typer.Argument(help="The new role.")],
 ) -> None:
     """Change an account's role (its assignments are removed)."""
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         user = _user(session, email)
         old = user.role
         users.set_role(session=session, user=user, role=role)
@@ -278,7 +241,7 @@ def user_set_role(
 @org_app.command("create")
 def org_create(name: Annotated[str, typer.Argument(help="Name of the organisation.")]) -> None:
     """Create an organisation; prints its short name (used by the other commands)."""
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         org = organisations.create_organisation(session=session, name=name)
         audit.record(
             session=session,
@@ -294,7 +257,7 @@ def org_create(name: Annotated[str, typer.Argument(help="Name of the organisatio
 @org_app.command("list")
 def org_list() -> None:
     """List organisations with their units and teams counts."""
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         rows = organisations.visible_organisations(session=session, principal=CLI_PRINCIPAL)
         table = Table("id", "short name", "name", "units", "teams")
         for org in rows:
@@ -320,7 +283,7 @@ def org_delete(
     """Delete an organisation with everything in it (teams, rounds, answers, results)."""
     if not yes:
         typer.confirm(f"Delete {slug} and everything in it? This cannot be undone", abort=True)
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         org = _organisation(session, slug)
         org_id = org.id
         counts = organisations.delete_organisation(session=session, organisation=org)
@@ -349,7 +312,7 @@ def unit_create(
     name: Annotated[str, typer.Argument(help="Name of the business unit.")],
 ) -> None:
     """Add a business unit to an organisation."""
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         org = _organisation(session, organisation)
         unit = organisations.create_unit(session=session, organisation=org, name=name)
         audit.record(
@@ -370,7 +333,7 @@ def team_create(
     unit: Annotated[str | None, typer.Option("--unit", help="Business unit name.")] = None,
 ) -> None:
     """Add a team to an organisation, optionally in a business unit."""
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         org = _organisation(session, organisation)
         assert org.id is not None
         unit_id = None
@@ -381,7 +344,7 @@ def team_create(
                 if u.name == unit
             ]
             if not match:
-                _fail(f"no business unit {unit!r} in {org.slug}")
+                fail(f"no business unit {unit!r} in {org.slug}")
             unit_id = match[0].id
         team = organisations.create_team(
             session=session, principal=CLI_PRINCIPAL, organisation=org, name=name, unit_id=unit_id
@@ -402,7 +365,7 @@ def team_list(
     organisation: Annotated[str, typer.Argument(help="Short name of the organisation.")],
 ) -> None:
     """List an organisation's teams."""
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         org = _organisation(session, organisation)
         assert org.id is not None
         teams = organisations.teams_of(
@@ -423,7 +386,7 @@ def team_delete(
     """Delete a team with its rounds, answers and results."""
     if not yes:
         typer.confirm(f"Delete the team {name} and everything in it?", abort=True)
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         org = _organisation(session, organisation)
         team = _team(session, org, name)
         team_id = team.id
@@ -448,7 +411,7 @@ def assign(
     team: Annotated[str | None, typer.Option("--team", help="Team name (team leads).")] = None,
 ) -> None:
     """Assign a consultant or org leader to an organisation, or a team lead to a team."""
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         user = _user(session, email)
         org = _organisation(session, organisation)
         team_id = _team(session, org, team).id if team else None
@@ -473,7 +436,7 @@ def unassign(
     team: Annotated[str | None, typer.Option("--team", help="Team name (team leads).")] = None,
 ) -> None:
     """Remove an assignment."""
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         user = _user(session, email)
         org = _organisation(session, organisation)
         assert org.id is not None
@@ -484,7 +447,7 @@ def unassign(
             if a.user_id == user.id and a.team_id == team_id
         ]
         if not found:
-            _fail("no such assignment")
+            fail("no such assignment")
         membership = organisations.get_membership(
             session=session, organisation_id=org.id, membership_id=found[0].membership_id
         )
@@ -509,7 +472,7 @@ def token_create(
     name: Annotated[str, typer.Argument(help="What the token is for, e.g. 'nightly export'.")],
 ) -> None:
     """Create an API token for an account; it is printed once and never stored in clear."""
-    with _session() as (session, settings):
+    with database_session() as (session, settings):
         user = _user(session, email)
         created = api_tokens.create(session=session, settings=settings, user=user, name=name)
         audit.record(
@@ -526,7 +489,7 @@ def token_create(
 @token_app.command("list")
 def token_list(email: Annotated[str, typer.Argument(help="E-mail address of the owner.")]) -> None:
     """List an account's tokens (never the secrets)."""
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         user = _user(session, email)
         assert user.id is not None
         rows = api_tokens.list_for_user(session=session, user_id=user.id)
@@ -542,14 +505,14 @@ def token_revoke(
     token_id: Annotated[int, typer.Argument(help="Id of the token (see token list).")],
 ) -> None:
     """Revoke an API token."""
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         row = (
             session.exec(select(ApiToken).where(col(ApiToken.id) == token_id)).first()
             if 1 <= token_id <= MAX_ID
             else None
         )
         if row is None:
-            _fail(f"no API token {token_id}")
+            fail(f"no API token {token_id}")
         if api_tokens.revoke(session=session, row=row):
             audit.record(
                 session=session,
@@ -569,7 +532,7 @@ def audit_command(
     action: Annotated[str | None, typer.Option(help="Only actions starting with this.")] = None,
 ) -> None:
     """Show the newest audit events."""
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         log = audit.recent(session=session, limit=limit, action=action)
     table = Table("when (UTC)", "action", "who", "target", "details")
     for row in log.rows:

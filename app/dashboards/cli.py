@@ -8,22 +8,18 @@ and exit code 1 (2 for bad configuration).
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from sqlmodel import Session
 
-from app import db
 from app.accounts import audit
-from app.config import ConfigurationError, Settings, get_settings
+from app.cli_session import database_session, fail
 from app.dashboards import backup as backups
 from app.dashboards import exports
-from app.logs import configure_logging
 from app.models import Organisation
 from app.rubric.loader import RubricError
 from app.surveys import rubric_store
@@ -32,37 +28,10 @@ console = Console(highlight=False, stderr=True)
 VIA = {"via": "cli"}
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-@contextlib.contextmanager
-def _session() -> Iterator[tuple[Session, Settings]]:
-    """A session that commits when the command succeeds; user errors end in one line."""
-    try:
-        settings = get_settings()
-    except ConfigurationError as error:
-        _fail(str(error), 2)
-    configure_logging(settings)
-    engine = db.create_db_engine(settings)
-    try:
-        status = db.schema_status(engine)
-        if not status.is_current:
-            _fail(status.describe())
-        with db.session_factory(engine)() as session:
-            yield session, settings
-            session.commit()
-    except db.DatabaseUnavailableError as error:
-        _fail(str(error))
-    finally:
-        engine.dispose()
-
-
 def _organisation(session: Session, organisation_id: int) -> Organisation:
     organisation = session.get(Organisation, organisation_id)
     if organisation is None:
-        _fail(f"no organisation with id {organisation_id} (see processlens org list)")
+        fail(f"no organisation with id {organisation_id} (see processlens org list)")
     return organisation
 
 
@@ -83,15 +52,15 @@ def export(
     respondent-level rows (responses-long, responses-wide) under pseudonymous ids.
     """
     if dataset not in exports.DATASET_IDS:
-        _fail(f"unknown dataset {dataset!r}; choose one of {', '.join(exports.DATASET_IDS)}", 2)
+        fail(f"unknown dataset {dataset!r}; choose one of {', '.join(exports.DATASET_IDS)}", 2)
     if fmt not in exports.FORMATS:
-        _fail("--format must be csv or json", 2)
-    with _session() as (session, settings):
+        fail("--format must be csv or json", 2)
+    with database_session() as (session, settings):
         organisation = _organisation(session, organisation_id)
         try:
             catalog = rubric_store.load_configured_catalog(settings)
         except RubricError as error:
-            _fail(f"the rubric has errors: {error.problems[-1]}", 2)
+            fail(f"the rubric has errors: {error.problems[-1]}", 2)
         built = exports.build(
             exports.Context(
                 session=session,
@@ -128,12 +97,12 @@ def backup(
     Includes pseudonymous respondent ids, answers, stored results and the rubric versions the
     rounds used. The file holds hashes of resume links and every answer: keep it safe.
     """
-    with _session() as (session, _settings):
+    with database_session() as (session, _settings):
         organisation = _organisation(session, organisation_id)
         try:
             document = backups.backup(session=session, organisation_id=organisation_id)
         except backups.BackupError as error:
-            _fail(str(error))
+            fail(str(error))
         audit.record(
             session=session,
             action="organisation.backed_up",
@@ -162,10 +131,10 @@ def restore(
     try:
         raw = source.read_bytes()
     except OSError as error:
-        _fail(f"cannot read {source}: {error.strerror}")
+        fail(f"cannot read {source}: {error.strerror}")
     try:
         document = backups.loads(raw)
-        with _session() as (session, _settings):
+        with database_session() as (session, _settings):
             summary = backups.restore(session=session, document=document)
             audit.record(
                 session=session,
@@ -176,7 +145,7 @@ def restore(
                 details={"rows": sum(summary.rows.values()), **VIA},
             )
     except backups.BackupError as error:
-        _fail(str(error))
+        fail(str(error))
     for line in summary.skipped:
         console.print(f"Not restored: {line}")
     console.print(

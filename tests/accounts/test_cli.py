@@ -9,9 +9,8 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from app import cli, db
+from app import cli, cli_session, db
 from app.accounts import api_tokens, users
-from app.accounts import cli as accounts_cli
 from app.config import Settings
 from app.models import ApiToken, AuditEvent, Membership, Organisation, Team, User, UserSession
 
@@ -24,7 +23,7 @@ def cli_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Settings:
     settings = make_settings(fresh_database_url, data_dir=tmp_path / "data")
-    monkeypatch.setattr(accounts_cli, "get_settings", lambda: settings)
+    monkeypatch.setattr(cli_session, "get_settings", lambda: settings)
     return settings
 
 

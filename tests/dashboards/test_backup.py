@@ -14,10 +14,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
-from app import cli, db
+from app import cli, cli_session, db
 from app.config import Settings
 from app.dashboards import backup
-from app.dashboards import cli as dashboards_cli
 from app.main import create_app
 from app.models import (
     AssessmentRound,
@@ -202,7 +201,7 @@ def test_the_commands_back_up_restore_and_export(
     organisation_id, _ = _seed(source)
     file = tmp_path / "org.json"
     runner = CliRunner()
-    monkeypatch.setattr(dashboards_cli, "get_settings", lambda: source)
+    monkeypatch.setattr(cli_session, "get_settings", lambda: source)
     made = runner.invoke(cli.app, ["backup", "--org", str(organisation_id), "-o", str(file)])
     assert made.exit_code == 0, made.output
     exported = runner.invoke(
@@ -214,7 +213,7 @@ def test_the_commands_back_up_restore_and_export(
     assert wrong.exit_code == 1
     assert "no organisation with id 999999" in wrong.output
 
-    monkeypatch.setattr(dashboards_cli, "get_settings", lambda: target)
+    monkeypatch.setattr(cli_session, "get_settings", lambda: target)
     restored = runner.invoke(cli.app, ["restore", str(file)])
     assert restored.exit_code == 0, restored.output
     assert "Restored Backed Up" in restored.output
