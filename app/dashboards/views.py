@@ -378,7 +378,7 @@ def _wrap_categories(figure: Figure, width: int = 30) -> None:
     show them beside their bars; the chart grows with the extra lines."""
     lines = 1
     for trace in figure.figure_json["data"]:
-        wrapped = [_wrap(label, width) for label in trace["y"]]
+        wrapped = [charts.wrap_label(label, width) for label in trace["y"]]
         lines = max([lines, *(label.count("<br>") + 1 for label in wrapped)])
         trace["y"] = wrapped
     if lines > 1:
@@ -387,21 +387,13 @@ def _wrap_categories(figure: Figure, width: int = 30) -> None:
         layout["height"] = int(layout.get("height", 300)) + rows * 13 * (lines - 1)
 
 
+DASHBOARD_LABEL_WIDTH = 16  # characters per line of a wrapped axis label
+
+
 def _count_axis(title: str, values: Sequence[int]) -> charts.ValueAxis:
     top = float(max(1, max(values, default=1)))
     # room beyond the longest bar for its value label
     return charts.ValueAxis(title, 0.0, top * 1.2, charts.count_ticks(top))
-
-
-def _wrap(label: str, width: int = 16) -> str:
-    """An (already escaped) axis label broken into lines; Plotly reads <br> as a break."""
-    lines: list[str] = []
-    for word in label.split():
-        if lines and len(lines[-1]) + 1 + len(word) <= width:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return "<br>".join(lines)
 
 
 def figures(dashboard: Dashboard, table_of: Mapping[str, Table]) -> dict[str, tuple[Figure, ...]]:
@@ -568,7 +560,7 @@ def _fit_heatmap(figure: Figure, rows: int) -> None:
     """Column titles wrapped (not turned sideways), the colour bar under the plot (so a phone
     keeps its width for the cells), hidden and missing cells grey without a hover label."""
     data = figure.figure_json["data"][0]
-    data["x"] = [_wrap(label) for label in data["x"]]
+    data["x"] = [charts.wrap_label(label, DASHBOARD_LABEL_WIDTH) for label in data["x"]]
     data["hoverongaps"] = False
     data["colorbar"] = {
         "title": {"text": "Score (0–100)", "side": "top"},

@@ -373,7 +373,7 @@ _PLOTLY_DASH = {"solid": "solid", "dash": "dash", "dot": "dot"}
 FONT_FAMILY = "IBM Plex Sans, Helvetica Neue, Arial, sans-serif"
 
 
-def _wrapped(label: str, width: int = 22) -> str:
+def wrap_label(label: str, width: int = 22) -> str:
     """An escaped label broken into lines for Plotly (which reads <br> as a line break)."""
     lines: list[str] = []
     for word in label.split():
@@ -429,7 +429,7 @@ def to_plotly(spec: ChartSpec) -> dict[str, Any]:
             )
         # wrapped axis labels (our own <br>, between escaped words) keep the radar compact
         for trace in data:
-            trace["theta"] = [_wrapped(c) for c in trace["theta"]]
+            trace["theta"] = [wrap_label(c) for c in trace["theta"]]
         layout["height"] = 560
         layout["margin"] = {"l": 110, "r": 110, "t": 70, "b": 50}
         layout["polar"] = {
