@@ -59,7 +59,7 @@ from app.surveys import rubric_store
 from app.workspace import exports as team_exports
 
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
-PLAIN_NUMBER: Final = re.compile(r"-?\d+(\.\d+)?")
+PLAIN_NUMBER: Final = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # read as a number
 NOT_ANSWERED: Final = "(not asked or not answered)"
 ORIGINAL: Final = "original"
 

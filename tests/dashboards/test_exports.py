@@ -6,10 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
@@ -21,18 +22,15 @@ from tests.workspace.helpers import catalog
 
 MIN = anonymity.DEFAULT_ORG_CELL_MIN
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+SPREADSHEET_NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def runs_in_a_spreadsheet(cell: str) -> bool:
     """What Excel, LibreOffice and Google Sheets would read as a formula."""
     stripped = cell.lstrip(" ")
-    if not stripped.startswith(FORMULA_STARTS):
-        return False
-    try:
-        float(stripped)
-    except ValueError:
-        return True
-    return False
+    # a (negative) decimal number is read as a number; anything else after a formula start, even
+    # what Python's float() accepts ("-inf", "-INFINITY", "-1_0"), is read as a formula
+    return stripped.startswith(FORMULA_STARTS) and not SPREADSHEET_NUMBER.fullmatch(stripped)
 
 
 def export(session: Session, organisation_id: int, dataset: str) -> exports.Export:
@@ -103,6 +101,7 @@ def test_several_answers_per_person_hide_small_choosers_and_small_abstainers(
         max_size=6,
     )
 )
+@example(cells=["-INFINITY", "-inf", "-1e-05", "-.5", "+1"])  # float() reads these
 def test_no_csv_cell_runs_as_a_formula(cells: list[Any]) -> None:
     text = exports.csv_text([f"c{i}" for i in range(len(cells))], [cells])
     rows = list(csv.reader(io.StringIO(text)))
