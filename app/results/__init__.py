@@ -1,0 +1,1 @@
+"""Team results: computing, storing and reading a round's result (typed: ``model.TeamResult``)."""

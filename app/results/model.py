@@ -1,0 +1,355 @@
+"""The stored team result as one typed, frozen, versioned model: ``TeamResult``.
+
+The engine's plain-data form (``app.rubric.output.to_data``) is what the CLI prints and the API
+returns; ``TeamResult`` is that same shape, typed. A round's result is written with
+``TeamResult.from_assessment`` and read back with ``parse_stored`` exactly once, on load; every
+page, report and export reads attributes, never string keys.
+
+Older stored shapes are upgraded here, at parse time, in one place (``_upgrade``); stored rows
+are never rewritten. ``to_data()`` gives back the public JSON (no ``schema_version``), number for
+number what ``to_data`` wrote, so the page, API, CLI and PDF keep showing the same result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+
+from app.rubric.answers import Kind, Mode
+from app.rubric.assessment import Assessment
+from app.rubric.loader import Catalog
+from app.rubric.rules import Stage
+
+SCHEMA_VERSION = 2
+"""1: results stored before ``schema_version`` existed (some without
+``recommendation.recommended``); 2: ``schema_version`` written with the result."""
+
+Number = int | float  # the engine's rounded figures: kept as written so JSON stays identical
+AnswerValue = str | int | float | list[str] | None  # a consensus answer as the engine holds it
+Outcome = str | int | float | None  # a sensitivity's before/after: a model id or a level
+
+GateStatus = Literal["met", "missing", "unknown"]
+RuleStatus = Literal["holds", "unknown"]
+Fit = Literal["good", "warnings", "unknown"]
+Moved = Literal["up", "same", "down", "unknown"]
+
+
+class _Frozen(BaseModel):
+    # extra keys are ignored: an old stored row with a key since dropped still loads
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class RoundInfo(_Frozen):
+    stage: Stage
+    kind: Kind
+    mode: Mode
+    instruments: tuple[str, ...]
+    respondents: int
+    results_visible: bool
+    responses_needed: int
+    rubric_versions: dict[str, str]
+
+
+class Band(_Frozen):
+    id: str
+    label: str
+
+
+class SubDimension(_Frozen):
+    title: str
+    score: Number | None
+    coverage: Number | None
+
+
+class Explanation(_Frozen):
+    question: str
+    text: str
+    sub_dimension: str
+    answer: AnswerValue
+    answer_label: str
+    score: Number
+    weight: Number
+    points: Number | None
+    max_points: Number | None
+
+
+class Dimension(_Frozen):
+    title: str
+    score: Number | None
+    coverage: Number | None
+    band: Band | None
+    sub_dimensions: dict[str, SubDimension]
+    explanation: tuple[Explanation, ...]
+    knowledge_gaps: tuple[str, ...]
+    later: tuple[str, ...]
+    unanswered: tuple[str, ...]
+    not_applicable: tuple[str, ...]
+    level: int | None = None  # only the levelled instrument's entry carries it
+
+    @model_serializer(mode="wrap")
+    def _without_absent_level(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("level") is None:
+            data.pop("level", None)
+        return data
+
+
+class TrajectoryWarning(_Frozen):
+    id: str
+    title: str
+    text: str
+    status: RuleStatus
+
+
+class Trajectory(_Frozen):
+    type: dict[str, str | None]
+    label: str
+    fit: Fit
+    warnings: tuple[TrajectoryWarning, ...]
+
+
+class Gate(_Frozen):
+    id: str
+    title: str
+    level: int
+    status: GateStatus
+    unknown_because: tuple[str, ...]
+
+
+class Artifact(_Frozen):
+    title: str
+    level: int
+    certain: bool
+    next_level: int | None
+    gates: tuple[Gate, ...]
+
+
+class Handoff(_Frozen):
+    level: int
+    certain: bool
+    artifacts: dict[str, Artifact]
+    process: Artifact | None
+
+
+class Classification(_Frozen):
+    title: str
+    outcome: str | None
+    label: str | None
+    unknown_because: tuple[str, ...]
+
+
+class Finding(_Frozen):
+    id: str
+    kind: str
+    title: str
+    text: str
+    status: RuleStatus
+    unknown_because: tuple[str, ...]
+
+
+class Recommendation(_Frozen):
+    recommended: bool  # False: no model's conditions hold, the top-ranked is no recommendation
+    top: str
+    runner_up: str
+    close: bool
+    margin: Number
+
+    @property
+    def model_id(self) -> str | None:
+        """The recommended model's id, or None when no model fits."""
+        return self.top if self.recommended else None
+
+
+class ReasonAnswer(_Frozen):
+    question: str
+    answer: AnswerValue
+    answer_label: str
+
+
+class FitReason(_Frozen):
+    reason: str
+    weight: Number
+    status: RuleStatus
+    answers: tuple[ReasonAnswer, ...]
+
+
+class Caveat(_Frozen):
+    id: str
+    text: str
+    status: RuleStatus
+    questions: tuple[str, ...]
+
+
+class ProcessModel(_Frozen):
+    id: str
+    name: str
+    summary: str
+    fit: Number
+    reasons: tuple[FitReason, ...]
+    against: tuple[FitReason, ...]
+    undecided: tuple[FitReason, ...]
+    caveats: tuple[Caveat, ...]
+
+
+class Sensitivity(_Frozen):
+    question: str
+    text: str
+    current: AnswerValue
+    current_label: str
+    alternative: AnswerValue
+    alternative_label: str
+    effect: Literal["top_model", "level"]
+    subject: str
+    before: Outcome
+    after: Outcome
+
+
+class RoadmapItem(_Frozen):
+    practice: str
+    title: str
+    dimension: str
+    priority: Number
+    gap: Number
+    impact: int
+    effort: str
+    owners: tuple[str, ...]
+    steps: tuple[str, ...]
+    reason: str
+    unlocks: str | None
+
+
+class LevelPath(_Frozen):
+    artifact: str
+    title: str
+    level: int
+    gates: tuple[str, ...]
+    practices: tuple[str, ...]
+
+
+class Roadmap(_Frozen):
+    now: tuple[RoadmapItem, ...]
+    next: tuple[RoadmapItem, ...]
+    later: tuple[RoadmapItem, ...]
+    adopted: tuple[RoadmapItem, ...]
+    to_check: tuple[str, ...]
+    level_paths: tuple[LevelPath, ...]
+
+
+class DebtRow(_Frozen):
+    id: str
+    title: str
+    category: str
+    quadrant: str | None
+    description: str
+    practice: str | None
+    source: str
+
+
+class PerceptionGap(_Frozen):
+    kind: Literal["question", "dimension"]
+    subject: str
+    title: str
+    dimension: str
+    lower_group: str
+    higher_group: str
+    lower_value: Number
+    higher_value: Number
+    size: Number
+
+
+class AnswerSpread(_Frozen):
+    consensus: AnswerValue
+    consensus_label: str
+    counts: dict[str, int]
+    disagreement: bool
+
+
+class TargetProgress(_Frozen):
+    dimension: str
+    target: str | int
+    percent: int
+    met: bool
+
+
+class Confidence(_Frozen):
+    evidence_share: Number | None
+
+
+class Comparison(_Frozen):
+    dimensions: dict[str, Number | None]
+    questions: dict[str, Number]
+    adopted_moved: dict[str, Moved]
+
+
+class TeamResult(_Frozen):
+    """A round's team result, as stored in ``RoundResult.computed``."""
+
+    schema_version: int = SCHEMA_VERSION
+    round: RoundInfo
+    dimensions: dict[str, Dimension]
+    trajectory: Trajectory
+    handoff: Handoff | None
+    classifications: dict[str, Classification]
+    findings: tuple[Finding, ...]
+    recommendation: Recommendation
+    process_models: tuple[ProcessModel, ...]
+    sensitivity: tuple[Sensitivity, ...]
+    roadmap: Roadmap
+    debt_register: tuple[DebtRow, ...]
+    perception_gaps: tuple[PerceptionGap, ...]
+    answers: dict[str, AnswerSpread]
+    targets: tuple[TargetProgress, ...]
+    confidence: Confidence
+    comparison: Comparison | None
+    warnings: tuple[str, ...]
+
+    @classmethod
+    def from_assessment(cls, catalog: Catalog, assessment: Assessment) -> TeamResult:
+        from app.rubric.output import to_data  # the engine's one plain-data writer
+
+        return cls.model_validate(to_data(catalog, assessment))
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON written to ``RoundResult.computed`` (with ``schema_version``)."""
+        return self.model_dump(mode="json")
+
+    def to_data(self) -> dict[str, Any]:
+        """The public JSON: what the API returns and ``processlens score`` prints."""
+        return self.model_dump(mode="json", exclude={"schema_version"})
+
+    @property
+    def visible(self) -> bool:
+        """Whether the anonymity rule lets the team result show."""
+        return self.round.results_visible
+
+    @property
+    def recommended_model(self) -> ProcessModel | None:
+        """The recommended process model, or None when no model fits."""
+        top = self.recommendation.model_id
+        return next((m for m in self.process_models if m.id == top), None)
+
+    def process_model(self, model_id: str) -> ProcessModel | None:
+        return next((m for m in self.process_models if m.id == model_id), None)
+
+
+def _upgrade(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored result of any earlier shape in the current one (the row is not rewritten)."""
+    data = dict(raw)
+    version = data.get("schema_version", 1)
+    if version < 2:
+        recommendation = dict(data["recommendation"])
+        if "recommended" not in recommendation:
+            # stored before "recommended" existed: the rule (some condition of the top model
+            # holds) is applied again to the stored fits
+            fits = {m["id"]: m.get("fit") or 0 for m in data.get("process_models", ())}
+            recommendation["recommended"] = fits.get(recommendation["top"], 0) > 0
+        data["recommendation"] = recommendation
+    data["schema_version"] = SCHEMA_VERSION
+    return data
+
+
+def parse_stored(raw: Mapping[str, Any]) -> TeamResult:
+    """The typed result of a stored ``RoundResult.computed`` (or a ``to_data`` dict)."""
+    return TeamResult.model_validate(_upgrade(raw))
