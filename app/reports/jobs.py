@@ -32,6 +32,7 @@ from app import db
 from app.config import Settings
 from app.db import utcnow
 from app.errors import DomainError, NotFoundError
+from app.files import inside
 from app.models import Organisation, ReportJob, ReportJobStatus
 from app.reports import batch, pdf, render
 from app.reports.branding import organisation_branding
@@ -116,10 +117,14 @@ def start(*, engine: Engine, settings: Settings, job_id: int) -> threading.Threa
 
 
 def zip_path(settings: Settings, job: ReportJob) -> Path | None:
-    """The finished zip of a done job, if its file is still there."""
+    """The finished zip of a done job, if its file is still there.
+
+    The stored name must be a plain file name directly in the jobs folder (``files.inside``):
+    a row that names anything else (edited, or from a tampered backup) is a 404.
+    """
     if job.status != ReportJobStatus.done or not job.file_name:
         return None
-    path = jobs_dir(settings) / job.file_name
+    path = inside(jobs_dir(settings), job.file_name)
     return path if path.is_file() else None
 
 
