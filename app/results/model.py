@@ -1,13 +1,14 @@
 """The stored team result as one typed, frozen, versioned model: ``TeamResult``.
 
 The engine's plain-data form (``app.rubric.output.to_data``) is what the CLI prints and the API
-returns; ``TeamResult`` is that same shape, typed. A round's result is written with
-``TeamResult.from_assessment`` and read back with ``parse_stored`` exactly once, on load; every
-page, report and export reads attributes, never string keys.
+returns; ``TeamResult`` is that same shape, typed (``SCHEMA_VERSION`` is written with it). A
+round's result is written with ``TeamResult.from_assessment`` and read back with
+``parse_stored`` exactly once, on load; every page, report and export reads attributes, never
+string keys.
 
 Older stored shapes are upgraded here, at parse time, in one place (``_upgrade``); stored rows
-are never rewritten. ``to_data()`` gives back the public JSON (no ``schema_version``), number for
-number what ``to_data`` wrote, so the page, API, CLI and PDF keep showing the same result.
+are never rewritten. ``TeamResult.to_data()`` gives back the JSON, number for number what the
+engine's ``to_data`` wrote, so the page, API, CLI and PDF keep showing the same result.
 """
 
 from __future__ import annotations
@@ -20,11 +21,8 @@ from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model
 from app.rubric.answers import Kind, Mode
 from app.rubric.assessment import Assessment
 from app.rubric.loader import Catalog
+from app.rubric.output import SCHEMA_VERSION, to_data
 from app.rubric.rules import Stage
-
-SCHEMA_VERSION = 2
-"""1: results stored before ``schema_version`` existed (some without
-``recommendation.recommended``); 2: ``schema_version`` written with the result."""
 
 Number = int | float  # the engine's rounded figures: kept as written so JSON stays identical
 AnswerValue = str | int | float | list[str] | None  # a consensus answer as the engine holds it
@@ -307,17 +305,12 @@ class TeamResult(_Frozen):
 
     @classmethod
     def from_assessment(cls, catalog: Catalog, assessment: Assessment) -> TeamResult:
-        from app.rubric.output import to_data  # the engine's one plain-data writer
-
         return cls.model_validate(to_data(catalog, assessment))
 
-    def stored(self) -> dict[str, Any]:
-        """The JSON written to ``RoundResult.computed`` (with ``schema_version``)."""
-        return self.model_dump(mode="json")
-
     def to_data(self) -> dict[str, Any]:
-        """The public JSON: what the API returns and ``processlens score`` prints."""
-        return self.model_dump(mode="json", exclude={"schema_version"})
+        """The JSON form: what is stored, what the API returns and ``processlens score``
+        prints (an older stored result comes back upgraded)."""
+        return self.model_dump(mode="json")
 
     @property
     def visible(self) -> bool:

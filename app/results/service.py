@@ -22,15 +22,16 @@ from app.models import (
     RoundResult,
     Target,
 )
+from app.results.model import TeamResult
+from app.results.reads import ORIGINAL, previous_shown, write
 from app.rubric import aggregate
 from app.rubric.answers import Answer, RoundSettings, parse_answer
 from app.rubric.assessment import Assessment, assess
 from app.rubric.loader import Catalog
-from app.rubric.output import to_data
 from app.rubric.versions import answers_to_renew
 from app.surveys import rubric_store
 
-ORIGINAL = "original"
+__all__ = ["ORIGINAL", "assess_round", "round_settings", "store_round_result"]
 
 
 def round_settings(assessment_round: AssessmentRound) -> RoundSettings:
@@ -107,22 +108,14 @@ def _targets(session: Session, team_id: int, catalog: Catalog) -> dict[str, str 
 def _previous(
     session: Session, assessment_round: AssessmentRound, catalog: Catalog
 ) -> Assessment | None:
-    earlier = session.exec(
-        select(AssessmentRound)
-        .where(
-            AssessmentRound.team_id == assessment_round.team_id,
-            col(AssessmentRound.created_at) < assessment_round.created_at,
-            AssessmentRound.status == "closed",
-        )
-        .order_by(col(AssessmentRound.created_at).desc())
-        .limit(1)
-    ).first()
-    if earlier is None or earlier.id is None:
+    """The previous round's assessment (``previous_shown``'s round), under ``catalog``."""
+    shown = previous_shown(session, assessment_round)
+    if shown is None or shown.round.id is None:
         return None
-    respondents, _ = _respondents(session, earlier.id, catalog)
+    respondents, _ = _respondents(session, shown.round.id, catalog)
     if not respondents:
         return None
-    return assess(catalog, round_settings(earlier), respondents)
+    return assess(catalog, round_settings(shown.round), respondents)
 
 
 def store_round_result(
@@ -147,11 +140,11 @@ def store_round_result(
     assessment, responses, used = assess_round(
         session=session, assessment_round=assessment_round, catalog=catalog
     )
-    computed = to_data(used, assessment)
+    computed = TeamResult.from_assessment(used, assessment)
     if label == ORIGINAL:
         _store_response_scores(session, assessment_round.id, assessment, responses)
     result = existing or RoundResult(round_id=assessment_round.id, label=label)
-    result.computed = computed
+    write(result, computed)
     result.rubric_versions = dict(used.versions)
     result.respondent_count = assessment.respondents
     result.final = assessment_round.status == "closed"

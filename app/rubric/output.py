@@ -14,6 +14,9 @@ from app.rubric.categorical import ArtifactLevel, GateResult
 from app.rubric.loader import Catalog
 from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
 
+SCHEMA_VERSION = 2
+"""The shape's version, written with it: 1 is every result stored before the field existed
+(some without ``recommendation.recommended``); app.results.model upgrades those as they load."""
 NO_RECOMMENDATION = "No recommendation"  # what teams without a fitting model are counted as
 SPECIAL_LABELS = {DONT_KNOW: "Don't know", NOT_APPLICABLE: "Not applicable"}
 
@@ -51,6 +54,7 @@ def recommended_model(data: Mapping[str, Any]) -> str | None:
 def to_data(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
     settings = assessment.settings
     data: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "round": {
             "stage": settings.stage,
             "kind": settings.kind,
