@@ -1,5 +1,5 @@
-"""The team report's context: typed, plain data built from a stored result (``to_data``) and the
-rubric texts, so the template never touches the engine or the database.
+"""The team report's context: typed, plain data built from a stored result (``TeamResult``) and
+the rubric texts, so the template never touches the engine or the database.
 
 One context serves both media: the HTML page (Plotly charts) and the PDF (the same charts as
 SVG). Everything in it is already labelled for people: ids become titles, roles and categories
@@ -17,6 +17,8 @@ from app.errors import DomainError
 from app.reports import charts
 from app.reports.branding import Branding
 from app.reports.svg import to_svg
+from app.results import model
+from app.results.model import TeamResult, parse_stored
 from app.rubric.answers import Answer
 from app.rubric.loader import Catalog
 from app.rubric.output import SPECIAL_LABELS
@@ -355,33 +357,32 @@ def _answer_label(catalog: Catalog, qid: str, value: Any) -> str:
     return option.label if option else humanise(str(value))
 
 
-def _reason(raw: Mapping[str, Any], catalog: Catalog) -> AnsweredReason:
+def _reason(raw: model.FitReason, catalog: Catalog) -> AnsweredReason:
     return AnsweredReason(
-        text=raw.get("reason") or raw.get("text") or "",
+        text=raw.reason,
         answers=tuple(
-            f"{_question_text(catalog, a['question'])} — {a['answer_label']}"
-            for a in raw.get("answers", ())
+            f"{_question_text(catalog, a.question)} — {a.answer_label}" for a in raw.answers
         ),
-        certain=raw.get("status", "holds") == "holds",
+        certain=raw.status == "holds",
     )
 
 
-def _model(raw: Mapping[str, Any], catalog: Catalog) -> ModelView:
-    source = next((m for m in catalog.process_models.process_models if m.id == raw["id"]), None)
+def _model(raw: model.ProcessModel, catalog: Catalog) -> ModelView:
+    source = next((m for m in catalog.process_models.process_models if m.id == raw.id), None)
     return ModelView(
-        id=raw["id"],
-        name=raw["name"],
-        summary=raw["summary"],
-        fit=raw["fit"],
+        id=raw.id,
+        name=raw.name,
+        summary=raw.summary,
+        fit=raw.fit,
         description=source.description if source else "",
         fits_when=source.fits_when if source else "",
         avoid_when=source.avoid_when if source else "",
-        reasons=tuple(_reason(r, catalog) for r in raw["reasons"]),
-        against=tuple(_reason(r, catalog) for r in raw["against"]),
-        undecided=tuple(_reason(r, catalog) for r in raw["undecided"]),
+        reasons=tuple(_reason(r, catalog) for r in raw.reasons),
+        against=tuple(_reason(r, catalog) for r in raw.against),
+        undecided=tuple(_reason(r, catalog) for r in raw.undecided),
         caveats=tuple(
-            AnsweredReason(text=c["text"], answers=(), certain=c["status"] == "holds")
-            for c in raw["caveats"]
+            AnsweredReason(text=c.text, answers=(), certain=c.status == "holds")
+            for c in raw.caveats
         ),
     )
 
@@ -397,48 +398,54 @@ def _outcome_label(catalog: Catalog, outcome: str | None) -> str:
     return humanise(outcome)
 
 
-def _practice(raw: Mapping[str, Any], catalog: Catalog, dimensions: Mapping[str, str]) -> Practice:
-    source = next((p for p in catalog.practices.practices if p.id == raw["practice"]), None)
-    unlocks = raw.get("unlocks")
+def _practice(raw: model.RoadmapItem, catalog: Catalog, dimensions: Mapping[str, str]) -> Practice:
+    source = next((p for p in catalog.practices.practices if p.id == raw.practice), None)
     return Practice(
-        id=raw["practice"],
-        title=raw["title"],
-        dimension=dimensions.get(raw["dimension"], humanise(raw["dimension"])),
+        id=raw.practice,
+        title=raw.title,
+        dimension=dimensions.get(raw.dimension, humanise(raw.dimension)),
         summary=source.summary if source else "",
         why=source.why if source else "",
-        steps=tuple(raw["steps"]),
-        owners=", ".join(ROLE_LABELS.get(o, humanise(o)) for o in raw["owners"]),
-        effort=EFFORT_LABELS.get(raw["effort"], raw["effort"]),
-        impact=raw["impact"],
-        priority=raw["priority"],
-        reason=raw.get("reason", ""),
-        unlocks=_unlocks(unlocks),
+        steps=tuple(raw.steps),
+        owners=", ".join(ROLE_LABELS.get(o, humanise(o)) for o in raw.owners),
+        effort=EFFORT_LABELS.get(raw.effort, raw.effort),
+        impact=raw.impact,
+        priority=raw.priority,
+        reason=raw.reason,
+        unlocks=_unlocks(raw.unlocks),
     )
 
 
-def _unlocks(unlocks: Any) -> str | None:
+def _unlocks(unlocks: str | None) -> str | None:
     if not unlocks:
         return None
-    if isinstance(unlocks, str):
-        artifact, _, level = unlocks.rpartition(" level ")
-        if artifact and level:
-            return f"Helps reach handoff level {level} for {artifact}"
-        return unlocks
-    return str(unlocks)
+    artifact, _, level = unlocks.rpartition(" level ")
+    if artifact and level:
+        return f"Helps reach handoff level {level} for {artifact}"
+    return unlocks
+
+
+def scored_dimensions(result: TeamResult) -> list[str]:
+    """Ids of the practice instruments with a score (trajectory is a type, never a score)."""
+    return [
+        dimension_id
+        for dimension_id, dimension in result.dimensions.items()
+        if dimension.sub_dimensions and dimension.score is not None
+    ]
 
 
 def _card(
     dimension_id: str,
-    raw: Mapping[str, Any],
+    raw: model.Dimension,
     catalog: Catalog,
-    targets: Mapping[str, Mapping[str, Any]],
-    comparison: Mapping[str, Any] | None,
+    targets: Mapping[str, model.TargetProgress],
+    comparison: model.Comparison | None,
 ) -> ScoreCard:
     instrument = catalog.instruments[dimension_id]
-    level = raw.get("level")
-    if raw.get("band"):
-        kind, label = "band", raw["band"]["label"]
-        band = next((b for b in instrument.bands if b.id == raw["band"]["id"]), None)
+    level = raw.level
+    if raw.band:
+        kind, label = "band", raw.band.label
+        band = next((b for b in instrument.bands if b.id == raw.band.id), None)
         description = band.description if band else ""
     elif level is not None:
         kind, label = "level", f"Level {level}"
@@ -453,71 +460,71 @@ def _card(
     target = targets.get(dimension_id)
     target_text = None
     if target:
-        value = target["target"]
+        value = target.target
         name = (
             f"Level {value}"
             if isinstance(value, int)
             else next((b.label for b in instrument.bands if b.id == value), humanise(str(value)))
         )
-        target_text = f"{name} ({target['percent']} % there)"
-    change = (comparison or {}).get("dimensions", {}).get(dimension_id)
+        target_text = f"{name} ({target.percent} % there)"
+    change = comparison.dimensions.get(dimension_id) if comparison else None
     return ScoreCard(
         id=dimension_id,
-        title=raw["title"],
-        score=raw["score"],
-        coverage=round(100 * (raw.get("coverage") or 0)),
+        title=raw.title,
+        score=raw.score,
+        coverage=round(100 * (raw.coverage or 0)),
         kind=kind,
         label=label,
         description=description,
         target=target_text,
-        target_met=bool(target and target.get("met")),
+        target_met=bool(target and target.met),
         change=change,
     )
 
 
-def _artifacts(handoff: Mapping[str, Any] | None) -> tuple[ArtifactLevel, ...]:
+def artifact_levels(handoff: model.Handoff | None) -> tuple[ArtifactLevel, ...]:
+    """The handoff artifacts' levels (and the overall process gates last), labelled."""
     if not handoff:
         return ()
-    parts = list(handoff["artifacts"].items())
-    if handoff.get("process"):
-        parts.append(("overall", handoff["process"]))
+    parts = list(handoff.artifacts.items())
+    if handoff.process:
+        parts.append(("overall", handoff.process))
     return tuple(
         ArtifactLevel(
             id=artifact_id,
-            title=part["title"],
-            level=part["level"],
-            certain=part["certain"],
-            next_level=part.get("next_level"),
-            gates=tuple(Gate(g["title"], g["level"], g["status"]) for g in part["gates"]),
+            title=part.title,
+            level=part.level,
+            certain=part.certain,
+            next_level=part.next_level,
+            gates=tuple(Gate(g.title, g.level, g.status) for g in part.gates),
         )
         for artifact_id, part in parts
     )
 
 
-def _findings(
-    raw: Iterable[Mapping[str, Any]], prefix: str, kinds: set[str]
-) -> tuple[Finding, ...]:
+def _findings(raw: Iterable[model.Finding], prefix: str, kinds: set[str]) -> tuple[Finding, ...]:
     return tuple(
-        Finding(title=f["title"], text=f["text"], certain=f["status"] == "holds")
+        Finding(title=f.title, text=f.text, certain=f.status == "holds")
         for f in raw
-        if f["id"].startswith(prefix + ".") and f["kind"] in kinds
+        if f.id.startswith(prefix + ".") and f.kind in kinds
     )
 
 
 def _sections(
+    result: TeamResult,
     data: Mapping[str, Any],
     catalog: Catalog,
     cards: Mapping[str, ScoreCard],
 ) -> tuple[DimensionSection, ...]:
     sections = []
-    for dimension_id in charts.scored_dimensions(data):
-        raw = data["dimensions"][dimension_id]
+    for dimension_id in scored_dimensions(result):
+        raw = result.dimensions[dimension_id]
         instrument = catalog.instruments[dimension_id]
-        subs = {sub_id: sub["title"] for sub_id, sub in raw["sub_dimensions"].items()}
+        subs = {sub_id: sub.title for sub_id, sub in raw.sub_dimensions.items()}
         classification = next(
             (
-                f"{c['title']}: {c['label'] or 'unknown'}"
-                for key, c in data["classifications"].items()
+                f"{c.title}: {c.label or 'unknown'}"
+                for key, c in result.classifications.items()
                 if key.startswith(dimension_id + ".")
             ),
             None,
@@ -525,54 +532,58 @@ def _sections(
         sections.append(
             DimensionSection(
                 id=dimension_id,
-                title=raw["title"],
+                title=raw.title,
                 description=instrument.description,
                 card=cards[dimension_id],
                 chart=chart(charts.sub_dimension_chart(data, dimension_id)),
                 sub_scores=tuple(
-                    (sub["title"], sub["score"], round(100 * (sub["coverage"] or 0)))
-                    for sub in raw["sub_dimensions"].values()
+                    (sub.title, sub.score, round(100 * (sub.coverage or 0)))
+                    for sub in raw.sub_dimensions.values()
                 ),
                 classification=classification,
-                strengths=_findings(data["findings"], dimension_id, {"strength"}),
-                gaps=_findings(data["findings"], dimension_id, {"risk", "gap", "pattern"}),
-                artifacts=_artifacts(data.get("handoff")) if raw.get("level") is not None else (),
+                strengths=_findings(result.findings, dimension_id, {"strength"}),
+                gaps=_findings(result.findings, dimension_id, {"risk", "gap", "pattern"}),
+                artifacts=artifact_levels(result.handoff) if raw.level is not None else (),
                 explanation=tuple(
                     Explanation(
-                        question=row["text"],
-                        sub_dimension=subs.get(row["sub_dimension"] or "", ""),
-                        answer=row["answer_label"],
-                        points=row["points"],
-                        max_points=row["max_points"],
+                        question=row.text,
+                        sub_dimension=subs.get(row.sub_dimension or "", ""),
+                        answer=row.answer_label,
+                        points=row.points,
+                        max_points=row.max_points,
                     )
-                    for row in raw["explanation"]
+                    for row in raw.explanation
                 ),
-                knowledge_gaps=tuple(_question_text(catalog, q) for q in raw["knowledge_gaps"]),
-                later=tuple(_question_text(catalog, q) for q in raw["later"]),
-                not_applicable=tuple(_question_text(catalog, q) for q in raw["not_applicable"]),
+                knowledge_gaps=tuple(_question_text(catalog, q) for q in raw.knowledge_gaps),
+                later=tuple(_question_text(catalog, q) for q in raw.later),
+                not_applicable=tuple(_question_text(catalog, q) for q in raw.not_applicable),
             )
         )
     return tuple(sections)
 
 
 def _sensitivity(
-    data: Mapping[str, Any], names: Mapping[str, str], artifacts: Mapping[str, str]
+    result: TeamResult, names: Mapping[str, str], artifacts: Mapping[str, str]
 ) -> tuple[tuple[SensitivityRow, ...], tuple[SensitivityRow, ...]]:
     models, levels = [], []
-    for row in data["sensitivity"]:
-        if row["effect"] == "top_model":
-            outcome = f"{names.get(row['after'], humanise(str(row['after'])))} would be recommended"
+    for row in result.sensitivity:
+        if row.effect == "top_model":
+            outcome = f"{names.get(str(row.after), humanise(str(row.after)))} would be recommended"
             models.append(
-                SensitivityRow(row["text"], row["current_label"], row["alternative_label"], outcome)
+                SensitivityRow(row.text, row.current_label, row.alternative_label, outcome)
             )
         else:
-            subject = artifacts.get(row["subject"], humanise(str(row["subject"])))
-            direction = "rise" if (row["after"] or 0) > (row["before"] or 0) else "fall"
-            outcome = f"{subject} would {direction} from level {row['before']} to {row['after']}"
+            subject = artifacts.get(row.subject, humanise(str(row.subject)))
+            direction = "rise" if _level(row.after) > _level(row.before) else "fall"
+            outcome = f"{subject} would {direction} from level {row.before} to {row.after}"
             levels.append(
-                SensitivityRow(row["text"], row["current_label"], row["alternative_label"], outcome)
+                SensitivityRow(row.text, row.current_label, row.alternative_label, outcome)
             )
     return tuple(models), tuple(levels)
+
+
+def _level(value: model.Outcome) -> float:
+    return value if isinstance(value, int | float) else 0
 
 
 def _gap_value(kind: str, value: float) -> str:
@@ -580,17 +591,17 @@ def _gap_value(kind: str, value: float) -> str:
 
 
 def _distributions(
-    data: Mapping[str, Any], catalog: Catalog, dimensions: Mapping[str, str]
+    result: TeamResult, catalog: Catalog, dimensions: Mapping[str, str]
 ) -> tuple[Distribution, ...]:
     rows = []
     # rubric order (instrument, then question), not alphabetical order
     for qid, ref in catalog.questions.items():
-        spread = data["answers"].get(qid)
-        if spread is None or not spread["counts"]:
+        spread = result.answers.get(qid)
+        if spread is None or not spread.counts:
             continue
         order = {option.id: i for i, option in enumerate(ref.question.options)}
         counts = sorted(
-            spread["counts"].items(),
+            spread.counts.items(),
             key=lambda item: (order.get(item[0], len(order)), item[0]),
         )
         rows.append(
@@ -600,17 +611,19 @@ def _distributions(
                 counts=tuple(
                     (_answer_label(catalog, qid, value), count) for value, count in counts
                 ),
-                consensus=spread["consensus_label"],
-                disagreement=spread["disagreement"],
+                consensus=spread.consensus_label,
+                disagreement=spread.disagreement,
             )
         )
     return tuple(rows)
 
 
-def _no_recommendation(round_info: Mapping[str, Any], top: ModelView) -> str | None:
-    if top.fit > 0:
+def no_recommendation(result: TeamResult) -> str | None:
+    """Why no process model is recommended, or None when one is: the one wording of the results
+    page and the team report."""
+    if result.recommendation.recommended:
         return None
-    if "trajectory" not in round_info.get("instruments", ("trajectory",)):
+    if "trajectory" not in result.round.instruments:
         return (
             "This round did not include the trajectory questions, so no process model can be "
             "recommended. Include them in the next round to get a recommendation."
@@ -674,7 +687,7 @@ def shareable_notes_from_stored(
 
 def team_report(
     *,
-    data: Mapping[str, Any],
+    data: TeamResult | Mapping[str, Any],
     catalog: Catalog,
     team: str,
     organisation: str | None = None,
@@ -682,128 +695,134 @@ def team_report(
     branding: Branding,
     commentary: str | None = None,
     notes: Sequence[SharedNote] = (),
-    previous: Mapping[str, Any] | None = None,
+    previous: TeamResult | Mapping[str, Any] | None = None,
     role_group_minimum: int = 2,
     lang: str = "en",
 ) -> TeamReport:
-    """The team report for one stored result (``RoundResult.computed`` or ``to_data``).
+    """The team report for one stored result (a ``TeamResult``, or its JSON: parsed here once).
 
     ``previous`` is the previous round's result, for the radar and the comparison;
     ``notes`` come from ``shareable_notes``; ``commentary`` is the consultant's free text.
     Raises ResultsNotVisibleError when the round has too few responses to show results.
     """
-    round_info = data["round"]
-    if not round_info.get("results_visible", True):
-        needed = round_info.get("responses_needed")
-        raise ResultsNotVisibleError(
-            f"This round needs {needed} submitted responses before team results, and so a "
-            "report, can be shown. Ask more of the team to answer, then try again."
-        )
-    dimension_titles = {d: raw["title"] for d, raw in data["dimensions"].items()}
-    targets = {t["dimension"]: t for t in data["targets"]}
-    cards = {
-        d: _card(d, data["dimensions"][d], catalog, targets, data.get("comparison"))
-        for d in charts.scored_dimensions(data)
-    }
-    models_by_id = {m["id"]: m for m in data["process_models"]}
-    top = _model(models_by_id[data["recommendation"]["top"]], catalog)
-    runner = _model(models_by_id[data["recommendation"]["runner_up"]], catalog)
-    artifacts = _artifacts(data.get("handoff"))
-    roadmap = data["roadmap"]
-
-    def practices(key: str) -> tuple[Practice, ...]:
-        return tuple(_practice(p, catalog, dimension_titles) for p in roadmap[key])
-
-    trajectory = data["trajectory"]
-    model_names = {m["id"]: m["name"] for m in data["process_models"]}
-    sensitivity, level_sensitivity = _sensitivity(
-        data, model_names, {a.id: a.title for a in artifacts}
+    result = data if isinstance(data, TeamResult) else parse_stored(data)
+    earlier = (
+        previous if previous is None or isinstance(previous, TeamResult) else parse_stored(previous)
     )
-    comparison = data.get("comparison")
+    round_info = result.round
+    if not round_info.results_visible:
+        raise ResultsNotVisibleError(
+            f"This round needs {round_info.responses_needed} submitted responses before team "
+            "results, and so a report, can be shown. Ask more of the team to answer, then try "
+            "again."
+        )
+    # the charts draw from the JSON form
+    chart_data = result.to_data()
+    chart_previous = None if earlier is None else earlier.to_data()
+    dimension_titles = {d: raw.title for d, raw in result.dimensions.items()}
+    targets = {t.dimension: t for t in result.targets}
+    cards = {
+        d: _card(d, result.dimensions[d], catalog, targets, result.comparison)
+        for d in scored_dimensions(result)
+    }
+    models_by_id = {m.id: m for m in result.process_models}
+    top = _model(models_by_id[result.recommendation.top], catalog)
+    runner = _model(models_by_id[result.recommendation.runner_up], catalog)
+    artifacts = artifact_levels(result.handoff)
+    roadmap = result.roadmap
+
+    def practices(items: Iterable[model.RoadmapItem]) -> tuple[Practice, ...]:
+        return tuple(_practice(p, catalog, dimension_titles) for p in items)
+
+    trajectory = result.trajectory
+    model_names = {m.id: m.name for m in result.process_models}
+    sensitivity, level_sensitivity = _sensitivity(
+        result, model_names, {a.id: a.title for a in artifacts}
+    )
+    comparison = result.comparison
     practice_titles = {p.id: p.title for p in catalog.practices.practices}
-    handoff = data.get("handoff")
-    evidence = data.get("confidence", {}).get("evidence_share")
+    handoff = result.handoff
+    evidence = result.confidence.evidence_share
     return TeamReport(
         title=f"{team} — ProcessLens team report",
         lang=lang,
         team=team,
         organisation=organisation,
         date=date,
-        stage=STAGE_LABELS.get(round_info["stage"], humanise(round_info["stage"])),
-        kind=KIND_LABELS.get(round_info["kind"], humanise(round_info["kind"])),
-        mode=MODE_LABELS.get(round_info["mode"], humanise(round_info["mode"])),
-        respondents=round_info["respondents"],
+        stage=STAGE_LABELS.get(round_info.stage, humanise(round_info.stage)),
+        kind=KIND_LABELS.get(round_info.kind, humanise(round_info.kind)),
+        mode=MODE_LABELS.get(round_info.mode, humanise(round_info.mode)),
+        respondents=round_info.respondents,
         branding=branding,
         top_model=top,
-        no_recommendation=_no_recommendation(round_info, top),
+        no_recommendation=no_recommendation(result),
         runner_up=runner,
-        close=bool(data["recommendation"]["close"]),
-        margin=float(data["recommendation"].get("margin") or 0),
+        close=result.recommendation.close,
+        margin=float(result.recommendation.margin or 0),
         trajectory=Trajectory(
-            label=trajectory["label"],
-            fit=trajectory["fit"],
-            fit_label=FIT_LABELS.get(trajectory["fit"], humanise(trajectory["fit"])),
+            label=trajectory.label,
+            fit=trajectory.fit,
+            fit_label=FIT_LABELS.get(trajectory.fit, humanise(trajectory.fit)),
             warnings=tuple(
-                Finding(w["title"], w["text"], w["status"] == "holds")
-                for w in trajectory["warnings"]
+                Finding(w.title, w.text, w.status == "holds") for w in trajectory.warnings
             ),
             classifications=tuple(
-                (c["title"], c["label"] or "Unknown")
-                for key, c in data["classifications"].items()
+                (c.title, c.label or "Unknown")
+                for key, c in result.classifications.items()
                 if key.startswith("trajectory.")
             ),
         ),
         cards=tuple(cards.values()),
-        handoff_level=handoff["level"] if handoff else None,
-        handoff_certain=bool(handoff and handoff["certain"]),
+        handoff_level=handoff.level if handoff else None,
+        handoff_certain=bool(handoff and handoff.certain),
         artifacts=artifacts,
-        top_now=practices("now")[:3],
+        top_now=practices(roadmap.now)[:3],
         evidence_share=None if evidence is None else round(100 * evidence),
-        warnings=tuple(data.get("warnings", ())),
-        radar=chart(charts.radar_chart(data, previous)),
-        scores_chart=chart(charts.dimension_chart(data, previous)),
-        dimensions=_sections(data, catalog, cards),
-        models=tuple((m["name"], m["fit"]) for m in data["process_models"]),
+        warnings=result.warnings,
+        radar=chart(charts.radar_chart(chart_data, chart_previous)),
+        scores_chart=chart(charts.dimension_chart(chart_data, chart_previous)),
+        dimensions=_sections(result, chart_data, catalog, cards),
+        models=tuple((m.name, m.fit) for m in result.process_models),
         sensitivity=sensitivity,
         level_sensitivity=level_sensitivity,
-        now=practices("now"),
-        next=practices("next"),
-        later=practices("later"),
-        adopted=practices("adopted"),
-        to_check=tuple(practice_titles.get(p, humanise(p)) for p in roadmap.get("to_check", ())),
+        now=practices(roadmap.now),
+        next=practices(roadmap.next),
+        later=practices(roadmap.later),
+        adopted=practices(roadmap.adopted),
+        to_check=tuple(practice_titles.get(p, humanise(p)) for p in roadmap.to_check),
         level_paths=tuple(
             LevelPath(
-                title=p["title"],
-                level=p["level"],
-                gates=tuple(p["gates"]),
-                practices=tuple(practice_titles.get(x, humanise(x)) for x in p["practices"]),
+                title=p.title,
+                level=p.level,
+                gates=tuple(p.gates),
+                practices=tuple(practice_titles.get(x, humanise(x)) for x in p.practices),
             )
-            for p in roadmap["level_paths"]
+            for p in roadmap.level_paths
         ),
         perception_gaps=tuple(
             PerceptionGap(
-                title=g["title"],
-                dimension=dimension_titles.get(g["dimension"], humanise(g["dimension"])),
-                kind=g["kind"],
-                lower_group=GROUP_LABELS.get(g["lower_group"], humanise(g["lower_group"])),
-                lower_value=_gap_value(g["kind"], g["lower_value"]),
-                higher_group=GROUP_LABELS.get(g["higher_group"], humanise(g["higher_group"])),
-                higher_value=_gap_value(g["kind"], g["higher_value"]),
-                size=g["size"],
+                title=g.title,
+                dimension=dimension_titles.get(g.dimension, humanise(g.dimension)),
+                kind=g.kind,
+                lower_group=GROUP_LABELS.get(g.lower_group, humanise(g.lower_group)),
+                lower_value=_gap_value(g.kind, g.lower_value),
+                higher_group=GROUP_LABELS.get(g.higher_group, humanise(g.higher_group)),
+                higher_value=_gap_value(g.kind, g.higher_value),
+                size=g.size,
             )
-            for g in data["perception_gaps"]
+            for g in result.perception_gaps
         ),
         role_group_minimum=role_group_minimum,
         debt_register=tuple(
             DebtItem(
-                title=item["title"],
-                category=humanise(item["category"]),
-                quadrant=_outcome_label(catalog, item["quadrant"]),
-                description=item["description"],
-                practice=practice_titles.get(item["practice"]) if item["practice"] else None,
-                source=item["source"],
+                title=item.title,
+                category=humanise(item.category),
+                quadrant=_outcome_label(catalog, item.quadrant),
+                description=item.description,
+                practice=practice_titles.get(item.practice) if item.practice else None,
+                source=item.source,
             )
-            for item in data["debt_register"]
+            for item in result.debt_register
         ),
         comparison=(
             None
@@ -811,19 +830,19 @@ def team_report(
             else Comparison(
                 dimensions=tuple(
                     (dimension_titles.get(d, humanise(d)), change)
-                    for d, change in comparison["dimensions"].items()
+                    for d, change in comparison.dimensions.items()
                 ),
-                questions_up=sum(1 for v in comparison["questions"].values() if v and v > 0),
-                questions_down=sum(1 for v in comparison["questions"].values() if v and v < 0),
+                questions_up=sum(1 for v in comparison.questions.values() if v and v > 0),
+                questions_down=sum(1 for v in comparison.questions.values() if v and v < 0),
                 adopted=tuple(
                     (practice_titles.get(p, humanise(p)), MOVED_LABELS.get(moved, humanise(moved)))
-                    for p, moved in comparison["adopted_moved"].items()
+                    for p, moved in comparison.adopted_moved.items()
                 ),
             )
         ),
         commentary=commentary_paragraphs(commentary),
-        distributions=_distributions(data, catalog, dimension_titles),
+        distributions=_distributions(result, catalog, dimension_titles),
         notes=tuple(notes),
-        rubric_versions=tuple(sorted(round_info.get("rubric_versions", {}).items())),
+        rubric_versions=tuple(sorted(round_info.rubric_versions.items())),
         sources=tuple(Source(s.short, s.citation) for s in catalog.bibliography.sources),
     )

@@ -69,8 +69,8 @@ class Explanation(_Frozen):
     answer_label: str
     score: Number
     weight: Number
-    points: Number | None
-    max_points: Number | None
+    points: Number
+    max_points: Number
 
 
 class Dimension(_Frozen):

@@ -1,5 +1,5 @@
 """The context of the results page (templates/results/results.html), built from a round's
-stored result (``RoundResult.computed``, the engine's ``to_data``).
+stored result (the typed ``TeamResult``, app.results).
 
 The wording and labelling come from the team report's context (app.reports.context), so the
 page and the PDF say the same things; this module adds what only the page has: every number
@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from markupsafe import Markup
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app.config import Settings
-from app.models import AssessmentRound, Organisation, RoundMode, RoundResult, RoundStatus, Team
+from app.models import AssessmentRound, Organisation, RoundMode, Team
 from app.reports import charts
 from app.reports import commentary as report_commentary
 from app.reports import context as report_context
@@ -25,7 +25,9 @@ from app.reports.branding import organisation_branding
 from app.reports.charts import ChartSpec
 from app.reports.context import TeamReport, humanise
 from app.reports.svg import to_svg
-from app.results.service import ORIGINAL
+from app.results import model
+from app.results.model import TeamResult
+from app.results.reads import ORIGINAL, previous_shown, result_of
 from app.rubric.loader import Catalog
 from app.rubric.rules import DONT_KNOW
 from app.workspace import acting
@@ -294,7 +296,7 @@ class ResultsPage:
     results: tuple[ResultLink, ...]
     computed_on: str
     final: bool
-    # the stored result itself (to_data): what the API returns and `processlens score` prints
+    # the stored result's JSON (to_data): what the API returns and `processlens score` prints
     data: Mapping[str, Any] | None
     report: TeamReport | None
     trajectory: report_context.Trajectory | None
@@ -330,25 +332,24 @@ def _question(catalog: Catalog, qid: str) -> str:
     return ref.question.text if ref else qid
 
 
-def _explain(row: Mapping[str, Any], subs: Mapping[str, str]) -> ExplainRow:
-    score = row.get("score")
+def _explain(row: model.Explanation, subs: Mapping[str, str]) -> ExplainRow:
     return ExplainRow(
-        question=row["text"],
-        sub_dimension=subs.get(row.get("sub_dimension") or "", ""),
-        answer=row["answer_label"],
-        option_score="–" if score is None else f"{score} of 4",
-        weight=f"{row['weight']:g}",
-        points=number(row["points"], 1),
-        max_points=number(row["max_points"], 1),
+        question=row.text,
+        sub_dimension=subs.get(row.sub_dimension or "", ""),
+        answer=row.answer_label,
+        option_score=f"{row.score} of 4",
+        weight=f"{row.weight:g}",
+        points=number(row.points, 1),
+        max_points=number(row.max_points, 1),
     )
 
 
-def _target_view(dimension: str, data: Mapping[str, Any], catalog: Catalog) -> TargetView | None:
-    raw = next((t for t in data["targets"] if t["dimension"] == dimension), None)
+def _target_view(dimension: str, result: TeamResult, catalog: Catalog) -> TargetView | None:
+    raw = next((t for t in result.targets if t.dimension == dimension), None)
     if raw is None:
         return None
     instrument = catalog.instruments[dimension]
-    value = raw["target"]
+    value = raw.target
     if isinstance(value, int):
         label = f"Level {value}"
         formula = f"Percent to target = min(100, 100 × current level ÷ {value})."
@@ -359,23 +360,23 @@ def _target_view(dimension: str, data: Mapping[str, Any], catalog: Catalog) -> T
         formula = (
             f"Percent to target = min(100, 100 × score ÷ {start}, the score where {label} begins)."
         )
-    return TargetView(label=label, percent=raw["percent"], met=raw["met"], formula=formula)
+    return TargetView(label=label, percent=raw.percent, met=raw.met, formula=formula)
 
 
 def _dimensions(
-    data: Mapping[str, Any], catalog: Catalog, report: TeamReport
+    result: TeamResult, catalog: Catalog, report: TeamReport
 ) -> tuple[DimensionView, ...]:
     sections = {section.id: section for section in report.dimensions}
-    comparison = (data.get("comparison") or {}).get("dimensions", {})
+    comparison = result.comparison.dimensions if result.comparison else {}
     views = []
-    for dimension_id in charts.scored_dimensions(data):
-        raw = data["dimensions"][dimension_id]
+    for dimension_id in report_context.scored_dimensions(result):
+        raw = result.dimensions[dimension_id]
         instrument = catalog.instruments[dimension_id]
         section = sections.get(dimension_id)
-        subs = {sub_id: sub["title"] for sub_id, sub in raw["sub_dimensions"].items()}
-        rows = [(r.get("sub_dimension") or "", _explain(r, subs)) for r in raw["explanation"]]
-        level = raw.get("level")
-        band = raw.get("band")
+        subs = {sub_id: sub.title for sub_id, sub in raw.sub_dimensions.items()}
+        rows = [(r.sub_dimension or "", _explain(r, subs)) for r in raw.explanation]
+        level = raw.level
+        band = raw.band
         if level is not None and instrument.levels is not None:
             kind, label = "level", f"Level {level}"
             definition = next((d for d in instrument.levels.definitions if d.level == level), None)
@@ -383,22 +384,22 @@ def _dimensions(
             steps: tuple[BandStep, ...] = ()
         else:
             kind = "band"
-            label = band["label"] if band else "No band"
-            current = next((b for b in instrument.bands if band and b.id == band["id"]), None)
+            label = band.label if band else "No band"
+            current = next((b for b in instrument.bands if band and b.id == band.id), None)
             description = current.description if current else ""
             steps = tuple(
-                BandStep(b.label, f"{b.min_score:g}", bool(band and b.id == band["id"]))
+                BandStep(b.label, f"{b.min_score:g}", bool(band and b.id == band.id))
                 for b in instrument.bands
             )
-        gaps = raw["knowledge_gaps"]
+        gaps = raw.knowledge_gaps
         change = comparison.get(dimension_id)
         views.append(
             DimensionView(
                 id=dimension_id,
-                title=raw["title"],
+                title=raw.title,
                 description=instrument.description,
-                score=number(raw["score"], 1),
-                coverage=percent(raw["coverage"]),
+                score=number(raw.score, 1),
+                coverage=percent(raw.coverage),
                 coverage_note=(
                     "Coverage is the share of the questions' weight the team answered with an "
                     "option. "
@@ -413,7 +414,7 @@ def _dimensions(
                 level_label=label,
                 level_description=description,
                 bands=steps,
-                target=_target_view(dimension_id, data, catalog),
+                target=_target_view(dimension_id, result, catalog),
                 change=None if change is None else signed(change),
                 classification=section.classification if section else None,
                 strengths=section.strengths if section else (),
@@ -421,16 +422,16 @@ def _dimensions(
                 sub_scores=tuple(
                     SubScore(
                         id=sub_id,
-                        title=sub["title"],
-                        score=number(sub["score"]),
-                        coverage=percent(sub["coverage"]),
+                        title=sub.title,
+                        score=number(sub.score),
+                        coverage=percent(sub.coverage),
                         rows=tuple(row for key, row in rows if key == sub_id),
                     )
-                    for sub_id, sub in raw["sub_dimensions"].items()
+                    for sub_id, sub in raw.sub_dimensions.items()
                 ),
                 explanation=tuple(row for _, row in rows),
                 knowledge_gaps=tuple(_question(catalog, q) for q in gaps),
-                later=tuple(_question(catalog, q) for q in raw["later"]),
+                later=tuple(_question(catalog, q) for q in raw.later),
             )
         )
     return tuple(views)
@@ -457,146 +458,128 @@ def _radar(
     return page_chart(spec), rows, earlier is not None
 
 
-def _artifacts(data: Mapping[str, Any], report: TeamReport) -> tuple[ArtifactView, ...]:
-    handoff = data.get("handoff")
+def _artifacts(result: TeamResult, report: TeamReport) -> tuple[ArtifactView, ...]:
+    handoff = result.handoff
     paths = {path.title: path.practices for path in report.level_paths}
     if not handoff:
         return ()
-    parts = list(handoff["artifacts"].items())
-    if handoff.get("process"):
-        parts.append(("overall", handoff["process"]))
+    parts = list(handoff.artifacts.items())
+    if handoff.process:
+        parts.append(("overall", handoff.process))
     views = []
     for artifact_id, part in parts:
-        next_level = part.get("next_level")
+        next_level = part.next_level
         missing = tuple(
-            gate["title"] + ("" if gate["status"] == "missing" else " (not known)")
-            for gate in part["gates"]
-            if next_level is not None and gate["level"] == next_level and gate["status"] != "met"
+            gate.title + ("" if gate.status == "missing" else " (not known)")
+            for gate in part.gates
+            if next_level is not None and gate.level == next_level and gate.status != "met"
         )
         views.append(
             ArtifactView(
                 id=artifact_id,
-                title=part["title"],
-                level=part["level"],
-                certain=part["certain"],
+                title=part.title,
+                level=part.level,
+                certain=part.certain,
                 next_level=next_level,
                 missing=missing,
-                upgrades=paths.get(part["title"], ()),
+                upgrades=paths.get(part.title, ()),
                 gates=tuple(
-                    (g["title"], g["level"], g["status"], GATE_STATUS.get(g["status"], g["status"]))
-                    for g in part["gates"]
+                    (g.title, g.level, g.status, GATE_STATUS.get(g.status, g.status))
+                    for g in part.gates
                 ),
             )
         )
     return tuple(views)
 
 
-def _reason(raw: Mapping[str, Any], catalog: Catalog) -> ReasonView:
-    weight = raw.get("weight")
+def _reason(raw: model.FitReason, catalog: Catalog) -> ReasonView:
     return ReasonView(
-        text=raw.get("reason") or raw.get("text") or "",
-        weight="" if weight is None else f"{weight:+d}".replace("-", "−"),
-        answers=tuple(
-            f"{_question(catalog, a['question'])} — {a['answer_label']}"
-            for a in raw.get("answers", ())
-        ),
-        certain=raw.get("status", "holds") == "holds",
+        text=raw.reason,
+        weight=f"{raw.weight:+d}".replace("-", "−"),
+        answers=tuple(f"{_question(catalog, a.question)} — {a.answer_label}" for a in raw.answers),
+        certain=raw.status == "holds",
     )
 
 
-def _model(raw: Mapping[str, Any], catalog: Catalog) -> ModelCard:
-    source = next((m for m in catalog.process_models.process_models if m.id == raw["id"]), None)
+def _model(raw: model.ProcessModel, catalog: Catalog) -> ModelCard:
+    source = next((m for m in catalog.process_models.process_models if m.id == raw.id), None)
     positive = sum(rule.weight for rule in source.fit if rule.weight > 0) if source else 0
-    holding = sum(r["weight"] for r in (*raw["reasons"], *raw["against"]))
+    holding = sum(r.weight for r in (*raw.reasons, *raw.against))
     return ModelCard(
-        id=raw["id"],
-        name=raw["name"],
-        summary=raw["summary"],
+        id=raw.id,
+        name=raw.name,
+        summary=raw.summary,
         description=source.description if source else "",
         fits_when=source.fits_when if source else "",
         avoid_when=source.avoid_when if source else "",
-        fit=number(raw["fit"]),
+        fit=number(raw.fit),
         fit_formula=(
-            f"Fit = 100 × max(0, {holding:+d}) ÷ {positive} = {number(raw['fit'])}: the weights "
+            f"Fit = 100 × max(0, {holding:+d}) ÷ {positive} = {number(raw.fit)}: the weights "
             "of the conditions that hold, over the weights of all its favourable conditions."
             if positive
             else ""
         ),
-        reasons=tuple(_reason(r, catalog) for r in raw["reasons"]),
-        against=tuple(_reason(r, catalog) for r in raw["against"]),
-        undecided=tuple(_reason(r, catalog) for r in raw["undecided"]),
+        reasons=tuple(_reason(r, catalog) for r in raw.reasons),
+        against=tuple(_reason(r, catalog) for r in raw.against),
+        undecided=tuple(_reason(r, catalog) for r in raw.undecided),
         caveats=tuple(
             ReasonView(
-                text=c["text"],
+                text=c.text,
                 weight="",
-                answers=tuple(_question(catalog, q) for q in c.get("questions", ())),
-                certain=c["status"] == "holds",
+                answers=tuple(_question(catalog, q) for q in c.questions),
+                certain=c.status == "holds",
             )
-            for c in raw["caveats"]
+            for c in raw.caveats
         ),
     )
 
 
-def _no_recommendation(data: Mapping[str, Any], fit: float) -> str | None:
-    if fit > 0:
-        return None
-    if "trajectory" not in data["round"].get("instruments", ("trajectory",)):
-        return (
-            "This round did not include the trajectory questions, so no process model can be "
-            "recommended. Include them in the next round."
-        )
-    return (
-        "No process model's conditions hold for these answers, often because key trajectory "
-        "questions were answered “don't know”. Settle those answers, then assess again."
-    )
-
-
-def _recommendation(
-    data: Mapping[str, Any], catalog: Catalog, report: TeamReport
-) -> RecommendationView:
-    models = {m["id"]: m for m in data["process_models"]}
-    top = models[data["recommendation"]["top"]]
+def _recommendation(result: TeamResult, catalog: Catalog, report: TeamReport) -> RecommendationView:
+    models = {m.id: m for m in result.process_models}
+    top = models[result.recommendation.top]
     return RecommendationView(
         top=_model(top, catalog),
-        runner_up=_model(models[data["recommendation"]["runner_up"]], catalog),
-        close=bool(data["recommendation"]["close"]),
-        margin=number(data["recommendation"].get("margin")),
-        no_recommendation=_no_recommendation(data, top["fit"]),
-        ranked=tuple((m["name"], number(m["fit"])) for m in data["process_models"]),
+        runner_up=_model(models[result.recommendation.runner_up], catalog),
+        close=result.recommendation.close,
+        margin=number(result.recommendation.margin),
+        # the report's wording: page and report say the same
+        no_recommendation=report.no_recommendation,
+        ranked=tuple((m.name, number(m.fit)) for m in result.process_models),
         sensitivity=report.sensitivity,
         level_sensitivity=report.level_sensitivity,
     )
 
 
 def _roadmap(
-    data: Mapping[str, Any],
+    result: TeamResult,
     catalog: Catalog,
     report: TeamReport,
     adopted: Mapping[str, str],
 ) -> RoadmapView:
+    roadmap = result.roadmap
     raw = {
-        item["practice"]: item
-        for key in ("now", "next", "later", "adopted")
-        for item in data["roadmap"][key]
+        item.practice: item
+        for items in (roadmap.now, roadmap.next, roadmap.later, roadmap.adopted)
+        for item in items
     }
 
     def view(practice: report_context.Practice) -> PracticeView:
         item = raw[practice.id]
-        effort = item["effort"]
+        effort = item.effort
         cost = EFFORT_COST.get(effort, 1)
         return PracticeView(
             practice=practice,
-            gap=number(item["gap"], 2),
-            priority=number(item["priority"], 2),
+            gap=number(item.gap, 2),
+            priority=number(item.priority, 2),
             formula=(
-                f"Priority = gap {item['gap']:.2f} × impact {item['impact']} ÷ effort "
-                f"{effort} ({cost}) = {item['priority']:.2f}. The gap is how far the answers "
+                f"Priority = gap {item.gap:.2f} × impact {item.impact} ÷ effort "
+                f"{effort} ({cost}) = {item.priority:.2f}. The gap is how far the answers "
                 "this practice addresses are from the top of the scale."
             ),
         )
 
     titles = {p.id: p.title for p in catalog.practices.practices}
-    moved = (data.get("comparison") or {}).get("adopted_moved", {})
+    moved = result.comparison.adopted_moved if result.comparison else {}
     return RoadmapView(
         now=tuple(view(p) for p in report.now),
         next=tuple(view(p) for p in report.next),
@@ -617,35 +600,36 @@ def _roadmap(
     )
 
 
-def _knowledge_gaps(data: Mapping[str, Any], catalog: Catalog) -> tuple[KnowledgeGap, ...]:
+def _knowledge_gaps(result: TeamResult, catalog: Catalog) -> tuple[KnowledgeGap, ...]:
     """Per questionnaire, the questions someone answered "don't know" (for the scored ones,
     the engine's knowledge gaps, which also hold required questions left unanswered)."""
 
     def how_many(qid: str) -> str:
-        counts = (data["answers"].get(qid) or {}).get("counts", {})
+        spread = result.answers.get(qid)
+        counts = spread.counts if spread else {}
         unknown = counts.get(DONT_KNOW, 0)
         if not unknown:
             return "not answered"
         return f"{unknown} of {sum(counts.values())} answered “don't know”"
 
     gaps = []
-    for instrument_id in data["round"]["instruments"]:
+    for instrument_id in result.round.instruments:
         instrument = catalog.instruments.get(instrument_id)
         if instrument is None:
             continue
-        raw = data["dimensions"].get(instrument_id)
+        raw = result.dimensions.get(instrument_id)
         if raw is not None:
-            qids = list(raw["knowledge_gaps"])
+            qids = list(raw.knowledge_gaps)
         else:
             qids = [
                 qid
-                for qid, spread in data["answers"].items()
-                if qid.startswith(instrument_id + ".") and spread["counts"].get(DONT_KNOW)
+                for qid, spread in result.answers.items()
+                if qid.startswith(instrument_id + ".") and spread.counts.get(DONT_KNOW)
             ]
         if qids:
             gaps.append(
                 KnowledgeGap(
-                    raw["title"] if raw is not None else instrument.title,
+                    raw.title if raw is not None else instrument.title,
                     tuple((_question(catalog, q), how_many(q)) for q in qids),
                 )
             )
@@ -669,27 +653,6 @@ def result_title(label: str) -> str:
     if label.startswith(RESCORED_PREFIX):
         return f"Rescored under rubric {label.removeprefix(RESCORED_PREFIX)}"
     return humanise(label)
-
-
-def previous_result(*, session: Session, assessment_round: AssessmentRound) -> RoundResult | None:
-    """The result of the team's previous closed round, for the radar's second line (the
-    engine compares with the same round). Only a result the anonymity rule lets show: a round
-    still below its threshold must not appear through the next round's chart."""
-    earlier = session.exec(
-        select(RoundResult)
-        .join(AssessmentRound, col(AssessmentRound.id) == col(RoundResult.round_id))
-        .where(
-            AssessmentRound.team_id == assessment_round.team_id,
-            col(AssessmentRound.created_at) < assessment_round.created_at,
-            AssessmentRound.status == RoundStatus.closed,
-            RoundResult.label == ORIGINAL,
-        )
-        .order_by(col(AssessmentRound.created_at).desc())
-        .limit(1)
-    ).first()
-    if earlier is None or not earlier.computed.get("round", {}).get("results_visible"):
-        return None
-    return earlier
 
 
 def results_page(
@@ -799,24 +762,28 @@ def results_page(
             warnings=(),
             downloads=(),
         )
-    data = stored.computed
-    previous = previous_result(session=session, assessment_round=assessment_round)
-    previous_data = (
-        previous.computed if previous is not None and results.label == ORIGINAL else None
+    result = result_of(stored)
+    previous = previous_shown(session, assessment_round)
+    # only the original result is compared with the previous round
+    previous_result = (
+        previous.result if previous is not None and results.label == ORIGINAL else None
     )
     report = report_context.team_report(
-        data=data,
+        data=result,
         catalog=catalog,
         team=team.name,
         organisation=organisation.name,
         date=day(assessment_round.closed_at or assessment_round.created_at),
         branding=organisation_branding(organisation, settings),
-        previous=previous_data,
+        previous=previous_result,
         role_group_minimum=settings.role_group_min,
     )
-    radar, radar_rows, radar_has_previous = _radar(data, previous_data)
-    handoff = data.get("handoff")
-    evidence = data.get("confidence", {}).get("evidence_share")
+    data = result.to_data()
+    radar, radar_rows, radar_has_previous = _radar(
+        data, None if previous_result is None else previous_result.to_data()
+    )
+    handoff = result.handoff
+    evidence = result.confidence.evidence_share
     return ResultsPage(
         **common,
         waiting=None,
@@ -825,20 +792,20 @@ def results_page(
         data=data,
         report=report,
         trajectory=report.trajectory,
-        dimensions=_dimensions(data, catalog, report),
+        dimensions=_dimensions(result, catalog, report),
         radar=radar,
         radar_rows=radar_rows,
         radar_has_previous=radar_has_previous,
-        handoff_level=handoff["level"] if handoff else None,
-        handoff_certain=bool(handoff and handoff["certain"]),
-        artifacts=_artifacts(data, report),
-        recommendation=_recommendation(data, catalog, report),
-        roadmap=_roadmap(data, catalog, report, adopted),
+        handoff_level=handoff.level if handoff else None,
+        handoff_certain=bool(handoff and handoff.certain),
+        artifacts=_artifacts(result, report),
+        recommendation=_recommendation(result, catalog, report),
+        roadmap=_roadmap(result, catalog, report, adopted),
         perception_gaps=report.perception_gaps,
-        knowledge_gaps=_knowledge_gaps(data, catalog),
+        knowledge_gaps=_knowledge_gaps(result, catalog),
         debt_register=report.debt_register,
         comparison=_comparison(report),
         evidence_share=None if evidence is None else percent(evidence),
-        warnings=tuple(data.get("warnings", ())),
+        warnings=result.warnings,
         downloads=_downloads(base, report_links),
     )
