@@ -16,10 +16,20 @@ from app.errors import NotFoundError
 SEPARATORS = ("/", "\\")
 
 
+def is_plain_name(name: str) -> bool:
+    """A file name without any folder part: no separator, not ``.`` or ``..``, not empty."""
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and "\x00" not in name
+        and not any(separator in name for separator in SEPARATORS)
+    )
+
+
 def inside(folder: Path, name: str) -> Path:
     """The resolved path of ``name`` directly in ``folder``; NotFoundError when ``name`` is
     not a plain file name or resolves (through ``..`` or a link) anywhere else."""
-    if not name or name in (".", "..") or "\x00" in name or any(s in name for s in SEPARATORS):
+    if not is_plain_name(name):
         raise NotFoundError()
     root = folder.resolve()
     path = (root / name).resolve()

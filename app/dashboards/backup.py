@@ -11,8 +11,11 @@ survive unchanged. Two kinds of rows are referenced rather than owned:
   included, and restored unless the target already has that hash;
 - user accounts are installation-wide: a reference to one (a membership, who created a round)
   is written as the account's e-mail and restored to the account with that e-mail if there
-  is one; otherwise the reference becomes empty, and a membership without its account is
-  skipped (the restore reports it).
+  is one; otherwise the reference becomes empty, and a membership without its account, or
+  whose role is not the account's role there, is skipped (the restore reports it).
+
+Report jobs (``report_job``) are left out too: a job's zip is a file on the server that made
+it, and a stored file name is served from disk, so none ever comes from a file.
 
 Derived rows (dashboard summaries) are left out; they are rebuilt on the next view. The
 backup file holds hashes of resume and invitation links and the answers: treat it like the
@@ -20,6 +23,15 @@ database.
 
 Restore keeps every id, so it needs a database where those ids are free (an empty one, or
 one without this organisation); it refuses otherwise and changes nothing.
+
+Restore trusts nothing in the file (an edited backup must not reach another organisation).
+Before writing anything it checks the whole file: the one ``organisation`` row is the one the
+file says it is of; every other row reaches it through its foreign keys, each reference
+naming a row of this backup that was itself accepted (parents before children, the same
+schema walk as the backup); no membership has the admin role; report-job rows (from older
+files) have plain file names, and are then not restored; each rubric version's content
+matches its content hash. A refusal (``BackupFileError``) names the table, the row and the
+reason. The rules are listed in docs/security.md, "Restore rules".
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from sqlalchemy import (
     Column,
@@ -41,10 +53,12 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app import db
-from app.models import Organisation
+from app import db, files
+from app.models import Organisation, UserRole
+from app.rubric.loader import content_hash
 
 FORMAT: Final = "processlens-backup"
 VERSION: Final = 1
@@ -55,11 +69,21 @@ RUBRIC: Final = "rubric_file_version"
 INSTALLATION: Final = frozenset({USERS, "user_session", "api_token", "audit_event", RUBRIC})
 # derived from the rest, rebuilt when needed
 DERIVED: Final = frozenset({"result_summary", "result_dimension", "result_fact"})
+# owned by an organisation, but never backed up nor restored: a report job's zip is a file
+# on the server that made it, and its name must never come from a file (it is served)
+REPORT_JOBS: Final = "report_job"
+LEFT_OUT: Final = frozenset({REPORT_JOBS})
+MEMBERSHIP: Final = "membership"
 CHUNK: Final = 500
 
 
 class BackupError(Exception):
     """A backup or restore that cannot be done; the message says what to do."""
+
+
+class BackupFileError(BackupError):
+    """The file is not a backup this installation restores as it is (not a backup, another
+    version, or a row that does not belong to its organisation): bad input."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +182,9 @@ def backup(*, session: Session, organisation_id: int) -> dict[str, Any]:
     for table in tables:
         key = _key(table)
         found: dict[Any, Any] = {}
+        if table.name in LEFT_OUT:
+            keys[table.name] = []
+            continue
         if table.name == ROOT:
             queries = [select(table).where(key == organisation_id)]
         else:
@@ -235,35 +262,221 @@ def counts(document: Mapping[str, Any]) -> dict[str, int]:
 # ---------------------------------------------------------------- restore
 
 
-def _check(document: Any) -> None:
+def _check(document: Any) -> int:
+    """The file's format, version and schema; returns the organisation it is of."""
     if not isinstance(document, Mapping) or document.get("format") != FORMAT:
-        raise BackupError("this is not a ProcessLens backup file")
+        raise BackupFileError("this is not a ProcessLens backup file")
     if document.get("version") != VERSION:
-        raise BackupError(
+        raise BackupFileError(
             f"backup format version {document.get('version')!r} is not supported "
             f"(this ProcessLens reads version {VERSION})"
         )
     schema = list(db.head_revisions())
     if document.get("schema") != schema:
-        raise BackupError(
+        raise BackupFileError(
             f"the backup was made with database schema {document.get('schema')} but this "
             f"ProcessLens has {schema}: restore it with the same version of ProcessLens it "
             "was made with"
         )
+    organisation_id = document.get("organisation_id")
+    if not isinstance(organisation_id, int) or isinstance(organisation_id, bool):
+        raise BackupFileError("the backup does not say which organisation it is of")
+    return organisation_id
 
 
-def _rows(table: Table, section: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _refuse(table: str, row_id: Any, reason: str) -> NoReturn:
+    raise BackupFileError(f"{table} {row_id}: {reason}; nothing was restored")
+
+
+def _rows(table: Table, section: Any) -> list[dict[str, Any]]:
+    """A table's rows from the file, decoded; a malformed one is refused."""
+    if not isinstance(section, Mapping):
+        raise BackupFileError(f"table {table.name}: expected its columns and rows")
+    names, values = section.get("columns"), section.get("rows")
+    if not isinstance(names, list) or not isinstance(values, list):
+        raise BackupFileError(f"table {table.name}: expected a list of columns and of rows")
     known = {column.name: column for column in table.columns}
-    names = list(section["columns"])
-    unknown = [name for name in names if name not in known]
+    unknown = [str(name) for name in names if name not in known]
     if unknown:
-        raise BackupError(f"table {table.name}: unknown columns {', '.join(unknown)}")
+        raise BackupFileError(f"table {table.name}: unknown columns {', '.join(unknown)}")
+    key = _key(table).name
+    if key not in names:
+        raise BackupFileError(f"table {table.name}: the rows have no {key}")
     rows = []
-    for values in section["rows"]:
-        rows.append(
-            {name: _decode(known[name], value) for name, value in zip(names, values, strict=True)}
-        )
+    for position, row in enumerate(values):
+        if not isinstance(row, list) or len(row) != len(names):
+            _refuse(table.name, f"(row {position + 1})", "not one value per column")
+        raw = dict(zip(names, row, strict=True))
+        try:
+            rows.append({name: _decode(known[name], value) for name, value in raw.items()})
+        except (TypeError, ValueError) as error:
+            _refuse(table.name, raw[key], f"a value cannot be read ({error})")
     return rows
+
+
+def _check_rows(
+    tables: Mapping[str, Table], prepared: Mapping[str, list[dict[str, Any]]], organisation_id: int
+) -> None:
+    """Every row reaches the restored organisation through its foreign keys, and only it.
+
+    Tables come parents first; a row is accepted only if each reference it holds to a table of
+    the backup names a row already accepted (so its chain ends at the organisation's own row,
+    which must be the file's only one), and at least one such reference is set. References to
+    accounts are not checked here: they are matched by e-mail when restoring.
+    """
+    accepted: dict[str, list[dict[str, Any]]] = {}
+    values: dict[tuple[str, str], set[Any]] = {}
+
+    def allowed(parent: str, column: str) -> set[Any]:
+        if (parent, column) not in values:
+            values[parent, column] = {row.get(column) for row in accepted[parent]}
+        return values[parent, column]
+
+    for name, table in tables.items():
+        key = _key(table).name
+        rows = prepared.get(name, [])
+        seen: set[Any] = set()
+        for row in rows:
+            row_id = row.get(key)
+            if row_id is None:
+                _refuse(name, "(no id)", "every row needs its id")
+            if row_id in seen:
+                _refuse(name, row_id, "the id appears twice")
+            seen.add(row_id)
+        if name == ROOT:
+            for row in rows:
+                if row[key] != organisation_id:
+                    _refuse(
+                        name,
+                        row[key],
+                        f"the backup is of organisation {organisation_id} and holds no other",
+                    )
+            if not rows:
+                raise BackupFileError(
+                    f"the backup does not hold organisation {organisation_id} itself"
+                )
+            accepted[name] = rows
+            continue
+        for row in rows:
+            reached = False
+            for reference in sorted(table.foreign_keys, key=lambda fk: fk.parent.name):
+                value = row.get(reference.parent.name)
+                parent = reference.column.table.name
+                if value is None or parent == USERS:
+                    continue
+                if parent == name:
+                    # a row of the same table: checked in its own right, proves nothing here
+                    if value not in seen:
+                        _refuse(name, row[key], f"{reference.parent.name} {value!r} is not here")
+                    continue
+                if parent not in accepted:
+                    _refuse(
+                        name,
+                        row[key],
+                        f"{reference.parent.name} points into {parent}, which no backup holds",
+                    )
+                if value not in allowed(parent, reference.column.name):
+                    where = (
+                        f"the restored organisation {organisation_id}"
+                        if parent == ROOT
+                        else f"a {parent} row of organisation {organisation_id} in this backup"
+                    )
+                    _refuse(name, row[key], f"{reference.parent.name} {value!r} is not {where}")
+                reached = True
+            if not reached:
+                _refuse(name, row[key], f"it does not belong to organisation {organisation_id}")
+        accepted[name] = rows
+
+
+def _check_special_rows(prepared: Mapping[str, list[dict[str, Any]]]) -> None:
+    for row in prepared.get(MEMBERSHIP, []):
+        if row.get("role") == UserRole.admin:
+            _refuse(
+                MEMBERSHIP,
+                row.get("id"),
+                "role admin: administrators are installation-wide, never a membership",
+            )
+    for row in prepared.get(REPORT_JOBS, []):
+        name = row.get("file_name")
+        if name is not None and not (isinstance(name, str) and files.is_plain_name(name)):
+            _refuse(REPORT_JOBS, row.get("id"), f"file name {name!r} is not a plain file name")
+
+
+def _users(document: Mapping[str, Any]) -> dict[str, str]:
+    users = document.get("users", {})
+    if not isinstance(users, Mapping) or not all(
+        isinstance(old, str) and isinstance(email, str) for old, email in users.items()
+    ):
+        raise BackupFileError("the backup's accounts are not a list of ids and e-mail addresses")
+    return dict(users)
+
+
+def _rubric_versions(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rubric versions of the file, each re-hashed: content that does not match its hash
+    (edited after the backup) is refused."""
+    table = db.metadata.tables[RUBRIC]
+    columns = {column.name: column for column in table.columns if column.name != "id"}
+    raw = document.get("rubric_versions", [])
+    if not isinstance(raw, list):
+        raise BackupFileError("the backup's rubric versions are not a list")
+    rows: list[dict[str, Any]] = []
+    hashes: set[str] = set()
+    for position, item in enumerate(raw):
+        label = f"(version {position + 1})"
+        if not isinstance(item, Mapping) or set(item) != set(columns):
+            _refuse(RUBRIC, label, f"expected exactly {', '.join(columns)}")
+        digest, content = item["content_hash"], item["content"]
+        if not isinstance(digest, str) or not isinstance(content, str):
+            _refuse(RUBRIC, label, "its content and content hash must be text")
+        if content_hash(content) != digest:
+            _refuse(
+                RUBRIC,
+                digest,
+                "its content does not match its content hash (edited after the backup?)",
+            )
+        if digest in hashes:
+            _refuse(RUBRIC, digest, "the content hash appears twice")
+        hashes.add(digest)
+        try:
+            rows.append({name: _decode(columns[name], item[name]) for name in columns})
+        except (TypeError, ValueError) as error:
+            _refuse(RUBRIC, digest, f"a value cannot be read ({error})")
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A backup file that passed every check, ready to write (see ``_checked``)."""
+
+    organisation_id: int
+    rows: Mapping[str, list[dict[str, Any]]]  # per table, parents first, without report jobs
+    left_out: Mapping[str, int]  # rows of tables never restored, per table
+    users: Mapping[str, str]  # account id in the file -> e-mail
+    rubric_versions: list[dict[str, Any]]
+
+
+def _checked(document: Any) -> _Checked:
+    """The whole file checked, before anything is written: BackupFileError otherwise."""
+    organisation_id = _check(document)
+    tables = {table.name: table for table in organisation_tables()}
+    sections = document.get("tables")
+    if not isinstance(sections, Mapping):
+        raise BackupFileError("the backup holds no tables")
+    missing = [str(name) for name in sections if name not in tables]
+    if missing:
+        raise BackupFileError(f"the backup has tables this ProcessLens does not: {missing}")
+    prepared = {name: _rows(tables[name], sections[name]) for name in tables if name in sections}
+    _check_rows(tables, prepared, organisation_id)
+    _check_special_rows(prepared)
+    users = _users(document)
+    rubric_versions = _rubric_versions(document)
+    return _Checked(
+        organisation_id=organisation_id,
+        rows={name: rows for name, rows in prepared.items() if name not in LEFT_OUT},
+        left_out={name: len(rows) for name, rows in prepared.items() if name in LEFT_OUT and rows},
+        users=users,
+        rubric_versions=rubric_versions,
+    )
 
 
 def _taken(session: Session, table: Table, ids: Sequence[Any]) -> int:
@@ -277,14 +490,16 @@ def _taken(session: Session, table: Table, ids: Sequence[Any]) -> int:
 
 
 def restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
-    """Put a backed-up organisation back, with every id; refuses if any id is taken."""
-    _check(document)
-    tables = {table.name: table for table in organisation_tables()}
-    sections: Mapping[str, Any] = document["tables"]
-    missing = [name for name in sections if name not in tables]
-    if missing:
-        raise BackupError(f"the backup has tables this ProcessLens does not: {missing}")
-    prepared = {name: _rows(tables[name], sections[name]) for name in tables if name in sections}
+    """Put a backed-up organisation back, with every id (see the module docstring).
+
+    The whole file is checked first: a file that is not a trustworthy backup of one
+    organisation raises BackupFileError, one that collides with this database BackupError,
+    and either way nothing is written. A write the database still refuses (a link hash that
+    is taken) raises BackupError after some rows were written: roll the session back.
+    """
+    checked = _checked(document)
+    tables = {table.name: table for table in organisation_tables() if table.name not in LEFT_OUT}
+    prepared = checked.rows
 
     for name, rows in prepared.items():
         ids = [row[_key(tables[name]).name] for row in rows]
@@ -293,54 +508,48 @@ def restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
                 f"this database already holds {name} rows with the backup's ids (is the "
                 "organisation already here?): restore into an empty database"
             )
-    organisation_rows = prepared.get(ROOT, [])
+    organisation_row = prepared[ROOT][0]
     slug_column = tables[ROOT].c.slug
-    if (
-        organisation_rows
-        and session.execute(
-            select(func.count()).where(slug_column == organisation_rows[0]["slug"])
-        ).scalar_one()
-    ):
+    if session.execute(
+        select(func.count()).where(slug_column == organisation_row["slug"])
+    ).scalar_one():
         raise BackupError(
-            f"an organisation with the short name {organisation_rows[0]['slug']!r} exists here"
+            f"an organisation with the short name {organisation_row['slug']!r} exists here"
         )
 
     # accounts by e-mail: references to accounts this database does not have become empty
     users_table = db.metadata.tables[USERS]
-    emails: Mapping[str, str] = document.get("users", {})
-    existing = dict(
-        session.execute(
-            select(users_table.c.email, users_table.c.id).where(
+    emails = checked.users
+    accounts = {
+        email: (user_id, role)
+        for email, user_id, role in session.execute(
+            select(users_table.c.email, users_table.c.id, users_table.c.role).where(
                 users_table.c.email.in_(sorted(set(emails.values())))
             )
         ).all()
-    )
-    skipped: list[str] = []
+    }
+    skipped = [
+        f"{name}: {count} rows (report jobs are made again on the new server)"
+        for name, count in checked.left_out.items()
+    ]
 
     rubric_table = db.metadata.tables[RUBRIC]
     present: set[str] = set(
         session.execute(
             select(rubric_table.c.content_hash).where(
                 rubric_table.c.content_hash.in_(
-                    [row["content_hash"] for row in document.get("rubric_versions", [])]
+                    [row["content_hash"] for row in checked.rubric_versions]
                 )
             )
         ).scalars()
     )
-    new_versions = [
-        {
-            name: (datetime.fromisoformat(value) if name == "created_at" else value)
-            for name, value in row.items()
-        }
-        for row in document.get("rubric_versions", [])
-        if row["content_hash"] not in present
-    ]
+    new_versions = [row for row in checked.rubric_versions if row["content_hash"] not in present]
     if new_versions:
         session.execute(insert(rubric_table), new_versions)
 
     restored: dict[str, int] = {}
     for name, table in tables.items():
-        rows = prepared.get(name, [])
+        rows = [dict(row) for row in prepared.get(name, [])]
         references = _user_references(table)
         kept = []
         for row in rows:
@@ -349,24 +558,34 @@ def restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
                 old = row.get(column.name)
                 if old is None:
                     continue
-                user_id = existing.get(emails.get(str(old), ""))
+                email = emails.get(str(old), "")
+                user_id, role = accounts.get(email, (None, None))
                 if user_id is None and not column.nullable:
                     keep = False
+                    skipped.append(f"{name} {row[_key(table).name]}: no account {email or '?'}")
+                elif name == MEMBERSHIP and role != row.get("role"):
+                    # it would grant nothing now, and the role it names if the account's changed
+                    keep = False
                     skipped.append(
-                        f"{name} {row[_key(table).name]}: no account {emails.get(str(old), '?')}"
+                        f"{name} {row[_key(table).name]}: {email} is not a {row.get('role')} here"
                     )
                 row[column.name] = user_id
             if keep:
                 kept.append(row)
-        for start in range(0, len(kept), CHUNK):
-            session.execute(insert(table), kept[start : start + CHUNK])
+        try:
+            for start in range(0, len(kept), CHUNK):
+                session.execute(insert(table), kept[start : start + CHUNK])
+        except IntegrityError as error:
+            detail = str(error.orig).strip().splitlines()[0] if error.orig else "a conflict"
+            raise BackupError(
+                f"{name}: this database refuses the backup's rows ({detail})"
+            ) from error
         restored[name] = len(kept)
     session.flush()
     _reset_sequences(session, tables.values())
-    organisation = organisation_rows[0] if organisation_rows else {}
     return Summary(
-        organisation_id=int(organisation.get("id", document.get("organisation_id", 0))),
-        organisation=str(organisation.get("name", document.get("organisation", ""))),
+        organisation_id=checked.organisation_id,
+        organisation=str(organisation_row.get("name", "")),
         rows=restored,
         skipped=tuple(skipped),
     )
@@ -392,4 +611,4 @@ def loads(raw: str | bytes) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
-        raise BackupError(f"the backup file is not valid JSON: {error}") from error
+        raise BackupFileError(f"the backup file is not valid JSON: {error}") from error

@@ -3,7 +3,7 @@
 The command line acts with the operator's access to the database, so every dataset is
 available, respondent-level ones included; each export, backup and restore is recorded in
 the audit log with ``"via": "cli"`` (no account: the actor is empty). Errors end in one line
-and exit code 1 (2 for bad configuration).
+and exit code 1 (2 for bad configuration, and for a backup file that restore refuses).
 """
 
 from __future__ import annotations
@@ -126,12 +126,16 @@ def restore(
     """Restore an organisation from a backup file, with every id (admin only).
 
     Needs a database without this organisation (e.g. an empty one, after processlens
-    migrate); refuses and changes nothing otherwise.
+    migrate); refuses and changes nothing otherwise. Trusts nothing in the file: every row
+    must belong to the organisation it is of, rubric versions must match their hashes, and
+    report jobs are never restored (docs/security.md, "Restore rules"). A file refused as bad
+    input exits 2, naming the table, the row and the reason; one that collides with this
+    database exits 1.
     """
     try:
         raw = source.read_bytes()
     except OSError as error:
-        fail(f"cannot read {source}: {error.strerror}")
+        fail(f"cannot read {source}: {error.strerror}", 2)
     try:
         document = backups.loads(raw)
         with database_session() as (session, _settings):
@@ -144,6 +148,8 @@ def restore(
                 organisation_id=summary.organisation_id,
                 details={"rows": sum(summary.rows.values()), **VIA},
             )
+    except backups.BackupFileError as error:
+        fail(str(error), 2)
     except backups.BackupError as error:
         fail(str(error))
     for line in summary.skipped:
