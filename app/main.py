@@ -25,6 +25,7 @@ from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.reports import commentary as report_commentary
 from app.reports import pdf as report_pdf
 from app.reports import routes as report_routes
+from app.results import summaries
 from app.surveys import api as survey_api
 from app.surveys import routes as survey_routes
 from app.surveys import rubric_store
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             migrate.prepare_schema, settings, engine, migrate=settings.auto_migrate
         )
         await run_in_threadpool(rubric_store.register_at_startup, _app.state.sessions, catalog)
+        # results stored before summaries were written with them (app.results.summaries)
+        await run_in_threadpool(summaries.backfill_at_startup, _app.state.sessions, engine)
         logger.info("ProcessLens %s ready (%s)", __version__, settings.environment.value)
         yield
         engine.dispose()

@@ -37,7 +37,7 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app.dashboards import queries, service, summaries
+from app.dashboards import queries, service
 from app.models import (
     AssessmentRound,
     BusinessUnit,
@@ -247,8 +247,7 @@ class Context:
 
 
 def build(context: Context, dataset_id: str) -> Export:
-    """One dataset of the organisation (summaries refreshed first)."""
-    summaries.refresh(session=context.session, organisation_id=context.organisation_id)
+    """One dataset of the organisation (reads only: summaries are written with results)."""
     builder = _BUILDERS[dataset_id]
     columns, rows = builder(context)
     return Export(dataset(dataset_id), context.organisation, tuple(columns), tuple(rows))

@@ -1,7 +1,8 @@
 """Dashboard queries: aggregates in SQL over the summaries of stored results, as plain rows.
 
-Everything here reads ``result_summary``, ``result_dimension`` and ``result_fact`` (kept
-current by ``app.dashboards.summaries.refresh``) and returns frozen dataclasses. Counting,
+Everything here reads ``result_summary``, ``result_dimension`` and ``result_fact`` (written
+with each stored result by ``app.results.summaries``) and returns frozen dataclasses; nothing
+here writes. Counting,
 summing and grouping happen in the database; Python only receives a few rows per chart, so a
 dashboard over 1,000 teams moves a few hundred rows, not the teams' results.
 
@@ -35,8 +36,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from app.dashboards import summaries
 from app.models import BusinessUnit, ResultDimension, ResultFact, ResultSummary, Team
+from app.results import summaries
 
 _summary = ResultSummary.__table__  # type: ignore[attr-defined]
 _dimension = ResultDimension.__table__  # type: ignore[attr-defined]
@@ -185,7 +186,7 @@ def latest(selection: Selection) -> Subquery:
     """Per team, its latest summarised (closed) round inside the selection's quarters:
     (result_id, team_id, unit_id, mode, respondents).
 
-    Without quarters this is the ``latest`` flag kept by ``summaries.refresh``; with them, the
+    Without quarters this is the ``latest`` flag kept by ``app.results.summaries``; with them, the
     latest of the team's per-quarter latest rounds in the range.
     """
     columns = (
@@ -584,7 +585,7 @@ def units(*, session: Session, organisation_id: int) -> list[tuple[int, str]]:
 
 
 def data_version(*, session: Session, organisation_id: int) -> tuple[Any, ...]:
-    """Changes whenever a summary of the organisation does (after ``summaries.refresh``)."""
+    """Changes whenever a summary of the organisation does (a result stored or rebuilt)."""
     row = session.execute(
         select(
             func.count(),

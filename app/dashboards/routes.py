@@ -6,6 +6,8 @@ respondent-level exports only consultants and admins), ``ScopedOrganisation`` lo
 the data and ``app.dashboards.views`` the page. Filters come from the query string; a unit id
 of another organisation is a 404, anything malformed is ignored. Every analysis export is
 recorded in the audit log (its path says "export", which the no-change-on-GET test expects).
+The dashboard and its CSVs only read (summaries are written with each stored result), so they
+load the organisation through tenancy with the read session, as the report routes do.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from app.accounts.dependencies import ScopedOrganisation, require_roles, setting
 from app.accounts.tenancy import Principal
 from app.dashboards import exports, service, views
 from app.dashboards.service import Filters, Line
-from app.db import SessionDep
+from app.db import ReadSessionDep, SessionDep
 from app.errors import NotFoundError
 from app.models import Organisation, Team, UserRole
 from app.surveys.rubric_store import CatalogDep
@@ -173,12 +175,13 @@ def dashboards_index(request: Request, session: SessionDep, principal: OrgViewer
 @router.get("/organisations/{org_id}/dashboard", response_class=HTMLResponse)
 def dashboard(
     request: Request,
-    session: SessionDep,
-    organisation: ScopedOrganisation,
+    org_id: int,
     principal: OrgViewer,
+    session: ReadSessionDep,
     catalog: CatalogDep,
 ) -> HTMLResponse:
     """The organisation dashboard: every view as a chart and a table, with filters."""
+    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     built = _dashboard(request, session, organisation, principal, catalog)
     teams = (
         session.execute(
@@ -202,11 +205,12 @@ def dashboard(
 def _view_csv(view_id: str) -> Callable[..., Response]:
     def download(
         request: Request,
-        session: SessionDep,
-        organisation: ScopedOrganisation,
+        org_id: int,
         principal: OrgViewer,
+        session: ReadSessionDep,
         catalog: CatalogDep,
     ) -> Response:
+        organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
         built = _dashboard(request, session, organisation, principal, catalog)
         # the team view: the page asked for, as on screen; without a page, every team
         every_team = view_id == "teams" and "page" not in request.query_params

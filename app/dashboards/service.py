@@ -1,8 +1,8 @@
 """The organisation dashboard as plain data: SQL aggregates, anonymity, filters, a cache.
 
-``dashboard(...)`` refreshes the summaries of stored results if a result changed, then runs
-the aggregate queries of ``app.dashboards.queries`` under the rules that decide what may be
-shown, in this order:
+``dashboard(...)`` runs the aggregate queries of ``app.dashboards.queries`` over the summaries
+written with each stored result (``app.results.summaries``; a view only reads) under the rules
+that decide what may be shown, in this order:
 
 1. the *selection*: per team, its latest closed round in the chosen quarters (and only the
    teams of one business unit, if chosen);
@@ -34,10 +34,11 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
-from app.dashboards import queries, summaries
+from app.dashboards import queries
 from app.reports import org
 from app.reports.context import ROLE_LABELS, humanise
 from app.reports.org import CountRow
+from app.results import summaries
 from app.rubric import anonymity
 from app.rubric.loader import Catalog
 
@@ -266,8 +267,7 @@ def dashboard(
     minimum: int = anonymity.DEFAULT_ORG_CELL_MIN,
     cache: DashboardCache | None = None,
 ) -> Dashboard:
-    """The dashboard of an organisation under ``filters`` (summaries refreshed first)."""
-    summaries.refresh(session=session, organisation_id=organisation_id)
+    """The dashboard of an organisation under ``filters``. Reads only."""
     version = queries.data_version(session=session, organisation_id=organisation_id)
     key = (organisation_id, filters, minimum)
     if cache is not None and (cached := cache.get(key, version)) is not None:

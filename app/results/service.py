@@ -22,6 +22,7 @@ from app.models import (
     RoundResult,
     Target,
 )
+from app.results import summaries
 from app.results.model import TeamResult
 from app.results.reads import ORIGINAL, previous_shown, write
 from app.rubric import aggregate
@@ -150,6 +151,7 @@ def store_round_result(
     result.final = assessment_round.status == "closed"
     session.add(result)
     session.flush()
+    summaries.store(session=session, result=result)  # the dashboards' rows, in this transaction
     return result
 
 

@@ -1,36 +1,36 @@
-"""Dashboard summaries: the small rows that dashboards and exports aggregate in SQL.
+"""Dashboard summaries: the small rows of a stored result that organisation views count in SQL.
 
 A stored team result (``RoundResult.computed``) is ~100 KB of JSON; parsing a thousand of them
-per page view would take seconds. So each closed round's original result is summarised once
-into three small tables (``app.models.ResultSummary``, ``ResultDimension``, ``ResultFact``),
-and dashboards run GROUP BY queries over those (``app.dashboards.queries``). The summaries are
-derived data: ``refresh`` rebuilds every summary whose result changed (another
-``computed_at``, ``final``, respondent count or closing date) or is missing, and drops those
-whose round is no longer closed, so the database never needs anything else kept in step.
+per page view would take seconds. So each closed round's original result is summarised into
+three small tables (``app.models.ResultSummary``, ``ResultDimension``, ``ResultFact``) *when it
+is stored*, in the same transaction (``store``, called by ``store_round_result``), and the
+organisation dashboard and report run GROUP BY queries over those
+(``app.dashboards.queries``) without writing anything. ``rebuild`` brings an organisation's
+summaries in step after changes that bypass storing a result (a restored backup, a team moved
+to another business unit); ``backfill`` does it for every organisation at startup.
 
-What is taken from a result, and how, mirrors ``app.reports.org.aggregate`` (the organisation
-report), so the dashboard and the PDF count the same things: a team's trajectory label, its
-top process model, its handoff level per artifact, its Now upgrades with their owners, its
-perception gaps (once per title, largest first), and per practice dimension its band or level.
-Dimension scores, coverage and the number of respondents behind them are aggregated from the
-per-response scores (``ResponseScore``), which is also what the result's team score is (the
-mean of the respondents' scores).
+What is taken from a result: a team's trajectory label, its top process model, its handoff
+level per artifact, its Now upgrades with their owners, its perception gaps (once per title,
+largest first), and per practice dimension its band or level. Dimension scores, coverage and
+the number of respondents behind them are aggregated from the per-response scores
+(``ResponseScore``), which is also what the result's team score is (the mean of the
+respondents' scores).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import mean
 from typing import Any, Final
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Engine, delete, func, insert, or_, select, update
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
+from app import migrate
 from app.models import (
     AssessmentRound,
     ResponseScore,
@@ -41,10 +41,18 @@ from app.models import (
     RoundStatus,
     Team,
 )
-from app.reports.context import humanise
 from app.rubric.output import NO_RECOMMENDATION, recommended_model
 
 logger = logging.getLogger(__name__)
+_summary = ResultSummary.__table__  # type: ignore[attr-defined]
+
+
+def humanise(identifier: str) -> str:
+    """An id as words, as ``app.reports.context.humanise`` writes it (results sit below
+    reports, so they cannot import it)."""
+    text = identifier.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
 
 ORIGINAL: Final = "original"
 BATCH: Final = 200  # results rebuilt per round trip
@@ -224,7 +232,25 @@ def summarise(source: Source, cells: Mapping[str, Cell]) -> Rows:
     return Rows(summary=summary, dimensions=dimensions, facts=facts)
 
 
-# ---------------------------------------------------------------- keeping them current
+# ---------------------------------------------------------------- writing them
+
+
+def store(*, session: Session, result: RoundResult) -> None:
+    """Write the summary of a result just stored (and flushed), in the caller's transaction.
+
+    Built from the stored row as read back (on PostgreSQL a JSONB object keeps its keys in
+    its own order, and the summary's positions follow what ``rebuild`` reads); dropped when
+    the round is not closed, since organisation views count closed rounds only; and the
+    team's latest rounds flagged again. A rescore (another label) has no summary.
+    """
+    if result.label != ORIGINAL or result.id is None:
+        return
+    _store(session, [result.id])
+    rounds = AssessmentRound.__table__  # type: ignore[attr-defined]
+    team_id = session.execute(
+        select(rounds.c.team_id).where(rounds.c.id == result.round_id)
+    ).scalar_one()
+    _mark_latest(session, _summary.c.team_id == team_id)
 
 
 def stale_results(*, session: Session, organisation_id: int) -> tuple[list[int], list[int]]:
@@ -313,29 +339,40 @@ def _sources(session: Session, result_ids: Sequence[int]) -> list[Source]:
         )
         .join(rounds, rounds.c.id == result.c.round_id)
         .join(teams, teams.c.id == rounds.c.team_id)
-        .where(result.c.id.in_(result_ids))
+        .where(
+            result.c.id.in_(result_ids),
+            rounds.c.status == RoundStatus.closed,
+            rounds.c.closed_at.is_not(None),
+        )
     ).all()
     return [Source(*row) for row in rows]
 
 
+def _insert(session: Session, built: Sequence[Rows]) -> None:
+    if not built:
+        return
+    session.execute(insert(ResultSummary), [rows.summary for rows in built])
+    dimensions = [row for rows in built for row in rows.dimensions]
+    facts = [row for rows in built for row in rows.facts]
+    if dimensions:
+        session.execute(insert(ResultDimension), dimensions)
+    if facts:
+        session.execute(insert(ResultFact), facts)
+
+
 def _store(session: Session, result_ids: Sequence[int]) -> int:
+    """Summarise these results again (those of closed rounds; the others lose theirs)."""
     sources = _sources(session, result_ids)
     cells = _cells(session, [source.round_id for source in sources])
     built = [summarise(source, cells.get(source.round_id, {})) for source in sources]
     session.execute(delete(ResultSummary).where(col(ResultSummary.result_id).in_(result_ids)))
-    if built:
-        session.execute(insert(ResultSummary), [rows.summary for rows in built])
-        dimensions = [row for rows in built for row in rows.dimensions]
-        facts = [row for rows in built for row in rows.facts]
-        if dimensions:
-            session.execute(insert(ResultDimension), dimensions)
-        if facts:
-            session.execute(insert(ResultFact), facts)
+    _insert(session, built)
     return len(built)
 
 
-def _mark_latest(session: Session, organisation_id: int) -> None:
-    """Flag each team's latest summarised round, overall and per quarter."""
+def _mark_latest(session: Session, among: ColumnElement[bool]) -> None:
+    """Flag each team's latest summarised round, overall and per quarter, among the summaries
+    ``among`` selects (whole teams: one team, or an organisation)."""
     summary = ResultSummary.__table__  # type: ignore[attr-defined]
 
     def ranked(*partition: Any) -> Any:
@@ -349,70 +386,19 @@ def _mark_latest(session: Session, organisation_id: int) -> None:
                 )
                 .label("rank"),
             )
-            .where(summary.c.organisation_id == organisation_id)
+            .where(among)
             .subquery()
         )
         return select(inner.c.result_id).where(inner.c.rank == 1)
 
     session.execute(
         update(summary)
-        .where(summary.c.organisation_id == organisation_id)
+        .where(among)
         .values(
             latest=summary.c.result_id.in_(ranked(summary.c.team_id)),
             latest_in_period=summary.c.result_id.in_(ranked(summary.c.team_id, summary.c.period)),
         )
     )
-
-
-def fingerprint(session: Session) -> tuple[Any, ...]:
-    """A cheap digest of everything ``stale_results`` looks at, over the whole installation
-    (covering indexes only): stored results, closed rounds, teams and their units."""
-    result = RoundResult.__table__  # type: ignore[attr-defined]
-    rounds = AssessmentRound.__table__  # type: ignore[attr-defined]
-    teams = Team.__table__  # type: ignore[attr-defined]
-    unit = func.coalesce(teams.c.business_unit_id, 0)
-    results = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(result.c.id), 0),
-            func.coalesce(func.sum(result.c.respondent_count), 0),
-            func.max(result.c.computed_at),
-            func.coalesce(func.sum(case((result.c.final, 1), else_=0)), 0),
-        ).where(result.c.label == ORIGINAL)
-    ).one()
-    closed = session.execute(
-        select(
-            func.count(), func.max(rounds.c.closed_at), func.coalesce(func.sum(rounds.c.id), 0)
-        ).where(rounds.c.status == RoundStatus.closed)
-    ).one()
-    units = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(unit), 0),
-            func.coalesce(func.sum(unit * teams.c.id), 0),
-        )
-    ).one()
-    return (*results, *closed, *units)
-
-
-def _own_digest(session: Session, organisation_id: int) -> tuple[Any, ...]:
-    """The organisation's summaries themselves (so a rolled-back rebuild is noticed)."""
-    summary = ResultSummary.__table__  # type: ignore[attr-defined]
-    return tuple(
-        session.execute(
-            select(func.count(), func.coalesce(func.sum(summary.c.result_id), 0)).where(
-                summary.c.organisation_id == organisation_id
-            )
-        ).one()
-    )
-
-
-# organisations whose summaries were last found current, by database and fingerprint. Only an
-# optimisation: a process that has not seen the fingerprint checks the summaries themselves,
-# and an entry is made only after a check that found nothing to rebuild (never after writes a
-# rollback could undo).
-_current: dict[tuple[str, int], tuple[Any, ...]] = {}
-_current_lock = threading.Lock()
 
 
 def _sync_units(session: Session, organisation_id: int) -> int:
@@ -433,37 +419,58 @@ def _sync_units(session: Session, organisation_id: int) -> int:
     return int(moved.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def refresh(*, session: Session, organisation_id: int) -> int:
-    """Bring the organisation's summaries up to date; returns how many were rebuilt.
-
-    Cheap when nothing changed (a fingerprint over covering indexes). Safe to run
-    concurrently: if another request stored the same summaries first, this one's savepoint
-    is rolled back and the other's rows are used.
-    """
-    key = (session.connection().engine.url.render_as_string(), organisation_id)
-    digest = (*fingerprint(session), *_own_digest(session, organisation_id))
-    with _current_lock:
-        if _current.get(key) == digest:
-            return 0
+def rebuild(*, session: Session, organisation_id: int) -> int:
+    """Bring the organisation's summaries in step with its stored results, rounds and teams
+    (for changes that bypass ``store``); returns how many were rebuilt. Never on a read."""
     changed, gone = stale_results(session=session, organisation_id=organisation_id)
+    if gone:
+        session.execute(delete(ResultSummary).where(col(ResultSummary.result_id).in_(gone)))
     built = 0
-    try:
-        with session.begin_nested():
-            if gone:
-                session.execute(delete(ResultSummary).where(col(ResultSummary.result_id).in_(gone)))
-            for start in range(0, len(changed), BATCH):
-                built += _store(session, changed[start : start + BATCH])
-            moved = _sync_units(session, organisation_id)
-            if changed or gone:
-                _mark_latest(session, organisation_id)
-    except IntegrityError:
-        logger.info("organisation %s: summaries were refreshed concurrently", organisation_id)
-        return 0
+    for start in range(0, len(changed), BATCH):
+        built += _store(session, changed[start : start + BATCH])
+    moved = _sync_units(session, organisation_id)
+    if changed or gone:
+        _mark_latest(
+            session,
+            _summary.c.organisation_id == organisation_id,
+        )
+    if built or gone or moved:
+        logger.info(
+            "organisation %s: %d dashboard summaries rebuilt, %d dropped, %d moved",
+            organisation_id,
+            built,
+            len(gone),
+            moved,
+        )
+    return built
+
+
+def backfill(*, session: Session) -> int:
+    """``rebuild`` every organisation's summaries; returns how many were rebuilt in all.
+
+    Runs at startup (``app.main``), after the schema is migrated and before anything is
+    served, rather than as an Alembic data migration: it runs the very code that writes
+    summaries with results against the schema that code expects (a data migration would
+    freeze today's writer into the migration history, and a later change to these tables
+    would break databases upgrading through it); it only touches what is missing or out of
+    date, so it is cheap when there is nothing to do and simply resumes after a crash; and it
+    also covers rows that reached the database another way (a database from before summaries
+    were written with results, a backup restored by an older version).
+    """
+    teams = Team.__table__  # type: ignore[attr-defined]
+    organisation_ids = session.execute(select(teams.c.organisation_id).distinct()).scalars()
+    return sum(
+        rebuild(session=session, organisation_id=organisation_id)
+        for organisation_id in sorted(organisation_ids)
+    )
+
+
+def backfill_at_startup(sessions: sessionmaker[Session], engine: Engine) -> int:
+    """``backfill`` in a transaction of its own, under the migration lock, so that several
+    workers starting together build the missing summaries once."""
+    with migrate.migration_lock(engine), sessions() as session:
+        built = backfill(session=session)
+        session.commit()
     if built:
-        logger.info("rebuilt %d dashboard summaries of organisation %s", built, organisation_id)
-    if not (changed or gone or moved):
-        with _current_lock:
-            if len(_current) > 10_000:
-                _current.clear()
-            _current[key] = digest
+        logger.info("built %d missing or out-of-date dashboard summaries", built)
     return built

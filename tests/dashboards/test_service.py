@@ -7,9 +7,11 @@ import math
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlmodel import Session, col, delete, select
 
-from app.dashboards import queries, service, summaries
+from app.dashboards import queries, service
 from app.models import (
     AssessmentRound,
     ResultDimension,
@@ -17,6 +19,7 @@ from app.models import (
     RoundResult,
 )
 from app.reports import batch, org
+from app.results import summaries
 from app.results.service import store_round_result
 from app.rubric import anonymity
 from tests.dashboards import helpers
@@ -232,24 +235,34 @@ def test_the_cache_answers_until_a_result_changes(session: Session) -> None:
     assert cached() is second
 
 
-def test_summaries_follow_their_results(session: Session) -> None:
+def test_summaries_are_written_with_their_results(session: Session) -> None:
     world = helpers.world(session)
-    build(session, world.id)
     latest = world.rounds["Atlas"][-1]
+    # stored with the result, before anyone opens a dashboard
     summary = session.exec(select(ResultSummary).where(ResultSummary.round_id == latest.id)).one()
     assert summary.latest
     assert summary.latest_in_period
-    # a result computed again (as after erasing a respondent) is summarised again
+    earlier = session.exec(
+        select(ResultSummary).where(ResultSummary.round_id == world.rounds["Atlas"][0].id)
+    ).one()
+    assert not earlier.latest
+    assert summaries.rebuild(session=session, organisation_id=world.id) == 0
+    # a result computed again (as after erasing a respondent) is summarised again at once
     session.exec(delete(RoundResult).where(col(RoundResult.round_id) == latest.id))
     session.flush()
-    latest.status = "closed"
     store_round_result(session=session, assessment_round=latest)
-    assert summaries.refresh(session=session, organisation_id=world.id) == 1
+    assert summaries.rebuild(session=session, organisation_id=world.id) == 0
+    assert every_line(session, build(session, world.id))["Atlas"].round_id == latest.id
+
+
+def test_a_rebuild_follows_changes_made_around_stored_results(session: Session) -> None:
+    world = helpers.world(session)
+    latest = world.rounds["Atlas"][-1]
     # a reopened round leaves the dashboard; its team's earlier round becomes the latest
     latest.status = "open"
     session.add(latest)
     session.flush()
-    summaries.refresh(session=session, organisation_id=world.id)
+    summaries.rebuild(session=session, organisation_id=world.id)
     line = every_line(session, build(session, world.id))["Atlas"]
     assert line.round_id == world.rounds["Atlas"][0].id
     # a team moved to another unit is counted there
@@ -257,8 +270,42 @@ def test_summaries_follow_their_results(session: Session) -> None:
     atlas.business_unit_id = world.units["South"].id
     session.add(atlas)
     session.flush()
+    summaries.rebuild(session=session, organisation_id=world.id)
     moved = build(session, world.id, unit_id=world.units["South"].id)
     assert "Atlas" in every_line(session, moved)
+
+
+def test_a_dashboard_view_writes_nothing(session: Session) -> None:
+    world = helpers.world(session)
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]).lstrip().split(None, 1)[0].upper())
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        dashboard = build(session, world.id)
+        service.all_lines(session=session, dashboard=dashboard)
+        build(session, world.id, hide_names=True, period_from="2026 Q2")
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    assert dashboard.teams_shown == 6
+    assert statements
+    assert not {"INSERT", "UPDATE", "DELETE"} & set(statements)
+
+
+def test_summaries_missing_from_before_are_built_at_startup(session: Session, app: Any) -> None:
+    world = helpers.world(session)
+    # a database from before summaries were written with results
+    session.exec(delete(ResultSummary).where(col(ResultSummary.organisation_id) == world.id))
+    session.commit()
+    assert build(session, world.id).empty
+    with TestClient(app):
+        pass
+    dashboard = build(session, world.id)
+    assert dashboard.teams_shown == 6
+    assert summaries.rebuild(session=session, organisation_id=world.id) == 0
 
 
 def test_the_stored_cells_are_the_means_of_the_response_scores(session: Session) -> None:
