@@ -25,7 +25,7 @@ from app import cli, cli_session, db
 from app.accounts import organisations
 from app.config import Settings
 from app.dashboards import backup
-from app.models import Membership, ReportJob, ReportJobStatus
+from app.models import Membership, ReportJob, ReportJobStatus, User, UserRole
 from tests.accounts import helpers
 
 NEW_ID = 900_001
@@ -201,6 +201,25 @@ def test_the_untouched_backup_restores_without_its_report_jobs(
         select(Membership).where(Membership.user_id == scene.alpha.consultant.id)  # type: ignore[arg-type]
     ).all()
     assert [row[0].organisation_id for row in consultant] == [scene.alpha.org.id]
+
+
+def test_a_membership_in_another_role_than_the_accounts_is_not_restored(
+    scene: Scene, session: Session
+) -> None:
+    """The consultant's account is an org leader here: the consultant membership would grant
+    nothing now, and would come alive if the account became a consultant again."""
+    consultant = session.get(User, scene.alpha.consultant.id)
+    assert consultant is not None
+    consultant.role = UserRole.org_leader
+    session.add(consultant)
+    session.commit()
+    summary = backup.restore(session=session, document=scene.document)
+    session.commit()
+    assert any(scene.alpha.consultant.email in line for line in summary.skipped)
+    kept = session.exec(
+        select(Membership).where(Membership.user_id == scene.alpha.consultant.id)  # type: ignore[arg-type]
+    ).all()
+    assert kept == []
 
 
 def test_the_command_refuses_an_edited_backup_in_one_line_with_exit_2(
