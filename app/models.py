@@ -311,6 +311,24 @@ class AssessmentRound(SQLModel, table=True):
     commentary: str | None = Field(default=None, sa_type=Text)
 
 
+class RoundCreationKey(SQLModel, table=True):
+    """The key a request to start a round came with (the new-round form's per-form token, or
+    the API's Idempotency-Key header): a repeat with the same key gets the first round.
+
+    Only keyed requests have a row, so the key is NOT NULL and the database refuses a second
+    round under one key per team (a NULL in a unique key would not be unique).
+    """
+
+    __tablename__: ClassVar[str] = "round_creation_key"
+    __table_args__ = (Index(None, "team_id", "key", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", ondelete="CASCADE")
+    key: str = Field(max_length=128)
+    round_id: int = Field(foreign_key="assessment_round.id", ondelete="CASCADE", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
 class Invitation(SQLModel, table=True):
     """One link per role per round; the database refuses a use beyond its limit."""
 

@@ -5,6 +5,11 @@ Other areas record their security-relevant actions here, e.g. the survey code:
 target_type="invitation", target_id=invitation.id, organisation_id=org_id,
 details={"round_id": round_id, "role": "data_scientist"})``.
 
+A service that owns a use case takes an ``Actor`` (who acts, under which request) instead of
+the request: the page and the API build it once per request (app.accounts.actor), the CLI
+with ``Actor.cli()``, and the service records the event itself, so every edge records the
+same one.
+
 Append-only: this module only inserts and reads; nothing in the app updates or deletes an
 audit row (a test checks no code path does), and deleting an organisation keeps its records
 because the organisation and target are plain values, not foreign keys.
@@ -48,6 +53,19 @@ FORBIDDEN_DETAIL_KEYS = frozenset(
 MAX_DETAIL_TEXT = 200
 
 
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """Who acts, for the audit log: a user (None for the CLI acting as nobody in particular)
+    and the request id that ties the event to the request's log lines (None outside one)."""
+
+    user_id: int | None
+    request_id: str | None = None
+
+    @classmethod
+    def cli(cls, user_id: int | None = None) -> Actor:
+        return cls(user_id=user_id, request_id=None)
+
+
 def _clean(details: Mapping[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for key, value in details.items():
@@ -67,6 +85,7 @@ def record(
     *,
     session: Session,
     request: Any = None,
+    actor: Actor | None = None,
     action: str,
     actor_id: int | None = None,
     target_type: str | None = None,
@@ -77,10 +96,15 @@ def record(
     """Append one audit event (flushed with the request's transaction).
 
     ``actor_id`` defaults to the signed-in user of ``request`` (if a principal was resolved);
-    ``request`` may be None for the CLI. ``details`` are plain values; keys that could hold
-    secrets or answers (password, token, answers, note, email, ...) are dropped.
+    ``request`` may be None for the CLI. Services pass ``actor`` instead of ``request``.
+    ``details`` are plain values; keys that could hold secrets or answers (password, token,
+    answers, note, email, ...) are dropped.
     """
-    if actor_id is None and request is not None:
+    request_id = (correlation_id.get() or None) if request is not None else None
+    if actor is not None:
+        actor_id = actor_id if actor_id is not None else actor.user_id
+        request_id = actor.request_id
+    elif actor_id is None and request is not None:
         principal = getattr(request.state, "principal", None)
         actor_id = getattr(principal, "user_id", None)
     event = AuditEvent(
@@ -89,7 +113,7 @@ def record(
         action=action[:80],
         target_type=target_type[:40] if target_type else None,
         target_id=str(target_id)[:80] if target_id is not None else None,
-        request_id=(correlation_id.get() or None) if request is not None else None,
+        request_id=request_id[:64] if request_id else None,
         details=_clean(details or {}),
     )
     session.add(event)

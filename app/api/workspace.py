@@ -12,11 +12,12 @@ import dataclasses
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from sqlmodel import Session, col, select
 
-from app.accounts import audit, tenancy
+from app.accounts import tenancy
+from app.accounts.actor import ApiActor
 from app.accounts.dependencies import ApiPrincipal, settings_of
 from app.api.base import api_router
 from app.db import SessionDep
@@ -28,14 +29,8 @@ from app.surveys import rubric_store
 from app.surveys.invitations import IssuedInvitation, absolute_url
 from app.surveys.rubric_store import CatalogDep
 from app.surveys.service import round_closed
-from app.workspace import acting, rounds
-from app.workspace.results import (
-    load_results,
-    refresh_team_results,
-    rescore,
-    rubric_upgrade,
-    visibility_of,
-)
+from app.workspace import acting, rounds, services
+from app.workspace.results import load_results, rubric_upgrade, visibility_of
 
 MAX_ID: Final = 2**31 - 1
 TeamId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -253,21 +248,6 @@ def _links_out(request: Request, issued: dict[str, IssuedInvitation]) -> list[Li
     ]
 
 
-def _audit_links(
-    request: Request, session: Session, team: Team, round_id: int, issued: dict[str, Any]
-) -> None:
-    for role, link in issued.items():
-        audit.record(
-            session=session,
-            request=request,
-            action="invitation.created",
-            target_type="invitation",
-            target_id=link.invitation.id,
-            organisation_id=team.organisation_id,
-            details={"round_id": round_id, "role": role},
-        )
-
-
 # ---------------------------------------------------------------- rounds
 
 
@@ -285,22 +265,45 @@ def list_rounds(
     return [_round_out(session, item) for item in found]
 
 
-@api_router.post("/teams/{team_id}/rounds", status_code=201, tags=["workspace"], responses=ERRORS)
+REPEATED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": CreatedRoundOut,
+        "description": "A repeat with the same Idempotency-Key: the round the first call "
+        "started, without links (a link is shown only once).",
+    }
+}
+
+
+@api_router.post(
+    "/teams/{team_id}/rounds",
+    status_code=201,
+    tags=["workspace"],
+    responses={**ERRORS, **REPEATED},
+)
 def create_round(
     team_id: TeamId,
     body: RoundIn,
     request: Request,
+    response: Response,
     principal: ApiPrincipal,
+    actor: ApiActor,
     scope: TeamScope,
     session: SessionDep,
     catalog: CatalogDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="Any unique string (a UUID) of up to 128 visible characters: a retry "
+            "with the same key returns the first round instead of starting another."
+        ),
+    ] = None,
 ) -> CreatedRoundOut:
     """Start a round under the newest rubric. A team survey answers with one invitation link
     per role (shown only here); a solo round with the address where the lead answers it."""
     team, organisation = scope.team, scope.organisation
     settings = settings_of(request)
     available = tuple(rubric_store.round_instruments(catalog, organisation))
-    started = rounds.start_round(
+    started = services.create_round(
         session=session,
         settings=settings,
         catalog=catalog,
@@ -319,20 +322,12 @@ def create_round(
             respondents_see_results=body.respondents_see_results,
             roles=tuple(body.roles) if body.roles is not None else rounds.DEFAULT_ROLES,
         ),
-        created_by_id=principal.user_id,
+        actor=actor,
+        idempotency_key=idempotency_key,
     )
     assessment_round = started.assessment_round
-    assert assessment_round.id is not None
-    audit.record(
-        session=session,
-        request=request,
-        action="round.created",
-        target_type="round",
-        target_id=assessment_round.id,
-        organisation_id=team.organisation_id,
-        details={"team_id": team.id, "mode": assessment_round.mode, "kind": assessment_round.kind},
-    )
-    _audit_links(request, session, team, assessment_round.id, dict(started.links))
+    if started.repeated:
+        response.status_code = 200
     return CreatedRoundOut(
         round=_round_out(session, assessment_round),
         links=_links_out(request, dict(started.links)),
@@ -369,22 +364,14 @@ def get_round(
 def close_round(
     team_id: TeamId,
     round_id: RoundId,
-    request: Request,
     principal: ApiPrincipal,
+    actor: ApiActor,
     scope: InRound,
     session: SessionDep,
 ) -> RoundOut:
     """Close the round: links stop working and the result becomes final."""
     team, assessment_round = scope.team, scope.assessment_round
-    rounds.close_round(session=session, assessment_round=assessment_round)
-    audit.record(
-        session=session,
-        request=request,
-        action="round.closed",
-        target_type="round",
-        target_id=round_id,
-        organisation_id=team.organisation_id,
-    )
+    services.close_round(session=session, team=team, assessment_round=assessment_round, actor=actor)
     return _round_out(session, assessment_round)
 
 
@@ -393,24 +380,19 @@ def extend_round(
     team_id: TeamId,
     round_id: RoundId,
     body: ExtendIn,
-    request: Request,
     principal: ApiPrincipal,
+    actor: ApiActor,
     scope: InRound,
     session: SessionDep,
 ) -> RoundOut:
     """A later closing date; links that would expire earlier are extended to it."""
     team, assessment_round = scope.team, scope.assessment_round
-    rounds.extend_round(
-        session=session, assessment_round=assessment_round, closes_on=body.closes_on
-    )
-    audit.record(
+    services.extend_round(
         session=session,
-        request=request,
-        action="round.extended",
-        target_type="round",
-        target_id=round_id,
-        organisation_id=team.organisation_id,
-        details={"closes_on": body.closes_on.isoformat()},
+        team=team,
+        assessment_round=assessment_round,
+        closes_on=body.closes_on,
+        actor=actor,
     )
     return _round_out(session, assessment_round)
 
@@ -430,19 +412,20 @@ def create_links(
     body: LinksIn,
     request: Request,
     principal: ApiPrincipal,
+    actor: ApiActor,
     scope: InRound,
     session: SessionDep,
 ) -> list[LinkOut]:
     """New links for the roles (shown only here); a role's previous link stops working."""
     team, assessment_round = scope.team, scope.assessment_round
-    issued = rounds.issue_links(
+    issued = services.issue_links(
         session=session,
         settings=settings_of(request),
+        team=team,
         assessment_round=assessment_round,
         roles=body.roles,
-        created_by_id=principal.user_id,
+        actor=actor,
     )
-    _audit_links(request, session, team, round_id, dict(issued))
     return _links_out(request, issued)
 
 
@@ -456,24 +439,15 @@ def revoke_link(
     team_id: TeamId,
     round_id: RoundId,
     body: RoleIn,
-    request: Request,
     principal: ApiPrincipal,
+    actor: ApiActor,
     scope: InRound,
     session: SessionDep,
 ) -> Response:
     """The role's link stops working; people who started keep their personal links."""
     team, assessment_round = scope.team, scope.assessment_round
-    invitation = rounds.revoke_link(
-        session=session, assessment_round=assessment_round, role=body.role
-    )
-    audit.record(
-        session=session,
-        request=request,
-        action="invitation.revoked",
-        target_type="invitation",
-        target_id=invitation.id,
-        organisation_id=team.organisation_id,
-        details={"round_id": round_id, "role": body.role},
+    services.revoke_link(
+        session=session, team=team, assessment_round=assessment_round, role=body.role, actor=actor
     )
     return Response(status_code=204)
 
@@ -485,24 +459,15 @@ def extend_link(
     team_id: TeamId,
     round_id: RoundId,
     body: RoleIn,
-    request: Request,
     principal: ApiPrincipal,
+    actor: ApiActor,
     scope: InRound,
     session: SessionDep,
 ) -> LinkStateOut:
     """Ten more uses for the role's link, valid until the round closes."""
     team, assessment_round = scope.team, scope.assessment_round
-    invitation = rounds.extend_link(
-        session=session, assessment_round=assessment_round, role=body.role
-    )
-    audit.record(
-        session=session,
-        request=request,
-        action="invitation.extended",
-        target_type="invitation",
-        target_id=invitation.id,
-        organisation_id=team.organisation_id,
-        details={"round_id": round_id, "role": body.role},
+    services.extend_link(
+        session=session, team=team, assessment_round=assessment_round, role=body.role, actor=actor
     )
     state = next(
         s
@@ -577,8 +542,8 @@ def get_results(
 def rescore_round(
     team_id: TeamId,
     round_id: RoundId,
-    request: Request,
     principal: ApiPrincipal,
+    actor: ApiActor,
     scope: InRound,
     session: SessionDep,
     catalog: CatalogDep,
@@ -586,15 +551,8 @@ def rescore_round(
     """Score the round's answers under the newest rubric, stored beside the original under
     its own label; ``upgrade.renew`` lists the questions that need new answers."""
     team, assessment_round = scope.team, scope.assessment_round
-    stored = rescore(session=session, assessment_round=assessment_round, newest=catalog)
-    audit.record(
-        session=session,
-        request=request,
-        action="round.rescored",
-        target_type="round",
-        target_id=round_id,
-        organisation_id=team.organisation_id,
-        details={"label": stored.label},
+    stored = services.rescore_round(
+        session=session, team=team, assessment_round=assessment_round, newest=catalog, actor=actor
     )
     return _result_out(session, assessment_round, catalog, stored.label)
 
@@ -616,27 +574,17 @@ def get_targets(
 def put_targets(
     team_id: TeamId,
     body: TargetsIn,
-    request: Request,
     principal: ApiPrincipal,
+    actor: ApiActor,
     scope: TeamScope,
     session: SessionDep,
     catalog: CatalogDep,
 ) -> dict[str, str]:
     """Set targets (null removes one); dimensions not named keep theirs. Results are
     recomputed, so they show the percent to each target."""
-    team = scope.team
-    targets = acting.set_targets(session=session, catalog=catalog, team=team, targets=body.targets)
-    refresh_team_results(session=session, team_id=team_id)
-    audit.record(
-        session=session,
-        request=request,
-        action="targets.set",
-        target_type="team",
-        target_id=team_id,
-        organisation_id=team.organisation_id,
-        details={"targets": targets},
+    return services.set_targets(
+        session=session, catalog=catalog, team=scope.team, targets=body.targets, actor=actor
     )
-    return targets
 
 
 @api_router.get("/teams/{team_id}/adopted", tags=["workspace"])
@@ -659,31 +607,17 @@ def _adopted_out(session: Session, team: Team) -> list[AdoptedOut]:
 def adopt(
     team_id: TeamId,
     practice_id: PracticeId,
-    request: Request,
     principal: ApiPrincipal,
+    actor: ApiActor,
     scope: TeamScope,
     session: SessionDep,
     catalog: CatalogDep,
 ) -> list[AdoptedOut]:
     """Mark a practice adopted (again: no change); the next round shows if answers moved."""
     team = scope.team
-    if acting.adopt(
-        session=session,
-        catalog=catalog,
-        team=team,
-        practice_id=practice_id,
-        user_id=principal.user_id,
-    ):
-        refresh_team_results(session=session, team_id=team_id)
-        audit.record(
-            session=session,
-            request=request,
-            action="practice.adopted",
-            target_type="team",
-            target_id=team_id,
-            organisation_id=team.organisation_id,
-            details={"practice": practice_id},
-        )
+    services.adopt_practice(
+        session=session, catalog=catalog, team=team, practice_id=practice_id, actor=actor
+    )
     return _adopted_out(session, team)
 
 
@@ -693,23 +627,14 @@ def adopt(
 def unadopt(
     team_id: TeamId,
     practice_id: PracticeId,
-    request: Request,
     principal: ApiPrincipal,
+    actor: ApiActor,
     scope: TeamScope,
     session: SessionDep,
     catalog: CatalogDep,
 ) -> Response:
     """Undo an adoption (no change if it was not adopted)."""
-    team = scope.team
-    if acting.unadopt(session=session, catalog=catalog, team=team, practice_id=practice_id):
-        refresh_team_results(session=session, team_id=team_id)
-        audit.record(
-            session=session,
-            request=request,
-            action="practice.unadopted",
-            target_type="team",
-            target_id=team_id,
-            organisation_id=team.organisation_id,
-            details={"practice": practice_id},
-        )
+    services.unadopt_practice(
+        session=session, catalog=catalog, team=scope.team, practice_id=practice_id, actor=actor
+    )
     return Response(status_code=204)

@@ -17,7 +17,7 @@ survive unchanged. Two kinds of rows are referenced rather than owned:
 Report jobs (``report_job``) are left out too: a job's zip is a file on the server that made
 it, and a stored file name is served from disk, so none ever comes from a file.
 
-Derived rows (dashboard summaries) are left out; the restore rebuilds them. The
+Derived rows (dashboard summaries) are left out; they are rebuilt on the next view. The
 backup file holds hashes of resume and invitation links and the answers: treat it like the
 database.
 
@@ -53,12 +53,11 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
 from app import db, files
 from app.models import Organisation, UserRole
-from app.results import summaries
 from app.rubric.loader import content_hash
 
 FORMAT: Final = "processlens-backup"
@@ -465,7 +464,7 @@ def _checked(document: Any) -> _Checked:
         raise BackupFileError("the backup holds no tables")
     missing = [str(name) for name in sections if name not in tables]
     if missing:
-        raise BackupFileError(f"the backup has tables this ProcessLens does not: {missing}")
+        raise BackupFileError(f"the backup has tables that are not an organisation's: {missing}")
     prepared = {name: _rows(tables[name], sections[name]) for name in tables if name in sections}
     _check_rows(tables, prepared, organisation_id)
     _check_special_rows(prepared)
@@ -576,7 +575,7 @@ def restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
         try:
             for start in range(0, len(kept), CHUNK):
                 session.execute(insert(table), kept[start : start + CHUNK])
-        except IntegrityError as error:
+        except (IntegrityError, DataError) as error:
             detail = str(error.orig).strip().splitlines()[0] if error.orig else "a conflict"
             raise BackupError(
                 f"{name}: this database refuses the backup's rows ({detail})"
@@ -584,7 +583,6 @@ def restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
         restored[name] = len(kept)
     session.flush()
     _reset_sequences(session, tables.values())
-    summaries.rebuild(session=session, organisation_id=checked.organisation_id)
     return Summary(
         organisation_id=checked.organisation_id,
         organisation=str(organisation_row.get("name", "")),

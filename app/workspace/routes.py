@@ -11,36 +11,31 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import iter_route_contexts
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from app import templating
-from app.accounts import audit, tenancy
+from app.accounts import tenancy
+from app.accounts.actor import PageActor
 from app.accounts.dependencies import CurrentPrincipal, settings_of
 from app.accounts.tenancy import Principal
 from app.db import SessionDep
 from app.errors import DomainError, InvalidInputError, NotFoundError
-from app.models import AssessmentRound, AuditEvent, Organisation, Team
+from app.models import AssessmentRound, Organisation, Team
 from app.reports import commentary as report_commentary
 from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
 from app.surveys import rubric_store
 from app.surveys.invitations import IssuedInvitation
 from app.surveys.rubric_store import CatalogDep
-from app.workspace import acting, exports, pages, results_page, rounds
-from app.workspace.results import (
-    load_results,
-    refresh_team_results,
-    require_visible,
-    rescore,
-    rubric_upgrade,
-)
+from app.workspace import acting, exports, pages, results_page, rounds, services
+from app.workspace.results import load_results, require_visible, rubric_upgrade
 
 router = APIRouter(include_in_schema=False)
 
@@ -195,24 +190,6 @@ def _round_values(form: FormData, defaults: pages.RoundFormValues) -> pages.Roun
     )
 
 
-def _already_created(session: Session, principal: Principal, form_key: str) -> int | None:
-    """The round a repeated submit of the same form created (a double click or a reload)."""
-    if not form_key:
-        return None
-    since = datetime.now(UTC) - timedelta(days=1)
-    events = session.exec(
-        select(AuditEvent).where(
-            AuditEvent.action == "round.created",
-            AuditEvent.actor_id == principal.user_id,
-            col(AuditEvent.at) >= since,
-        )
-    ).all()
-    for event in events:
-        if event.details.get("form_key") == form_key and event.target_id:
-            return int(event.target_id)
-    return None
-
-
 @router.post("/teams/{team_id}/rounds", response_class=HTMLResponse)
 def create_round(
     request: Request,
@@ -221,15 +198,14 @@ def create_round(
     catalog: CatalogDep,
     team_id: TeamId,
     form: FormDep,
+    actor: PageActor,
 ) -> Response:
     """Start a round. A team survey answers with its links (shown once); a solo round goes
-    straight to the lead's own survey."""
+    straight to the lead's own survey. A repeated submit of the same form (its ``form_key``)
+    goes to the round the first one started."""
     team, organisation = _team(session, principal, team_id)
     settings = settings_of(request)
     form_key = _text(form, "form_key", 64)
-    earlier = _already_created(session, principal, form_key)
-    if earlier is not None:
-        return _redirect(_with_notice(pages.round_url(team_id, earlier), "exists"))
     defaults, _ = pages.default_values(
         session=session, settings=settings, catalog=catalog, team=team, organisation=organisation
     )
@@ -249,14 +225,15 @@ def create_round(
     try:
         if values.closes_on and closes_on is None:
             raise rounds.RoundFormError({"closes_on": "Enter the closing date as a date."})
-        started = rounds.start_round(
+        started = services.create_round(
             session=session,
             settings=settings,
             catalog=catalog,
             team=team,
             organisation=organisation,
             request=request_data,
-            created_by_id=principal.user_id,
+            actor=actor,
+            idempotency_key=form_key or None,
         )
     except rounds.RoundFormError as problem:
         page = pages.new_round_page(
@@ -273,30 +250,8 @@ def create_round(
         return templating.render(request, "workspace/new_round.html", page, status_code=400)
     assessment_round = started.assessment_round
     assert assessment_round.id is not None
-    audit.record(
-        session=session,
-        request=request,
-        action="round.created",
-        target_type="round",
-        target_id=assessment_round.id,
-        organisation_id=team.organisation_id,
-        details={
-            "team_id": team.id,
-            "mode": assessment_round.mode,
-            "kind": assessment_round.kind,
-            "form_key": form_key,
-        },
-    )
-    for role, issued in started.links.items():
-        audit.record(
-            session=session,
-            request=request,
-            action="invitation.created",
-            target_type="invitation",
-            target_id=issued.invitation.id,
-            organisation_id=team.organisation_id,
-            details={"round_id": assessment_round.id, "role": role},
-        )
+    if started.repeated:
+        return _redirect(_with_notice(pages.round_url(team_id, assessment_round.id), "exists"))
     if started.lead_path is not None:
         return _redirect(started.lead_path)
     return _round_page(
@@ -360,16 +315,18 @@ def create_links(
     team_id: TeamId,
     round_id: RoundId,
     form: FormDep,
+    actor: PageActor,
 ) -> HTMLResponse:
     """New links for the chosen roles, shown once on this response."""
     team, _, assessment_round = _round(session, principal, team_id, round_id)
     try:
-        issued = rounds.issue_links(
+        issued = services.issue_links(
             session=session,
             settings=settings_of(request),
+            team=team,
             assessment_round=assessment_round,
             roles=_texts(form, "roles"),
-            created_by_id=principal.user_id,
+            actor=actor,
         )
     except DomainError as problem:
         return _round_page(
@@ -382,16 +339,6 @@ def create_links(
             error=problem.message,
             status_code=problem.status_code,
         )
-    for role, link in issued.items():
-        audit.record(
-            session=session,
-            request=request,
-            action="invitation.created",
-            target_type="invitation",
-            target_id=link.invitation.id,
-            organisation_id=team.organisation_id,
-            details={"round_id": round_id, "role": role},
-        )
     return _round_page(
         request, session, principal, catalog, team, assessment_round, new_links=issued
     )
@@ -399,98 +346,77 @@ def create_links(
 
 @router.post("/teams/{team_id}/rounds/{round_id}/links/revoke")
 def revoke_link(
-    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     team_id: TeamId,
     round_id: RoundId,
     form: FormDep,
+    actor: PageActor,
 ) -> Response:
     team, _, assessment_round = _round(session, principal, team_id, round_id)
-    invitation = rounds.revoke_link(
-        session=session, assessment_round=assessment_round, role=_text(form, "role", 40)
-    )
-    audit.record(
+    services.revoke_link(
         session=session,
-        request=request,
-        action="invitation.revoked",
-        target_type="invitation",
-        target_id=invitation.id,
-        organisation_id=team.organisation_id,
-        details={"round_id": round_id, "role": invitation.role},
+        team=team,
+        assessment_round=assessment_round,
+        role=_text(form, "role", 40),
+        actor=actor,
     )
     return _redirect(_with_notice(pages.round_url(team_id, round_id), "revoked") + "#links")
 
 
 @router.post("/teams/{team_id}/rounds/{round_id}/links/extend")
 def extend_link(
-    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     team_id: TeamId,
     round_id: RoundId,
     form: FormDep,
+    actor: PageActor,
 ) -> Response:
     team, _, assessment_round = _round(session, principal, team_id, round_id)
-    invitation = rounds.extend_link(
-        session=session, assessment_round=assessment_round, role=_text(form, "role", 40)
-    )
-    audit.record(
+    services.extend_link(
         session=session,
-        request=request,
-        action="invitation.extended",
-        target_type="invitation",
-        target_id=invitation.id,
-        organisation_id=team.organisation_id,
-        details={"round_id": round_id, "role": invitation.role},
+        team=team,
+        assessment_round=assessment_round,
+        role=_text(form, "role", 40),
+        actor=actor,
     )
     return _redirect(_with_notice(pages.round_url(team_id, round_id), "link_extended") + "#links")
 
 
 @router.post("/teams/{team_id}/rounds/{round_id}/extend")
 def extend_round(
-    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     team_id: TeamId,
     round_id: RoundId,
     form: FormDep,
+    actor: PageActor,
 ) -> Response:
     team, _, assessment_round = _round(session, principal, team_id, round_id)
     closes_on = _parse_date(_text(form, "closes_on", 20))
     if closes_on is None:
         raise InvalidInputError("Enter the new closing date as a date; nothing was changed.")
-    rounds.extend_round(session=session, assessment_round=assessment_round, closes_on=closes_on)
-    audit.record(
+    services.extend_round(
         session=session,
-        request=request,
-        action="round.extended",
-        target_type="round",
-        target_id=round_id,
-        organisation_id=team.organisation_id,
-        details={"closes_on": closes_on.isoformat()},
+        team=team,
+        assessment_round=assessment_round,
+        closes_on=closes_on,
+        actor=actor,
     )
     return _redirect(_with_notice(pages.round_url(team_id, round_id), "extended"))
 
 
 @router.post("/teams/{team_id}/rounds/{round_id}/close")
 def close_round(
-    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     team_id: TeamId,
     round_id: RoundId,
+    actor: PageActor,
 ) -> Response:
     team, _, assessment_round = _round(session, principal, team_id, round_id)
-    rounds.close_round(session=session, assessment_round=assessment_round)
-    audit.record(
-        session=session,
-        request=request,
-        action="round.closed",
-        target_type="round",
-        target_id=round_id,
-        organisation_id=team.organisation_id,
-    )
+    services.close_round(session=session, team=team, assessment_round=assessment_round, actor=actor)
     return _redirect(_with_notice(pages.round_url(team_id, round_id), "closed"))
 
 
@@ -598,24 +524,17 @@ def results(
 
 @router.post("/teams/{team_id}/rounds/{round_id}/rescore")
 def rescore_round(
-    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
     round_id: RoundId,
+    actor: PageActor,
 ) -> Response:
     """Score the round's answers under the newest rubric, stored beside the original."""
     team, _, assessment_round = _round(session, principal, team_id, round_id)
-    stored = rescore(session=session, assessment_round=assessment_round, newest=catalog)
-    audit.record(
-        session=session,
-        request=request,
-        action="round.rescored",
-        target_type="round",
-        target_id=round_id,
-        organisation_id=team.organisation_id,
-        details={"label": stored.label},
+    stored = services.rescore_round(
+        session=session, team=team, assessment_round=assessment_round, newest=catalog, actor=actor
     )
     url = pages.results_url(team_id, round_id)
     return _redirect(f"{url}?result={stored.label}&notice=rescored")
@@ -708,12 +627,12 @@ def result_json(
 
 @router.post("/teams/{team_id}/targets")
 def set_targets(
-    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
     form: FormDep,
+    actor: PageActor,
 ) -> Response:
     team, _ = _team(session, principal, team_id)
     wanted = {
@@ -723,71 +642,39 @@ def set_targets(
     }
     if not wanted:
         raise InvalidInputError("Choose a target for at least one dimension; nothing was changed.")
-    targets = acting.set_targets(session=session, catalog=catalog, team=team, targets=wanted)
-    refresh_team_results(session=session, team_id=team_id)
-    audit.record(
-        session=session,
-        request=request,
-        action="targets.set",
-        target_type="team",
-        target_id=team_id,
-        organisation_id=team.organisation_id,
-        details={"targets": targets},
-    )
+    services.set_targets(session=session, catalog=catalog, team=team, targets=wanted, actor=actor)
     return _redirect(_with_notice(_return_to(form, team_id), "targets"))
 
 
 @router.post("/teams/{team_id}/practices/{practice_id}/adopt")
 def adopt_practice(
-    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
     practice_id: PracticeId,
     form: FormDep,
+    actor: PageActor,
 ) -> Response:
     team, _ = _team(session, principal, team_id)
-    if acting.adopt(
-        session=session,
-        catalog=catalog,
-        team=team,
-        practice_id=practice_id,
-        user_id=principal.user_id,
-    ):
-        refresh_team_results(session=session, team_id=team_id)
-        audit.record(
-            session=session,
-            request=request,
-            action="practice.adopted",
-            target_type="team",
-            target_id=team_id,
-            organisation_id=team.organisation_id,
-            details={"practice": practice_id},
-        )
+    services.adopt_practice(
+        session=session, catalog=catalog, team=team, practice_id=practice_id, actor=actor
+    )
     return _redirect(_with_notice(_return_to(form, team_id), "adopted"))
 
 
 @router.post("/teams/{team_id}/practices/{practice_id}/unadopt")
 def unadopt_practice(
-    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
     practice_id: PracticeId,
     form: FormDep,
+    actor: PageActor,
 ) -> Response:
     team, _ = _team(session, principal, team_id)
-    if acting.unadopt(session=session, catalog=catalog, team=team, practice_id=practice_id):
-        refresh_team_results(session=session, team_id=team_id)
-        audit.record(
-            session=session,
-            request=request,
-            action="practice.unadopted",
-            target_type="team",
-            target_id=team_id,
-            organisation_id=team.organisation_id,
-            details={"practice": practice_id},
-        )
+    services.unadopt_practice(
+        session=session, catalog=catalog, team=team, practice_id=practice_id, actor=actor
+    )
     return _redirect(_with_notice(_return_to(form, team_id), "unadopted"))

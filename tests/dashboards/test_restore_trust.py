@@ -203,6 +203,22 @@ def test_the_untouched_backup_restores_without_its_report_jobs(
     assert [row[0].organisation_id for row in consultant] == [scene.alpha.org.id]
 
 
+def test_a_row_the_database_refuses_ends_in_a_message_not_a_traceback(
+    scene: Scene, session: Session
+) -> None:
+    """Within the organisation, but against a rule of the schema (a target is for a team or
+    for the organisation, not both): refused with the table's name; the caller rolls back."""
+    before = _counts(session)
+    document = scene.edited(
+        lambda s, d: _add(d, "target", id=NEW_ID, organisation_id=s.alpha.org.id,
+                          team_id=s.alpha.team.id, dimension="data", target_level="managed")
+    )  # fmt: skip
+    with pytest.raises(backup.BackupError, match=r"^target: this database refuses"):
+        backup.restore(session=session, document=document)
+    session.rollback()
+    assert _counts(session) == before
+
+
 def test_a_membership_in_another_role_than_the_accounts_is_not_restored(
     scene: Scene, session: Session
 ) -> None:
