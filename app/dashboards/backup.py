@@ -17,7 +17,7 @@ survive unchanged. Two kinds of rows are referenced rather than owned:
 Report jobs (``report_job``) are left out too: a job's zip is a file on the server that made
 it, and a stored file name is served from disk, so none ever comes from a file.
 
-Derived rows (dashboard summaries) are left out; they are rebuilt on the next view. The
+Derived rows (dashboard summaries) are left out; the restore rebuilds them. The
 backup file holds hashes of resume and invitation links and the answers: treat it like the
 database.
 
@@ -58,6 +58,7 @@ from sqlmodel import Session
 
 from app import db, files
 from app.models import Organisation, UserRole
+from app.results import summaries
 from app.rubric.loader import content_hash
 
 FORMAT: Final = "processlens-backup"
@@ -583,6 +584,7 @@ def restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
         restored[name] = len(kept)
     session.flush()
     _reset_sequences(session, tables.values())
+    summaries.rebuild(session=session, organisation_id=checked.organisation_id)
     return Summary(
         organisation_id=checked.organisation_id,
         organisation=str(organisation_row.get("name", "")),
