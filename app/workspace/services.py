@@ -10,6 +10,7 @@ app.workspace.results (stored results). Like them, these only ``flush()``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -143,12 +144,11 @@ def _keyed_round(session: Session, team_id: int, key: str) -> AssessmentRound | 
 def _again(session: Session, settings: Settings, assessment_round: AssessmentRound) -> CreatedRound:
     lead_path = None
     if assessment_round.mode == RoundMode.solo:
-        try:
+        # closed since and its response erased: there is nothing left to answer
+        with contextlib.suppress(rounds.RoundClosedError):
             lead_path = rounds.lead_response_path(
                 session=session, settings=settings, assessment_round=assessment_round, user_id=None
             )
-        except rounds.RoundClosedError:
-            pass  # closed since, and its response erased: nothing left to answer
     return CreatedRound(assessment_round, links={}, lead_path=lead_path, repeated=True)
 
 

@@ -321,12 +321,15 @@ def test_the_database_refuses_a_second_round_under_one_key(
     """The key's uniqueness is a constraint, not a search: a race cannot make two rounds."""
     first = helpers.team_round(session, lead.team, title="First")
     second = helpers.team_round(session, lead.team, title="Second")
-    assert lead.team.id is not None and first.id is not None and second.id is not None
+    assert lead.team.id is not None
+    assert first.id is not None
+    assert second.id is not None
     session.add(RoundCreationKey(team_id=lead.team.id, key="k-1", round_id=first.id))
     session.flush()
-    with pytest.raises(IntegrityError), session.begin_nested():
+    with session.begin_nested():
         session.add(RoundCreationKey(team_id=lead.team.id, key="k-1", round_id=second.id))
-        session.flush()
+        with pytest.raises(IntegrityError):
+            session.flush()
 
 
 def test_the_service_returns_the_first_round_for_a_repeated_key(
