@@ -1,6 +1,6 @@
 """Dashboard summaries: the small rows of a stored result that organisation views count in SQL.
 
-A stored team result (``RoundResult.computed``) is ~100 KB of JSON; parsing a thousand of them
+A stored team result is ~100 KB of JSON; parsing a thousand of them
 per page view would take seconds. So each closed round's original result is summarised into
 three small tables (``app.models.ResultSummary``, ``ResultDimension``, ``ResultFact``) *when it
 is stored*, in the same transaction (``store``, called by ``store_round_result``), and the
@@ -41,7 +41,8 @@ from app.models import (
     RoundStatus,
     Team,
 )
-from app.rubric.output import NO_RECOMMENDATION, recommended_model
+from app.results import model, reads
+from app.rubric.output import NO_RECOMMENDATION
 
 logger = logging.getLogger(__name__)
 _summary = ResultSummary.__table__  # type: ignore[attr-defined]
@@ -71,12 +72,12 @@ def period_of(moment: datetime) -> str:
     return f"{moment.year:04d} Q{(moment.month - 1) // 3 + 1}"
 
 
-def cell_label(dimension: Mapping[str, Any]) -> str:
+def cell_label(dimension: model.Dimension) -> str:
     """What a team's cell says beside its score: the band, or the handoff level."""
-    if dimension.get("band"):
-        return str(dimension["band"]["label"])
-    if dimension.get("level") is not None:
-        return f"Level {dimension['level']}"
+    if dimension.band is not None:
+        return dimension.band.label
+    if dimension.level is not None:
+        return f"Level {dimension.level}"
     return ""
 
 
@@ -104,7 +105,7 @@ class Source:
     closed_at: datetime
     mode: str
     kind: str
-    data: Mapping[str, Any]
+    result: model.TeamResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,18 +117,18 @@ class Rows:
 
 def summarise(source: Source, cells: Mapping[str, Cell]) -> Rows:
     """The summary rows of one result (pure: no database)."""
-    data = source.data
-    top = recommended_model(data)
+    result = source.result
+    top = result.recommendation.model_id
     model_name = next(
-        (m["name"] for m in data.get("process_models", ()) if m["id"] == top),
+        (m.name for m in result.process_models if m.id == top),
         humanise(top) if top else NO_RECOMMENDATION,
     )
     changes = [
         value
-        for value in ((data.get("comparison") or {}).get("dimensions") or {}).values()
+        for value in (result.comparison.dimensions if result.comparison else {}).values()
         if value is not None
     ]
-    handoff = data.get("handoff")
+    handoff = result.handoff
     summary = {
         "result_id": source.result_id,
         "round_id": source.round_id,
@@ -139,36 +140,36 @@ def summarise(source: Source, cells: Mapping[str, Cell]) -> Rows:
         "respondents": source.respondents,
         "closed_at": source.closed_at,
         "period": period_of(source.closed_at),
-        "latest": False,  # set for the whole organisation by _mark_latest
+        "latest": False,  # set for the whole team by _mark_latest
         "latest_in_period": False,
         "mode": source.mode,
         "kind": source.kind,
-        "trajectory": data["trajectory"]["label"],
-        "fit": data["trajectory"].get("fit") or "unknown",
+        "trajectory": result.trajectory.label,
+        "fit": result.trajectory.fit or "unknown",
         "model_id": top or "",
         "model_name": model_name,
-        "handoff_level": handoff["level"] if handoff else None,
+        "handoff_level": handoff.level if handoff else None,
         "change": round(mean(changes), 1) if changes else None,
     }
     dimensions = []
     practice_dimensions = [
-        (dimension_id, raw)
-        for dimension_id, raw in data["dimensions"].items()
-        if raw.get("sub_dimensions")  # practice instruments; trajectory is a type, not a score
+        (dimension_id, dimension)
+        for dimension_id, dimension in result.dimensions.items()
+        if dimension.sub_dimensions  # practice instruments; trajectory is a type, not a score
     ]
-    for position, (dimension_id, raw) in enumerate(practice_dimensions):
+    for position, (dimension_id, dimension) in enumerate(practice_dimensions):
         cell = cells.get(dimension_id, Cell(None, 0, 0.0))
         dimensions.append(
             {
                 "result_id": source.result_id,
                 "dimension": dimension_id,
-                "title": raw["title"],
+                "title": dimension.title,
                 "position": position,
                 "score": cell.score,
                 "coverage": cell.coverage,
                 "respondents": cell.respondents,
-                "band": raw["band"]["label"] if raw.get("band") else "",
-                "label": cell_label(raw),
+                "band": dimension.band.label if dimension.band else "",
+                "label": cell_label(dimension),
             }
         )
     facts: list[dict[str, Any]] = []
@@ -182,18 +183,18 @@ def summarise(source: Source, cells: Mapping[str, Cell]) -> Rows:
 
     if handoff:
         level_dimension = next(
-            (d for d, raw in practice_dimensions if raw.get("level") is not None), ""
+            (d for d, dimension in practice_dimensions if dimension.level is not None), ""
         )
         # a level rests on the answers of the respondents of its dimension
         level_respondents = cells.get(level_dimension, Cell(None, 0, 0.0)).respondents
-        for position, (artifact_id, artifact) in enumerate(handoff["artifacts"].items()):
+        for position, (artifact_id, artifact) in enumerate(handoff.artifacts.items()):
             fact(
                 LEVEL,
                 artifact_id,
-                artifact["title"],
+                artifact.title,
                 detail=level_dimension,
                 position=position,
-                value=float(artifact["level"]),
+                value=float(artifact.level),
                 respondents=level_respondents,
             )
         fact(
@@ -201,33 +202,31 @@ def summarise(source: Source, cells: Mapping[str, Cell]) -> Rows:
             OVERALL,
             OVERALL_TITLE,
             detail=level_dimension,
-            position=len(handoff["artifacts"]),
-            value=float(handoff["level"]),
+            position=len(handoff.artifacts),
+            value=float(handoff.level),
             respondents=level_respondents,
         )
-    for position, practice in enumerate(data["roadmap"]["now"]):
+    for position, practice in enumerate(result.roadmap.now):
         fact(
             UPGRADE,
-            practice["practice"],
-            practice["title"],
-            detail=",".join(practice["owners"]),
+            practice.practice,
+            practice.title,
+            detail=",".join(practice.owners),
             position=position,
         )
     seen: set[str] = set()
-    for gap in data["perception_gaps"]:
-        if gap["title"] in seen:
-            continue  # the first (largest) gap of a title counts, as in the organisation report
-        seen.add(gap["title"])
-        dimension_title = (
-            data["dimensions"].get(gap["dimension"], {}).get("title", humanise(gap["dimension"]))
-        )
+    for gap in result.perception_gaps:
+        if gap.title in seen:
+            continue  # the first (largest) gap of a title counts
+        seen.add(gap.title)
+        gap_dimension = result.dimensions.get(gap.dimension)
         fact(
             GAP,
-            gap["subject"],
-            gap["title"],
-            detail=dimension_title,
+            gap.subject,
+            gap.title,
+            detail=gap_dimension.title if gap_dimension else humanise(gap.dimension),
             position=len(seen),
-            value=float(gap["size"]),
+            value=float(gap.size),
         )
     return Rows(summary=summary, dimensions=dimensions, facts=facts)
 
@@ -335,7 +334,7 @@ def _sources(session: Session, result_ids: Sequence[int]) -> list[Source]:
             rounds.c.closed_at,
             rounds.c.mode,
             rounds.c.kind,
-            result.c.computed,
+            reads.stored_column(),
         )
         .join(rounds, rounds.c.id == result.c.round_id)
         .join(teams, teams.c.id == rounds.c.team_id)
@@ -345,7 +344,7 @@ def _sources(session: Session, result_ids: Sequence[int]) -> list[Source]:
             rounds.c.closed_at.is_not(None),
         )
     ).all()
-    return [Source(*row) for row in rows]
+    return [Source(*row[:-1], reads.parse_column(row[-1])) for row in rows]
 
 
 def _insert(session: Session, built: Sequence[Rows]) -> None:
