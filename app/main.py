@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from app import __version__, api, db, errors, health, home, migrate, templating
-from app.accounts import csrf, headers, ratelimit
+from app.accounts import csrf, headers, ratelimit, sessions
 from app.accounts import dependencies as account_dependencies
 from app.accounts import routes as account_routes
 from app.admin import routes as admin_routes
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # outermost first: every log line, error page and 413 carries the request id
         middleware=[
             Middleware(CorrelationIdMiddleware, header_name="X-Request-ID"),
-            Middleware(headers.SecurityHeadersMiddleware),
+            Middleware(headers.SecurityHeadersMiddleware, hsts=sessions.secure_cookies(settings)),
             Middleware(RequestContextMiddleware),
             Middleware(csrf.CrossSiteRequestMiddleware),
             Middleware(errors.UnhandledErrorMiddleware),
