@@ -1,4 +1,9 @@
-"""Bearer tokens for the JSON API: shown once at creation, stored as keyed hashes, revocable."""
+"""Bearer tokens for the JSON API: shown once at creation, stored as keyed hashes, revocable.
+
+A token carries its owner's trust: a new password, a role change or disabling the account
+revokes every token of it (users.set_password / set_role / set_active), as they end its
+sessions, so a token made before a compromise does not outlive the reset.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
 from app.accounts import tenancy, tokens
 from app.accounts.tenancy import Principal, check_id, load_principal
@@ -88,3 +93,16 @@ def revoke(*, session: Session, row: ApiToken, now: datetime | None = None) -> b
     session.add(row)
     session.flush()
     return True
+
+
+def revoke_all_for_user(*, session: Session, user_id: int, now: datetime | None = None) -> int:
+    """Revoke every live token of the user; the number revoked (already revoked ones keep
+    their date)."""
+    result = session.execute(
+        update(ApiToken)
+        .where(col(ApiToken.user_id) == user_id, col(ApiToken.revoked_at).is_(None))
+        .values(revoked_at=now or utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    session.flush()
+    return int(result.rowcount or 0)

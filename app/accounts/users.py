@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.accounts import passwords, sessions, tenancy
+from app.accounts import api_tokens, passwords, sessions, tenancy
 from app.config import Settings
 from app.errors import ConflictError, InvalidInputError, NotFoundError
 from app.models import Membership, User, UserRole
@@ -100,22 +100,26 @@ def count_users(*, session: Session) -> int:
 
 
 def set_password(*, session: Session, user: User, password: str) -> None:
-    """Set a new password and end every session of the user (a reset locks others out)."""
+    """Set a new password, end every session and revoke every API token of the user (a reset
+    locks others out, whatever they hold)."""
     assert user.id is not None
     user.password_hash = passwords.hash_password(password)
     session.add(user)
     session.flush()
     sessions.end_all_for_user(session=session, user_id=user.id)
+    api_tokens.revoke_all_for_user(session=session, user_id=user.id)
 
 
 def set_active(*, session: Session, user: User, active: bool) -> None:
-    """Disable (ending every session at once) or re-enable an account."""
+    """Disable (ending every session and revoking every API token at once) or re-enable an
+    account; re-enabling brings no token back."""
     assert user.id is not None
     user.is_active = active
     session.add(user)
     session.flush()
     if not active:
         sessions.end_all_for_user(session=session, user_id=user.id)
+        api_tokens.revoke_all_for_user(session=session, user_id=user.id)
 
 
 def set_role(*, session: Session, user: User, role: UserRole) -> None:
@@ -130,6 +134,8 @@ def set_role(*, session: Session, user: User, role: UserRole) -> None:
     session.add(user)
     session.flush()
     sessions.end_all_for_user(session=session, user_id=user.id)
+    # a token was granted under the old role; the owner makes a new one if still needed
+    api_tokens.revoke_all_for_user(session=session, user_id=user.id)
 
 
 def authenticate(*, session: Session, email: str, password: str) -> User | None:
