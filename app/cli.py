@@ -14,7 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlmodel import Session
 
-from app import __version__, db, demo, migrate, rubric_cli
+from app import __version__, catalog_store, db, demo, migrate, rubric_cli
 from app.accounts import cli as accounts_cli
 from app.accounts import demo_users
 from app.config import ConfigurationError, Settings, get_settings
@@ -22,7 +22,6 @@ from app.dashboards import cli as dashboards_cli
 from app.logs import configure_logging
 from app.reports import cli as reports_cli
 from app.rubric.loader import RubricError
-from app.surveys import rubric_store
 
 app = typer.Typer(
     name="processlens",
@@ -141,7 +140,7 @@ def serve(
     """
     settings = _settings()
     with _friendly_errors():
-        rubric_store.load_configured_catalog(settings)
+        catalog_store.load_configured_catalog(settings)
         _prepare_database(settings, migrate_schema=migrate_schema or settings.auto_migrate)
     _serve(settings, host=host, port=port, workers=workers)
 

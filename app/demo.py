@@ -18,14 +18,13 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from app import models
+from app import catalog_store, models
 from app.config import QUESTIONNAIRES_DIR
 from app.db import utcnow
 from app.results.service import store_round_result
 from app.rubric.answers import RoundSettings, validate_role
 from app.rubric.loader import Catalog, load_catalog
 from app.rubric.synthetic import TeamProfile, random_profile, synthetic_answers
-from app.surveys import rubric_store
 from app.workspace import demo as workspace_demo
 
 DEMO_SLUG = "demo"
@@ -205,7 +204,7 @@ def _seed(
     adopt: bool = False,
 ) -> SeedSummary:
     catalog = load_catalog(QUESTIONNAIRES_DIR)
-    versions = rubric_store.register_catalog(session=session, catalog=catalog)
+    versions = catalog_store.register_catalog(session=session, catalog=catalog)
     rng = random.Random(seed)
     organisation = models.Organisation(name=name, slug=slug)
     session.add(organisation)

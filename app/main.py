@@ -56,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(summaries.backfill_at_startup, _app.state.sessions, engine)
         logger.info("ProcessLens %s ready (%s)", __version__, settings.environment.value)
         yield
+        # the render workers go with the server (a SIGTERM'd uvicorn runs no atexit handlers)
+        await run_in_threadpool(report_pdf.close_pool)
         engine.dispose()
 
     app = FastAPI(

@@ -206,11 +206,10 @@ def _set_custom_instrument(organisation_slug: str, instrument_id: str, *, enable
     # imported here: the other rubric commands run without a database
     from sqlmodel import Session, select
 
-    from app import db
+    from app import catalog_store, db
     from app.accounts import audit
     from app.config import ConfigurationError, get_settings
     from app.models import Organisation
-    from app.surveys import rubric_store
 
     try:
         settings = get_settings()
@@ -226,13 +225,13 @@ def _set_custom_instrument(organisation_slug: str, instrument_id: str, *, enable
             if organisation is None:
                 _fail(f"no organisation with the slug {organisation_slug!r}")
             try:
-                now = rubric_store.set_custom_instrument(
+                now = catalog_store.set_custom_instrument(
                     catalog=catalog,
                     organisation=organisation,
                     instrument_id=instrument_id,
                     enabled=enabled,
                 )
-            except rubric_store.UnknownInstrumentError as error:
+            except catalog_store.UnknownInstrumentError as error:
                 _fail(str(error))
             session.add(organisation)
             audit.record(

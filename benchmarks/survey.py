@@ -54,12 +54,12 @@ import psycopg  # noqa: E402
 import uvloop  # noqa: E402
 from sqlalchemy import make_url  # noqa: E402
 
-from app import db, migrate  # noqa: E402
+from app import catalog_store, db, migrate  # noqa: E402
 from app.accounts.tokens import hash_token  # noqa: E402
 from app.config import Settings, load_settings  # noqa: E402
 from app.models import AssessmentRound, BusinessUnit, Organisation, Team  # noqa: E402
 from app.results.service import round_settings  # noqa: E402
-from app.surveys import invitations, rubric_store, service  # noqa: E402
+from app.surveys import invitations, service  # noqa: E402
 from benchmarks import floor_app  # noqa: E402
 
 WORKERS = 2
@@ -361,11 +361,11 @@ def scratch_database(backend: str, folder: Path) -> Iterator[str]:
 def seed_survey(settings: Settings, count: int) -> list[Respondent]:
     """An open full team survey of the four instruments with ``count`` started respondents."""
     engine = db.create_db_engine(settings)
-    catalog = rubric_store.load_configured_catalog(settings)
+    catalog = catalog_store.load_configured_catalog(settings)
     respondents: list[Respondent] = []
     try:
         with db.session_factory(engine)() as session:
-            versions = rubric_store.register_catalog(session=session, catalog=catalog)
+            versions = catalog_store.register_catalog(session=session, catalog=catalog)
             organisation = Organisation(name="Benchmark", slug=f"bench-{uuid.uuid4().hex[:8]}")
             session.add(organisation)
             session.flush()

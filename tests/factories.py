@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app import catalog_store
 from app.models import (
     AssessmentRound,
     BusinessUnit,
@@ -18,7 +19,6 @@ from app.models import (
     Team,
 )
 from app.rubric.loader import Catalog
-from app.surveys import rubric_store
 
 
 def organisation(session: Session, name: str = "Acme Analytics") -> Organisation:
@@ -45,7 +45,7 @@ def assessment_round(
 ) -> AssessmentRound:
     team_ = team_ or team(session)
     assert team_.id is not None
-    versions = rubric_store.register_catalog(session=session, catalog=catalog)
+    versions = catalog_store.register_catalog(session=session, catalog=catalog)
     values: dict[str, Any] = {
         "stage": "productionising",
         "mode": "solo",

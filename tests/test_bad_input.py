@@ -24,10 +24,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlmodel import Session, SQLModel
 
+from app import catalog_store
 from app.config import Settings
 from app.rubric.answers import MAX_NOTE_CHARS
 from app.rubric.loader import load_catalog_from_texts
-from app.surveys import rubric_store
 from tests.surveys import helpers
 
 TOO_BIG = 1024 * 1024 + 1  # one byte over the default PROCESSLENS_MAX_BODY_BYTES
@@ -369,7 +369,7 @@ def older_trajectory_version(session: Session) -> tuple[dict[str, str], str]:
                 del section["questions"][index]
                 texts["trajectory.yaml"] = yaml.safe_dump(data, sort_keys=False)
                 older = load_catalog_from_texts(texts)
-                versions = rubric_store.register_catalog(session=session, catalog=older)
+                versions = catalog_store.register_catalog(session=session, catalog=older)
                 return versions, f"trajectory.{qid}"
     raise AssertionError("no question to remove")
 

@@ -22,12 +22,12 @@ from app.accounts import tenancy
 from app.accounts.dependencies import ApiPrincipal, settings_of
 from app.accounts.tenancy import Principal
 from app.api.base import ERROR_RESPONSES
+from app.catalog_store import CatalogDep
 from app.dashboards import exports, routes, service, views
 from app.db import SessionDep
 from app.errors import NotFoundError
 from app.models import UserRole
 from app.rubric.loader import Catalog
-from app.surveys.rubric_store import CatalogDep
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["dashboards"])
 

@@ -16,18 +16,18 @@ from fastapi import Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from sqlmodel import Session, col, select
 
+from app import catalog_store
 from app.accounts import tenancy
 from app.accounts.actor import ApiActor
 from app.accounts.dependencies import ApiPrincipal, settings_of
 from app.api.base import api_router
+from app.catalog_store import CatalogDep
 from app.db import SessionDep
 from app.errors import NotFoundError
 from app.models import AssessmentRound, Organisation, Team
 from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
-from app.surveys import rubric_store
 from app.surveys.invitations import IssuedInvitation, absolute_url
-from app.surveys.rubric_store import CatalogDep
 from app.surveys.service import round_closed
 from app.workspace import acting, rounds, services
 from app.workspace.results import load_results, rubric_upgrade, visibility_of
@@ -302,7 +302,7 @@ def create_round(
     per role (shown only here); a solo round with the address where the lead answers it."""
     team, organisation = scope.team, scope.organisation
     settings = settings_of(request)
-    available = tuple(rubric_store.round_instruments(catalog, organisation))
+    available = tuple(catalog_store.round_instruments(catalog, organisation))
     started = services.create_round(
         session=session,
         settings=settings,

@@ -16,13 +16,13 @@ import typer
 from rich.console import Console
 from sqlmodel import Session
 
+from app import catalog_store
 from app.accounts import audit
 from app.cli_session import database_session, fail
 from app.dashboards import backup as backups
 from app.dashboards import exports
 from app.models import Organisation
 from app.rubric.loader import RubricError
-from app.surveys import rubric_store
 
 console = Console(highlight=False, stderr=True)
 VIA = {"via": "cli"}
@@ -58,7 +58,7 @@ def export(
     with database_session() as (session, settings):
         organisation = _organisation(session, organisation_id)
         try:
-            catalog = rubric_store.load_configured_catalog(settings)
+            catalog = catalog_store.load_configured_catalog(settings)
         except RubricError as error:
             fail(f"the rubric has errors: {error.problems[-1]}", 2)
         built = exports.build(

@@ -37,6 +37,7 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from app import catalog_store
 from app.dashboards import queries, service
 from app.models import (
     AssessmentRound,
@@ -55,7 +56,6 @@ from app.rubric.loader import Catalog
 from app.rubric.output import answer_label
 from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
 from app.rubric.schema import ROLE_GROUPS
-from app.surveys import rubric_store
 from app.workspace import exports as team_exports
 
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -412,8 +412,8 @@ def _latest_results(context: Context) -> list[LatestResult]:
 
 def _catalog(context: Context, versions: Mapping[str, str]) -> Catalog:
     try:
-        return rubric_store.catalog_for(session=context.session, versions=versions)
-    except rubric_store.RubricVersionMissingError:
+        return catalog_store.catalog_for(session=context.session, versions=versions)
+    except catalog_store.RubricVersionMissingError:
         return context.catalog
 
 

@@ -26,12 +26,12 @@ from app import templating
 from app.accounts import audit, organisations, tenancy
 from app.accounts.dependencies import ScopedOrganisation, require_roles, settings_of
 from app.accounts.tenancy import Principal
+from app.catalog_store import CatalogDep
 from app.dashboards import exports, service, views
 from app.dashboards.service import Filters, Line
 from app.db import ReadSessionDep, SessionDep
 from app.errors import NotFoundError
 from app.models import Organisation, Team, UserRole
-from app.surveys.rubric_store import CatalogDep
 
 router = APIRouter(include_in_schema=False)
 

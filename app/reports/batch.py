@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from sqlmodel import Session, col, select
 
-from app import db
+from app import catalog_store, db
 from app.config import ConfigurationError, Settings, load_settings
 from app.errors import DomainError, NotFoundError
 from app.models import (
@@ -40,7 +40,6 @@ from app.reports.cli import (
 )
 from app.reports.org import StoredTeamResult, latest_per_team, organisation_report
 from app.rubric.loader import Catalog
-from app.surveys import rubric_store
 
 ORIGINAL = "original"
 
@@ -101,7 +100,7 @@ def team_report_for_round(
     assessment_round = session.get(AssessmentRound, result.round_id)
     if assessment_round is None:
         raise NotFoundError()
-    catalog = rubric_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
+    catalog = catalog_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
     return context.team_report(
         data=result.data,
         catalog=catalog,
@@ -199,7 +198,7 @@ def organisation_command(
                     session, results, organisation.name, branding, settings, pool, console
                 )
             else:
-                catalog = rubric_store.load_configured_catalog(settings)
+                catalog = catalog_store.load_configured_catalog(settings)
                 report = organisation_report(
                     organisation=organisation.name,
                     results=results,

@@ -368,6 +368,17 @@ def configure_pool(limits: RenderLimits) -> None:
     old.close()
 
 
+def close_pool() -> None:
+    """Stop the process-wide pool's workers now (the app's shutdown): uvicorn ends on SIGTERM
+    by re-raising the signal, so atexit handlers never run and the workers would outlive it.
+    A later render starts a new pool."""
+    global _POOL
+    with _POOL_LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.close()
+
+
 def get_pool(limits: RenderLimits | None = None) -> RenderPool:
     """The process-wide pool (created on first use with the configured limits, shut down
     at exit)."""

@@ -31,6 +31,7 @@ from app.accounts.dependencies import (
 from app.accounts.tenancy import Principal
 from app.api.base import ERROR_RESPONSES
 from app.api.dashboards import ApiOrgViewer
+from app.catalog_store import CatalogDep
 from app.dashboards.routes import OrgViewer
 from app.db import ReadSessionDep, SessionDep
 from app.errors import ConflictError, NotFoundError
@@ -40,7 +41,6 @@ from app.reports.branding import organisation_branding
 from app.reports.cli import safe_file_name
 from app.reports.org import StoredTeamResult, organisation_report
 from app.rubric.loader import Catalog
-from app.surveys.rubric_store import CatalogDep
 
 router = APIRouter(tags=["reports"])
 PDF_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
+from app import catalog_store
 from app.models import (
     AdoptedPractice,
     AssessmentRound,
@@ -30,7 +31,6 @@ from app.rubric.answers import Answer, RoundSettings, parse_answer
 from app.rubric.assessment import Assessment, assess
 from app.rubric.loader import Catalog
 from app.rubric.versions import answers_to_renew
-from app.surveys import rubric_store
 
 __all__ = ["ORIGINAL", "assess_round", "round_settings", "store_round_result"]
 
@@ -73,7 +73,7 @@ def assess_round(
 ) -> tuple[Assessment, list[Response], Catalog]:
     """The round's assessment from its submitted responses, with targets and adoptions."""
     assert assessment_round.id is not None
-    catalog = catalog or rubric_store.catalog_for(
+    catalog = catalog or catalog_store.catalog_for(
         session=session, versions=assessment_round.rubric_versions
     )
     respondents, responses = _respondents(session, assessment_round.id, catalog)

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from starlette.background import BackgroundTask
 
+from app import catalog_store
 from app.accounts import ratelimit
 from app.accounts.csrf import bind_csrf_token, require_csrf
 from app.accounts.tokens import hash_token
@@ -33,7 +34,7 @@ from app.models import Team
 from app.results.service import round_settings
 from app.rubric.answers import MAX_NOTE_CHARS, MAX_URL_CHARS
 from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
-from app.surveys import invitations, pages, rubric_store, service
+from app.surveys import invitations, pages, service
 from app.surveys.routes import guarded_lookup, load, load_for_writing, settings_of
 from app.surveys.service import (
     InvalidAnswersError,
@@ -345,7 +346,7 @@ def invitation(request: Request, session: ReadSessionDep, token: InvitationToken
         limit=ratelimit.INVITATION_LOOKUP_PER_ADDRESS,
         lookup=lambda: invitations.open_invitation(session=session, settings=settings, token=token),
     )
-    catalog = rubric_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
+    catalog = catalog_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
     plan = service.survey_plan(catalog, round_settings(assessment_round), found.role)
     return WelcomeOut(
         round=_round_out(session, assessment_round, with_team=True),

@@ -20,7 +20,7 @@ from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.responses import Response as HTTPResponse
 
-from app import templating
+from app import catalog_store, templating
 from app.accounts import ratelimit
 from app.accounts.csrf import bind_csrf_token, require_csrf
 from app.accounts.tokens import hash_token
@@ -29,7 +29,7 @@ from app.db import ReadSessionDep, SessionDep
 from app.errors import NotFoundError, wants_json
 from app.models import RoundResult, Team
 from app.results.service import ORIGINAL, round_settings
-from app.surveys import forms, invitations, pages, rubric_store, service
+from app.surveys import forms, invitations, pages, service
 from app.surveys.service import (
     REVIEW,
     InvalidAnswersError,
@@ -236,7 +236,7 @@ def invitation_welcome(
         limit=ratelimit.INVITATION_LOOKUP_PER_ADDRESS,
         lookup=lambda: invitations.open_invitation(session=session, settings=settings, token=token),
     )
-    catalog = rubric_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
+    catalog = catalog_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
     page = pages.welcome_page(
         settings=settings,
         catalog=catalog,

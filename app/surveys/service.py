@@ -27,6 +27,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
+from app import catalog_store
 from app.accounts.tokens import hash_token, same
 from app.config import Settings
 from app.db import utcnow
@@ -52,7 +53,6 @@ from app.rubric.answers import (
 from app.rubric.loader import Catalog
 from app.rubric.schema import Instrument, Section
 from app.rubric.scoring import visible
-from app.surveys import rubric_store
 
 logger = logging.getLogger(__name__)
 
@@ -331,7 +331,7 @@ def load_survey(*, session: Session, settings: Settings, resume_token: str) -> S
     if found is None:
         raise ResumeLinkUnavailableError()
     respondent, response, assessment_round = found
-    catalog = rubric_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
+    catalog = catalog_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
     return Survey(
         respondent=respondent,
         response=response,

@@ -12,13 +12,12 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from app import models
+from app import catalog_store, models
 from app.db import utcnow
 from app.results.service import store_round_result
 from app.rubric.answers import RoundSettings, validate_role
 from app.rubric.loader import Catalog
 from app.rubric.synthetic import random_profile, synthetic_answers
-from app.surveys import rubric_store
 from app.workspace import acting
 from app.workspace.results import refresh_team_results
 from app.workspace.rounds import DEFAULT_ROLES, DEFAULT_SURVEY_DAYS, closing_time
@@ -58,7 +57,7 @@ def add_demo_extras(
         .where(models.AssessmentRound.team_id == team.id)
         .order_by(col(models.AssessmentRound.created_at).desc())
     ).first()
-    versions = rubric_store.register_catalog(session=session, catalog=catalog)
+    versions = catalog_store.register_catalog(session=session, catalog=catalog)
     opened_at = now - timedelta(days=2)
     assessment_round = models.AssessmentRound(
         team_id=team.id,
@@ -66,7 +65,7 @@ def add_demo_extras(
         mode=models.RoundMode.team_survey,
         kind=models.RoundKind.quick,
         stage=previous.stage if previous else models.ProjectStage.productionising,
-        instruments=rubric_store.round_instruments(catalog, organisation),
+        instruments=catalog_store.round_instruments(catalog, organisation),
         rubric_versions=versions,
         status=models.RoundStatus.open,
         created_at=opened_at,

@@ -15,6 +15,7 @@ from typing import Any, Final
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
+from app import catalog_store
 from app.accounts import organisations
 from app.accounts.tenancy import Principal
 from app.config import Settings
@@ -35,7 +36,7 @@ from app.rubric.anonymity import team_results_visibility
 from app.rubric.answers import RoundSettings
 from app.rubric.loader import Catalog
 from app.rubric.schema import ROLES
-from app.surveys import invitations, rubric_store
+from app.surveys import invitations
 from app.surveys.pages import STAGES, minutes_for
 from app.surveys.service import round_closed, survey_plan
 from app.workspace import acting, rounds
@@ -518,7 +519,7 @@ def default_values(
             mode=RoundMode.team_survey,
             kind="full",
             stage=previous.stage if previous else "",
-            instruments=tuple(rubric_store.round_instruments(catalog, organisation)),
+            instruments=tuple(catalog_store.round_instruments(catalog, organisation)),
             roles=DEFAULT_ROLES,
             results_min=rounds.results_threshold(settings, organisation),
             title="",
@@ -546,7 +547,7 @@ def new_round_page(
         session=session, settings=settings, catalog=catalog, team=team, organisation=organisation
     )
     values = values or defaults
-    available = tuple(rubric_store.round_instruments(catalog, organisation))
+    available = tuple(catalog_store.round_instruments(catalog, organisation))
     threshold = rounds.results_threshold(settings, organisation)
     today = utcnow().date()
     solo_quick = _minutes(catalog, "quick", "solo", "team_lead", available)
@@ -736,7 +737,7 @@ def round_page(
     assert team.id is not None
     assert assessment_round.id is not None
     solo = assessment_round.mode == RoundMode.solo
-    round_catalog = rubric_store.catalog_for(
+    round_catalog = catalog_store.catalog_for(
         session=session, versions=assessment_round.rubric_versions
     )
     settings_of_round = round_settings(assessment_round)

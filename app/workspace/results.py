@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from sqlmodel import Session, col, select
 
+from app import catalog_store
 from app.errors import InvalidInputError, NotFoundError
 from app.models import AssessmentRound, Response, ResponseStatus, RoundKind, RoundResult
 from app.reports.context import ResultsNotVisibleError
@@ -23,7 +24,6 @@ from app.results.service import ORIGINAL, store_round_result
 from app.rubric.anonymity import Visibility, team_results_visibility
 from app.rubric.loader import Catalog
 from app.rubric.versions import QuestionChange, answers_to_renew, diff_catalogs
-from app.surveys import rubric_store
 from app.workspace.rounds import submitted_count
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def rubric_upgrade(
     assert assessment_round.id is not None
     if dict(assessment_round.rubric_versions) == dict(newest.versions):
         return None
-    old = rubric_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
+    old = catalog_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
     changes = tuple(diff_catalogs(old, newest))
     renew: dict[str, Renewal] = {}
     for change in changes:
@@ -191,7 +191,7 @@ def rescore(*, session: Session, assessment_round: AssessmentRound, newest: Cata
     require_visible(load_results(session=session, assessment_round=assessment_round))
     if dict(assessment_round.rubric_versions) == dict(newest.versions):
         raise InvalidInputError("This round already uses the newest rubric: nothing to rescore.")
-    rubric_store.register_catalog(session=session, catalog=newest)
+    catalog_store.register_catalog(session=session, catalog=newest)
     return store_round_result(
         session=session,
         assessment_round=assessment_round,

@@ -18,6 +18,7 @@ from typing import Final
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app import catalog_store
 from app.accounts.tokens import hash_token
 from app.config import Settings
 from app.db import utcnow
@@ -39,7 +40,7 @@ from app.models import (
 from app.results.service import store_round_result
 from app.rubric.anonymity import LOWEST_TEAM_RESULTS_MIN
 from app.rubric.loader import Catalog
-from app.surveys import invitations, rubric_store
+from app.surveys import invitations
 from app.surveys.service import round_closed
 
 # roles invited by default: both sides of the data-science / engineering divide, and product
@@ -181,11 +182,11 @@ def start_round(
         )
     request = check_request(
         request,
-        available_instruments=rubric_store.round_instruments(catalog, organisation),
+        available_instruments=catalog_store.round_instruments(catalog, organisation),
         threshold=results_threshold(settings, organisation),
         today=now.date(),
     )
-    versions = rubric_store.register_catalog(session=session, catalog=catalog)
+    versions = catalog_store.register_catalog(session=session, catalog=catalog)
     count = session.exec(
         select(func.count()).select_from(AssessmentRound).where(AssessmentRound.team_id == team.id)
     ).one()

@@ -20,20 +20,19 @@ from fastapi.routing import iter_route_contexts
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from app import templating
+from app import catalog_store, templating
 from app.accounts import tenancy
 from app.accounts.actor import PageActor
 from app.accounts.dependencies import CurrentPrincipal, settings_of
 from app.accounts.tenancy import Principal
+from app.catalog_store import CatalogDep
 from app.db import SessionDep
 from app.errors import DomainError, InvalidInputError, NotFoundError
 from app.models import AssessmentRound, Organisation, Team
 from app.reports import commentary as report_commentary
 from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
-from app.surveys import rubric_store
 from app.surveys.invitations import IssuedInvitation
-from app.surveys.rubric_store import CatalogDep
 from app.workspace import acting, exports, pages, results_page, rounds, services
 from app.workspace.results import load_results, require_visible, rubric_upgrade
 
@@ -489,7 +488,7 @@ def results(
     team, organisation, assessment_round = _round(session, principal, team_id, round_id)
     loaded = load_results(session=session, assessment_round=assessment_round, label=result)
     used = (
-        rubric_store.catalog_for(session=session, versions=loaded.result.rubric_versions)
+        catalog_store.catalog_for(session=session, versions=loaded.result.rubric_versions)
         if loaded.result is not None
         else catalog
     )
@@ -566,7 +565,7 @@ def _export(
         # nothing to download yet: the results page says why
         return _redirect(pages.results_url(team_id, round_id))
     data, assessment_round = found
-    catalog = rubric_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
+    catalog = catalog_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
     columns: tuple[str, ...]
     if what == "roadmap":
         rows, columns = exports.roadmap_rows(data, catalog), exports.ROADMAP_COLUMNS

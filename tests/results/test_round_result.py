@@ -8,11 +8,11 @@ from pathlib import Path
 import yaml
 from sqlmodel import Session, select
 
+from app import catalog_store
 from app.config import QUESTIONNAIRES_DIR
 from app.models import ResponseScore, RoundResult
 from app.results.service import store_round_result
 from app.rubric.loader import load_catalog
-from app.surveys import rubric_store
 from tests import factories
 
 CASE = Path(__file__).resolve().parents[1] / "fixtures" / "reference" / "transcription_startup.yaml"
@@ -50,7 +50,7 @@ def test_editing_a_file_leaves_stored_results_alone_and_new_rounds_use_it(
     assert second.rubric_versions["process_models.yaml"] == edited.versions["process_models.yaml"]
     assert first.rubric_versions["process_models.yaml"] == original.versions["process_models.yaml"]
 
-    rubric_store._cache.clear()  # prove the old round is rebuilt from the stored texts
+    catalog_store._cache.clear()  # prove the old round is rebuilt from the stored texts
     again = store_round_result(session=session, assessment_round=first)
     assert again.computed == before
     assert again.rubric_versions == first.rubric_versions

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
+from app import catalog_store
 from app.config import QUESTIONNAIRES_DIR
 from app.rubric.aggregate import Respondent
 from app.rubric.answers import Answer, RoundSettings
 from app.rubric.assessment import assess
 from app.rubric.loader import load_catalog
 from app.rubric.output import to_data
-from app.surveys import rubric_store
 from tests import factories
 
 CUSTOM = Path(__file__).parent / "custom"
@@ -102,16 +102,16 @@ def test_the_server_refuses_to_start_on_a_broken_rubric_file(tmp_path: Path) -> 
 def test_an_organisation_enables_a_custom_instrument_for_new_rounds(session: Session) -> None:
     catalog = load_catalog([QUESTIONNAIRES_DIR, CUSTOM])
     organisation = factories.organisation(session)
-    assert "privacy" not in rubric_store.round_instruments(catalog, organisation)
-    rubric_store.set_custom_instrument(
+    assert "privacy" not in catalog_store.round_instruments(catalog, organisation)
+    catalog_store.set_custom_instrument(
         catalog=catalog, organisation=organisation, instrument_id="privacy", enabled=True
     )
     session.add(organisation)
     session.flush()
     session.refresh(organisation)
-    assert rubric_store.round_instruments(catalog, organisation)[-1] == "privacy"
-    with pytest.raises(rubric_store.UnknownInstrumentError, match="not a custom instrument"):
-        rubric_store.set_custom_instrument(
+    assert catalog_store.round_instruments(catalog, organisation)[-1] == "privacy"
+    with pytest.raises(catalog_store.UnknownInstrumentError, match="not a custom instrument"):
+        catalog_store.set_custom_instrument(
             catalog=catalog, organisation=organisation, instrument_id="handoff", enabled=True
         )
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from sqlmodel import Session, select
 
+from app import catalog_store
 from app.config import Settings
 from app.errors import InvalidInputError, NotFoundError
 from app.models import RoundResult
@@ -20,7 +21,6 @@ from app.reports.context import ResultsNotVisibleError
 from app.results.service import ORIGINAL
 from app.rubric.answers import RoundSettings
 from app.rubric.loader import Catalog, load_catalog_from_texts
-from app.surveys import rubric_store
 from app.workspace import acting, exports
 from app.workspace.results import (
     load_results,
@@ -124,7 +124,7 @@ def test_rescoring_stores_a_labelled_result_beside_the_original(
     lead = helpers.lead(session, settings)
     newest = helpers.catalog()
     old = older_catalog(newest)
-    versions = rubric_store.register_catalog(session=session, catalog=old)
+    versions = catalog_store.register_catalog(session=session, catalog=old)
     assessment_round = helpers.team_round(
         session, lead.team, mode="solo", kind="full", rubric_versions=versions
     )

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
+from app import catalog_store
 from app.config import Settings
 from app.db import utcnow
 from app.models import (
@@ -22,7 +23,6 @@ from app.models import (
     RoundResult,
     Target,
 )
-from app.surveys import rubric_store
 from app.workspace import pages, results_page
 from tests import factories
 from tests.workspace import helpers
@@ -443,7 +443,7 @@ def test_rescoring_from_the_results_page(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
     lead = helpers.lead(session, settings)
-    versions = rubric_store.register_catalog(
+    versions = catalog_store.register_catalog(
         session=session, catalog=older_catalog(helpers.catalog())
     )
     assessment_round = helpers.team_round(
