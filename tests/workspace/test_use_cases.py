@@ -4,7 +4,11 @@ same key (a double-clicked form, a retried API call) makes one round."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +16,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from app import db
 from app.accounts import api_tokens
 from app.accounts.audit import Actor
 from app.config import Settings
 from app.db import utcnow
-from app.models import AssessmentRound, AuditEvent, RoundCreationKey
+from app.models import AssessmentRound, AuditEvent, Organisation, RoundCreationKey, Team
+from app.surveys import rubric_store
 from app.workspace import rounds, services
+from tests import factories
 from tests.workspace import helpers
 
 PRACTICE = "model_registry"
@@ -357,3 +364,57 @@ def test_the_service_returns_the_first_round_for_a_repeated_key(
     assert _rounds(session) == 1
     [event] = _events(session, "round.created")
     assert (event.actor_id, event.request_id) == (None, None)
+
+
+def test_two_requests_racing_with_one_key_make_one_round(
+    fresh_database_url: str, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """Real commits on a database of the test's own: the first request holds its round
+    uncommitted while the second starts with the same key; the second gets the first round."""
+    settings = make_settings(fresh_database_url, data_dir=tmp_path / "data")
+    engine = db.create_db_engine(settings)
+    sessions = db.session_factory(engine)
+    try:
+        with sessions() as session:
+            organisation = factories.organisation(session, name="Race Org")
+            team = factories.team(session, organisation, name="Race team")
+            # the rubric is stored already, so the two requests race only for the key
+            rubric_store.register_catalog(session=session, catalog=helpers.catalog())
+            session.commit()
+        request = rounds.RoundRequest(
+            mode="solo", kind="quick", stage="prototype", instruments=("collaboration",)
+        )
+
+        def start(session: Session) -> services.CreatedRound:
+            found_team = session.get(Team, team.id)
+            found_organisation = session.get(Organisation, organisation.id)
+            assert found_team is not None
+            assert found_organisation is not None
+            return services.create_round(
+                session=session,
+                settings=settings,
+                catalog=helpers.catalog(),
+                team=found_team,
+                organisation=found_organisation,
+                request=request,
+                actor=Actor.cli(),
+                idempotency_key="race-1",
+            )
+
+        def second() -> tuple[int | None, bool]:
+            with sessions() as session:
+                created = start(session)
+                session.commit()
+                return created.assessment_round.id, created.repeated
+
+        with sessions() as session, ThreadPoolExecutor(max_workers=1) as pool:
+            first = start(session)
+            racing = pool.submit(second)
+            time.sleep(0.5)  # the second request is now waiting on the first one's key
+            session.commit()
+            assert racing.result(timeout=30) == (first.assessment_round.id, True)
+        with sessions() as session:
+            assert _rounds(session) == 1
+            assert len(_events(session, "round.created")) == 1
+    finally:
+        engine.dispose()
