@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
-from app import __version__, api, db, errors, health, home, migrate, templating
+from app import __version__, api, catalog_store, db, errors, health, home, migrate, templating
 from app.accounts import csrf, headers, ratelimit, sessions
 from app.accounts import dependencies as account_dependencies
 from app.accounts import routes as account_routes
@@ -28,7 +28,6 @@ from app.reports import routes as report_routes
 from app.results import summaries
 from app.surveys import api as survey_api
 from app.surveys import routes as survey_routes
-from app.surveys import rubric_store
 from app.workspace import routes as workspace_routes
 
 logger = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings)
     engine = db.create_db_engine(settings)
     # a broken rubric file stops the app here, naming file and line (RubricError)
-    catalog = rubric_store.load_configured_catalog(settings)
+    catalog = catalog_store.load_configured_catalog(settings)
     # the report render pool starts on first use, with the configured limits
     report_pdf.configure_pool(report_pdf.RenderLimits.from_settings(settings))
 
@@ -51,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(
             migrate.prepare_schema, settings, engine, migrate=settings.auto_migrate
         )
-        await run_in_threadpool(rubric_store.register_at_startup, _app.state.sessions, catalog)
+        await run_in_threadpool(catalog_store.register_at_startup, _app.state.sessions, catalog)
         # results stored before summaries were written with them (app.results.summaries)
         await run_in_threadpool(summaries.backfill_at_startup, _app.state.sessions, engine)
         logger.info("ProcessLens %s ready (%s)", __version__, settings.environment.value)

@@ -16,13 +16,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from app import db
+from app import catalog_store, db
 from app.accounts import api_tokens
 from app.accounts.audit import Actor
 from app.config import Settings
 from app.db import utcnow
 from app.models import AssessmentRound, AuditEvent, Organisation, RoundCreationKey, Team
-from app.surveys import rubric_store
 from app.workspace import rounds, services
 from tests import factories
 from tests.workspace import helpers
@@ -379,7 +378,7 @@ def test_two_requests_racing_with_one_key_make_one_round(
             organisation = factories.organisation(session, name="Race Org")
             team = factories.team(session, organisation, name="Race team")
             # the rubric is stored already, so the two requests race only for the key
-            rubric_store.register_catalog(session=session, catalog=helpers.catalog())
+            catalog_store.register_catalog(session=session, catalog=helpers.catalog())
             session.commit()
         request = rounds.RoundRequest(
             mode="solo", kind="quick", stage="prototype", instruments=("collaboration",)
