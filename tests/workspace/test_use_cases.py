@@ -417,3 +417,59 @@ def test_two_requests_racing_with_one_key_make_one_round(
             assert len(_events(session, "round.created")) == 1
     finally:
         engine.dispose()
+
+
+def test_round_and_link_actions_record_the_same_events_from_the_page_and_the_api(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    lead: helpers.Lead,
+    bearer: dict[str, str],
+) -> None:
+    by_page = helpers.team_round(session, lead.team, title="By page")
+    by_api = helpers.team_round(session, lead.team, title="By API")
+    session.commit()
+    later = (utcnow().date() + timedelta(days=20)).isoformat()
+    role = {"role": "ml_engineer"}
+    page = f"{lead.team_url}/rounds/{by_page.id}"
+    for path, data in [
+        ("links", {"roles": "ml_engineer"}),
+        ("links/extend", role),
+        ("links/revoke", role),
+        ("extend", {"closes_on": later}),
+        ("close", {}),
+    ]:
+        done = client.post(
+            f"{page}/{path}", data=data, headers=lead.headers, follow_redirects=False
+        )
+        assert done.status_code in (200, 303), (path, done.text[:300])
+    api = f"/api{lead.team_url}/rounds/{by_api.id}"
+    for path, body in [
+        ("invitations", {"roles": ["ml_engineer"]}),
+        ("invitations/extend", role),
+        ("invitations/revoke", role),
+        ("extend", {"closes_on": later}),
+        ("close", None),
+    ]:
+        done = client.post(f"{api}/{path}", json=body, headers=bearer)
+        assert done.status_code in (200, 201, 204), (path, done.text[:300])
+
+    def said(event: AuditEvent, assessment_round: AssessmentRound) -> tuple[Any, ...]:
+        # the same event for either round, once its own round is taken out
+        details = dict(event.details)
+        if details.get("round_id") == assessment_round.id:
+            details["round_id"] = "this round"
+        target = "this round" if event.target_id == str(assessment_round.id) else event.target_type
+        return event.action, event.actor_id, event.organisation_id, target, details
+
+    for action in (
+        "invitation.created",
+        "invitation.extended",
+        "invitation.revoked",
+        "round.extended",
+        "round.closed",
+    ):
+        from_page, from_api = _events(session, action)
+        assert said(from_page, by_page) == said(from_api, by_api), action
+        assert from_page.actor_id == lead.user.id
+        assert None not in (from_page.request_id, from_api.request_id)
