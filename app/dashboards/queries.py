@@ -596,3 +596,13 @@ def data_version(*, session: Session, organisation_id: int) -> tuple[Any, ...]:
         ).where(_summary.c.organisation_id == organisation_id)
     ).one()
     return tuple(row)
+
+
+def closed_between(*, session: Session, organisation_id: int) -> tuple[datetime, datetime] | None:
+    """When the organisation's first and last summarised rounds closed (None: no round)."""
+    first, last = session.execute(
+        select(func.min(_summary.c.closed_at), func.max(_summary.c.closed_at)).where(
+            _summary.c.organisation_id == organisation_id
+        )
+    ).one()
+    return None if first is None else (first, last)

@@ -7,11 +7,11 @@ that decide what may be shown, in this order:
 1. the *selection*: per team, its latest closed round in the chosen quarters (and only the
    teams of one business unit, if chosen);
 2. anonymity, with the engine's own rule set (``app.rubric.anonymity``): teams are shown as
-   ``app.reports.org.shown_teams`` allows (the organisation report's rule: a team survey
-   needs at least the organisation minimum of responses, and no small team may be
-   recoverable by subtracting the others), and every team x dimension cell needs that many
-   respondents with a score behind it (``cell_shown``); a solo round is the team lead
-   answering for the team and is shown. Hidden teams and cells are left out of every count,
+   ``anonymity.shown_teams`` allows (a team survey needs at least the organisation minimum
+   of responses, and no small team may be recoverable by subtracting the others), and every
+   team x dimension cell needs that many respondents with a score behind it
+   (``anonymity.cell_shown``); a solo round is the team lead answering for the team and is
+   shown. Hidden teams and cells are left out of every count,
    mean and total, so subtraction cannot bring them back;
 3. the data filters (recommended process model, band or level), applied only to what step 2
    shows, so a filter can never tell which hidden team has a property.
@@ -35,15 +35,13 @@ from typing import Any, Literal
 from sqlmodel import Session
 
 from app.dashboards import queries
-from app.reports import org
 from app.reports.context import ROLE_LABELS, humanise
-from app.reports.org import CountRow
 from app.results import summaries
 from app.rubric import anonymity
 from app.rubric.loader import Catalog
 
-TOP_UPGRADES = org.TOP_UPGRADES
-TOP_HOT_SPOTS = org.TOP_HOT_SPOTS
+TOP_UPGRADES = 10
+TOP_HOT_SPOTS = 12
 LOW_COVERAGE = queries.LOW_COVERAGE
 LOW_COVERAGE_LISTED = 200
 PAGE_SIZE = 40
@@ -54,14 +52,8 @@ Sort = Literal["name", "score"]
 
 @functools.cache
 def cell_shown(*, mode: str, respondents: int, minimum: int) -> bool:
-    """May a team's cell built from ``respondents`` people appear in an organisation view?
-
-    The engine's rule (``anonymity.shown_cells``) for one cell on its own; a solo round is the
-    team lead answering for the team (as in the organisation report).
-    """
-    if mode == queries.SOLO:
-        return True
-    return "cell" in anonymity.shown_cells(respondents, {"cell": respondents}, minimum=minimum)
+    """``anonymity.cell_shown``, remembered (asked once per cell of a page)."""
+    return anonymity.cell_shown(mode=mode, respondents=respondents, minimum=minimum)
 
 
 @functools.cache
@@ -113,6 +105,15 @@ class Filters:
             period_to=self.period_to,
             unit_id=self.unit_id,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CountRow:
+    """A counted item of a view (trajectory, process model, upgrade, hot spot): how many teams."""
+
+    label: str
+    count: int
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,22 +288,10 @@ def dashboard(
     return built
 
 
-def shown_team_ids(members: Sequence[queries.Member], *, minimum: int) -> set[int]:
-    """The organisation report's rule for which teams may appear (``org.shown_teams``)."""
-    return org.shown_teams(
-        [
-            org.StoredTeamResult(
-                team_id=member.team_id,
-                team="",
-                business_unit=None,
-                round_id=member.result_id,
-                date="",
-                mode=member.mode,
-                respondents=member.respondents,
-                data={},
-            )
-            for member in members
-        ],
+def shown_team_ids(members: Sequence[queries.Member], *, minimum: int) -> frozenset[int]:
+    """The teams anonymity lets appear (``anonymity.shown_teams``, the report's rule too)."""
+    return anonymity.shown_teams(
+        (anonymity.TeamCount(m.team_id, m.mode, m.respondents) for m in members),
         minimum=minimum,
     )
 

@@ -201,7 +201,8 @@ def organisation_command(
                 catalog = catalog_store.load_configured_catalog(settings)
                 report = organisation_report(
                     organisation=organisation.name,
-                    results=results,
+                    session=session,
+                    organisation_id=organisation_id,
                     catalog=catalog,
                     branding=branding,
                     hide_names=hide_names,

@@ -1,38 +1,34 @@
-"""The organisation report: aggregates over teams' stored results, as plain data.
+"""The organisation report: what the organisation dashboard counts, as one printable document.
 
-Built from a list of ``StoredTeamResult`` (one per team and round, ``RoundResult.computed`` as
-``data``), so dashboards can reuse ``aggregate`` without the PDF. Anonymity: a team-survey
-result counts as a cell built from its respondents, so teams are shown only as
-``app.rubric.anonymity.shown_cells`` allows (at least the organisation minimum, and no small
-team recoverable by subtracting the others from a total); hidden teams are left out of every
-aggregate, not only of their own row. A solo round is the team lead answering for the team,
-not a group of pseudonymous respondents, so it is shown.
+The report reads the same summaries of stored results (``app.results.summaries``), with the
+same queries and rules, as the organisation dashboard: ``aggregate`` is the dashboard's
+``app.dashboards.service.build`` for the whole organisation (every team, no filter), mapped
+into the report's view model, so the two can never count differently. Anonymity is
+``app.rubric.anonymity``'s (``shown_teams`` for teams, ``cell_shown`` for each team x dimension
+cell): hidden teams are left out of every aggregate, not only of their own row, and a hidden
+cell shows no score. Like the dashboard, the report counts each team's latest closed round.
+
+``StoredTeamResult`` and ``latest_per_team`` serve the team reports (``app.reports.batch``).
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from statistics import mean
 from typing import Any
 
+from sqlmodel import Session
+
+from app.dashboards import queries, service
+from app.dashboards.service import CountRow
 from app.reports import charts
 from app.reports.branding import Branding
-from app.reports.context import (
-    ROLE_LABELS,
-    Chart,
-    chart,
-    humanise,
-)
+from app.reports.context import Chart, chart
 from app.rubric import anonymity
 from app.rubric.loader import Catalog
-from app.rubric.output import NO_RECOMMENDATION, recommended_model
 
 HEATMAP_ROWS_PER_CHART = 40
 TEAM_ROWS_PER_TABLE = 45
-TOP_UPGRADES = 10
-TOP_HOT_SPOTS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +42,7 @@ class StoredTeamResult:
     date: str  # ISO date of the round (closed, else started)
     mode: str  # solo | team_survey
     respondents: int
-    data: Mapping[str, Any]  # RoundResult.computed (app.rubric.output.to_data)
+    data: Mapping[str, Any]  # the stored result as JSON (app.results.model.TeamResult)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +56,6 @@ class TeamLine:
     scores: tuple[tuple[float | None, str], ...]  # per dimension: score, band or level
     handoff_level: int | None
     change: float | None  # mean change of the dimension scores since the team's last round
-
-
-@dataclass(frozen=True, slots=True)
-class CountRow:
-    label: str
-    count: int
-    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +102,6 @@ class OrgReport:
     line_tables: tuple[tuple[TeamLine, ...], ...]
 
 
-def _quarter(day: str) -> str:
-    year, month = day[:4], int(day[5:7] or 1)
-    return f"{year} Q{(month - 1) // 3 + 1}"
-
-
 def latest_per_team(results: Sequence[StoredTeamResult]) -> list[StoredTeamResult]:
     latest: dict[int, StoredTeamResult] = {}
     for result in results:
@@ -127,214 +111,54 @@ def latest_per_team(results: Sequence[StoredTeamResult]) -> list[StoredTeamResul
     return list(latest.values())
 
 
-def shown_teams(results: Sequence[StoredTeamResult], *, minimum: int) -> set[int]:
-    """Teams whose results may appear in organisation breakdowns (see the module docstring)."""
-    surveyed = {r.team_id: r.respondents for r in results if r.mode != "solo"}
-    visible = anonymity.shown_cells(
-        sum(surveyed.values()), {str(t): n for t, n in surveyed.items()}, minimum=minimum
-    )
-    return {r.team_id for r in results if r.mode == "solo" or str(r.team_id) in visible}
-
-
-def _label(result: StoredTeamResult, index: int, hide_names: bool) -> str:
-    return f"Team {index + 1:02d}" if hide_names else result.team
-
-
 def aggregate(
-    results: Sequence[StoredTeamResult],
     *,
+    session: Session,
+    organisation_id: int,
     catalog: Catalog,
     hide_names: bool = False,
     cell_minimum: int = anonymity.DEFAULT_ORG_CELL_MIN,
 ) -> Aggregate:
-    """Aggregate teams' stored results (every round; the latest per team for the snapshot)."""
-    latest = latest_per_team(results)
-    allowed = shown_teams(latest, minimum=cell_minimum)
-    shown = [r for r in latest if r.team_id in allowed]
-    dimensions: list[tuple[str, str]] = []
-    for result in shown:
-        for dimension_id in charts.scored_dimensions(result.data):
-            if dimension_id not in dict(dimensions):
-                dimensions.append((dimension_id, result.data["dimensions"][dimension_id]["title"]))
-
-    def score(result: StoredTeamResult, dimension_id: str) -> float | None:
-        value = result.data["dimensions"].get(dimension_id, {}).get("score")
-        return None if value is None else float(value)
-
-    if hide_names:
-        # ordered by mean score, so the order itself names nobody
-        def overall(r: StoredTeamResult) -> float:
-            values = [v for d, _ in dimensions if (v := score(r, d)) is not None]
-            return -mean(values) if values else 0.0
-
-        shown.sort(key=lambda r: (overall(r), r.team_id))
-    else:
-        shown.sort(key=lambda r: ((r.business_unit or "").lower(), r.team.lower(), r.team_id))
-
-    lines = []
-    for index, result in enumerate(shown):
-        data = result.data
-        top = next(
-            (m["name"] for m in data["process_models"] if m["id"] == recommended_model(data)),
-            NO_RECOMMENDATION,
-        )
-        changes = [
-            v
-            for v in ((data.get("comparison") or {}).get("dimensions") or {}).values()
-            if v is not None
-        ]
-        cells = []
-        for dimension_id, _ in dimensions:
-            raw = data["dimensions"].get(dimension_id, {})
-            label = (
-                raw["band"]["label"]
-                if raw.get("band")
-                else (f"Level {raw['level']}" if raw.get("level") is not None else "")
-            )
-            cells.append((score(result, dimension_id), label))
-        handoff = data.get("handoff")
-        lines.append(
-            TeamLine(
-                label=_label(result, index, hide_names),
-                unit="" if hide_names else (result.business_unit or ""),
-                date=result.date,
-                respondents=result.respondents,
-                trajectory=data["trajectory"]["label"],
-                model=top,
-                scores=tuple(cells),
-                handoff_level=handoff["level"] if handoff else None,
-                change=round(mean(changes), 1) if changes else None,
-            )
-        )
-
-    # bands per dimension (parts in order of the bands' thresholds, merged by label)
-    band_parts: list[str] = []
-    for dimension_id, _ in dimensions:
-        instrument = catalog.instruments.get(dimension_id)
-        for band in sorted(instrument.bands if instrument else (), key=lambda b: b.min_score):
-            if band.label not in band_parts:
-                band_parts.append(band.label)
-    band_counts = []
-    for dimension_id, title in dimensions:
-        counter = Counter(
-            r.data["dimensions"][dimension_id]["band"]["label"]
-            for r in shown
-            if r.data["dimensions"].get(dimension_id, {}).get("band")
-        )
-        if counter:
-            band_counts.append((title, tuple(counter.get(part, 0) for part in band_parts)))
-
-    level_counts: dict[str, list[int]] = {}
-    for result in shown:
-        handoff = result.data.get("handoff")
-        if not handoff:
-            continue
-        parts = [(a["title"], a["level"]) for a in handoff["artifacts"].values()]
-        parts.append(("Overall", handoff["level"]))
-        for title, level in parts:
-            counts = level_counts.setdefault(title, [0, 0, 0])
-            counts[min(max(int(level), 0), 2)] += 1
-
-    trajectories = Counter(r.data["trajectory"]["label"] for r in shown)
-    model_names = {m.id: m.name for m in catalog.process_models.process_models}
-
-    def model_name(data: Mapping[str, Any]) -> str:
-        top = recommended_model(data)
-        return NO_RECOMMENDATION if top is None else model_names.get(top, humanise(top))
-
-    models = Counter(model_name(r.data) for r in shown)
-    mix: dict[str, Counter[str]] = defaultdict(Counter)
-    for result in shown:
-        mix[result.data["trajectory"]["label"]][model_name(result.data)] += 1
-
-    upgrades: Counter[str] = Counter()
-    owners: dict[str, Counter[str]] = defaultdict(Counter)
-    for result in shown:
-        for practice in result.data["roadmap"]["now"]:
-            upgrades[practice["title"]] += 1
-            owners[practice["title"]].update(practice["owners"])
-
-    hot: dict[str, list[float]] = defaultdict(list)
-    hot_dimension: dict[str, str] = {}
-    for result in shown:
-        seen: set[str] = set()
-        for gap in result.data["perception_gaps"]:
-            if gap["title"] in seen:
-                continue
-            seen.add(gap["title"])
-            hot[gap["title"]].append(float(gap["size"]))
-            hot_dimension[gap["title"]] = (
-                result.data["dimensions"]
-                .get(gap["dimension"], {})
-                .get("title", humanise(gap["dimension"]))
-            )
-
-    # trend: every shown team's rounds, by quarter; a team's latest round in a quarter counts
-    history = [r for r in results if r.team_id in allowed]
-    per_period: dict[str, dict[int, StoredTeamResult]] = defaultdict(dict)
-    for result in history:
-        period = _quarter(result.date)
-        current = per_period[period].get(result.team_id)
-        if current is None or (result.date, result.round_id) > (current.date, current.round_id):
-            per_period[period][result.team_id] = result
-    periods = sorted(per_period)
-    trend = []
-    for dimension_id, title in dimensions:
-        values: list[float | None] = []
-        for period in periods:
-            scores = [
-                s for r in per_period[period].values() if (s := score(r, dimension_id)) is not None
-            ]
-            values.append(round(mean(scores), 1) if scores else None)
-        trend.append((title, tuple(values)))
-
-    hidden = len(latest) - len(shown)
+    """The organisation's aggregates: the dashboard's, over every team (see the docstring)."""
+    built = service.build(
+        session=session,
+        organisation_id=organisation_id,
+        filters=service.Filters(hide_names=hide_names),
+        catalog=catalog,
+        minimum=cell_minimum,
+    )
+    lines = service.all_lines(session=session, dashboard=built)
     return Aggregate(
-        dimensions=tuple(dimensions),
-        teams_total=len(latest),
-        teams_shown=len(shown),
-        respondents_shown=sum(r.respondents for r in shown),
-        hidden_reason=(
-            f"{hidden} team{'s' if hidden != 1 else ''} not shown: their results rest on fewer "
-            f"than {cell_minimum} responses, or could be worked out from the others"
-            if hidden
-            else None
-        ),
-        lines=tuple(lines),
-        means=tuple(
-            (
-                title,
-                round(mean(values), 1)
-                if (values := [s for r in shown if (s := score(r, d)) is not None])
-                else None,
+        dimensions=built.dimensions,
+        teams_total=built.teams_total,
+        teams_shown=built.teams_shown,
+        respondents_shown=built.respondents_shown,
+        hidden_reason=built.hidden_reason,
+        lines=tuple(
+            TeamLine(
+                label=line.label,
+                unit=line.unit,
+                date=line.date,
+                respondents=line.respondents,
+                trajectory=line.trajectory,
+                model=line.model,
+                scores=tuple((cell.score, cell.label) for cell in line.cells),
+                handoff_level=line.handoff_level,
+                change=line.change,
             )
-            for d, title in dimensions
+            for line in lines
         ),
-        band_parts=tuple(band_parts),
-        band_counts=tuple(band_counts),
-        level_counts=tuple((title, tuple(counts)) for title, counts in level_counts.items()),
-        trajectories=tuple(CountRow(label, n) for label, n in trajectories.most_common()),
-        models=tuple(CountRow(label, n) for label, n in models.most_common()),
-        mix=tuple(
-            (trajectory, tuple(counter.most_common()))
-            for trajectory, counter in sorted(mix.items(), key=lambda item: -sum(item[1].values()))
-        ),
-        upgrades=tuple(
-            CountRow(
-                title,
-                n,
-                ", ".join(ROLE_LABELS.get(o, humanise(o)) for o, _ in owners[title].most_common(2)),
-            )
-            for title, n in upgrades.most_common(TOP_UPGRADES)
-        ),
-        hot_spots=tuple(
-            CountRow(title, len(sizes), f"{hot_dimension[title]} · mean gap {mean(sizes):.0f}")
-            for title, sizes in sorted(
-                hot.items(), key=lambda item: (-len(item[1]), -mean(item[1]))
-            )[:TOP_HOT_SPOTS]
-        ),
-        trend_periods=tuple(periods),
-        trend=tuple(trend),
+        means=built.means,
+        band_parts=built.band_parts,
+        band_counts=built.band_counts,
+        level_counts=built.level_counts,
+        trajectories=built.trajectories,
+        models=built.models,
+        mix=built.mix,
+        upgrades=built.upgrades,
+        hot_spots=built.hot_spots,
+        trend_periods=built.trend_periods,
+        trend=built.trend,
     )
 
 
@@ -345,15 +169,22 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 def organisation_report(
     *,
     organisation: str,
-    results: Sequence[StoredTeamResult],
+    session: Session,
+    organisation_id: int,
     catalog: Catalog,
     branding: Branding,
     hide_names: bool = False,
     cell_minimum: int = anonymity.DEFAULT_ORG_CELL_MIN,
     lang: str = "en",
 ) -> OrgReport:
-    """The organisation report from teams' stored results (all rounds; latest per team)."""
-    summary = aggregate(results, catalog=catalog, hide_names=hide_names, cell_minimum=cell_minimum)
+    """The organisation report (each team's latest closed round; the trend over all)."""
+    summary = aggregate(
+        session=session,
+        organisation_id=organisation_id,
+        catalog=catalog,
+        hide_names=hide_names,
+        cell_minimum=cell_minimum,
+    )
     titles = [title for _, title in summary.dimensions]
     heatmaps = []
     line_chunks = _chunks(summary.lines, HEATMAP_ROWS_PER_CHART)
@@ -368,7 +199,7 @@ def organisation_report(
             rows=[(line.label, [score for score, _ in line.scores]) for line in chunk],
         )
         heatmaps.append(chart(spec))
-    dates = sorted(r.date for r in results)
+    closed = queries.closed_between(session=session, organisation_id=organisation_id)
     bands_chart = (
         chart(
             charts.stacked_chart(
@@ -457,7 +288,9 @@ def organisation_report(
         branding=branding,
         hide_names=hide_names,
         cell_minimum=cell_minimum,
-        period=f"{dates[0]} to {dates[-1]}" if dates else "",
+        period=(
+            f"{closed[0].date().isoformat()} to {closed[1].date().isoformat()}" if closed else ""
+        ),
         aggregate=summary,
         heatmaps=tuple(h for h in heatmaps if h is not None),
         bands_chart=bands_chart,

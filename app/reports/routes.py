@@ -198,7 +198,8 @@ def _org_pdf_response(
         raise NoResultsError()
     report = organisation_report(
         organisation=organisation.name,
-        results=results,
+        session=session,
+        organisation_id=organisation.id,
         catalog=catalog,
         branding=organisation_branding(organisation, settings),
         hide_names=hide_names,

@@ -6,7 +6,7 @@ one place and hidden in another (PRODUCT.md section 6).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 DEFAULT_TEAM_RESULTS_MIN = 3
@@ -69,3 +69,37 @@ def shown_cells(total: int, children: Mapping[str, int], *, minimum: int) -> fro
         shown.remove(smallest)
         hidden.add(smallest)
     return frozenset(shown | {name for name, count in children.items() if count == 0})
+
+
+SOLO = "solo"
+
+
+@dataclass(frozen=True, slots=True)
+class TeamCount:
+    """A team's latest result in an organisation view: how it was answered, and by how many."""
+
+    team_id: int
+    mode: str  # solo | team_survey
+    respondents: int
+
+
+def shown_teams(teams: Iterable[TeamCount], *, minimum: int) -> frozenset[int]:
+    """Teams whose results may appear in organisation views (dashboard and report alike).
+
+    A team-survey result counts as a cell built from its respondents, so teams are shown as
+    ``shown_cells`` allows (at least ``minimum``, and no small team recoverable by subtracting
+    the others from the total). A solo round is the team lead answering for the team, not a
+    group of pseudonymous respondents, so it is shown.
+    """
+    chosen = list(teams)
+    surveyed = {str(t.team_id): t.respondents for t in chosen if t.mode != SOLO}
+    visible = shown_cells(sum(surveyed.values()), surveyed, minimum=minimum)
+    return frozenset(t.team_id for t in chosen if t.mode == SOLO or str(t.team_id) in visible)
+
+
+def cell_shown(*, mode: str, respondents: int, minimum: int) -> bool:
+    """May one team's cell (a dimension) built from ``respondents`` people appear in an
+    organisation view? ``shown_cells`` for the cell on its own; a solo round is shown."""
+    if mode == SOLO:
+        return True
+    return "cell" in shown_cells(respondents, {"cell": respondents}, minimum=minimum)

@@ -1,10 +1,12 @@
-"""The organisation report: aggregates from stored results, anonymity, hidden names, the PDF."""
+"""The organisation report: the dashboard's aggregates of stored results, anonymity, hidden
+names, the PDF."""
 
 from __future__ import annotations
 
-import copy
 import io
 import zipfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +17,30 @@ from typer.testing import CliRunner
 
 from app import db, demo
 from app.cli import app as cli_app
+from app.dashboards import service
 from app.models import Organisation, RoundResult
 from app.reports import batch, org, pdf, render
 from app.reports.branding import default_branding
+from app.rubric import anonymity
 from app.rubric.answers_file import AnswersFile, assess_file
 from app.rubric.loader import Catalog
 from app.rubric.output import to_data
 from tests import factories
 from tests.conftest import make_test_settings
+from tests.dashboards import helpers
 
 NAMES = ["Search", "Payments", "Fraud <script>", "Tiny team", "Lead alone"]
+# per team: mode, respondents' roles (every dimension answered by at least 3 of them, bar the
+# pair); each team closes a round in Q1 at a low level and one in Q2 at a high level
+SHAPES: list[tuple[str, tuple[str, ...]]] = [
+    ("team_survey", helpers.FULL_TEAM),
+    ("team_survey", (*helpers.FULL_TEAM, "software_engineer")),
+    ("team_survey", tuple(r for r in helpers.FULL_TEAM if r != "product_manager")),
+    ("team_survey", helpers.PAIR),
+    ("solo", ("team_lead",)),
+]
+Q1 = datetime(2026, 3, 10, 12, tzinfo=UTC)
+Q2 = datetime(2026, 6, 10, 12, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -32,42 +48,45 @@ def data(catalog: Catalog, example: AnswersFile) -> dict[str, Any]:
     return to_data(catalog, assess_file(catalog, example))
 
 
-def _results(data: dict[str, Any]) -> list[org.StoredTeamResult]:
-    results = []
-    shapes = [
-        ("team_survey", 6),
-        ("team_survey", 7),
-        ("team_survey", 5),
-        ("team_survey", 2),
-        ("solo", 1),
-    ]
-    for team_id, (name, (mode, respondents)) in enumerate(zip(NAMES, shapes, strict=True), 1):
-        for round_number, day in enumerate(("2026-03-10", "2026-06-10")):
-            result = copy.deepcopy(data)
-            for dimension in result["dimensions"].values():
-                if dimension["score"] is not None:
-                    dimension["score"] = round(
-                        dimension["score"] - 10 + team_id + 5 * round_number, 1
-                    )
-            results.append(
-                org.StoredTeamResult(
-                    team_id=team_id,
-                    team=name,
-                    business_unit="Unit A",
-                    round_id=team_id * 10 + round_number,
-                    date=day,
-                    mode=mode,
-                    respondents=respondents,
-                    data=result,
-                )
+def _organisation(session: Session, names: Sequence[str] = NAMES) -> int:
+    """An organisation whose teams (of ``names``) closed a round in Q1 and one in Q2."""
+    organisation = factories.organisation(session, name="Northwind")
+    unit = helpers.unit(session, organisation, "Unit A")
+    for name, (mode, roles) in zip(NAMES, SHAPES, strict=True):
+        if name not in names:
+            continue
+        team = helpers.team(session, organisation, name, unit)
+        for closed_at, level in ((Q1, "low"), (Q2, "high")):
+            helpers.closed_round(
+                session,
+                team,
+                roles=roles,
+                closed_at=closed_at,
+                level=level,
+                mode=mode,
+                results_min=2 if len(roles) == 2 else 3,
             )
-    return results
+    assert organisation.id is not None
+    return organisation.id
+
+
+def _report(session: Session, catalog: Catalog, organisation_id: int, **more: Any) -> org.OrgReport:
+    return org.organisation_report(
+        organisation="Northwind",
+        session=session,
+        organisation_id=organisation_id,
+        catalog=catalog,
+        branding=default_branding(),
+        **more,
+    )
 
 
 def test_small_teams_and_the_siblings_that_would_reveal_them_are_left_out(
-    data: dict[str, Any], catalog: Catalog
+    session: Session, catalog: Catalog
 ) -> None:
-    summary = org.aggregate(_results(data), catalog=catalog)
+    summary = org.aggregate(
+        session=session, organisation_id=_organisation(session), catalog=catalog
+    )
     shown = {line.label for line in summary.lines}
     # 2 respondents is below 3; hiding it alone would leave it recoverable from the total,
     # so the smallest sibling (5 respondents) goes too; the solo round is the lead's own
@@ -82,26 +101,59 @@ def test_small_teams_and_the_siblings_that_would_reveal_them_are_left_out(
     assert all(sum(counts) == 3 for _, counts in summary.level_counts)
 
 
-def test_latest_round_per_team_and_the_trend_by_quarter(
-    data: dict[str, Any], catalog: Catalog
-) -> None:
-    summary = org.aggregate(_results(data), catalog=catalog)
+def test_latest_round_per_team_and_the_trend_by_quarter(session: Session, catalog: Catalog) -> None:
+    organisation_id = _organisation(session)
+    report = _report(session, catalog, organisation_id)
+    summary = report.aggregate
     assert {line.date for line in summary.lines} == {"2026-06-10"}
+    assert report.period == "2026-03-10 to 2026-06-10"
     assert summary.trend_periods == ("2026 Q1", "2026 Q2")
-    for _, values in summary.trend:
-        assert values[1] is not None
-        assert values[0] is not None
-        assert values[1] == pytest.approx(values[0] + 5, abs=0.11)
+    assert summary.trend
+    for _, (earlier, later) in summary.trend:
+        assert earlier is not None
+        assert later is not None
+        assert later > earlier
+    assert report.trend_chart is not None
 
 
-def test_hidden_names_number_the_teams_by_score(data: dict[str, Any], catalog: Catalog) -> None:
-    report = org.organisation_report(
-        organisation="Northwind",
-        results=_results(data),
+def test_the_report_is_the_dashboard_over_every_team(session: Session, catalog: Catalog) -> None:
+    """One aggregation path: the report maps the dashboard's own numbers."""
+    organisation_id = _organisation(session)
+    summary = org.aggregate(session=session, organisation_id=organisation_id, catalog=catalog)
+    dashboard = service.build(
+        session=session,
+        organisation_id=organisation_id,
+        filters=service.Filters(),
         catalog=catalog,
-        branding=default_branding(),
-        hide_names=True,
+        minimum=anonymity.DEFAULT_ORG_CELL_MIN,
     )
+    for name in ("dimensions", "means", "band_counts", "level_counts", "trend", "upgrades"):
+        assert getattr(summary, name) == getattr(dashboard, name), name
+    lines = service.all_lines(session=session, dashboard=dashboard)
+    assert [(line.label, line.model) for line in summary.lines] == [
+        (line.label, line.model) for line in lines
+    ]
+
+
+def test_a_thin_cell_shows_no_score_in_the_report(session: Session, catalog: Catalog) -> None:
+    organisation = factories.organisation(session, name="Thin")
+    for name, roles in (("Big", helpers.FULL_TEAM), ("Thin", helpers.THIN_TEAM)):
+        team = helpers.team(session, organisation, name, None)
+        helpers.closed_round(session, team, roles=roles, closed_at=Q2, level="mid")
+    assert organisation.id is not None
+    summary = org.aggregate(session=session, organisation_id=organisation.id, catalog=catalog)
+    lines = {line.label: line for line in summary.lines}
+    assert set(lines) == {"Big", "Thin"}
+    titles = [title for _, title in summary.dimensions]
+    thin = dict(zip(titles, lines["Thin"].scores, strict=True))
+    # the thin team's handoff rests on 2 people: no score, no level
+    assert thin["Handoff maturity"] == (None, "not shown")
+    assert lines["Thin"].handoff_level is None
+    assert thin["Collaboration between data science and engineering"][0] is not None
+
+
+def test_hidden_names_number_the_teams_by_score(session: Session, catalog: Catalog) -> None:
+    report = _report(session, catalog, _organisation(session), hide_names=True)
     labels = [line.label for line in report.aggregate.lines]
     assert labels == ["Team 01", "Team 02", "Team 03"]
     assert all(line.unit == "" for line in report.aggregate.lines)
@@ -112,24 +164,18 @@ def test_hidden_names_number_the_teams_by_score(data: dict[str, Any], catalog: C
     assert "Unit A" not in html
 
 
-def test_heatmap_rows_match_the_team_lines(data: dict[str, Any], catalog: Catalog) -> None:
-    report = org.organisation_report(
-        organisation="Northwind",
-        results=_results(data),
-        catalog=catalog,
-        branding=default_branding(),
-    )
+def test_heatmap_rows_match_the_team_lines(session: Session, catalog: Catalog) -> None:
+    report = _report(session, catalog, _organisation(session))
     (heatmap,) = report.heatmaps
     (trace,) = heatmap.figure["data"]
     assert trace["z"] == [[score for score, _ in line.scores] for line in report.aggregate.lines]
 
 
-def test_organisation_pdf(
-    data: dict[str, Any], catalog: Catalog, render_pool: pdf.RenderPool
-) -> None:
+def test_organisation_pdf(session: Session, catalog: Catalog, render_pool: pdf.RenderPool) -> None:
     report = org.organisation_report(
         organisation="Northwind <b>Payments</b>",
-        results=_results(data),
+        session=session,
+        organisation_id=_organisation(session),
         catalog=catalog,
         branding=default_branding(),
     )
@@ -169,12 +215,9 @@ def test_stored_results_are_read_as_plain_data(
 
 
 def test_an_organisation_with_only_small_teams_shows_nothing_about_them(
-    data: dict[str, Any], catalog: Catalog
+    session: Session, catalog: Catalog
 ) -> None:
-    small = [r for r in _results(data) if r.team == "Tiny team"]
-    report = org.organisation_report(
-        organisation="Northwind", results=small, catalog=catalog, branding=default_branding()
-    )
+    report = _report(session, catalog, _organisation(session, ["Tiny team"]))
     assert report.aggregate.teams_shown == 0
     assert report.line_tables == ()
     html = render.render_html("reports/org.html", report, medium="pdf")
