@@ -600,9 +600,11 @@ def data_version(*, session: Session, organisation_id: int) -> tuple[Any, ...]:
 
 def closed_between(*, session: Session, organisation_id: int) -> tuple[datetime, datetime] | None:
     """When the organisation's first and last summarised rounds closed (None: no round)."""
-    first, last = session.execute(
+    row: Any = session.execute(
         select(func.min(_summary.c.closed_at), func.max(_summary.c.closed_at)).where(
             _summary.c.organisation_id == organisation_id
         )
     ).one()
-    return None if first is None else (first, last)
+    first: datetime | None = row[0]
+    last: datetime | None = row[1]
+    return None if first is None or last is None else (first, last)

@@ -318,7 +318,7 @@ def _band_parts(catalog: Catalog, dimension_ids: Sequence[str]) -> list[str]:
 
 def scope_of(
     *, session: Session, organisation_id: int, filters: Filters, minimum: int
-) -> tuple[queries.Scope, list[queries.Member], set[int]]:
+) -> tuple[queries.Scope, list[queries.Member], frozenset[int]]:
     """The scope a dashboard shows, the selection's teams, and the teams anonymity allows."""
     selection = filters.selection(organisation_id)
     members = queries.members(session=session, selection=selection)

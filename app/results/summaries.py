@@ -246,7 +246,7 @@ def store(*, session: Session, result: RoundResult) -> None:
         return
     _store(session, [result.id])
     rounds = AssessmentRound.__table__  # type: ignore[attr-defined]
-    team_id = session.execute(
+    team_id: int = session.execute(
         select(rounds.c.team_id).where(rounds.c.id == result.round_id)
     ).scalar_one()
     _mark_latest(session, _summary.c.team_id == team_id)
@@ -344,7 +344,8 @@ def _sources(session: Session, result_ids: Sequence[int]) -> list[Source]:
             rounds.c.closed_at.is_not(None),
         )
     ).all()
-    return [Source(*row[:-1], reads.parse_column(row[-1])) for row in rows]
+    make: Any = Source  # the columns above, in the dataclass's field order
+    return [make(*row[:-1], reads.parse_column(row[-1])) for row in rows]
 
 
 def _insert(session: Session, built: Sequence[Rows]) -> None:
@@ -457,7 +458,9 @@ def backfill(*, session: Session) -> int:
     were written with results, a backup restored by an older version).
     """
     teams = Team.__table__  # type: ignore[attr-defined]
-    organisation_ids = session.execute(select(teams.c.organisation_id).distinct()).scalars()
+    organisation_ids: Sequence[int] = (
+        session.execute(select(teams.c.organisation_id).distinct()).scalars().all()
+    )
     return sum(
         rebuild(session=session, organisation_id=organisation_id)
         for organisation_id in sorted(organisation_ids)
