@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, select
 
 from app.accounts import tenancy, tokens
 from app.accounts.tenancy import Principal, check_id, load_principal
@@ -98,11 +98,12 @@ def revoke(*, session: Session, row: ApiToken, now: datetime | None = None) -> b
 def revoke_all_for_user(*, session: Session, user_id: int, now: datetime | None = None) -> int:
     """Revoke every live token of the user; the number revoked (already revoked ones keep
     their date)."""
-    result = session.execute(
-        update(ApiToken)
-        .where(col(ApiToken.user_id) == user_id, col(ApiToken.revoked_at).is_(None))
-        .values(revoked_at=now or utcnow())
-        .execution_options(synchronize_session="fetch")
-    )
+    live = session.exec(
+        select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))
+    ).all()
+    stamp = now or utcnow()
+    for row in live:
+        row.revoked_at = stamp
+        session.add(row)
     session.flush()
-    return int(result.rowcount or 0)
+    return len(live)
