@@ -46,5 +46,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
 # --migrate: apply pending migrations before serving, under the migration lock, so several
-# replicas starting together migrate once. Production needs PROCESSLENS_SECRET_KEY.
+# replicas starting together migrate once. Production needs PROCESSLENS_SECRET_KEY. Behind a
+# reverse proxy set PROCESSLENS_TRUSTED_PROXIES to its address; X-Forwarded-For is ignored
+# from anyone else.
 CMD ["processlens", "serve", "--host", "0.0.0.0", "--port", "8000", "--migrate"]

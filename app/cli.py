@@ -111,6 +111,10 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         log_config=None,  # app.logs configures logging
         access_log=False,  # RequestContextMiddleware writes the access log, with request ids
         server_header=False,
+        # X-Forwarded-For/-Proto only from the configured proxies: uvicorn's default trusts
+        # 127.0.0.1, so any local client could pick its address and dodge the rate limits
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
         # with several workers the supervisor kills a worker that does not answer its ping in
         # time; uvicorn's 5 s default killed every worker still importing the app on a busy
         # two-core machine, again and again, so the server never came up

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import os
 import re
@@ -122,6 +123,19 @@ class Settings(BaseSettings):
         ge=2,
         description="Respondents behind any cell of an organisation breakdown or export.",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (comma-separated, e.g. 10.0.0.5,172.18.0.0/16); "
+        "empty: those headers are ignored and the connecting address is the client.",
+    )
+    sign_in_max_delay: float = Field(
+        default=2.0,
+        ge=0,
+        le=10,
+        description="Longest pause in seconds before a failed sign-in is answered; the pause "
+        "grows by a tenth of this with each failure on the account in the last minute.",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024,
         ge=1024,
@@ -181,6 +195,27 @@ class Settings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [part for part in text.split(os.pathsep) if part]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                # "*" included: trusting every client would let anyone choose their address
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network; list the proxies' addresses, "
+                    "e.g. 10.0.0.5 or 172.18.0.0/16"
+                ) from None
         return value
 
     @field_validator("database_url")

@@ -33,8 +33,15 @@ from app.config import Settings
 logger = logging.getLogger(__name__)
 
 # Limits used by the accounts and survey code; one place to read and tune them.
-SIGN_IN_PER_ACCOUNT = ("10/minute", "30/hour", "100/day")  # tiers: the slowdown
+# Sign-in: every attempt counts against the address; only FAILED attempts count against the
+# account, in two buckets: the account's own browsers (by device cookie, each on its own) and
+# everybody else together. See sign_in_failure_key and docs/security.md.
+SIGN_IN_FAILURES_PER_ACCOUNT = ("10/minute", "30/hour", "100/day")  # tiers: the slowdown
 SIGN_IN_PER_ADDRESS = ("20/minute", "200/hour")
+# the pause before answering a failure grows by a tenth of the longest with each failure on
+# the account in the last minute, reaching it at the tenth (where the minute's limit stops
+# further tries anyway)
+SIGN_IN_PAUSE_STEPS = 10
 INVITATION_LOOKUP_PER_ADDRESS = ("20/minute", "200/hour")
 RESUME_LINK_LOOKUP_PER_ADDRESS = ("60/minute",)
 ANSWER_SAVE_PER_RESUME_LINK = ("60/minute",)
@@ -120,6 +127,16 @@ class RateLimiter:
             )
             raise RateLimitUnavailableError() from None
 
+    def used(self, *, scope: str, key: str, limit: str) -> int:
+        """Hits counted for ``key`` in ``limit``'s current window (0 when the store fails:
+        this only tunes a pause, the limits themselves are enforced by _check)."""
+        item = parse(limit)
+        try:
+            stats = self.strategy.get_window_stats(item, self._identifier(scope, key))
+        except Exception:
+            return 0
+        return max(0, item.amount - stats.remaining)
+
     def clear(self, *, scope: str, key: str, limits: tuple[str, ...]) -> None:
         identifier = self._identifier(scope, key)
         for limit in limits:
@@ -147,9 +164,32 @@ def check(request: Request, *, scope: str, key: str, limit: str | tuple[str, ...
 
 
 def client_address(request: Request) -> str:
-    """The client's address as the server sees it (run uvicorn with --proxy-headers behind
-    a proxy, so this is the real client rather than the proxy)."""
+    """The connecting address as the ASGI server reports it; never read from a header here.
+
+    uvicorn replaces it with the X-Forwarded-For client only when the connection comes from
+    one of PROCESSLENS_TRUSTED_PROXIES (app.cli), so a client cannot choose its own."""
     return request.client.host if request.client else "unknown"
+
+
+def sign_in_failure_key(email: str, device: str | None) -> str:
+    """Whose failures a sign-in attempt is counted with: the account's known browser
+    ``device`` on its own, or, without one, every stranger trying that account together."""
+    return f"{email}\0device\0{device}" if device else f"{email}\0strangers"
+
+
+def check_sign_in_failures(request: Request, *, key: str) -> None:
+    """Refuse (429) before the password is checked when ``key`` failed too often; counts
+    nothing, so a right password never uses up the account's budget."""
+    check(request, scope="sign-in-failures", key=key, limit=SIGN_IN_FAILURES_PER_ACCOUNT)
+
+
+def record_sign_in_failure(request: Request, *, key: str, max_delay: float) -> float:
+    """Count one failed sign-in for ``key``; the pause (seconds) to take before answering."""
+    hit(request, scope="sign-in-failures", key=key, limit=SIGN_IN_FAILURES_PER_ACCOUNT)
+    recent = limiter_for(request).used(
+        scope="sign-in-failures", key=key, limit=SIGN_IN_FAILURES_PER_ACCOUNT[0]
+    )
+    return max_delay * min(recent, SIGN_IN_PAUSE_STEPS) / SIGN_IN_PAUSE_STEPS
 
 
 def limit_invitation_lookup(request: Request) -> None:

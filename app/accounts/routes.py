@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -103,21 +104,26 @@ def sign_in(
             error="Enter your e-mail address and your password.",
             status=400,
         )
-    # counted before the password is checked, so the 11th try in a minute costs no hashing
+    # every attempt counts against the address, before the password is checked (no hashing
+    # for the 21st try in a minute)
     ratelimit.hit(
         request,
         scope="sign-in-address",
         key=ratelimit.client_address(request),
         limit=ratelimit.SIGN_IN_PER_ADDRESS,
     )
-    ratelimit.hit(
-        request,
-        scope="sign-in-account",
-        key=users.normalise_email(email),
-        limit=ratelimit.SIGN_IN_PER_ACCOUNT,
+    # only failures count against the account, so knowing an e-mail address is not enough to
+    # lock its owner out: the owner's own browsers (device cookie) have a budget of their own
+    normalised = users.normalise_email(email)
+    failure_key = ratelimit.sign_in_failure_key(
+        normalised, sessions.known_device(request, settings, normalised)
     )
+    ratelimit.check_sign_in_failures(request, key=failure_key)
     user = users.authenticate(session=session, email=email, password=password)
     if user is None:
+        pause = ratelimit.record_sign_in_failure(
+            request, key=failure_key, max_delay=settings.sign_in_max_delay
+        )
         known = users.find_by_email(session=session, email=email)
         # the typed e-mail is not recorded (people type passwords into the wrong field)
         audit.record(
@@ -128,6 +134,8 @@ def sign_in(
             target_id=known.id if known else None,
             details={"reason": "bad_credentials"},
         )
+        # a growing pause slows guessing further (capped; the limits above stop it)
+        time.sleep(pause)
         return _sign_in_page(
             request, email=email, next_path=next_path, error=BAD_CREDENTIALS, status=400
         )
@@ -159,6 +167,7 @@ def sign_in(
         "set-cookie",
         sessions.cookie_header(settings, sessions.csrf_cookie_name(settings), "", max_age=0),
     )
+    response.headers.append("set-cookie", sessions.device_cookie(settings, user.email))
     return response
 
 

@@ -11,6 +11,11 @@ double-submit pair: a random value in a cookie and, in the form, its keyed hash
 (``hash_token(purpose="csrf")``), which only the server can compute. A cross-site page can
 neither read the cookie nor forge the hash; `Sec-Fetch-Site`/`Origin` checks and SameSite=Lax
 sit in front of it.
+
+After a successful sign-in the browser also gets a *device cookie*: a random value and its
+keyed hash together with the account's e-mail, so only the server can make one and it vouches
+for that account alone. The sign-in lockout (app.accounts.routes) uses it to tell the
+account's own browsers from strangers: failures by strangers lock strangers out, not them.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ ABSOLUTE_TIMEOUT = timedelta(hours=12)
 # last_seen_at is written at most this often, so reading pages does not write on every request
 TOUCH_INTERVAL = timedelta(minutes=1)
 ANONYMOUS_CSRF_MAX_AGE = 2 * 60 * 60
+DEVICE_COOKIE_MAX_AGE = 365 * 24 * 60 * 60
 
 
 def secure_cookies(settings: Settings) -> bool:
@@ -46,6 +52,35 @@ def session_cookie_name(settings: Settings) -> str:
 
 def csrf_cookie_name(settings: Settings) -> str:
     return "__Host-processlens_csrf" if secure_cookies(settings) else "processlens_csrf"
+
+
+def device_cookie_name(settings: Settings) -> str:
+    return "__Host-processlens_device" if secure_cookies(settings) else "processlens_device"
+
+
+def _device_signature(settings: Settings, email: str, nonce: str) -> str:
+    return tokens.hash_token(settings, f"{email}\0{nonce}", purpose="device")
+
+
+def device_cookie(settings: Settings, email: str) -> str:
+    """A Set-Cookie value vouching that this browser signed in to ``email`` (normalised)."""
+    nonce = tokens.generate_token()
+    value = f"{nonce}.{_device_signature(settings, email, nonce)}"
+    return cookie_header(
+        settings, device_cookie_name(settings), value, max_age=DEVICE_COOKIE_MAX_AGE
+    )
+
+
+def known_device(request: Request, settings: Settings, email: str) -> str | None:
+    """The id of this browser if its device cookie was issued for ``email`` (normalised),
+    else None (no cookie, a forged one, or one of another account)."""
+    value = request.cookies.get(device_cookie_name(settings), "")
+    nonce, _, signature = value.partition(".")
+    if not nonce or len(value) > 200:
+        return None
+    if not tokens.same(signature, _device_signature(settings, email, nonce)):
+        return None
+    return nonce
 
 
 def cookie_header(

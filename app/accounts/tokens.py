@@ -13,7 +13,7 @@ from typing import Literal
 
 from app.config import Settings
 
-Purpose = Literal["session", "invitation", "resume", "api", "password_reset", "csrf"]
+Purpose = Literal["session", "invitation", "resume", "api", "password_reset", "csrf", "device"]
 TOKEN_BYTES = 32  # 256 bits; the checklist asks for at least 128
 
 

@@ -3,13 +3,15 @@ which is the point in production and only slowness here (test_passwords checks t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from app.accounts import passwords
+from app.config import Settings
 
 CHEAP = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
 
@@ -19,3 +21,9 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(passwords, "_hasher", lambda: CHEAP)
     monkeypatch.setattr(passwords, "_dummy_hash", lambda: CHEAP.hash("dummy"))
     return
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], database_url: str, tmp_path: Path) -> Settings:
+    """The shared settings without the pause after a failed sign-in (test_trust measures it)."""
+    return make_settings(database_url, data_dir=tmp_path / "data", sign_in_max_delay=0.0)
