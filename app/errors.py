@@ -8,14 +8,14 @@ from typing import ClassVar
 
 from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import templating
+from app import input_guard, templating
 from app.logs import loggable_path
 
 logger = logging.getLogger(__name__)
@@ -152,11 +152,52 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+# how much of a validation message and of each location part the 422 repeats
+MAX_PROBLEM_CHARS = 300
+MAX_LOCATION_CHARS = 80
+MAX_TYPE_CHARS = 80
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldProblem:
+    """One entry of a JSON 422's ``detail``: where, what, and pydantic's error type.
+
+    Never the input itself: it may be anything the client sent (NaN, half a surrogate pair,
+    a megabyte of text), and echoing it is how the handler used to fail in turn.
+    """
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+def field_problems(exc: RequestValidationError) -> list[FieldProblem]:
+    problems = []
+    for error in exc.errors():
+        loc = [
+            part
+            if isinstance(part, int) and not isinstance(part, bool)
+            else input_guard.safe_name(str(part), MAX_LOCATION_CHARS)
+            for part in error.get("loc", ())
+        ]
+        message = input_guard.safe_name(str(error.get("msg", "")), MAX_PROBLEM_CHARS)
+        problems.append(
+            FieldProblem(
+                loc, message, input_guard.safe_name(str(error.get("type", "")), MAX_TYPE_CHARS)
+            )
+        )
+    return problems
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if wants_json(request):
-        # API clients get FastAPI's usual field-by-field list
-        return await request_validation_exception_handler(request, exc)
+        # API clients get a field-by-field list, like FastAPI's but without the input
+        try:
+            detail = [dataclasses.asdict(problem) for problem in field_problems(exc)]
+            return JSONResponse({"detail": detail}, status_code=422)
+        except Exception:
+            logger.exception("validation errors could not be listed")
     return error_response(
         request,
         status_code=422,
@@ -275,3 +316,61 @@ class UnhandledErrorMiddleware:
             title, message = HTTP_MESSAGES[500]
             response = error_response(Request(scope), status_code=500, title=title, message=message)
             await response(scope, receive, send)
+
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class BadInputMiddleware:
+    """Refuses, with a 422 naming the field, any request whose path, query string, form or
+    JSON body holds text or numbers the database cannot store (app/input_guard.py says what
+    and why it is checked here, once, rather than field by field).
+
+    Raw ASGI, inside the body size limit: the body it buffers is at most that large, and one
+    too large is stopped there (413) while it is read here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        found = input_guard.check_address(scope["path"], scope.get("query_string", b""))
+        if found is None and scope["method"] in BODY_METHODS:
+            chunks: list[bytes] = []
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client went away before sending it all: nobody to answer
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(chunks)
+            found = await input_guard.check_body(Headers(scope=scope), body)
+            receive = _replay(body, receive)
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        response = error_response(
+            Request(scope),
+            status_code=422,
+            title=InvalidInputError.title,
+            message=found.message,
+        )
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the buffered body to the app, then waits as the server would."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             Middleware(csrf.CrossSiteRequestMiddleware),
             Middleware(errors.UnhandledErrorMiddleware),
             Middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes),
+            # text and numbers the database cannot store (NUL, lone surrogates, NaN): 422
+            Middleware(errors.BadInputMiddleware),
         ],
     )
     app.state.settings = settings
