@@ -132,7 +132,8 @@ def test_home_page_explains_the_product(client: TestClient) -> None:
     # no script at all, nothing loaded from elsewhere: works without JavaScript and offline
     assert not any(tag == "script" for tag, _ in html.tags)
     stylesheet = html.first("link")
-    assert stylesheet["href"] == "http://testserver/static/css/app.css"
+    # a path, not a URL built from the request's Host header (tests/accounts/test_trust.py)
+    assert stylesheet["href"] == "/static/css/app.css"
 
 
 def test_stylesheet_is_served(client: TestClient) -> None:
