@@ -17,6 +17,7 @@ from sqlmodel import Session
 from app import __version__, catalog_store, db, demo, migrate, rubric_cli
 from app.accounts import cli as accounts_cli
 from app.accounts import demo_users
+from app.cli_errors import OneLineErrors
 from app.config import ConfigurationError, Settings, get_settings
 from app.dashboards import cli as dashboards_cli
 from app.logs import configure_logging
@@ -25,6 +26,8 @@ from app.rubric.loader import RubricError
 
 app = typer.Typer(
     name="processlens",
+    # bad input from any command (a user's file, the rubric) ends in one line and exit 2
+    cls=OneLineErrors,
     help=(
         "ProcessLens assesses how a team building ML-enabled software works and recommends "
         "the process and practice upgrades that fit it.\n\n"

@@ -1,7 +1,8 @@
 """CLI commands over the rubric: validate files, render the rubric, diff versions, score answers.
 
 None of them needs a server or a database: they run on files, so a consultant can score an
-answers file offline.
+answers file offline. Bad files raise BadInputError or RubricError, which the `processlens`
+group turns into one line per problem and exit 2 (app/cli_errors.py).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import typer
 
 from app.config import QUESTIONNAIRES_DIR
 from app.rubric import document
-from app.rubric.answers_file import AnswersFileError, assess_file, read_answers_file
-from app.rubric.loader import Catalog, RubricError, load_catalog, load_catalog_from_texts
+from app.rubric.answers_file import assess_file, read_answers_file
+from app.rubric.loader import Catalog, load_catalog, load_catalog_from_texts, read_rubric_file
 from app.rubric.output import to_data
 from app.rubric.schema import FILE_KINDS
 from app.rubric.versions import diff_catalogs
@@ -38,31 +39,24 @@ def _fail(message: str) -> NoReturn:
 def _catalog_from(paths: list[Path]) -> Catalog:
     """Folders are loaded as they are; single files are checked together with the built-in
     rubric (replacing the built-in file of the same name), so a custom instrument can be
-    validated on its own."""
-    try:
-        if not paths:
-            return load_catalog(QUESTIONNAIRES_DIR)
-        folders = [p for p in paths if p.is_dir()]
-        if len(folders) == len(paths) and len(folders) > 1:
-            return load_catalog(folders)  # main folder first, then custom folders
-        files = [p for p in paths if not p.is_dir()]
-        missing = [str(p) for p in files if not p.exists()]
-        if missing:
-            _fail(f"no such file or folder: {', '.join(missing)}")
-        if folders and not files:
-            return load_catalog(folders)
-        base = folders[0] if folders else QUESTIONNAIRES_DIR
-        texts = {p.name: p.read_text(encoding="utf-8") for p in sorted(base.glob("*.yaml"))}
-        for path in files:
-            texts[path.name] = path.read_text(encoding="utf-8")
-        custom = frozenset(p.name for p in files if p.name not in _builtin_names())
-        return load_catalog_from_texts(texts, custom_files=custom)
-    except RubricError as error:
-        for problem in error.problems:
-            typer.echo(problem, err=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    except UnicodeDecodeError:
-        _fail("a rubric file is not UTF-8 text")
+    validated on its own. A RubricError (one `file:line: message` per problem) propagates."""
+    if not paths:
+        return load_catalog(QUESTIONNAIRES_DIR)
+    folders = [p for p in paths if p.is_dir()]
+    if len(folders) == len(paths) and len(folders) > 1:
+        return load_catalog(folders)  # main folder first, then custom folders
+    files = [p for p in paths if not p.is_dir()]
+    missing = [str(p) for p in files if not p.exists()]
+    if missing:
+        _fail(f"no such file or folder: {', '.join(missing)}")
+    if folders and not files:
+        return load_catalog(folders)
+    base = folders[0] if folders else QUESTIONNAIRES_DIR
+    texts = {p.name: read_rubric_file(p) for p in sorted(base.glob("*.yaml"))}
+    for path in files:
+        texts[path.name] = read_rubric_file(path)
+    custom = frozenset(p.name for p in files if p.name not in _builtin_names())
+    return load_catalog_from_texts(texts, custom_files=custom)
 
 
 def _builtin_names() -> set[str]:
@@ -154,10 +148,7 @@ def score(
     if output_format not in ("json", "text"):
         _fail(f"unknown format {output_format!r}: use json or text")
     catalog = _catalog_from([rubric_path] if rubric_path else [])
-    try:
-        result = assess_file(catalog, read_answers_file(answers_file, catalog))
-    except AnswersFileError as error:
-        _fail(str(error))
+    result = assess_file(catalog, read_answers_file(answers_file, catalog))
     data = to_data(catalog, result)
     if output_format == "json":
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

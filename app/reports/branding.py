@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from PIL import Image, UnidentifiedImageError
 
 from app.config import Settings
 from app.errors import InvalidInputError
 from app.models import Organisation
+from app.rubric import safe_yaml
 
 MAX_LOGO_BYTES = 512 * 1024
+MAX_BRANDING_FILE_BYTES = 1024 * 1024  # four short fields; the cap only stops abuse
 MAX_LOGO_PIXELS = 2000 * 2000
 LOGO_BOX = (800, 300)  # re-encoded logos fit in this box; they print at most ~60 x 22 mm
 COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -35,8 +36,8 @@ class LogoError(InvalidInputError):
     default_message = "Upload the logo as a PNG or JPEG file of at most 512 KB."
 
 
-class BrandingError(InvalidInputError):
-    title = "Branding settings cannot be used"
+class BrandingError(safe_yaml.BadInputError):
+    """A branding file for the offline report that cannot be used, as one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,38 +155,53 @@ def organisation_branding(organisation: Organisation, settings: Settings) -> Bra
     )
 
 
+def _text_field(raw: Mapping[Any, Any], key: str, path: Path) -> str | None:
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise BrandingError(f"{path}: {key} must be text, not {safe_yaml.shorten(value)}")
+    return str(value)
+
+
 def load_branding_file(path: Path, *, base: Branding | None = None) -> Branding:
     """Branding for the offline CLI from a YAML file: name, colour, logo (a PNG/JPEG path,
-    relative to the file), consultant."""
+    relative to the file), consultant. Raises a BadInputError (one line) for anything wrong.
+
+    Read through safe_yaml (size cap, no aliases, limited nesting); the logo must be a regular
+    file within MAX_LOGO_BYTES, so /dev/zero or a FIFO is refused instead of read for ever.
+    """
     base = base or default_branding()
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise BrandingError(f"{path}: cannot read the branding file ({error})") from None
+    text = safe_yaml.read_text(path, max_bytes=MAX_BRANDING_FILE_BYTES)
+    raw: Any = safe_yaml.load_yaml(text, source=str(path), max_chars=MAX_BRANDING_FILE_BYTES)
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise BrandingError(f"{path}: expected a mapping with name, colour, logo, consultant")
     unknown = set(raw) - {"name", "colour", "color", "logo", "consultant"}
     if unknown:
-        raise BrandingError(f"{path}: unknown key(s) {sorted(unknown)}")
-    name = str(raw.get("name") or base.name)[:80]
-    colour = str(raw.get("colour") or raw.get("color") or base.colour)
+        shown = ", ".join(sorted(safe_yaml.shorten(key) for key in unknown)[:10])
+        raise BrandingError(f"{path}: unknown key(s) [{shown}]")
+    name = (_text_field(raw, "name", path) or base.name)[:80]
+    colour = _text_field(raw, "colour", path) or _text_field(raw, "color", path) or base.colour
     if not COLOUR.fullmatch(colour):
-        raise BrandingError(f"{path}: colour must look like #1f5f5b, not {colour!r}")
+        raise BrandingError(
+            f"{path}: colour must look like #1f5f5b, not {safe_yaml.shorten(colour)}"
+        )
     logo = None
-    if raw.get("logo"):
-        logo_path = (path.parent / str(raw["logo"])).resolve()
+    logo_name = _text_field(raw, "logo", path)
+    if logo_name:
+        logo_path = (path.parent / logo_name).resolve()
         try:
-            logo = prepare_logo(logo_path.read_bytes())
-        except OSError as error:
-            raise BrandingError(f"{path}: cannot read the logo {logo_path} ({error})") from None
+            logo = prepare_logo(safe_yaml.read_bytes(logo_path, max_bytes=MAX_LOGO_BYTES))
+        except safe_yaml.InputFileError as error:
+            raise BrandingError(f"{path}: logo {error}") from None
         except LogoError as error:
             raise BrandingError(f"{path}: logo: {error.message}") from None
-    consultant = raw.get("consultant")
+    consultant = _text_field(raw, "consultant", path)
     return Branding(
         name=name,
         colour=colour,
         logo=logo,
-        consultant=str(consultant)[:200] if consultant else base.consultant,
+        consultant=consultant[:200] if consultant else base.consultant,
     )

@@ -17,9 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from app.config import QUESTIONNAIRES_DIR, Settings
 from app.errors import DomainError
 from app.reports import context, pdf, render
-from app.reports.branding import Branding, BrandingError, default_branding, load_branding_file
-from app.rubric.answers_file import AnswersFile, AnswersFileError, assess_file, read_answers_file
-from app.rubric.loader import Catalog, RubricError, load_catalog
+from app.reports.branding import Branding, default_branding, load_branding_file
+from app.rubric.answers_file import AnswersFile, assess_file, read_answers_file
+from app.rubric.loader import Catalog, load_catalog
 from app.rubric.output import to_data
 
 EXIT_FAILURE = 1
@@ -33,12 +33,8 @@ def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
 
 
 def _catalog(rubric_path: Path | None) -> Catalog:
-    try:
-        return load_catalog(rubric_path or QUESTIONNAIRES_DIR)
-    except RubricError as error:
-        for problem in error.problems:
-            typer.echo(problem, err=True)
-        raise typer.Exit(EXIT_INVALID) from None
+    # a RubricError reaches the processlens group: one line per problem, exit 2
+    return load_catalog(rubric_path or QUESTIONNAIRES_DIR)
 
 
 def _installation_branding() -> Branding:
@@ -83,12 +79,11 @@ def write_output(path: Path, data: bytes | str) -> None:
 
 
 def branding_from_file(path: Path | None, base: Branding) -> Branding:
+    """`base` with what the --branding file sets; a bad file raises BadInputError, which the
+    processlens group prints as one line (exit 2)."""
     if path is None:
         return base
-    try:
-        return load_branding_file(path, base=base)
-    except BrandingError as error:
-        fail(error.message)
+    return load_branding_file(path, base=base)
 
 
 def report(
@@ -153,13 +148,11 @@ def report(
     if all_teams or hide_names:
         fail("--all-teams and --hide-names need --org")
     catalog = _catalog(rubric_path)
+    # bad files raise BadInputError: the processlens group prints one line and exits 2
+    answers = read_answers_file(answers_file, catalog)
+    branding = branding_from_file(branding_file, _installation_branding())
     try:
-        answers = read_answers_file(answers_file, catalog)
-        team_report = team_report_from_file(
-            answers, catalog, branding_from_file(branding_file, _installation_branding())
-        )
-    except AnswersFileError as error:
-        fail(str(error))
+        team_report = team_report_from_file(answers, catalog, branding)
     except DomainError as error:
         fail(error.message)
     if html is not None:

@@ -2,7 +2,8 @@
 
 The loader works on file texts, so a round can be re-read from the exact versions stored in
 the database as easily as from `questionnaires/`. Run `python -m app.rubric.loader [DIR...]`
-to check files by hand; `processlens validate` does the same.
+to check files by hand; `processlens validate` does the same. Files are read and parsed through
+app/rubric/safe_yaml.py: regular files under a size cap, no anchors or aliases, limited nesting.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from app.rubric import safe_yaml
 from app.rubric.rules import (
     DONT_KNOW,
     STAGES,
@@ -43,6 +45,9 @@ from app.rubric.schema import (
 )
 
 RULE_KEYS = frozenset({"show_if", "rule", "when", "trigger"})
+# the largest built-in file is about 80 KB; the cap only stops a file that would take the parser
+# (and start-up, for a configured folder) for ever
+MAX_RUBRIC_FILE_BYTES = 1024 * 1024
 REQUIRED_FILES = {
     "bibliography": "sources.yaml",
     "practices": "practices.yaml",
@@ -71,8 +76,9 @@ class _LocatedList(list[Any]):
     item_lines: list[int]
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe YAML loader that remembers the line of every mapping, key and list item."""
+class _LineLoader(safe_yaml.GuardedLoader):
+    """The guarded safe YAML loader (no aliases, limited nesting and digits), remembering the
+    line of every mapping, key and list item."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         mapping = _LocatedDict()
@@ -83,7 +89,7 @@ class _LineLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=True)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                    None, None, f"duplicate key {safe_yaml.shorten(key)}", key_node.start_mark
                 )
             seen.add(key)
             mapping[key] = self.construct_object(value_node, deep=True)
@@ -198,16 +204,30 @@ def read_rubric_texts(folders: Sequence[Path]) -> tuple[dict[str, str], frozense
     instruments. Returns the texts by file name and the names of the custom files."""
     texts: dict[str, str] = {}
     custom: set[str] = set()
+    problems: list[str] = []
     for index, folder in enumerate(folders):
         if not folder.is_dir():
             raise RubricError([f"{folder}: not a folder"])
         for path in sorted(folder.glob("*.yaml")):
             if path.name in texts:
                 raise RubricError([f"{path}:1: a file named {path.name} is already loaded"])
-            texts[path.name] = path.read_text(encoding="utf-8")
+            try:
+                texts[path.name] = read_rubric_file(path)
+            except RubricError as error:
+                problems.extend(error.problems)
             if index > 0:
                 custom.add(path.name)
+    if problems:
+        raise RubricError(problems)
     return texts, frozenset(custom)
+
+
+def read_rubric_file(path: Path) -> str:
+    """One rubric file's text: a regular UTF-8 file of at most MAX_RUBRIC_FILE_BYTES."""
+    try:
+        return safe_yaml.read_text(path, max_bytes=MAX_RUBRIC_FILE_BYTES)
+    except safe_yaml.InputFileError as error:
+        raise RubricError([f"{path.name}:1: {error.problem}"]) from None
 
 
 def load_catalog(folders: Sequence[Path] | Path) -> Catalog:
@@ -305,21 +325,21 @@ def problem_files(problems: Iterable[str]) -> set[str]:
 
 def _parse_file(name: str, text: str, problems: list[str]) -> tuple[BaseModel, Any] | None:
     try:
-        raw = yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(error, "problem", None) or str(error)
-        problems.append(f"{name}:{line}: invalid YAML: {problem}")
+        raw = safe_yaml.load_yaml(
+            text, source=name, max_chars=MAX_RUBRIC_FILE_BYTES, loader=_LineLoader
+        )
+    except safe_yaml.InputFileError as error:
+        problems.append(f"{name}:{error.line or 1}: {error.problem}")
         return None
     if not isinstance(raw, dict):
         problems.append(f"{name}:1: the file must be a mapping with a 'kind' key")
         return None
     kind = raw.get("kind")
-    if kind not in FILE_KINDS:
+    if not isinstance(kind, str) or kind not in FILE_KINDS:
         line = raw.key_lines.get("kind", 1) if isinstance(raw, _LocatedDict) else 1
         problems.append(
-            f"{name}:{line}: 'kind' must be one of {', '.join(FILE_KINDS)}, got {kind!r}"
+            f"{name}:{line}: 'kind' must be one of {', '.join(FILE_KINDS)}, "
+            f"got {safe_yaml.shorten(kind)}"
         )
         return None
     if kind == "instrument" and isinstance(raw.get("id"), str):
