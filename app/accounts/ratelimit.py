@@ -163,12 +163,28 @@ def check(request: Request, *, scope: str, key: str, limit: str | tuple[str, ...
     limiter_for(request)._check(scope=scope, key=key, limits=limits, consume=False)
 
 
+_forwarded_ignored_logged = False
+
+
 def client_address(request: Request) -> str:
     """The connecting address as the ASGI server reports it; never read from a header here.
 
     uvicorn replaces it with the X-Forwarded-For client only when the connection comes from
     one of PROCESSLENS_TRUSTED_PROXIES (app.cli), so a client cannot choose its own."""
-    return request.client.host if request.client else "unknown"
+    global _forwarded_ignored_logged
+    address = request.client.host if request.client else "unknown"
+    if not _forwarded_ignored_logged and "x-forwarded-for" in request.headers:
+        settings: Settings = request.app.state.settings
+        if not settings.trusted_proxies:
+            # once per process: behind a proxy that is not configured, every client would
+            # share the proxy's address (and its limits); say what to set
+            _forwarded_ignored_logged = True
+            logger.warning(
+                "X-Forwarded-For from %s ignored; if that is your reverse proxy, set "
+                "PROCESSLENS_TRUSTED_PROXIES to its address",
+                address,
+            )
+    return address
 
 
 def sign_in_failure_key(email: str, device: str | None) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from app import db
-from app.accounts import api_tokens, passwords, sessions, users
+from app.accounts import api_tokens, passwords, ratelimit, sessions, users
 from app.config import ConfigurationError, Settings
 from app.main import create_app
 from app.models import User, UserRole
@@ -329,3 +329,23 @@ def test_the_rate_limit_key_ignores_forwarded_headers(app: FastAPI) -> None:
                 ).status_code
             )
     assert codes == [400] * 20 + [429]
+
+
+def test_an_ignored_forwarded_header_is_logged_once(
+    app: FastAPI, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an operator behind an unconfigured proxy learns what to set
+    monkeypatch.setattr(ratelimit, "_forwarded_ignored_logged", False)
+    with TestClient(app, client=("127.0.0.1", 50000)) as client, caplog.at_level("WARNING"):
+        for _ in range(2):
+            token = _form_token(client)
+            client.post(
+                "/sign-in",
+                data={"email": "a@example.org", "password": "wrong password", "csrf_token": token},
+                headers={"x-forwarded-for": "198.51.100.1"},
+            )
+    warnings = [r.getMessage() for r in caplog.records if "X-Forwarded-For" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "127.0.0.1" in warnings[0]
+    assert "PROCESSLENS_TRUSTED_PROXIES" in warnings[0]
+    assert "198.51.100.1" not in warnings[0]
