@@ -424,6 +424,10 @@ def lone_surrogate_in_a_multipart_field(world: World) -> Any:
     )
 
 
+def nul_in_the_address(world: World) -> Any:
+    return world.client.get(f"/r/{world.resume}%00/questions?page=1")
+
+
 def nul_in_the_query_string(world: World) -> Any:
     fields = world.page_fields({world.qids[0]: "dont_know"}, action="save")
     return world.post_form(fields, url=f"/r/{world.resume}/questions?page=1%00")
@@ -472,6 +476,7 @@ CASES: dict[str, tuple[Callable[[World], Any], int]] = {
     "NUL in a multipart field": (nul_in_a_multipart_field, 422),
     "lone surrogate in a multipart field": (lone_surrogate_in_a_multipart_field, 422),
     "NUL in the query string": (nul_in_the_query_string, 422),
+    "NUL in the address": (nul_in_the_address, 422),
 }
 
 
