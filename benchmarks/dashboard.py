@@ -4,17 +4,23 @@ For each database: a scratch database, migrated, seeded like ``processlens seed 
 --rounds 4`` (3-6 respondents per round, scored and stored), analysed as a running database
 would be, then, in one process:
 
-- the page: ``GET /organisations/{id}/dashboard`` through the app (sessions, tenancy,
-  summaries check, every aggregate query, charts, template), warm, with the dashboard cache
+- the page: ``GET /organisations/{id}/dashboard`` through the app (sessions, tenancy, every
+  aggregate query, charts, template), warm, with the dashboard cache
   switched off, as the median of repeated requests;
 - its floor, timed alone in the same run: the raw aggregate query the dashboard stands on,
   each team's latest closed round's dimension scores averaged from the stored per-response
   scores (``response_score``) in one GROUP BY, all rows fetched;
-- for information: the dashboard's own SQL and assembly without the page (``service.build``)
-  and the page from the cache.
+- the first view: the organisation's first dashboard request after seeding, in a process
+  warmed on another organisation's dashboard (20 teams seeded alike in the same run), so it
+  differs from a warm view only in what the organisation's data costs the first time; the
+  summaries are written with each stored result, so a view only reads and the first costs
+  what a warm one does;
+- for information: the dashboard's own SQL and assembly without the page (``service.build``),
+  the page from the cache, and the startup check that finds nothing to build
+  (``summaries.backfill``).
 
-Target: the page under 100 ms on both databases (PRODUCT.md section 11). The first request
-of a freshly seeded organisation also builds the summaries of its 4,000 results (reported).
+Targets: the page under 100 ms on both databases (PRODUCT.md section 11), and the first view
+at most 1.2x the warm view (noise allowed for).
 
 Run: ``python benchmarks/dashboard.py [--quick] [--json] [--backend sqlite|postgres|both]``;
 ``--quick`` seeds 100 teams. ``measure(quick)`` returns the figures as dicts (name, value,
@@ -62,9 +68,14 @@ from app.models import (  # noqa: E402
     User,
     UserRole,
 )
+from app.results import summaries  # noqa: E402
 
 TARGET_MS = 100.0
+FIRST_VIEW_RATIO = 1.2  # the first view against the warm one (measurement noise)
 ROUNDS = 4
+WARM_UP_TEAMS = 20
+# part of the kept seeds' names: seeds made before summaries were written with results lack them
+SEED_FORMAT = "s2"
 TEAMS = {True: 100, False: 1000}
 REQUESTS = {True: 9, False: 21}
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -100,12 +111,12 @@ def _settings(url: str, folder: Path) -> Settings:
     return load_settings(environment="test", database_url=url, data_dir=folder / "data")
 
 
-def _seed(settings: Settings, teams: int) -> None:
+def _seed(settings: Settings, teams: int, rounds: int) -> None:
     engine = db.create_db_engine(settings)
     try:
         with Session(engine) as session:
             demo.seed_organisation(
-                session=session, name="Benchmark organisation", teams=teams, rounds=ROUNDS
+                session=session, name="Benchmark organisation", teams=teams, rounds=rounds
             )
             session.commit()
     finally:
@@ -113,11 +124,14 @@ def _seed(settings: Settings, teams: int) -> None:
 
 
 @contextlib.contextmanager
-def seeded_database(backend: str, teams: int, folder: Path) -> Iterator[Settings]:
-    """A migrated database holding one organisation of ``teams`` teams x 4 closed rounds."""
+def seeded_database(
+    backend: str, teams: int, folder: Path, rounds: int = ROUNDS
+) -> Iterator[Settings]:
+    """A migrated database holding one organisation of ``teams`` teams x ``rounds`` closed
+    rounds (the organisation report's benchmark uses it too)."""
     if backend == "sqlite":
         head = "-".join(db.head_revisions())
-        cached = CACHE / f"dashboard-{teams}x{ROUNDS}-{head}.db"
+        cached = CACHE / f"dashboard-{teams}x{rounds}-{head}-{SEED_FORMAT}.db"
         target = folder / "bench.db"
         settings = _settings(f"sqlite:///{target}", folder)
         if cached.exists():
@@ -125,8 +139,8 @@ def seeded_database(backend: str, teams: int, folder: Path) -> Iterator[Settings
             shutil.copyfile(cached, target)
         else:
             migrate.upgrade(settings)
-            _progress(f"sqlite: seeding {teams} teams x {ROUNDS} rounds (kept for next time)")
-            _seed(settings, teams)
+            _progress(f"sqlite: seeding {teams} teams x {rounds} rounds (kept for next time)")
+            _seed(settings, teams, rounds)
             CACHE.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(target, cached)
         yield settings
@@ -134,7 +148,7 @@ def seeded_database(backend: str, teams: int, folder: Path) -> Iterator[Settings
     admin = postgres_admin_url()
     name = f"processlens_bench_dashboard_{uuid.uuid4().hex[:8]}"
     head = "_".join(db.head_revisions())
-    template = f"processlens_bench_seed_{teams}x{ROUNDS}_{head}"
+    template = f"processlens_bench_seed_{teams}x{rounds}_{head}_{SEED_FORMAT}"
     keep = os.environ.get("PROCESSLENS_BENCH_KEEP_SEED") == "1"
     with psycopg.connect(_psycopg_url(admin), autocommit=True) as conn:
         kept = conn.execute(b"SELECT 1 FROM pg_database WHERE datname = %s", (template,)).fetchone()
@@ -147,8 +161,8 @@ def seeded_database(backend: str, teams: int, folder: Path) -> Iterator[Settings
         settings = _settings(make_url(admin).set(database=name).render_as_string(False), folder)
         if not (kept and keep):
             migrate.upgrade(settings)
-            _progress(f"postgres: seeding {teams} teams x {ROUNDS} rounds into {name}")
-            _seed(settings, teams)
+            _progress(f"postgres: seeding {teams} teams x {rounds} rounds into {name}")
+            _seed(settings, teams, rounds)
             if keep:
                 with psycopg.connect(_psycopg_url(admin), autocommit=True) as conn:
                     conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{name}"'.encode())
@@ -226,6 +240,12 @@ def run_backend(backend: str, quick: bool) -> list[dict[str, Any]]:
         engine = app.state.engine
         with Session(engine) as session:
             organisation_id = session.execute(select(Team.organisation_id).limit(1)).scalar_one()
+            # another, small organisation seeded alike: its dashboard warms the process
+            # (templates, compiled statements, connections) without touching the measured
+            # organisation's data
+            warm_up_id = demo.seed_organisation(
+                session=session, name="Warm-up organisation", teams=WARM_UP_TEAMS, rounds=1
+            ).organisation_id
             admin = User(
                 email=f"bench-{uuid.uuid4().hex[:6]}@example.org",
                 display_name="Benchmark",
@@ -238,12 +258,21 @@ def run_backend(backend: str, quick: bool) -> list[dict[str, Any]]:
         cookie = {"cookie": f"{sessions.session_cookie_name(settings)}={signed.token}"}
         path = f"/organisations/{organisation_id}/dashboard"
         figures: list[dict[str, Any]] = []
-        with TestClient(app) as client:
+        with TestClient(app) as client:  # its startup runs summaries.backfill_at_startup
+            for _ in range(3):
+                warm_up = client.get(f"/organisations/{warm_up_id}/dashboard", headers=cookie)
+                assert warm_up.status_code == 200, warm_up.text[:500]
             start = time.perf_counter()
             first = client.get(path, headers=cookie)
+            first_view = time.perf_counter() - start
             assert first.status_code == 200, first.text[:500]
-            building = time.perf_counter() - start
             _analyse(settings)
+            with Session(engine) as session:
+                start = time.perf_counter()
+                rebuilt = summaries.backfill(session=session)
+                startup_check = time.perf_counter() - start
+                session.rollback()
+            assert rebuilt == 0, f"{rebuilt} summaries were missing after seeding"
             for _ in range(3):  # warm: connections, compiled statements, rubric, templates
                 client.get(path, headers=cookie)
             page_times, floor_times, build_times = [], [], []
@@ -314,14 +343,26 @@ def run_backend(backend: str, quick: bool) -> list[dict[str, Any]]:
             "ok": True,
         }
     )
+    first_ms = round(first_view * 1000, 1)
     figures.append(
         {
-            "name": f"first view: summaries of {teams * ROUNDS} stored results built ({label})",
-            "value": round(building, 1),
-            "unit": "s",
+            "name": f"first dashboard view after seeding ({label})",
+            "value": first_ms,
+            "unit": "ms",
+            "floor": page,
+            "ratio": round(first_ms / page, 2) if page else None,
+            "target": f"<= {FIRST_VIEW_RATIO:g}x the warm view (floor: the warm view)",
+            "ok": first_ms <= FIRST_VIEW_RATIO * page,
+        }
+    )
+    figures.append(
+        {
+            "name": f"startup check of {teams * ROUNDS} results' summaries, none missing ({label})",
+            "value": round(startup_check * 1000, 1),
+            "unit": "ms",
             "floor": None,
             "ratio": None,
-            "target": "informational (once per new or changed result)",
+            "target": "informational",
             "ok": True,
         }
     )

@@ -5,7 +5,9 @@
   WeasyPrint. Its floor is WeasyPrint alone rendering the same final HTML in a warm process;
   the target is at most 1.3 times the floor (PRODUCT.md section 11).
 - team report, cold: a new pool (fork server, worker start, fonts) to the first PDF.
-- organisation report for 200 teams (two rounds each): aggregation, charts and the PDF.
+- organisation report for 200 teams (two rounds each, seeded into a scratch SQLite database
+  like ``processlens seed``): the dashboard's aggregates read from the summaries, charts and
+  the PDF.
 
 Run: `python benchmarks/reports.py [--quick] [--json]`. ``measure(quick)`` returns the
 figures as dicts (name, value, unit, floor, ratio, target, ok) for benchmarks/run.py.
@@ -14,11 +16,10 @@ figures as dicts (name, value, unit, floor, ratio, target, ok) for benchmarks/ru
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import random
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,14 +27,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import select  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from app import db  # noqa: E402
+from app.models import Team  # noqa: E402
 from app.reports import context, org, pdf, render  # noqa: E402
 from app.reports.branding import default_branding  # noqa: E402
 from app.rubric.answers_file import assess_file, read_answers_file  # noqa: E402
 from app.rubric.loader import Catalog, load_catalog  # noqa: E402
 from app.rubric.output import to_data  # noqa: E402
+from benchmarks import dashboard  # noqa: E402
 
 TARGET_RATIO = 1.3
 ORG_TARGET_SECONDS = 10.0
+ORG_TEAMS = 200
 COLD_TARGET_SECONDS = 15.0
 
 
@@ -48,32 +56,6 @@ def _team_report(catalog: Catalog, data: dict[str, Any], notes: Any) -> context.
         commentary="Start with the Now items; we will repeat the survey next quarter.",
         notes=notes,
     )
-
-
-def _org_results(data: dict[str, Any], teams: int, seed: int = 11) -> list[org.StoredTeamResult]:
-    rng = random.Random(seed)
-    models = [m["id"] for m in data["process_models"]]
-    results = []
-    for team in range(1, teams + 1):
-        for round_number, day in enumerate(("2026-05-04", "2026-08-03")):
-            result = copy.deepcopy(data)
-            for dimension in result["dimensions"].values():
-                if dimension["score"] is not None:
-                    dimension["score"] = round(min(100, max(0, rng.gauss(55, 15))), 1)
-            result["recommendation"]["top"] = rng.choice(models)
-            results.append(
-                org.StoredTeamResult(
-                    team_id=team,
-                    team=f"Team {team:03d}",
-                    business_unit=f"Unit {team % 12 + 1}",
-                    round_id=team * 10 + round_number,
-                    date=day,
-                    mode="team_survey",
-                    respondents=rng.randint(3, 8),
-                    data=result,
-                )
-            )
-    return results
 
 
 def measure(quick: bool = False) -> list[dict[str, Any]]:
@@ -140,15 +122,25 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
         }
     )
 
-    # organisation report, 200 teams with two rounds each
-    results = _org_results(data, 200)
-    start = time.perf_counter()
-    report = org.organisation_report(
-        organisation="Benchmark organisation",
-        results=results,
-        catalog=catalog,
-        branding=default_branding(),
-    )
+    # organisation report, 200 teams with two rounds each (seeded, summaries written with the
+    # results, as in a running installation; the seed is kept for the next run)
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        dashboard.seeded_database("sqlite", ORG_TEAMS, Path(scratch), rounds=2) as settings,
+    ):
+        engine = db.create_db_engine(settings)
+        with Session(engine) as session:
+            organisation_id = session.execute(select(Team.organisation_id).limit(1)).scalar_one()
+            start = time.perf_counter()
+            report = org.organisation_report(
+                organisation="Benchmark organisation",
+                session=session,
+                organisation_id=organisation_id,
+                catalog=catalog,
+                branding=default_branding(),
+            )
+            session.rollback()
+        engine.dispose()
     org_html = render.render_html("reports/org.html", report, medium="pdf")
     prepared = time.perf_counter() - start
     document = pool.render(org_html)

@@ -7,7 +7,8 @@
   with 2 uvicorn workers;
 - reports (benchmarks/reports.py): the team PDF warm (against WeasyPrint alone on the same
   HTML) and cold, and the organisation report for 200 teams;
-- dashboard (benchmarks/dashboard.py, when present): the dashboard for 1,000 teams;
+- dashboard (benchmarks/dashboard.py, when present): the dashboard for 1,000 teams, warm and
+  its first view after seeding;
 - scoring (benchmarks/scoring.py): full responses scored per second against parsing and
   validating them.
 
