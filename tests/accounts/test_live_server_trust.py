@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import Session
 
 from app import db
@@ -50,12 +51,13 @@ def _sign_in_attempts(server: LiveServer, count: int) -> list[int]:
     return codes
 
 
-def _server(database_factory: Any, tmp_path: Path, **env: str) -> LiveServer:
+def _server(database_factory: Any, tmp_path: Path, workers: int = 1, **env: str) -> LiveServer:
     return LiveServer(
         database_url=database_factory.create("sqlite"),
         data_dir=tmp_path / "server",
-        workers=1,
-        extra_env=env,
+        workers=workers,
+        # no pause after a failed sign-in: these tests make twenty of them
+        extra_env={"PROCESSLENS_SIGN_IN_MAX_DELAY": "0", **env},
     )
 
 
@@ -105,10 +107,12 @@ def _session_members(session_id: int) -> list[int]:
     return members
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_stops_the_render_workers(
-    database_factory: Any, make_settings: Callable[..., Settings], tmp_path: Path
+    database_factory: Any, make_settings: Callable[..., Settings], tmp_path: Path, workers: int
 ) -> None:
-    server = _server(database_factory, tmp_path)
+    # one worker serves in the main process; several run under uvicorn's supervisor
+    server = _server(database_factory, tmp_path, workers=workers)
     settings = make_settings(
         server.database_url, secret_key=server.secret_key, data_dir=tmp_path / "seed"
     )
