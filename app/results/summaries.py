@@ -345,7 +345,17 @@ def _sources(session: Session, result_ids: Sequence[int]) -> list[Source]:
         )
     ).all()
     make: Any = Source  # the columns above, in the dataclass's field order
-    return [make(*row[:-1], reads.parse_column(row[-1])) for row in rows]
+    sources = []
+    for row in rows:
+        try:
+            result = reads.parse_column(row[-1])
+        except (ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
+            # one unreadable stored result costs its own summary (logged at every start-up),
+            # never the start-up or the other organisations' summaries
+            logger.error("stored result %s cannot be read: it has no dashboard summary", row[0])
+            continue
+        sources.append(make(*row[:-1], result))
+    return sources
 
 
 def _insert(session: Session, built: Sequence[Rows]) -> None:

@@ -307,6 +307,20 @@ def test_summaries_missing_from_before_are_built_at_startup(session: Session, ap
     assert summaries.rebuild(session=session, organisation_id=world.id) == 0
 
 
+def test_an_unreadable_stored_result_costs_only_its_own_summary(session: Session) -> None:
+    world = helpers.world(session)
+    latest = world.rounds["Atlas"][-1]
+    stored = session.exec(select(RoundResult).where(RoundResult.round_id == latest.id)).one()
+    stored.computed = {"written by": "something else"}
+    session.add(stored)
+    session.exec(delete(ResultSummary).where(col(ResultSummary.organisation_id) == world.id))
+    session.flush()
+    assert summaries.backfill(session=session) == 10  # 11 results, one unreadable
+    lines = every_line(session, build(session, world.id))
+    assert lines["Atlas"].round_id == world.rounds["Atlas"][0].id
+    assert "Beacon" in lines
+
+
 def test_the_stored_cells_are_the_means_of_the_response_scores(session: Session) -> None:
     world = helpers.world(session)
     build(session, world.id)
