@@ -25,6 +25,7 @@ from app.catalog_store import CatalogDep
 from app.db import SessionDep
 from app.errors import NotFoundError
 from app.models import AssessmentRound, Organisation, Team
+from app.results.reads import result_of
 from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
 from app.surveys.invitations import IssuedInvitation, absolute_url
@@ -504,7 +505,7 @@ def _result_out(
         labels=list(loaded.labels),
         final=bool(stored and stored.final),
         computed_at=stored.computed_at if stored else None,
-        result=stored.computed if stored else None,
+        result=result_of(stored).to_data() if stored else None,
         upgrade=UpgradeOut(
             label=upgrade.label,
             rescored=upgrade.rescored,

@@ -51,6 +51,8 @@ from app.models import (
     Team,
 )
 from app.reports.context import FIT_LABELS, humanise
+from app.results.model import TeamResult
+from app.results.reads import parse_column, stored_column
 from app.rubric import anonymity
 from app.rubric.loader import Catalog
 from app.rubric.output import answer_label
@@ -366,7 +368,7 @@ class LatestResult:
     closed_on: str
     respondents: int
     rubric_versions: Mapping[str, str]
-    data: Mapping[str, Any]
+    data: TeamResult
 
 
 def _latest_results(context: Context) -> list[LatestResult]:
@@ -387,7 +389,7 @@ def _latest_results(context: Context) -> list[LatestResult]:
             _summary.c.closed_at,
             _summary.c.respondents,
             _result.c.rubric_versions,
-            _result.c.computed,
+            stored_column(),
         )
         .select_from(shown)
         .join(_summary, _summary.c.result_id == shown.c.result_id)
@@ -404,7 +406,7 @@ def _latest_results(context: Context) -> list[LatestResult]:
             closed_on=closed_at.date().isoformat(),
             respondents=respondents,
             rubric_versions=versions,
-            data=data,
+            data=parse_column(data),
         )
         for name, unit, round_id, closed_at, respondents, versions, data in rows
     ]
@@ -438,8 +440,8 @@ def _answers(context: Context) -> tuple[list[str], list[tuple[Value, ...]]]:
     teams: Counter[str] = Counter()
     order: dict[str, int] = {qid: i for i, qid in enumerate(context.catalog.questions)}
     for result in latest:
-        for qid, answer in (result.data.get("answers") or {}).items():
-            counts[qid].update({str(k): int(v) for k, v in (answer.get("counts") or {}).items()})
+        for qid, spread in result.data.answers.items():
+            counts[qid].update(spread.counts)
             totals[qid] += result.respondents
             teams[qid] += 1
     columns = [

@@ -8,7 +8,6 @@ plain data, and renders in the worker pool with a progress bar. Used by
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from app.reports.cli import (
     zip_files,
 )
 from app.reports.org import StoredTeamResult, latest_per_team, organisation_report
+from app.results.reads import previous_shown, result_of
 from app.rubric.loader import Catalog
 
 ORIGINAL = "original"
@@ -54,24 +54,42 @@ def stored_results(*, session: Session, organisation_id: int) -> list[StoredTeam
         .where(Team.organisation_id == organisation_id, RoundResult.label == ORIGINAL)
         .order_by(col(Team.id), col(AssessmentRound.created_at))
     ).all()
-    results = []
-    for result, assessment_round, team, unit in rows:
-        assert team.id is not None
-        assert assessment_round.id is not None
-        when = assessment_round.closed_at or assessment_round.created_at
-        results.append(
-            StoredTeamResult(
-                team_id=team.id,
-                team=team.name,
-                business_unit=unit.name if unit else None,
-                round_id=assessment_round.id,
-                date=when.date().isoformat(),
-                mode=assessment_round.mode,
-                respondents=result.respondent_count,
-                data=result.computed,
-            )
-        )
-    return results
+    return [
+        stored_team_result(result, assessment_round, team, unit.name if unit else None)
+        for result, assessment_round, team, unit in rows
+    ]
+
+
+def stored_team_result(
+    result: RoundResult, assessment_round: AssessmentRound, team: Team, business_unit: str | None
+) -> StoredTeamResult:
+    """One stored result with its team and round, for the reports."""
+    assert team.id is not None
+    assert assessment_round.id is not None
+    when = assessment_round.closed_at or assessment_round.created_at
+    return StoredTeamResult(
+        team_id=team.id,
+        team=team.name,
+        business_unit=business_unit,
+        round_id=assessment_round.id,
+        date=when.date().isoformat(),
+        mode=assessment_round.mode,
+        respondents=result.respondent_count,
+        # parsed (older shapes upgraded) and handed on as JSON until StoredTeamResult is typed
+        data=result_of(result).to_data(),
+    )
+
+
+def previous_of(session: Session, result: StoredTeamResult) -> StoredTeamResult | None:
+    """The previous round's stored result of ``result``'s team (``previous_shown``'s rule)."""
+    assessment_round = session.get(AssessmentRound, result.round_id)
+    team = session.get(Team, result.team_id)
+    if assessment_round is None or team is None:
+        return None
+    shown = previous_shown(session, assessment_round)
+    if shown is None:
+        return None
+    return stored_team_result(shown.row, shown.round, team, result.business_unit)
 
 
 def round_notes(
@@ -125,21 +143,16 @@ def latest_team_reports(
 ) -> tuple[list[context.TeamReport], list[str]]:
     """Each team's report of its latest stored result, by team name, and the teams skipped
     (too few responses for a team report). The CLI's ``--all-teams`` and the UI's batch job."""
-    by_team: dict[int, list[StoredTeamResult]] = defaultdict(list)
-    for result in results:
-        by_team[result.team_id].append(result)
     latest = sorted(latest_per_team(results), key=lambda r: r.team.lower())
     reports = []
     skipped = []
     for result in latest:
-        history = sorted(by_team[result.team_id], key=lambda r: (r.date, r.round_id))
-        index = history.index(result)
         try:
             reports.append(
                 team_report_for_round(
                     session=session,
                     result=result,
-                    previous=history[index - 1] if index > 0 else None,
+                    previous=previous_of(session, result),
                     organisation=organisation,
                     branding=branding,
                     role_group_minimum=role_group_minimum,

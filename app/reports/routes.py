@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.background import BackgroundTask
 
 from app import templating
@@ -35,11 +35,12 @@ from app.catalog_store import CatalogDep
 from app.dashboards.routes import OrgViewer
 from app.db import ReadSessionDep, SessionDep
 from app.errors import ConflictError, NotFoundError
-from app.models import AssessmentRound, Organisation, ReportJob, ReportJobStatus, RoundResult, Team
+from app.models import Organisation, ReportJob, ReportJobStatus, Team
 from app.reports import batch, context, jobs, pdf, render
 from app.reports.branding import organisation_branding
 from app.reports.cli import safe_file_name
-from app.reports.org import StoredTeamResult, organisation_report
+from app.reports.org import organisation_report
+from app.results.reads import load_row
 from app.rubric.loader import Catalog
 
 router = APIRouter(tags=["reports"])
@@ -50,28 +51,6 @@ HideNames = Annotated[bool, Query(description="Number the teams instead of namin
 class NoResultsError(ConflictError):
     title = "No results yet"
     default_message = jobs.NO_RESULTS
-
-
-def _stored(result: RoundResult, assessment_round: AssessmentRound, team: Team) -> StoredTeamResult:
-    assert team.id is not None
-    assert assessment_round.id is not None
-    when = assessment_round.closed_at or assessment_round.created_at
-    return StoredTeamResult(
-        team_id=team.id,
-        team=team.name,
-        business_unit=None,
-        round_id=assessment_round.id,
-        date=when.date().isoformat(),
-        mode=assessment_round.mode,
-        respondents=result.respondent_count,
-        data=result.computed,
-    )
-
-
-def _original_result(session: Session, round_id: int) -> RoundResult | None:
-    return session.exec(
-        select(RoundResult).where(RoundResult.round_id == round_id, RoundResult.label == "original")
-    ).first()
 
 
 def team_report_for_round_id(
@@ -91,25 +70,15 @@ def team_report_for_round_id(
     organisation = session.get(Organisation, team.organisation_id)
     if organisation is None:
         raise NotFoundError()
-    result = _original_result(session, round_id)
+    result = load_row(session, round_id)
     if result is None:
         raise context.ResultsNotVisibleError()
-    earlier = session.exec(
-        select(AssessmentRound, RoundResult)
-        .join(RoundResult, col(RoundResult.round_id) == col(AssessmentRound.id))
-        .where(
-            AssessmentRound.team_id == team.id,
-            col(AssessmentRound.created_at) < assessment_round.created_at,
-            RoundResult.label == "original",
-        )
-        .order_by(col(AssessmentRound.created_at).desc())
-        .limit(1)
-    ).first()
+    stored = batch.stored_team_result(result, assessment_round, team, None)
     settings = settings_of(request)
     return batch.team_report_for_round(
         session=session,
-        result=_stored(result, assessment_round, team),
-        previous=_stored(earlier[1], earlier[0], team) if earlier else None,
+        result=stored,
+        previous=batch.previous_of(session, stored),
         organisation=organisation.name,
         branding=organisation_branding(organisation, settings),
         role_group_minimum=settings.role_group_min,

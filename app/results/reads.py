@@ -9,9 +9,10 @@ team report (page, PDF and batch) and the engine's comparison alike.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
@@ -109,3 +110,73 @@ def previous_shown(session: Session, assessment_round: AssessmentRound) -> Shown
     if not result.visible:
         return None
     return ShownResult(round=earlier, row=row, result=result)
+
+
+@dataclasses.dataclass(frozen=True)
+class DimensionHeadline:
+    title: str
+    score: float
+    band: str | None  # the band's label
+    level: int | None  # the levelled instrument's level
+
+
+@dataclasses.dataclass(frozen=True)
+class Headline:
+    """The few values of a stored original result that a list of teams shows."""
+
+    model: str | None  # the recommended model's name; None when no model fits
+    trajectory: str | None
+    dimensions: dict[str, DimensionHeadline]  # only the dimensions that have a score
+
+
+def headlines(
+    session: Session, round_ids: Sequence[int], dimensions: Sequence[str]
+) -> dict[int, Headline]:
+    """Each round's headline, read from the stored JSON by path in SQL: a stored result is
+    ~100 KB, and a home page may list many teams (older shapes hold these paths too)."""
+    if not round_ids:
+        return {}
+    computed = stored_column()
+    top = computed["process_models"][0]
+    columns: list[Any] = [
+        col(RoundResult.round_id),
+        top["name"].as_string(),
+        top["fit"].as_float(),
+        computed["trajectory"]["label"].as_string(),
+    ]
+    for dimension in dimensions:
+        part = computed["dimensions"][dimension]
+        columns += [
+            part["title"].as_string(),
+            part["score"].as_float(),
+            part["band"]["label"].as_string(),
+            part["level"].as_integer(),
+        ]
+    rows = session.execute(
+        sa_select(*columns).where(
+            col(RoundResult.round_id).in_(round_ids), col(RoundResult.label) == ORIGINAL
+        )
+    ).all()
+    found: dict[int, Headline] = {}
+    for row in rows:
+        values: list[Any] = list(row)
+        round_id, model, fit, trajectory = values[:4]
+        parts = values[4:]
+        scored: dict[str, DimensionHeadline] = {}
+        for dimension, index in zip(dimensions, range(0, len(parts), 4), strict=True):
+            title, score, band, level = parts[index : index + 4]
+            if title is None or score is None:
+                continue
+            scored[dimension] = DimensionHeadline(
+                str(title),
+                float(score),
+                None if band is None else str(band),
+                None if level is None else int(level),
+            )
+        found[int(round_id)] = Headline(
+            # the recommendation rule (some condition of the top model holds), as stored
+            model=str(model) if model and float(fit or 0) > 0 else None,
+            trajectory=None if trajectory is None else str(trajectory),
+            dimensions=scored,
+        )
+    return found

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from app.config import Settings
 from app.models import Team
+from app.results.model import TeamResult
 from app.rubric.answers import MAX_NOTE_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS
 from app.rubric.loader import Catalog
 from app.rubric.output import answer_label
@@ -700,40 +701,40 @@ class ResultsPage:
     done_url: str
 
 
-def results_page(
-    *, survey: Survey, computed: Mapping[str, Any] | None, base_url: str
-) -> ResultsPage:
-    data = computed or {}
-    round_data = data.get("round", {})
-    shown = bool(round_data.get("results_visible"))
-    top_id = data.get("recommendation", {}).get("top")
-    model = next((m for m in data.get("process_models", []) if m.get("id") == top_id), None)
-    handoff = data.get("handoff")
+def results_page(*, survey: Survey, result: TeamResult | None, base_url: str) -> ResultsPage:
+    """The headline results for ``result``, the round's stored original (None: none yet)."""
+    shown = result is not None and result.visible
+    if result is None or not shown:
+        needed = result.round.responses_needed if result else survey.assessment_round.results_min
+        respondents = result.round.respondents if result else 0
+        return ResultsPage(
+            title="Your team's results",
+            visible=False,
+            responses_needed=max(0, needed - respondents),
+            trajectory=None,
+            model_name=None,
+            model_summary=None,
+            handoff_level=None,
+            dimensions=(),
+            done_url=f"{base_url}/done",
+        )
+    model = result.process_model(result.recommendation.top)
+    handoff = result.handoff
     return ResultsPage(
         title="Your team's results",
-        visible=shown,
-        responses_needed=max(
-            0,
-            int(round_data.get("responses_needed", survey.assessment_round.results_min))
-            - int(round_data.get("respondents", 0)),
-        ),
-        trajectory=data.get("trajectory", {}).get("label") if shown else None,
-        model_name=model.get("name") if shown and model else None,
-        model_summary=model.get("summary") if shown and model else None,
-        handoff_level=(
-            f"Level {handoff['level']}"
-            if shown and handoff and handoff.get("level") is not None
-            else None
-        ),
+        visible=True,
+        responses_needed=max(0, result.round.responses_needed - result.round.respondents),
+        trajectory=result.trajectory.label,
+        model_name=model.name if model else None,
+        model_summary=model.summary if model else None,
+        handoff_level=f"Level {handoff.level}" if handoff else None,
         dimensions=tuple(
             DimensionSummary(
-                title=d["title"],
-                score="—" if d.get("score") is None else f"{d['score']:.0f} / 100",
-                band=(d.get("band") or {}).get("label"),
+                title=d.title,
+                score="—" if d.score is None else f"{d.score:.0f} / 100",
+                band=d.band.label if d.band else None,
             )
-            for d in data.get("dimensions", {}).values()
-        )
-        if shown
-        else (),
+            for d in result.dimensions.values()
+        ),
         done_url=f"{base_url}/done",
     )

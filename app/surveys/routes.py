@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.responses import Response as HTTPResponse
@@ -27,7 +27,8 @@ from app.accounts.tokens import hash_token
 from app.config import Settings
 from app.db import ReadSessionDep, SessionDep
 from app.errors import NotFoundError, wants_json
-from app.models import RoundResult, Team
+from app.models import Team
+from app.results.reads import load_result
 from app.results.service import ORIGINAL, round_settings
 from app.surveys import forms, invitations, pages, service
 from app.surveys.service import (
@@ -548,12 +549,6 @@ def results(
         raise NotFoundError()
     if not survey.submitted:
         return redirect(base_of(token))
-    stored = session.exec(
-        select(RoundResult).where(
-            RoundResult.round_id == survey.assessment_round.id, RoundResult.label == ORIGINAL
-        )
-    ).first()
-    context = pages.results_page(
-        survey=survey, computed=stored.computed if stored else None, base_url=base_of(token)
-    )
+    result = load_result(session, survey.assessment_round.id or 0, ORIGINAL)
+    context = pages.results_page(survey=survey, result=result, base_url=base_of(token))
     return render(request, "survey/results.html", context)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from app.reports.context import EFFORT_LABELS, ROLE_LABELS, humanise
+from app.results.model import TeamResult, parse_stored
 from app.rubric.loader import Catalog
 
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -60,44 +61,57 @@ def _outcome_label(catalog: Catalog, outcome: str | None) -> str:
     return humanise(outcome)
 
 
-def roadmap_rows(data: Mapping[str, Any], catalog: Catalog) -> list[dict[str, Any]]:
+def _typed(data: TeamResult | Mapping[str, Any]) -> TeamResult:
+    return data if isinstance(data, TeamResult) else parse_stored(data)
+
+
+def roadmap_rows(data: TeamResult | Mapping[str, Any], catalog: Catalog) -> list[dict[str, Any]]:
     """Every practice of the roadmap, Now first, with its steps, owners and effort."""
-    titles = {d: raw["title"] for d, raw in data["dimensions"].items()}
+    result = _typed(data)
+    titles = {d: raw.title for d, raw in result.dimensions.items()}
     titles |= {i: catalog.instruments[i].title for i in catalog.instruments if i not in titles}
+    roadmap = result.roadmap
+    buckets = dict(
+        zip(
+            ("now", "next", "later", "adopted"),
+            (roadmap.now, roadmap.next, roadmap.later, roadmap.adopted),
+            strict=True,
+        )
+    )
     rows = []
     for key, label in BUCKETS:
-        for item in data["roadmap"][key]:
+        for item in buckets[key]:
             rows.append(
                 {
                     "bucket": label,
-                    "practice": item["practice"],
-                    "title": item["title"],
-                    "dimension": titles.get(item["dimension"], humanise(item["dimension"])),
-                    "priority": item["priority"],
-                    "impact": item["impact"],
-                    "effort": EFFORT_LABELS.get(item["effort"], item["effort"]),
-                    "owners": [ROLE_LABELS.get(o, humanise(o)) for o in item["owners"]],
-                    "steps": list(item["steps"]),
-                    "why_now": item.get("reason") or "",
-                    "unlocks": item.get("unlocks") or "",
+                    "practice": item.practice,
+                    "title": item.title,
+                    "dimension": titles.get(item.dimension, humanise(item.dimension)),
+                    "priority": item.priority,
+                    "impact": item.impact,
+                    "effort": EFFORT_LABELS.get(item.effort, item.effort),
+                    "owners": [ROLE_LABELS.get(o, humanise(o)) for o in item.owners],
+                    "steps": list(item.steps),
+                    "why_now": item.reason or "",
+                    "unlocks": item.unlocks or "",
                 }
             )
     return rows
 
 
-def debt_rows(data: Mapping[str, Any], catalog: Catalog) -> list[dict[str, Any]]:
+def debt_rows(data: TeamResult | Mapping[str, Any], catalog: Catalog) -> list[dict[str, Any]]:
     practices = {p.id: p.title for p in catalog.practices.practices}
     return [
         {
-            "item": item["id"],
-            "title": item["title"],
-            "category": humanise(item["category"]),
-            "quadrant": _outcome_label(catalog, item["quadrant"]),
-            "description": item["description"],
-            "paid_down_by": practices.get(item["practice"], "") if item["practice"] else "",
-            "source": item["source"],
+            "item": item.id,
+            "title": item.title,
+            "category": humanise(item.category),
+            "quadrant": _outcome_label(catalog, item.quadrant),
+            "description": item.description,
+            "paid_down_by": practices.get(item.practice, "") if item.practice else "",
+            "source": item.source,
         }
-        for item in data["debt_register"]
+        for item in _typed(data).debt_register
     ]
 
 

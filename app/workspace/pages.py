@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
@@ -26,12 +26,12 @@ from app.models import (
     Response,
     ResponseStatus,
     RoundMode,
-    RoundResult,
     RoundStatus,
     Team,
 )
 from app.reports.context import KIND_LABELS, MODE_LABELS, ROLE_LABELS, humanise
-from app.results.service import ORIGINAL, round_settings
+from app.results import reads
+from app.results.service import round_settings
 from app.rubric.anonymity import team_results_visibility
 from app.rubric.answers import RoundSettings
 from app.rubric.loader import Catalog
@@ -132,47 +132,20 @@ class Headline:
 def headlines(
     *, session: Session, round_ids: Sequence[int], dimensions: Sequence[str]
 ) -> dict[int, Headline]:
-    """The headline of each round's stored result, read from its JSON by path in SQL: a
-    stored result is ~100 KB, and a home page may list many teams."""
-    if not round_ids:
-        return {}
-    computed = col(RoundResult.computed)
-    top = computed["process_models"][0]
-    columns: list[Any] = [
-        col(RoundResult.round_id),
-        top["name"].as_string(),
-        top["fit"].as_float(),
-        computed["trajectory"]["label"].as_string(),
-    ]
-    for dimension in dimensions:
-        part = computed["dimensions"][dimension]
-        columns += [
-            part["title"].as_string(),
-            part["score"].as_float(),
-            part["band"]["label"].as_string(),
-            part["level"].as_integer(),
-        ]
-    rows = session.execute(
-        sa_select(*columns).where(
-            col(RoundResult.round_id).in_(round_ids), col(RoundResult.label) == ORIGINAL
-        )
-    ).all()
+    """The headline of each round's stored result (``reads.headlines``), labelled."""
     found: dict[int, Headline] = {}
-    for row in rows:
-        values: list[Any] = list(row)
-        round_id, model, fit, trajectory = values[:4]
-        parts = values[4:]
-        scores = []
-        for index in range(0, len(parts), 4):
-            title, score, band, level = parts[index : index + 4]
-            if title is None or score is None:
-                continue
-            label = f"Level {level}" if level is not None else str(band or "No band")
-            scores.append(ScoreLine(str(title), f"{float(score):.0f}", label))
-        found[int(round_id)] = Headline(
-            model=str(model) if model and float(fit or 0) > 0 else None,
-            trajectory=str(trajectory or "Unknown"),
-            scores=tuple(scores),
+    for round_id, head in reads.headlines(session, round_ids, dimensions).items():
+        found[round_id] = Headline(
+            model=head.model,
+            trajectory=head.trajectory or "Unknown",
+            scores=tuple(
+                ScoreLine(
+                    d.title,
+                    f"{d.score:.0f}",
+                    f"Level {d.level}" if d.level is not None else d.band or "No band",
+                )
+                for d in head.dimensions.values()
+            ),
         )
     return found
 

@@ -2,8 +2,9 @@
 stored result kept current while answers arrive, rescoring under a newer rubric, and
 recomputing a team's results when its targets or adopted practices change.
 
-The stored ``RoundResult.computed`` (the engine's ``to_data``) stays the one source for the
-page, the API, the PDF and the dashboards; nothing here computes a number of its own.
+The stored result (read as the typed ``TeamResult`` through app.results.reads) stays the one
+source for the page, the API, the PDF and the dashboards; nothing here computes a number of its
+own.
 """
 
 from __future__ import annotations

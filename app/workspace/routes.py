@@ -12,7 +12,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -30,6 +30,8 @@ from app.db import SessionDep
 from app.errors import DomainError, InvalidInputError, NotFoundError
 from app.models import AssessmentRound, Organisation, Team
 from app.reports import commentary as report_commentary
+from app.results.model import TeamResult
+from app.results.reads import result_of
 from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
 from app.surveys.invitations import IssuedInvitation
@@ -541,12 +543,12 @@ def rescore_round(
 
 def _visible_data(
     session: Session, principal: Principal, team_id: int, round_id: int
-) -> tuple[dict[str, Any], AssessmentRound] | None:
+) -> tuple[TeamResult, AssessmentRound] | None:
     _, _, assessment_round = _round(session, principal, team_id, round_id)
     loaded = load_results(session=session, assessment_round=assessment_round)
     if loaded.result is None:
         return None
-    return require_visible(loaded).computed, assessment_round
+    return result_of(require_visible(loaded)), assessment_round
 
 
 def _download(content: str, *, media_type: str, name: str) -> Response:
@@ -615,7 +617,7 @@ def result_json(
         return _redirect(pages.results_url(team_id, round_id))
     data, _ = found
     return _download(
-        json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False),
+        json.dumps(data.to_data(), indent=2, sort_keys=True, ensure_ascii=False),
         media_type="application/json",
         name=f"result-round-{round_id}.json",
     )
