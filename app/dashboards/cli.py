@@ -22,10 +22,14 @@ from app.cli_session import database_session, fail
 from app.dashboards import backup as backups
 from app.dashboards import exports
 from app.models import Organisation
+from app.rubric import safe_yaml
 from app.rubric.loader import RubricError
 
 console = Console(highlight=False, stderr=True)
 VIA = {"via": "cli"}
+# a backup holds an organisation's answers as JSON: a thousand teams' rounds fit in far less;
+# the cap keeps a wrong path (a device, a disk image) from being read into memory whole
+MAX_BACKUP_BYTES = 512 * 1024 * 1024
 
 
 def _organisation(session: Session, organisation_id: int) -> Organisation:
@@ -133,9 +137,9 @@ def restore(
     database exits 1.
     """
     try:
-        raw = source.read_bytes()
-    except OSError as error:
-        fail(f"cannot read {source}: {error.strerror}", 2)
+        raw = safe_yaml.read_bytes(source, max_bytes=MAX_BACKUP_BYTES)
+    except safe_yaml.InputFileError as error:
+        fail(str(error), 2)
     try:
         document = backups.loads(raw)
         with database_session() as (session, _settings):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -264,3 +265,18 @@ def test_the_command_refuses_an_edited_backup_in_one_line_with_exit_2(
             assert _counts(session) == before
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "folder"])
+def test_the_command_refuses_a_device_or_folder_in_one_line_without_reading_it(
+    source: str, tmp_path: Path
+) -> None:
+    # /dev/zero never ends: reading it whole would fill the memory; a folder is no file
+    path = "/dev/zero" if source == "/dev/zero" else str(tmp_path)
+    started = time.monotonic()
+    result = CliRunner().invoke(cli.app, ["restore", path])
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert "not a regular file" in lines[0] or "cannot read" in lines[0]
