@@ -64,9 +64,9 @@ def test_there_are_cases() -> None:
 
 
 def case_param(path: Path) -> Any:
-    """A case file as a test parameter; an optional top-level `xfail: "<why>"` marks a case
+    """A case file as a test parameter; an optional `expected.xfail: "<why>"` marks a case
     written before the rule change that makes it pass (strict: it must fail until then)."""
-    reason = yaml.safe_load(path.read_text(encoding="utf-8")).get("xfail")
+    reason = expected_of(path).get("xfail")
     marks = [pytest.mark.xfail(reason=str(reason), strict=True)] if reason else []
     return pytest.param(path, id=path.stem, marks=marks)
 
@@ -95,6 +95,7 @@ def test_case_gets_what_the_sources_argue(catalog: Catalog, path: Path) -> None:
         assert result["handoff"]["level"] == expected["handoff_level"]
     for artifact, level in expected.get("handoff_levels", {}).items():
         assert result["handoff"]["artifacts"][artifact]["level"] == level, artifact
+    _check_handoff_and_consensus(expected, result)
     if "quadrant" in expected:
         assert result["classifications"]["debt.quadrant"]["outcome"] == expected["quadrant"]
     if "debt_band" in expected:
@@ -117,6 +118,30 @@ def test_case_gets_what_the_sources_argue(catalog: Catalog, path: Path) -> None:
     holding = {f["id"] for f in result["findings"] if f["status"] in ("holds", "unknown")}
     for finding in expected.get("findings_exclude", []):
         assert finding not in holding, f"{finding} is shown"
+
+
+def _check_handoff_and_consensus(expected: dict[str, Any], result: dict[str, Any]) -> None:
+    """The 2026.2 expectations: level ranges, the early-stage note, consensus and disputes."""
+    handoff = result["handoff"]
+    if "handoff_range" in expected:
+        assert handoff["range"] == expected["handoff_range"], handoff
+    if "handoff_certain" in expected:
+        assert handoff["certain"] is expected["handoff_certain"], handoff
+    if "handoff_disputed" in expected:
+        assert handoff["disputed"] is expected["handoff_disputed"], handoff
+    if "handoff_note_includes" in expected:
+        assert expected["handoff_note_includes"].lower() in (handoff["note"] or "").lower()
+    if "handoff_scored" in expected:
+        assert (result["dimensions"]["handoff"]["score"] is not None) is expected["handoff_scored"]
+    for qid, value in expected.get("consensus", {}).items():
+        assert result["answers"][qid]["consensus"] == value, result["answers"][qid]
+    for qid in expected.get("disputed_include", []):
+        assert result["answers"][qid]["disputed"] is True, result["answers"][qid]
+    for qid in expected.get("disagreement_include", []):
+        assert result["answers"][qid]["disagreement"] is True, result["answers"][qid]
+    warnings = " ".join(result["warnings"]).lower()
+    for fragment in expected.get("warnings_include", []):
+        assert fragment.lower() in warnings, f"{fragment!r} not among the warnings: {warnings}"
 
 
 def test_processlens_score_gives_the_same_json_twice_and_matches_the_engine(
