@@ -246,9 +246,13 @@ def store(*, session: Session, result: RoundResult) -> None:
         return
     _store(session, [result.id])
     rounds = AssessmentRound.__table__  # type: ignore[attr-defined]
+    teams = Team.__table__  # type: ignore[attr-defined]
     team_id: int = session.execute(
         select(rounds.c.team_id).where(rounds.c.id == result.round_id)
     ).scalar_one()
+    # two rounds of one team stored at once (PostgreSQL) flag the latest one after the other,
+    # each seeing the other's summary; SQLite's write transactions are serial anyway
+    session.execute(select(teams.c.id).where(teams.c.id == team_id).with_for_update())
     _mark_latest(session, _summary.c.team_id == team_id)
 
 
