@@ -118,6 +118,20 @@ def test_case_gets_what_the_sources_argue(catalog: Catalog, path: Path) -> None:
     holding = {f["id"] for f in result["findings"] if f["status"] in ("holds", "unknown")}
     for finding in expected.get("findings_exclude", []):
         assert finding not in holding, f"{finding} is shown"
+    _check_roadmap_and_fit(expected, result)
+
+
+def _check_roadmap_and_fit(expected: dict[str, Any], result: dict[str, Any]) -> None:
+    """The 2026.2 roadmap and fit expectations: what must (not) be in Now, which fit warnings
+    hold. Comparisons between cases are in test_roadmap_and_fit_cases.py."""
+    now = [item["practice"] for item in result["roadmap"]["now"]]
+    for practice in expected.get("now_includes", []):
+        assert practice in now, f"{practice} not in Now: {now}"
+    for practice in expected.get("now_excludes", []):
+        assert practice not in now, f"{practice} in Now: {now}"
+    holding = {f["id"] for f in result["findings"] if f["status"] == "holds"}
+    for warning in expected.get("warnings_include", []):
+        assert f"trajectory.{warning}" in holding, f"{warning} not shown: {sorted(holding)}"
 
 
 def _check_handoff_and_consensus(expected: dict[str, Any], result: dict[str, Any]) -> None:
