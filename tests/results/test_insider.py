@@ -1,0 +1,193 @@
+"""Anonymity against an insider: a lead or respondent who knows their own answers and saves
+everything they are shown must not single out another respondent's answers (issue 17).
+
+Each test reproduces one finding with the routes a curious insider would use: the API's
+results, the lead's own answers through the round's "answer" route, the report's previous round.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.accounts import api_tokens
+from app.config import Settings
+from app.db import utcnow
+from app.models import AssessmentRound, Respondent, Response, ResponseStatus, User, UserRole
+from app.results.service import round_settings
+from app.surveys.service import resume_token_hash
+from app.workspace import rounds
+from tests.accounts import helpers as account_helpers
+from tests.workspace import helpers
+
+ROLES_OF_THREE = ("data_scientist", "ml_engineer", "product_manager")
+
+
+def _bearer(session: Session, settings: Settings, user: User) -> dict[str, str]:
+    created = api_tokens.create(session=session, settings=settings, user=user, name="insider")
+    session.commit()
+    return {"authorization": f"Bearer {created.token}"}
+
+
+def _results(client: TestClient, lead: helpers.Lead, round_id: int, bearer: Any) -> Any:
+    got = client.get(f"/api{lead.team_url}/rounds/{round_id}/results", headers=bearer)
+    assert got.status_code == 200, got.text
+    return got.json()
+
+
+def _close(client: TestClient, lead: helpers.Lead, round_id: int, bearer: Any) -> None:
+    closed = client.post(f"/api{lead.team_url}/rounds/{round_id}/close", headers=bearer)
+    assert closed.status_code == 200, closed.text
+
+
+def _answer_as(
+    session: Session, settings: Settings, assessment_round: AssessmentRound, user: User
+) -> Response:
+    """``user``'s own answers through the round's "answer" route (their personal link)."""
+    path = rounds.lead_response_path(
+        session=session, settings=settings, assessment_round=assessment_round, user_id=user.id
+    )
+    token = path.rsplit("/", 1)[-1]
+    found = session.exec(
+        select(Response).where(
+            Response.respondent_id
+            == select(Respondent.id)
+            .where(Respondent.resume_token_hash == resume_token_hash(settings, token))
+            .scalar_subquery()
+        )
+    ).one()
+    found.answers = {
+        qid: {"value": value}
+        for qid, value in helpers.answers_for(round_settings(assessment_round), "team_lead").items()
+    }
+    found.status = ResponseStatus.submitted
+    found.submitted_at = utcnow()
+    session.add(found)
+    session.flush()
+    return found
+
+
+def test_one_more_submission_while_open_reveals_nothing(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """Saving the results before and after one more submission gave that respondent's
+    answers: the results were recomputed after every submission while the round was open."""
+    lead = helpers.lead(session, settings)
+    bearer = _bearer(session, settings, lead.user)
+    assessment_round = helpers.team_round(session, lead.team)
+    assert assessment_round.id is not None
+    for role in ROLES_OF_THREE:
+        helpers.submit(session, assessment_round, role, other="low")
+    session.commit()
+    before = _results(client, lead, assessment_round.id, bearer)
+    helpers.submit(session, assessment_round, "software_engineer", other="high")
+    session.commit()
+    after = _results(client, lead, assessment_round.id, bearer)
+
+    assert (before["submitted"], after["submitted"]) == (3, 4)  # progress only
+    assert before["result"] == after["result"]
+    assert after["result"] is None
+
+
+def test_the_leads_own_answers_do_not_count_toward_the_threshold(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """Threshold 2: the lead plus one respondent made results visible, and subtracting the
+    lead's own answers gave the other person's answers exactly."""
+    lead = helpers.lead(session, settings)
+    bearer = _bearer(session, settings, lead.user)
+    assessment_round = helpers.team_round(session, lead.team, results_min=2)
+    assert assessment_round.id is not None
+    _answer_as(session, settings, assessment_round, lead.user)
+    helpers.submit(session, assessment_round, "data_scientist", other="high")
+    session.commit()
+    _close(client, lead, assessment_round.id, bearer)
+
+    seen = _results(client, lead, assessment_round.id, bearer)
+    assert seen["result"] is None
+    assert seen["visible"] is False
+
+
+def test_an_org_leaders_answer_does_not_tip_two_responses_into_visible(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    lead = helpers.lead(session, settings)
+    leader = account_helpers.user(session, UserRole.org_leader, name="Olga Leader")
+    account_helpers.assign(session, leader, lead.organisation)
+    bearer = _bearer(session, settings, leader)
+    assessment_round = helpers.team_round(session, lead.team)
+    assert assessment_round.id is not None
+    _answer_as(session, settings, assessment_round, leader)
+    helpers.submit(session, assessment_round, "data_scientist", other="high")
+    helpers.submit(session, assessment_round, "ml_engineer", other="low")
+    session.commit()
+    _close(client, lead, assessment_round.id, bearer)
+
+    seen = _results(client, lead, assessment_round.id, bearer)
+    assert seen["result"] is None
+
+
+def test_a_pair_in_a_role_group_never_shows_as_a_group(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """With a role-group minimum of 2, each member of a pair computed the other's answer
+    from the group mean in "where roles see things differently"."""
+    lead = helpers.lead(session, settings)
+    bearer = _bearer(session, settings, lead.user)
+    assessment_round = helpers.team_round(session, lead.team)
+    assert assessment_round.id is not None
+    for role, level in (
+        ("data_scientist", "low"),
+        ("data_scientist", "low"),
+        ("ml_engineer", "high"),
+        ("software_engineer", "high"),
+        ("ml_engineer", "high"),
+        ("product_manager", "high"),
+        ("product_manager", "high"),
+        ("product_manager", "high"),
+    ):
+        helpers.submit(session, assessment_round, role, other=level, handoff=level)
+    session.commit()
+    _close(client, lead, assessment_round.id, bearer)
+
+    seen = _results(client, lead, assessment_round.id, bearer)
+    assert seen["result"] is not None
+    groups = {
+        group
+        for gap in seen["result"]["perception_gaps"]
+        for group in (gap["lower_group"], gap["higher_group"])
+    }
+    assert groups  # engineering and product-and-lead, three each, still differ
+    assert "data_science" not in groups
+
+
+def test_a_previous_round_hidden_from_its_viewers_is_not_compared(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """The report and the stored deltas used a previous round whose results were hidden."""
+    lead = helpers.lead(session, settings)
+    bearer = _bearer(session, settings, lead.user)
+    first = helpers.team_round(session, lead.team, results_min=2)
+    assert first.id is not None
+    first.created_at = utcnow().replace(year=2025)
+    session.add(first)
+    _answer_as(session, settings, first, lead.user)
+    helpers.submit(session, first, "data_scientist", other="low")
+    session.commit()
+    _close(client, lead, first.id, bearer)
+    second = helpers.team_round(session, lead.team, title="Round 2")
+    assert second.id is not None
+    for role in ("data_scientist", "ml_engineer", "software_engineer"):
+        helpers.submit(session, second, role, other="high")
+    session.commit()
+    _close(client, lead, second.id, bearer)
+
+    seen = _results(client, lead, second.id, bearer)
+    assert seen["result"] is not None
+    assert seen["result"]["comparison"] is None
+    url = f"{lead.team_url}/rounds/{second.id}"
+    report = client.get(f"{url}/report.html", headers=lead.headers)
+    assert report.status_code == 200
+    assert "Previous round" not in report.text
