@@ -24,6 +24,8 @@ from app.db import utcnow
 from app.results.service import store_round_result
 from app.rubric.answers import RoundSettings, validate_role
 from app.rubric.loader import Catalog, load_catalog
+from app.rubric.rules import STAGES
+from app.rubric.schema import Role
 from app.rubric.synthetic import TeamProfile, random_profile, synthetic_answers
 from app.workspace import demo as workspace_demo
 
@@ -48,7 +50,7 @@ TEAMS_PER_UNIT = 10
 MAX_UNITS = 20
 DEMO_ROUNDS = 2  # two rounds for most demo teams, so results show change over time
 # who answers a seeded team survey: always both sides of the data-science/engineering divide
-SURVEY_ROLES: tuple[tuple[str, ...], ...] = (
+SURVEY_ROLES: tuple[tuple[Role, ...], ...] = (
     ("team_lead", "data_scientist", "data_scientist", "ml_engineer", "software_engineer"),
     ("product_manager", "data_scientist", "ml_engineer", "ml_engineer"),
     (
@@ -108,7 +110,7 @@ def _add_closed_rounds(
 ) -> int:
     """``rounds`` closed, answered team surveys a quarter apart, the latest ending before
     ``now``; the team's practices improve a little from one round to the next."""
-    stages = list(models.ProjectStage)
+    stages = list(STAGES)
     profile = random_profile(catalog, rng)
     for index in range(rounds):
         opened_at = now - ROUND_SPACING * (rounds - index)
@@ -117,8 +119,8 @@ def _add_closed_rounds(
         assessment_round = models.AssessmentRound(
             team_id=team_id,
             title=f"Round {index + 1}",
-            mode=models.RoundMode.team_survey,
-            kind=models.RoundKind.full,
+            mode="team_survey",
+            kind="full",
             stage=stage,
             instruments=list(INSTRUMENTS),
             rubric_versions=versions,
@@ -146,7 +148,7 @@ def _add_responses(
     assert assessment_round.id is not None
     assert assessment_round.opened_at is not None
     settings = RoundSettings(
-        stage=assessment_round.stage,  # type: ignore[arg-type]
+        stage=assessment_round.stage,
         mode="team_survey",
         instruments=tuple(assessment_round.instruments),
     )

@@ -3,7 +3,10 @@
 Conventions:
 - Timestamps are timezone-aware UTC (``UTCDateTime``); ``utcnow()`` is the default.
 - Closed sets of values (mode, status, role, ...) are strings guarded by a named CHECK
-  constraint built from the StrEnum below them, which the code uses for the values.
+  constraint built from the StrEnum below them, which the code uses for the values. Where the
+  rubric core names the set as a Literal (stage, kind, mode, respondent role), the column is
+  typed with it, so a round's values reach the core without a cast; ``sa_type`` keeps the
+  column a plain VARCHAR, as the migrations created it.
 - Foreign keys say what happens on delete: everything under an organisation goes with it
   (organisation -> teams -> rounds -> invitations, respondents -> responses -> scores), while
   references to a person (created_by, actor) become NULL so records outlive accounts.
@@ -18,10 +21,23 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import CheckConstraint, Column, Index, Integer, LargeBinary, Text, false, text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from app.db import JSONType, UTCDateTime, utcnow
+from app.rubric.answers import Kind, Mode
+from app.rubric.rules import Stage
+from app.rubric.schema import Role
 
 # ---------------------------------------------------------------- value sets
 
@@ -286,9 +302,9 @@ class AssessmentRound(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="team.id", ondelete="CASCADE")
     title: str = Field(default="", max_length=200)
-    mode: str = Field(default=RoundMode.solo, max_length=20)
-    kind: str = Field(default=RoundKind.full, max_length=20)
-    stage: str = Field(max_length=20)
+    mode: Mode = Field(default=RoundMode.solo, sa_type=String(20))
+    kind: Kind = Field(default=RoundKind.full, sa_type=String(20))
+    stage: Stage = Field(sa_type=String(20))
     instruments: list[str] = Field(default_factory=list, sa_type=JSONType, nullable=False)
     # rubric file name -> content hash (RubricFileVersion) as of the round's start
     rubric_versions: dict[str, str] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
@@ -340,7 +356,7 @@ class Invitation(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="assessment_round.id", ondelete="CASCADE", index=True)
-    role: str = Field(max_length=30)
+    role: Role = Field(sa_type=String(30))
     token_hash: str = Field(max_length=128, unique=True)
     use_limit: int = Field(default=10)
     use_count: int = Field(default=0)
@@ -363,7 +379,7 @@ class Respondent(SQLModel, table=True):
     invitation_id: int | None = Field(
         default=None, foreign_key="invitation.id", ondelete="SET NULL", index=True
     )
-    role: str = Field(max_length=30)
+    role: Role = Field(sa_type=String(30))
     resume_token_hash: str = Field(max_length=128, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -600,8 +616,8 @@ class ResultSummary(SQLModel, table=True):
     # the team's latest summarised round overall, and within its quarter (kept by refresh)
     latest: bool = Field(default=False)
     latest_in_period: bool = Field(default=False)
-    mode: str = Field(max_length=20)  # solo | team_survey
-    kind: str = Field(max_length=20)  # full | quick
+    mode: Mode = Field(sa_type=String(20))
+    kind: Kind = Field(sa_type=String(20))
     trajectory: str = Field(max_length=200)  # the trajectory type's label
     fit: str = Field(max_length=20)  # good | warnings | unknown
     model_id: str = Field(max_length=80)  # the recommended (top) process model

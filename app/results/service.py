@@ -37,9 +37,9 @@ __all__ = ["ORIGINAL", "assess_round", "round_settings", "store_round_result"]
 
 def round_settings(assessment_round: AssessmentRound) -> RoundSettings:
     return RoundSettings(
-        stage=assessment_round.stage,  # type: ignore[arg-type]
-        kind=assessment_round.kind,  # type: ignore[arg-type]
-        mode=assessment_round.mode,  # type: ignore[arg-type]
+        stage=assessment_round.stage,
+        kind=assessment_round.kind,
+        mode=assessment_round.mode,
         instruments=tuple(assessment_round.instruments),
     )
 
@@ -62,7 +62,7 @@ def _respondents(
             qid: parse_answer(raw) for qid, raw in response.answers.items() if qid not in unusable
         }
         respondents.append(
-            aggregate.Respondent(id=f"r{respondent.id}", role=respondent.role, answers=answers)  # type: ignore[arg-type]
+            aggregate.Respondent(id=f"r{respondent.id}", role=respondent.role, answers=answers)
         )
         responses.append(response)
     return respondents, responses

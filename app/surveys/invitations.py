@@ -32,6 +32,7 @@ from app.models import (
     Response,
     RoundStatus,
 )
+from app.rubric.answers import validate_role
 from app.surveys.service import round_closed
 
 DEFAULT_USE_LIMIT: Final = 10
@@ -145,7 +146,7 @@ def create_invitation(
     token = generate_token()
     invitation = Invitation(
         round_id=assessment_round.id,
-        role=role,
+        role=validate_role(role),
         token_hash=_invitation_hash(settings, token),
         use_limit=use_limit,
         expires_at=expires_at,
@@ -279,7 +280,7 @@ def start_respondent(
     respondent = Respondent(
         round_id=assessment_round.id,
         invitation_id=invitation.id if invitation is not None else None,
-        role=role,
+        role=validate_role(role),
         resume_token_hash=hash_token(settings, resume_token, purpose="resume"),
     )
     session.add(respondent)

@@ -49,9 +49,10 @@ from app.rubric.answers import (
     asked_questions,
     parse_answer,
     validate_answer,
+    validate_role,
 )
 from app.rubric.loader import Catalog
-from app.rubric.schema import Instrument, Section
+from app.rubric.schema import Instrument, Role, Section
 from app.rubric.scoring import visible
 
 logger = logging.getLogger(__name__)
@@ -196,13 +197,13 @@ class SurveyPlan:
         return next((page for page in self.pages if page.key == key), None)
 
 
-def survey_plan(catalog: Catalog, settings: RoundSettings, role: str) -> SurveyPlan:
+def survey_plan(catalog: Catalog, settings: RoundSettings, role: Role) -> SurveyPlan:
     """The pages a respondent in ``role`` sees (cached on the catalog, which never changes)."""
     key = ("survey-plan", settings.instrument_ids(catalog), settings.kind, settings.mode, role)
     cached = catalog.cache.get(key)
     if isinstance(cached, SurveyPlan):
         return cached
-    asked = asked_questions(catalog, settings, role)  # type: ignore[arg-type]
+    asked = asked_questions(catalog, settings, role)
     grouped: dict[tuple[str, str], list[AskedQuestion]] = {}
     sections: dict[tuple[str, str], Section] = {}
     for item in asked:
@@ -572,7 +573,7 @@ def change_role(*, session: Session, survey: Survey, role: str) -> None:
     if role not in set(RespondentRole):
         raise InvalidInputError("Choose one of the roles in the list.")
     if survey.respondent.role != role:
-        survey.respondent.role = role
+        survey.respondent.role = validate_role(role)
         session.add(survey.respondent)
         session.flush()
 

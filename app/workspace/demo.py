@@ -17,6 +17,7 @@ from app.db import utcnow
 from app.results.service import store_round_result
 from app.rubric.answers import RoundSettings, validate_role
 from app.rubric.loader import Catalog
+from app.rubric.schema import Role
 from app.rubric.synthetic import random_profile, synthetic_answers
 from app.workspace import acting
 from app.workspace.results import refresh_team_results
@@ -24,7 +25,7 @@ from app.workspace.rounds import DEFAULT_ROLES, DEFAULT_SURVEY_DAYS, closing_tim
 
 # the demo team lead leads the first team by name (app.accounts.demo_users)
 DEMO_TARGETS = {"collaboration": "established", "handoff": "2", "debt": "established"}
-OPEN_ROUND_ROLES = ("data_scientist", "ml_engineer")
+OPEN_ROUND_ROLES: tuple[Role, ...] = ("data_scientist", "ml_engineer")
 
 
 def add_demo_extras(
@@ -62,9 +63,9 @@ def add_demo_extras(
     assessment_round = models.AssessmentRound(
         team_id=team.id,
         title="Round 3",
-        mode=models.RoundMode.team_survey,
-        kind=models.RoundKind.quick,
-        stage=previous.stage if previous else models.ProjectStage.productionising,
+        mode="team_survey",
+        kind="quick",
+        stage=previous.stage if previous else "productionising",
         instruments=catalog_store.round_instruments(catalog, organisation),
         rubric_versions=versions,
         status=models.RoundStatus.open,
@@ -78,7 +79,7 @@ def add_demo_extras(
     links = {
         role: models.Invitation(
             round_id=assessment_round.id,
-            role=role,
+            role=validate_role(role),
             token_hash=secrets.token_hex(32),
             use_count=1 if role in OPEN_ROUND_ROLES else 0,
             created_at=opened_at,
@@ -91,7 +92,7 @@ def add_demo_extras(
     rng = random.Random(seed)
     profile = random_profile(catalog, rng)
     round_settings = RoundSettings(
-        stage=assessment_round.stage,  # type: ignore[arg-type]
+        stage=assessment_round.stage,
         kind="quick",
         mode="team_survey",
         instruments=tuple(assessment_round.instruments),

@@ -33,9 +33,9 @@ from app.reports.context import KIND_LABELS, MODE_LABELS, ROLE_LABELS, humanise
 from app.results import reads
 from app.results.service import round_settings
 from app.rubric.anonymity import team_results_visibility
-from app.rubric.answers import RoundSettings
+from app.rubric.answers import Kind, Mode, RoundSettings
 from app.rubric.loader import Catalog
-from app.rubric.schema import ROLES
+from app.rubric.schema import ROLES, Role
 from app.surveys import invitations
 from app.surveys.pages import STAGES, minutes_for
 from app.surveys.service import round_closed, survey_plan
@@ -466,11 +466,11 @@ class RoundFormValues:
 
 
 def _minutes(
-    catalog: Catalog, kind: str, mode: str, role: str, instruments: tuple[str, ...]
+    catalog: Catalog, kind: Kind, mode: Mode, role: Role, instruments: tuple[str, ...]
 ) -> int:
     plan = survey_plan(
         catalog,
-        RoundSettings(stage="prototype", kind=kind, mode=mode, instruments=instruments),  # type: ignore[arg-type]
+        RoundSettings(stage="prototype", kind=kind, mode=mode, instruments=instruments),
         role,
     )
     return minutes_for(len(plan.asked))

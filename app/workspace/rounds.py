@@ -40,6 +40,7 @@ from app.models import (
 from app.results.service import store_round_result
 from app.rubric.anonymity import LOWEST_TEAM_RESULTS_MIN
 from app.rubric.loader import Catalog
+from app.rubric.rules import STAGES
 from app.surveys import invitations
 from app.surveys.service import round_closed
 
@@ -197,9 +198,10 @@ def start_round(
     assessment_round = AssessmentRound(
         team_id=team.id,
         title=request.title or f"Round {count + 1}",
-        mode=request.mode,
-        kind=request.kind,
-        stage=request.stage,
+        # check_request allowed only these values; spelt out so the columns get their types
+        mode="solo" if solo else "team_survey",
+        kind="quick" if request.kind == RoundKind.quick else "full",
+        stage=next(stage for stage in STAGES if stage == request.stage),
         instruments=list(request.instruments),
         rubric_versions=versions,
         results_min=LOWEST_TEAM_RESULTS_MIN if solo else request.results_min,
