@@ -73,15 +73,17 @@ test: $(DEV_STAMP) system-packages ## set up everything, then lint, type-check a
 	run $(BIN)/ruff check .; \
 	run $(BIN)/ruff format --check .; \
 	run $(BIN)/mypy; \
+	run $(BIN)/lint-imports; \
 	run $(BIN)/hadolint Dockerfile; \
 	run $(BIN)/pytest $(PYTEST_ARGS); \
 	if [ $$code -ne 0 ]; then printf "make test FAILED:$$failed\n"; fi; \
 	exit $$code
 
-lint: $(DEV_STAMP) ## ruff, ruff format --check, mypy and hadolint only
+lint: $(DEV_STAMP) ## ruff, ruff format --check, mypy, the import contracts and hadolint only
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
 fmt: $(DEV_STAMP) ## format the code and apply safe lint fixes

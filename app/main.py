@@ -17,16 +17,13 @@ from app.accounts import csrf, headers, ratelimit, sessions
 from app.accounts import dependencies as account_dependencies
 from app.accounts import routes as account_routes
 from app.admin import routes as admin_routes
-from app.api import dashboards as dashboard_api
 from app.config import STATIC_DIR, Settings, get_settings
 from app.dashboards import routes as dashboard_routes
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from app.reports import commentary as report_commentary
 from app.reports import pdf as report_pdf
 from app.reports import routes as report_routes
 from app.results import summaries
-from app.surveys import api as survey_api
 from app.surveys import routes as survey_routes
 from app.workspace import routes as workspace_routes
 
@@ -94,12 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account_routes.router)
     app.include_router(admin_routes.router)
     app.include_router(survey_routes.router)
-    app.include_router(survey_api.router)
     app.include_router(workspace_routes.router)
     app.include_router(dashboard_routes.router)
-    app.include_router(dashboard_api.router)
     app.include_router(report_routes.router)
-    app.include_router(report_commentary.router)
-    app.include_router(report_commentary.api_router)
+    # every JSON endpoint: app/api/, one module per area
     api.install(app)
     return app

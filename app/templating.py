@@ -1,4 +1,5 @@
-"""The one Jinja environment: autoescaped, strict about undefined names outside production."""
+"""The Jinja environment of the web pages: autoescaped, strict about undefined names outside
+production. The reports (HTML for print and PDF) have their own, in app.reports.render."""
 
 from __future__ import annotations
 

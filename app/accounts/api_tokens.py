@@ -107,3 +107,32 @@ def revoke_all_for_user(*, session: Session, user_id: int, now: datetime | None 
         session.add(row)
     session.flush()
     return len(live)
+
+
+# ---------------------------------------------------------------- the token list of the pages
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenRow:
+    """One of a user's tokens as the account page and the admin's user page list it."""
+
+    id: int
+    name: str
+    created_at: str
+    last_used_at: str
+    revoked: bool
+
+
+def token_rows(session: Session, user_id: int) -> tuple[TokenRow, ...]:
+    return tuple(
+        TokenRow(
+            id=row.id or 0,
+            name=row.name,
+            created_at=row.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            last_used_at=row.last_used_at.strftime("%Y-%m-%d %H:%M UTC")
+            if row.last_used_at
+            else "never",
+            revoked=row.revoked_at is not None,
+        )
+        for row in list_for_user(session=session, user_id=user_id)
+    )

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Final
 from urllib.parse import urlencode
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
@@ -31,6 +31,7 @@ from app.db import SessionDep
 from app.errors import DomainError, NotFoundError, error_response, wants_json
 from app.models import Organisation, Team, UserRole
 
+from pydantic import BaseModel
 
 class SignInRequiredError(DomainError):
     """No valid session: pages redirect to the sign-in page, the API answers 401."""
@@ -114,6 +115,12 @@ async def anonymous_csrf(request: Request, principal: OptionalPrincipal) -> Prin
         if request.method in csrf.UNSAFE_METHODS and getattr(
             request.state, "csrf_cookie_is_new", False
         ):
+# organisation-wide pages: the dashboards, the organisation report and the analysis exports
+require_org_view = require_roles(UserRole.consultant, UserRole.org_leader)
+require_respondent_rows = require_roles(UserRole.consultant)
+OrgViewer = Annotated[Principal, Depends(require_org_view)]
+RespondentRowsViewer = Annotated[Principal, Depends(require_respondent_rows)]
+
             token = ""  # the request brought no CSRF cookie, so nothing it sent can match
         csrf.bind_csrf_token(request, token)
     await csrf.require_csrf(request)
@@ -177,6 +184,48 @@ def scoped_organisation(
     org_id: int, principal: CurrentPrincipal, session: SessionDep
 ) -> Organisation:
     return tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+
+
+def require_api_roles(*roles: UserRole) -> Callable[..., Awaitable[Principal]]:
+    """Like ``require_roles`` for API callers (bearer or session): only ``roles`` and admins;
+    anyone else gets 404."""
+    allowed = frozenset(roles) | {UserRole.admin}
+
+    async def dependency(principal: ApiPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise NotFoundError()
+        return principal
+
+    dependency.access = "roles"  # type: ignore[attr-defined]
+    dependency.roles = allowed  # type: ignore[attr-defined]
+    return dependency
+
+
+api_org_view = require_api_roles(UserRole.consultant, UserRole.org_leader)
+api_respondent_rows = require_api_roles(UserRole.consultant)
+ApiOrgViewer = Annotated[Principal, Depends(api_org_view)]
+ApiRespondentRowsViewer = Annotated[Principal, Depends(api_respondent_rows)]
+
+
+class ApiError(BaseModel):
+    """Every API error: what went wrong (for a person), the status and the request id."""
+
+    detail: str
+    status: int
+    request_id: str | None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"model": ApiError, "description": "No valid API token or session."},
+    404: {"model": ApiError, "description": "Not found, or not yours to see."},
+    429: {"model": ApiError, "description": "Too many requests; see Retry-After."},
+}
+
+# ids in API paths: PostgreSQL's integer range, so a huge id is a 422, never a database error
+MAX_ID: Final = 2**31 - 1
+TeamId = Annotated[int, Path(ge=1, le=MAX_ID)]
+RoundId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PracticeId = Annotated[str, Path(min_length=1, max_length=80)]
 
 
 def scoped_team(team_id: int, principal: CurrentPrincipal, session: SessionDep) -> Team:

@@ -23,6 +23,7 @@ from app.accounts import (
     sessions,
     users,
 )
+from app.accounts.api_tokens import TokenRow, token_rows
 from app.accounts.dependencies import (
     AnonymousCsrf,
     CurrentPrincipal,
@@ -325,15 +326,6 @@ def organisation_overview(
 
 
 @dataclasses.dataclass(frozen=True)
-class TokenRow:
-    id: int
-    name: str
-    created_at: str
-    last_used_at: str
-    revoked: bool
-
-
-@dataclasses.dataclass(frozen=True)
 class AccountPage:
     """Context of templates/accounts/account.html."""
 
@@ -344,21 +336,6 @@ class AccountPage:
     tokens: tuple[TokenRow, ...]
     new_token: str | None
     error: str | None
-
-
-def token_rows(session: SessionDep, user_id: int) -> tuple[TokenRow, ...]:
-    return tuple(
-        TokenRow(
-            id=row.id or 0,
-            name=row.name,
-            created_at=row.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-            last_used_at=row.last_used_at.strftime("%Y-%m-%d %H:%M UTC")
-            if row.last_used_at
-            else "never",
-            revoked=row.revoked_at is not None,
-        )
-        for row in api_tokens.list_for_user(session=session, user_id=user_id)
-    )
 
 
 def _account_page(

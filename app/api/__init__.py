@@ -1,36 +1,41 @@
-"""The JSON API: one router under /api that every area adds its endpoints to.
+"""The JSON API under ``/api``: one module per area, each with its own ``router``, all mounted
+by ``install`` (called once by app.main.create_app).
 
-Usage in another area::
+- app.api.accounts: who am I, organisations and teams I may see, my tokens
+- app.api.surveys: a respondent's survey (``/api/survey/...``; the resume token is the key)
+- app.api.workspace: rounds, invitation links, results, targets and adopted practices
+- app.api.dashboards: the dashboard's tables and the analysis exports
+- app.api.reports: team and organisation reports as PDF, the consultant's commentary
 
-    from app.api import ApiPrincipal, api_router
-
-    @api_router.get("/teams/{team_id}/results")
-    def team_results(team_id: int, principal: ApiPrincipal, session: SessionDep) -> ...:
-        team = tenancy.get_team(session=session, principal=principal, team_id=team_id)
-
-Callers authenticate with ``Authorization: Bearer <token>`` (tokens are created on the
-account page or with ``processlens token create``), or with the browser's session cookie, in
-which case unsafe methods need the CSRF token too (header ``X-CSRF-Token``). Everything an
-endpoint loads by id goes through app.accounts.tenancy, so another tenant's id is a 404.
+A new endpoint goes into its area's module (a new area: a new module, added to ``ROUTERS``).
+Endpoints are thin: they call the same services as the pages, load everything by id through
+app.accounts.tenancy (another tenant's id is a 404), and depend on the API guards of
+app.accounts.dependencies (``ApiPrincipal``, ``require_api_roles``, ``ApiOrgViewer``), whose
+``ERROR_RESPONSES`` and id path types (``TeamId``, ``RoundId``) they share. Callers
+authenticate with ``Authorization: Bearer <token>`` (tokens are created on the account page or
+with ``processlens token create``), or with the browser's session cookie, in which case unsafe
+methods need the CSRF token too (header ``X-CSRF-Token``). docs/architecture.md has the rules.
 """
 
 from __future__ import annotations
 
-import importlib
+from fastapi import APIRouter, FastAPI
 
-from fastapi import FastAPI
+from app.api import accounts, dashboards, reports, surveys, workspace
 
-from app.accounts.dependencies import ApiPrincipal
-from app.api.base import api_router
+__all__ = ["ROUTERS", "install"]
 
-__all__ = ["ApiPrincipal", "api_router", "install"]
-
-# Modules that add endpoints to api_router; they must be imported before the router is
-# included (FastAPI copies the routes at that moment). Add yours here.
-ENDPOINT_MODULES = ("app.api.accounts", "app.api.workspace")
+# the order only decides the order of the OpenAPI document's paths: no two share a route
+ROUTERS: tuple[APIRouter, ...] = (
+    surveys.router,
+    dashboards.router,
+    reports.router,
+    accounts.router,
+    workspace.router,
+)
 
 
 def install(app: FastAPI) -> None:
-    for module in ENDPOINT_MODULES:
-        importlib.import_module(module)
-    app.include_router(api_router)
+    """Mount every API router on ``app``."""
+    for router in ROUTERS:
+        app.include_router(router)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from app.accounts import api_tokens, audit, organisations, tenancy
-from app.accounts.dependencies import ApiPrincipal
-from app.api.base import api_router
+from app.accounts.dependencies import ERROR_RESPONSES, ApiPrincipal
 from app.db import SessionDep
+
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 
 
 class Me(BaseModel):
@@ -43,7 +44,7 @@ class TokenOut(BaseModel):
     revoked: bool
 
 
-@api_router.get("/me", tags=["accounts"])
+@router.get("/me", tags=["accounts"])
 def me(principal: ApiPrincipal) -> Me:
     """The caller and what they may see."""
     return Me(
@@ -56,7 +57,7 @@ def me(principal: ApiPrincipal) -> Me:
     )
 
 
-@api_router.get("/organisations", tags=["organisations"])
+@router.get("/organisations", tags=["organisations"])
 def list_organisations(principal: ApiPrincipal, session: SessionDep) -> list[OrganisationOut]:
     """Organisations the caller sees as a whole (admins: all; consultants: assigned ones)."""
     return [
@@ -65,13 +66,13 @@ def list_organisations(principal: ApiPrincipal, session: SessionDep) -> list[Org
     ]
 
 
-@api_router.get("/organisations/{org_id}", tags=["organisations"])
+@router.get("/organisations/{org_id}", tags=["organisations"])
 def get_organisation(org_id: int, principal: ApiPrincipal, session: SessionDep) -> OrganisationOut:
     org = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     return OrganisationOut(id=org.id or 0, name=org.name, slug=org.slug)
 
 
-@api_router.get("/organisations/{org_id}/teams", tags=["organisations"])
+@router.get("/organisations/{org_id}/teams", tags=["organisations"])
 def organisation_teams(org_id: int, principal: ApiPrincipal, session: SessionDep) -> list[TeamOut]:
     org = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     assert org.id is not None
@@ -88,7 +89,7 @@ def organisation_teams(org_id: int, principal: ApiPrincipal, session: SessionDep
     ]
 
 
-@api_router.get("/teams", tags=["teams"])
+@router.get("/teams", tags=["teams"])
 def list_teams(principal: ApiPrincipal, session: SessionDep) -> list[TeamOut]:
     """Every team the caller may see, including a team lead's own teams."""
     return [
@@ -102,7 +103,7 @@ def list_teams(principal: ApiPrincipal, session: SessionDep) -> list[TeamOut]:
     ]
 
 
-@api_router.get("/teams/{team_id}", tags=["teams"])
+@router.get("/teams/{team_id}", tags=["teams"])
 def get_team(team_id: int, principal: ApiPrincipal, session: SessionDep) -> TeamOut:
     team = tenancy.get_team(session=session, principal=principal, team_id=team_id)
     return TeamOut(
@@ -113,7 +114,7 @@ def get_team(team_id: int, principal: ApiPrincipal, session: SessionDep) -> Team
     )
 
 
-@api_router.get("/tokens", tags=["accounts"])
+@router.get("/tokens", tags=["accounts"])
 def list_tokens(principal: ApiPrincipal, session: SessionDep) -> list[TokenOut]:
     """The caller's own API tokens (never the secret itself)."""
     return [
@@ -128,7 +129,7 @@ def list_tokens(principal: ApiPrincipal, session: SessionDep) -> list[TokenOut]:
     ]
 
 
-@api_router.delete("/tokens/{token_id}", status_code=204, tags=["accounts"])
+@router.delete("/tokens/{token_id}", status_code=204, tags=["accounts"])
 def revoke_token(
     token_id: int, request: Request, principal: ApiPrincipal, session: SessionDep
 ) -> Response:

@@ -10,47 +10,28 @@ respondent-level datasets for consultants and admins only (``require_api_roles``
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
 from app.accounts import tenancy
-from app.accounts.dependencies import ApiPrincipal, settings_of
+from app.accounts.dependencies import (
+    ERROR_RESPONSES,
+    ApiOrgViewer,
+    ApiRespondentRowsViewer,
+    settings_of,
+)
 from app.accounts.tenancy import Principal
-from app.api.base import ERROR_RESPONSES
 from app.catalog_store import CatalogDep
 from app.dashboards import exports, routes, service, views
 from app.db import SessionDep
-from app.errors import NotFoundError
-from app.models import UserRole
 from app.rubric.loader import Catalog
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["dashboards"])
-
-
-def require_api_roles(*roles: UserRole) -> Callable[..., Awaitable[Principal]]:
-    """Like ``app.accounts.dependencies.require_roles`` for API callers (bearer or session):
-    only ``roles`` and admins; anyone else gets 404."""
-    allowed = frozenset(roles) | {UserRole.admin}
-
-    async def dependency(principal: ApiPrincipal) -> Principal:
-        if principal.role not in allowed:
-            raise NotFoundError()
-        return principal
-
-    dependency.access = "roles"  # type: ignore[attr-defined]
-    dependency.roles = allowed  # type: ignore[attr-defined]
-    return dependency
-
-
-api_org_view = require_api_roles(UserRole.consultant, UserRole.org_leader)
-api_respondent_rows = require_api_roles(UserRole.consultant)
-ApiOrgViewer = Annotated[Principal, Depends(api_org_view)]
-ApiRespondentRowsViewer = Annotated[Principal, Depends(api_respondent_rows)]
 
 
 class ViewTable(BaseModel):

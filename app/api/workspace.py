@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from sqlmodel import Session, col, select
 
 from app import catalog_store
 from app.accounts import tenancy
 from app.accounts.actor import ApiActor
-from app.accounts.dependencies import ApiPrincipal, settings_of
-from app.api.base import api_router
+from app.accounts.dependencies import (
+    ERROR_RESPONSES,
+    ApiPrincipal,
+    PracticeId,
+    RoundId,
+    TeamId,
+    settings_of,
+)
 from app.catalog_store import CatalogDep
 from app.db import SessionDep
 from app.errors import NotFoundError
@@ -33,10 +39,7 @@ from app.surveys.service import round_closed
 from app.workspace import acting, rounds, services
 from app.workspace.results import load_results, rubric_upgrade, visibility_of
 
-MAX_ID: Final = 2**31 - 1
-TeamId = Annotated[int, Path(ge=1, le=MAX_ID)]
-RoundId = Annotated[int, Path(ge=1, le=MAX_ID)]
-PracticeId = Annotated[str, Path(min_length=1, max_length=80)]
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad input; nothing was changed."},
     409: {"description": "Not possible in the round's state (closed, results hidden)."},
@@ -252,7 +255,7 @@ def _links_out(request: Request, issued: dict[str, IssuedInvitation]) -> list[Li
 # ---------------------------------------------------------------- rounds
 
 
-@api_router.get("/teams/{team_id}/rounds", tags=["workspace"])
+@router.get("/teams/{team_id}/rounds", tags=["workspace"])
 def list_rounds(
     team_id: TeamId, principal: ApiPrincipal, session: SessionDep, scope: TeamScope
 ) -> list[RoundOut]:
@@ -275,7 +278,7 @@ REPEATED: dict[int | str, dict[str, Any]] = {
 }
 
 
-@api_router.post(
+@router.post(
     "/teams/{team_id}/rounds",
     status_code=201,
     tags=["workspace"],
@@ -336,7 +339,7 @@ def create_round(
     )
 
 
-@api_router.get("/teams/{team_id}/rounds/{round_id}", tags=["workspace"])
+@router.get("/teams/{team_id}/rounds/{round_id}", tags=["workspace"])
 def get_round(
     team_id: TeamId, round_id: RoundId, principal: ApiPrincipal, session: SessionDep, scope: InRound
 ) -> RoundDetailOut:
@@ -361,7 +364,7 @@ def get_round(
     )
 
 
-@api_router.post("/teams/{team_id}/rounds/{round_id}/close", tags=["workspace"], responses=ERRORS)
+@router.post("/teams/{team_id}/rounds/{round_id}/close", tags=["workspace"], responses=ERRORS)
 def close_round(
     team_id: TeamId,
     round_id: RoundId,
@@ -376,7 +379,7 @@ def close_round(
     return _round_out(session, assessment_round)
 
 
-@api_router.post("/teams/{team_id}/rounds/{round_id}/extend", tags=["workspace"], responses=ERRORS)
+@router.post("/teams/{team_id}/rounds/{round_id}/extend", tags=["workspace"], responses=ERRORS)
 def extend_round(
     team_id: TeamId,
     round_id: RoundId,
@@ -401,7 +404,7 @@ def extend_round(
 # ---------------------------------------------------------------- invitation links
 
 
-@api_router.post(
+@router.post(
     "/teams/{team_id}/rounds/{round_id}/invitations",
     status_code=201,
     tags=["workspace"],
@@ -430,7 +433,7 @@ def create_links(
     return _links_out(request, issued)
 
 
-@api_router.post(
+@router.post(
     "/teams/{team_id}/rounds/{round_id}/invitations/revoke",
     status_code=204,
     tags=["workspace"],
@@ -453,7 +456,7 @@ def revoke_link(
     return Response(status_code=204)
 
 
-@api_router.post(
+@router.post(
     "/teams/{team_id}/rounds/{round_id}/invitations/extend", tags=["workspace"], responses=ERRORS
 )
 def extend_link(
@@ -518,7 +521,7 @@ def _result_out(
     )
 
 
-@api_router.get("/teams/{team_id}/rounds/{round_id}/results", tags=["workspace"])
+@router.get("/teams/{team_id}/rounds/{round_id}/results", tags=["workspace"])
 def get_results(
     team_id: TeamId,
     round_id: RoundId,
@@ -534,7 +537,7 @@ def get_results(
     return _result_out(session, assessment_round, catalog, label)
 
 
-@api_router.post(
+@router.post(
     "/teams/{team_id}/rounds/{round_id}/rescore",
     status_code=201,
     tags=["workspace"],
@@ -561,7 +564,7 @@ def rescore_round(
 # ---------------------------------------------------------------- targets and adoption
 
 
-@api_router.get("/teams/{team_id}/targets", tags=["workspace"])
+@router.get("/teams/{team_id}/targets", tags=["workspace"])
 def get_targets(
     team_id: TeamId, principal: ApiPrincipal, session: SessionDep, scope: TeamScope
 ) -> dict[str, str]:
@@ -571,7 +574,7 @@ def get_targets(
     return acting.team_targets(session=session, team_id=team.id)
 
 
-@api_router.put("/teams/{team_id}/targets", tags=["workspace"], responses=ERRORS)
+@router.put("/teams/{team_id}/targets", tags=["workspace"], responses=ERRORS)
 def put_targets(
     team_id: TeamId,
     body: TargetsIn,
@@ -588,7 +591,7 @@ def put_targets(
     )
 
 
-@api_router.get("/teams/{team_id}/adopted", tags=["workspace"])
+@router.get("/teams/{team_id}/adopted", tags=["workspace"])
 def list_adopted(
     team_id: TeamId, principal: ApiPrincipal, session: SessionDep, scope: TeamScope
 ) -> list[AdoptedOut]:
@@ -604,7 +607,7 @@ def _adopted_out(session: Session, team: Team) -> list[AdoptedOut]:
     ]
 
 
-@api_router.put("/teams/{team_id}/adopted/{practice_id}", tags=["workspace"], responses=ERRORS)
+@router.put("/teams/{team_id}/adopted/{practice_id}", tags=["workspace"], responses=ERRORS)
 def adopt(
     team_id: TeamId,
     practice_id: PracticeId,
@@ -622,7 +625,7 @@ def adopt(
     return _adopted_out(session, team)
 
 
-@api_router.delete(
+@router.delete(
     "/teams/{team_id}/adopted/{practice_id}", status_code=204, tags=["workspace"], responses=ERRORS
 )
 def unadopt(

@@ -50,15 +50,15 @@ from app.models import (
     RoundResult,
     Team,
 )
-from app.reports.context import FIT_LABELS, humanise
+from app.results import exports as team_exports
 from app.results.model import TeamResult
 from app.results.reads import parse_column, stored_column
 from app.rubric import anonymity
+from app.rubric.labels import FIT_LABELS, humanise
 from app.rubric.loader import Catalog
 from app.rubric.output import answer_label
 from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
 from app.rubric.schema import ROLE_GROUPS
-from app.workspace import exports as team_exports
 
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r", "\n")
 PLAIN_NUMBER: Final = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # read as a number

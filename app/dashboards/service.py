@@ -35,9 +35,9 @@ from typing import Any, Literal
 from sqlmodel import Session
 
 from app.dashboards import queries
-from app.reports.context import ROLE_LABELS, humanise
 from app.results import summaries
 from app.rubric import anonymity
+from app.rubric.labels import ROLE_LABELS, humanise
 from app.rubric.loader import Catalog
 
 TOP_UPGRADES = 10

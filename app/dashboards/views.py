@@ -2,7 +2,7 @@
 CSV download) and, built from the very same rows, a Plotly figure.
 
 One ``Table`` per view is the source of truth for the page's table, the chart and the CSV, so
-the three always show the same numbers. Charts are specs from ``app.reports.charts`` (the
+the three always show the same numbers. Charts are specs from ``app.charts`` (the
 builders the organisation report uses, with its colour-blind-safe palettes), drawn by
 ``static/js/charts.js``; the heatmap's figure also carries each team's results-page link for
 the drill-down (``static/js/dashboard.js``).
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlencode
 
+from app import charts
 from app.dashboards.service import HIDDEN_CELL, PAGE_SIZE, Dashboard, Filters, Line
-from app.reports import charts
-from app.reports.context import FIT_LABELS
+from app.rubric.labels import FIT_LABELS
 
 TableValue = str | int | float | None
 NO_VALUE: Final = "–"

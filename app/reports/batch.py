@@ -1,22 +1,26 @@
-"""Reports from stored results: the organisation report and every team's report, zipped.
+"""Reports from stored results: team reports, the organisation report and every team's
+report, zipped.
 
-Reads ``RoundResult`` rows (the stored results pages and dashboards also show), turns them into
-plain data, and renders in the worker pool with a progress bar. Used by
-``processlens report --org ID``; the functions that read the database are reusable by routes.
+Reads ``RoundResult`` rows (the stored results pages and dashboards also show) through the
+read rules of app.results and turns them into report contexts and PDFs. The one service behind
+the pages and API (app.reports.routes, app.api.reports), the background job
+(app.reports.jobs) and ``processlens report --org ID`` (app.reports.cli): nothing here knows
+about HTTP or the terminal.
 """
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-from typing import Any
+import io
+import re
+import zipfile
 
-from rich.console import Console
 from sqlmodel import Session, col, select
 
-from app import catalog_store, db
-from app.config import ConfigurationError, Settings, load_settings
-from app.errors import DomainError, NotFoundError
+from app import catalog_store
+from app.accounts import tenancy
+from app.accounts.tenancy import Principal
+from app.config import Settings
+from app.errors import ConflictError, NotFoundError
 from app.models import (
     AssessmentRound,
     BusinessUnit,
@@ -28,20 +32,37 @@ from app.models import (
 )
 from app.reports import context, pdf, render
 from app.reports.branding import Branding, organisation_branding
-from app.reports.cli import (
-    EXIT_FAILURE,
-    branding_from_file,
-    fail,
-    progress_bar,
-    safe_file_name,
-    write_output,
-    zip_files,
-)
 from app.reports.org import StoredTeamResult, latest_per_team, organisation_report
-from app.results.reads import previous_shown, result_of
+from app.results import visibility
+from app.results.reads import load_row, previous_shown, result_of
 from app.rubric.loader import Catalog
 
 ORIGINAL = "original"
+
+
+NO_RESULTS = (
+    "No team of this organisation has a stored result yet, so there is no report to make. "
+    "Reports appear once a round has enough submitted responses."
+)
+
+
+class NoResultsError(ConflictError):
+    title = "No results yet"
+    default_message = NO_RESULTS
+
+
+def safe_file_name(name: str, fallback: str) -> str:
+    """``name`` as a file name any system accepts (letters, digits, ``._-``), or ``fallback``."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60]
+    return cleaned or fallback
+
+
+def zip_files(files: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in files:
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def stored_results(*, session: Session, organisation_id: int) -> list[StoredTeamResult]:
@@ -54,10 +75,15 @@ def stored_results(*, session: Session, organisation_id: int) -> list[StoredTeam
         .where(Team.organisation_id == organisation_id, RoundResult.label == ORIGINAL)
         .order_by(col(Team.id), col(AssessmentRound.created_at))
     ).all()
-    return [
-        stored_team_result(result, assessment_round, team, unit.name if unit else None)
-        for result, assessment_round, team, unit in rows
-    ]
+    found = []
+    for row, assessment_round, team, unit in rows:
+        # published, and only the figures the anonymity rule lets show (app.results.visibility)
+        result = visibility.shown_row(session, assessment_round, row)
+        if result is not None:
+            found.append(
+                stored_team_result(result, assessment_round, team, unit.name if unit else None)
+            )
+    return found
 
 
 def stored_team_result(
@@ -176,100 +202,72 @@ def zip_entry_names(reports: list[context.TeamReport]) -> list[str]:
     return names
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as error:
-        fail(str(error))
+def team_report_for_round_id(
+    *, session: Session, settings: Settings, principal: Principal, team_id: int, round_id: int
+) -> context.TeamReport:
+    """The team report of a round the principal may see, from its stored result.
 
-
-def organisation_command(
-    *,
-    organisation_id: int,
-    output: Path,
-    all_teams: bool,
-    hide_names: bool,
-    branding_file: Path | None,
-    console: Console,
-) -> None:
-    settings = _settings()
-    engine = db.create_db_engine(settings)
-    pool = pdf.RenderPool(pdf.RenderLimits.from_settings(settings))
-    try:
-        with Session(engine) as session:
-            organisation = session.get(Organisation, organisation_id)
-            if organisation is None:
-                fail(f"no organisation with id {organisation_id}")
-            branding = branding_from_file(
-                branding_file, organisation_branding(organisation, settings)
-            )
-            results = stored_results(session=session, organisation_id=organisation_id)
-            if not results:
-                fail(f"{organisation.name} has no stored results yet", EXIT_FAILURE)
-            if all_teams:
-                document = _all_teams(
-                    session, results, organisation.name, branding, settings, pool, console
-                )
-            else:
-                catalog = catalog_store.load_configured_catalog(settings)
-                report = organisation_report(
-                    organisation=organisation.name,
-                    session=session,
-                    organisation_id=organisation_id,
-                    catalog=catalog,
-                    branding=branding,
-                    hide_names=hide_names,
-                    cell_minimum=settings.org_cell_min,
-                )
-                with console.status(f"Making the organisation report ({len(results)} results)…"):
-                    document = render.report_pdf("reports/org.html", report, pool=pool)
-    except db.DatabaseUnavailableError as error:
-        fail(str(error), EXIT_FAILURE)
-    except DomainError as error:
-        fail(error.message, EXIT_FAILURE)
-    finally:
-        pool.close()
-        engine.dispose()
-    write_output(output, document)
-    console.print(f"Wrote {output} ({len(document) // 1024} KB)")
-
-
-def _all_teams(
-    session: Session,
-    results: list[StoredTeamResult],
-    organisation: str,
-    branding: Branding,
-    settings: Settings,
-    pool: pdf.RenderPool,
-    console: Console,
-) -> bytes:
-    reports, skipped = latest_team_reports(
+    Raises NotFoundError for a round outside the principal's tenancy (or of another team) and
+    ResultsNotVisibleError while the round has no result to show.
+    """
+    assessment_round = tenancy.get_round(
+        session=session, principal=principal, round_id=round_id, team_id=team_id
+    )
+    team = session.get(Team, assessment_round.team_id)
+    if team is None:
+        raise NotFoundError()
+    organisation = session.get(Organisation, team.organisation_id)
+    if organisation is None:
+        raise NotFoundError()
+    # published, and only the figures the anonymity rule lets this viewer see
+    viewer = visibility.viewer_of_user(session, settings, assessment_round, principal.user_id)
+    result = visibility.shown_row(session, assessment_round, load_row(session, round_id), viewer)
+    if result is None:
+        raise context.ResultsNotVisibleError()
+    stored = stored_team_result(result, assessment_round, team, None)
+    return team_report_for_round(
         session=session,
-        results=results,
-        organisation=organisation,
-        branding=branding,
+        result=stored,
+        previous=previous_of(session, stored),
+        organisation=organisation.name,
+        branding=organisation_branding(organisation, settings),
         role_group_minimum=settings.role_group_min,
     )
-    for team in skipped:
-        console.print(f"Skipped {team}: too few responses for a team report")
-    names = zip_entry_names(reports)
-    files: list[tuple[str, bytes]] = []
-    failures: list[str] = []
-    with progress_bar() as progress:
-        task = progress.add_task("Team reports", total=len(reports))
 
-        def done(index: int, outcome: Any) -> None:
-            report = reports[index]
-            if isinstance(outcome, bytes):
-                files.append((names[index], outcome))
-            else:
-                failures.append(f"{report.team}: {outcome.message}")
-            progress.advance(task)
 
-        pool.render_many(
-            [functools.partial(render.team_html, report, medium="pdf") for report in reports],
-            on_done=done,
-        )
-    for failure in failures:
-        console.print(f"Not made: {failure}")
-    return zip_files(sorted(files))
+def team_pdf(report: context.TeamReport, settings: Settings) -> tuple[bytes, str]:
+    """The team report's PDF (from the cache or the render pool) and its file name."""
+    cache = pdf.PdfCache(settings.data_dir / "report-cache")
+    document = render.team_pdf(report, cache=cache)
+    return document, safe_file_name(report.team, "team") + "-report.pdf"
+
+
+def organisation_pdf(
+    *,
+    session: Session,
+    settings: Settings,
+    organisation: Organisation,
+    catalog: Catalog,
+    hide_names: bool,
+) -> tuple[bytes, str]:
+    """The organisation report's PDF and its file name (``hide_names``: teams numbered).
+
+    Raises NoResultsError while no team has a stored result.
+    """
+    assert organisation.id is not None
+    results = stored_results(session=session, organisation_id=organisation.id)
+    if not results:
+        raise NoResultsError()
+    report = organisation_report(
+        organisation=organisation.name,
+        session=session,
+        organisation_id=organisation.id,
+        catalog=catalog,
+        branding=organisation_branding(organisation, settings),
+        hide_names=hide_names,
+        cell_minimum=settings.org_cell_min,
+    )
+    cache = pdf.PdfCache(settings.data_dir / "report-cache")
+    document = render.report_pdf("reports/org.html", report, cache=cache)
+    stem = safe_file_name(organisation.slug, "organisation")
+    return document, f"{stem}-organisation-report{'-anonymised' if hide_names else ''}.pdf"

@@ -1,23 +1,31 @@
 """`processlens report`: team reports from an answers file (offline), and organisation reports
-and batches of team reports from stored results (database)."""
+and batches of team reports from stored results (database, through app.reports.batch)."""
 
 from __future__ import annotations
 
-import io
-import re
-import zipfile
+import functools
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlmodel import Session
 
-from app.config import QUESTIONNAIRES_DIR, Settings
+from app import catalog_store, db
+from app.config import QUESTIONNAIRES_DIR, ConfigurationError, Settings, load_settings
 from app.errors import DomainError
-from app.reports import context, pdf, render
-from app.reports.branding import Branding, default_branding, load_branding_file
+from app.models import Organisation
+from app.reports import batch, context, pdf, render
+from app.reports.batch import zip_files
+from app.reports.branding import (
+    Branding,
+    default_branding,
+    load_branding_file,
+    organisation_branding,
+)
+from app.reports.org import StoredTeamResult, organisation_report
 from app.rubric.answers_file import AnswersFile, assess_file, read_answers_file
 from app.rubric.loader import Catalog, load_catalog
 from app.rubric.output import to_data
@@ -131,9 +139,6 @@ def report(
     if organisation_id is not None:
         if answers_file is not None:
             fail("give either an answers file or --org, not both")
-        # the database is imported only when asked for: the file mode needs none
-        from app.reports.batch import organisation_command
-
         organisation_command(
             organisation_id=organisation_id,
             output=output,
@@ -180,14 +185,100 @@ def progress_bar() -> Progress:
     )
 
 
-def safe_file_name(name: str, fallback: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60]
-    return cleaned or fallback
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as error:
+        fail(str(error))
 
 
-def zip_files(files: list[tuple[str, bytes]]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, data in files:
-            archive.writestr(name, data)
-    return buffer.getvalue()
+def organisation_command(
+    *,
+    organisation_id: int,
+    output: Path,
+    all_teams: bool,
+    hide_names: bool,
+    branding_file: Path | None,
+    console: Console,
+) -> None:
+    settings = _settings()
+    engine = db.create_db_engine(settings)
+    pool = pdf.RenderPool(pdf.RenderLimits.from_settings(settings))
+    try:
+        with Session(engine) as session:
+            organisation = session.get(Organisation, organisation_id)
+            if organisation is None:
+                fail(f"no organisation with id {organisation_id}")
+            branding = branding_from_file(
+                branding_file, organisation_branding(organisation, settings)
+            )
+            results = batch.stored_results(session=session, organisation_id=organisation_id)
+            if not results:
+                fail(f"{organisation.name} has no stored results yet", EXIT_FAILURE)
+            if all_teams:
+                document = _all_teams(
+                    session, results, organisation.name, branding, settings, pool, console
+                )
+            else:
+                catalog = catalog_store.load_configured_catalog(settings)
+                report = organisation_report(
+                    organisation=organisation.name,
+                    session=session,
+                    organisation_id=organisation_id,
+                    catalog=catalog,
+                    branding=branding,
+                    hide_names=hide_names,
+                    cell_minimum=settings.org_cell_min,
+                )
+                with console.status(f"Making the organisation report ({len(results)} results)…"):
+                    document = render.report_pdf("reports/org.html", report, pool=pool)
+    except db.DatabaseUnavailableError as error:
+        fail(str(error), EXIT_FAILURE)
+    except DomainError as error:
+        fail(error.message, EXIT_FAILURE)
+    finally:
+        pool.close()
+        engine.dispose()
+    write_output(output, document)
+    console.print(f"Wrote {output} ({len(document) // 1024} KB)")
+
+
+def _all_teams(
+    session: Session,
+    results: list[StoredTeamResult],
+    organisation: str,
+    branding: Branding,
+    settings: Settings,
+    pool: pdf.RenderPool,
+    console: Console,
+) -> bytes:
+    reports, skipped = batch.latest_team_reports(
+        session=session,
+        results=results,
+        organisation=organisation,
+        branding=branding,
+        role_group_minimum=settings.role_group_min,
+    )
+    for team in skipped:
+        console.print(f"Skipped {team}: too few responses for a team report")
+    names = batch.zip_entry_names(reports)
+    files: list[tuple[str, bytes]] = []
+    failures: list[str] = []
+    with progress_bar() as progress:
+        task = progress.add_task("Team reports", total=len(reports))
+
+        def done(index: int, outcome: Any) -> None:
+            report = reports[index]
+            if isinstance(outcome, bytes):
+                files.append((names[index], outcome))
+            else:
+                failures.append(f"{report.team}: {outcome.message}")
+            progress.advance(task)
+
+        pool.render_many(
+            [functools.partial(render.team_html, report, medium="pdf") for report in reports],
+            on_done=done,
+        )
+    for failure in failures:
+        console.print(f"Not made: {failure}")
+    return zip_files(sorted(files))

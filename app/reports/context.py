@@ -13,49 +13,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app import charts
+from app.charts.svg import to_svg
 from app.errors import DomainError
-from app.reports import charts
 from app.reports.branding import Branding
-from app.reports.svg import to_svg
 from app.results import model
 from app.results.model import TeamResult, parse_stored
 from app.rubric.answers import Answer
+from app.rubric.labels import (
+    EFFORT_LABELS,
+    FIT_LABELS,
+    GROUP_LABELS,
+    KIND_LABELS,
+    MODE_LABELS,
+    MOVED_LABELS,
+    ROLE_LABELS,
+    STAGE_LABELS,
+    humanise,
+)
 from app.rubric.loader import Catalog
 from app.rubric.output import SPECIAL_LABELS
-
-ROLE_LABELS = {
-    "data_scientist": "Data scientist",
-    "ml_engineer": "ML engineer",
-    "software_engineer": "Software engineer",
-    "product_manager": "Product manager",
-    "team_lead": "Team lead",
-    "other": "Other",
-}
-GROUP_LABELS = {
-    "data_science": "Data science",
-    "engineering": "Engineering",
-    "product_and_lead": "Product and lead",
-}
-EFFORT_LABELS = {"S": "Small", "M": "Medium", "L": "Large"}
-STAGE_LABELS = {
-    "exploration": "Exploration",
-    "prototype": "Prototype",
-    "productionising": "Productionising",
-    "operating": "Operating",
-}
-KIND_LABELS = {"full": "Full assessment", "quick": "Quick check"}
-MODE_LABELS = {"solo": "Answered by the team lead", "team_survey": "Team survey"}
-MOVED_LABELS = {
-    "up": "Answers moved up",
-    "same": "No change in the answers",
-    "down": "Answers moved down",
-    "unknown": "Not known (not answered in both rounds)",
-}
-FIT_LABELS = {
-    "good": "Good fit",
-    "warnings": "Fit warnings",
-    "unknown": "Fit not yet known",
-}
 
 
 class ResultsNotVisibleError(DomainError):
@@ -65,11 +42,6 @@ class ResultsNotVisibleError(DomainError):
         "This round does not have enough submitted responses for team results yet. "
         "Ask more of the team to answer, then try again."
     )
-
-
-def humanise(identifier: str) -> str:
-    text = identifier.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
 
 
 # ---------------------------------------------------------------- the parts
@@ -82,7 +54,7 @@ class Chart:
     id: str
     title: str
     description: str
-    svg: str  # made by app.reports.svg from escaped text: safe to insert as markup
+    svg: str  # made by app.charts.svg from escaped text: safe to insert as markup
     figure: dict[str, Any]
 
     @property

@@ -41,10 +41,7 @@ logger = logging.getLogger(__name__)
 
 JOBS_FOLDER = "report-jobs"
 ACTIVE = (ReportJobStatus.queued, ReportJobStatus.running)
-NO_RESULTS = (
-    "No team of this organisation has a stored result yet, so there is no report to make. "
-    "Reports appear once a round has enough submitted responses."
-)
+NO_RESULTS = batch.NO_RESULTS  # the pages and API answer the same (NoResultsError)
 FAILED = (
     "Making the reports stopped unexpectedly. Please try again; if it keeps happening, tell "
     "your administrator."

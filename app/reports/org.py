@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app import charts
 from app.dashboards import queries, service
 from app.dashboards.service import CountRow
-from app.reports import charts
 from app.reports.branding import Branding
 from app.reports.context import Chart, chart
 from app.rubric import anonymity

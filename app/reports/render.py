@@ -27,8 +27,8 @@ STYLESHEET = STATIC_DIR / "css" / "report.css"
 # the code that shapes a report's HTML: a change to any of it invalidates cached PDFs
 _VERSIONED_FILES = (
     STYLESHEET,
-    APP_DIR / "reports" / "svg.py",
-    APP_DIR / "reports" / "charts.py",
+    APP_DIR / "charts" / "svg.py",
+    APP_DIR / "charts" / "__init__.py",
     APP_DIR / "reports" / "render.py",
 )
 
@@ -63,7 +63,7 @@ def _signed(value: float | None, decimals: int = 1) -> str:
 
 
 def _svg_markup(svg: str) -> Markup:
-    # The only markup inserted unescaped: SVG made by app.reports.svg, which escapes every
+    # The only markup inserted unescaped: SVG made by app.charts.svg, which escapes every
     # text and attribute it writes.
     return Markup(svg)
 

@@ -1,11 +1,13 @@
-"""Report downloads: team reports (page, PDF, API), the organisation report (PDF, API) and
-background jobs that zip every team's report, with a progress page.
+"""Report pages and downloads: team reports (page, PDF), the organisation report (PDF),
+background jobs that zip every team's report, with a progress page, and the form that saves
+the consultant's commentary. The JSON/PDF twins under ``/api`` are app.api.reports.
 
 Routes are thin: tenancy loads the round or organisation (another tenant's id is a 404), the
-service builds the typed context from stored results, the PDF comes from the cache or the
-render pool. WeasyPrint never runs in the event loop: the routes are sync (FastAPI's thread
-pool) and the render itself happens in a worker process. Organisation-wide reports follow
-the dashboard's guard: organisation leaders, consultants and admins (``OrgViewer``).
+service (app.reports.batch) builds the typed context from stored results, the PDF comes from
+the cache or the render pool. WeasyPrint never runs in the event loop: the routes are sync
+(FastAPI's thread pool) and the render itself happens in a worker process. Organisation-wide
+reports follow the dashboard's guard: organisation leaders, consultants and admins
+(``OrgViewer``).
 
 Registered in ``app.main.create_app``.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 from starlette.background import BackgroundTask
@@ -23,72 +25,23 @@ from starlette.background import BackgroundTask
 from app import templating
 from app.accounts import audit, tenancy
 from app.accounts.dependencies import (
-    ApiPrincipal,
     CurrentPrincipal,
+    OrgViewer,
     ScopedOrganisation,
+    require_roles,
     settings_of,
 )
 from app.accounts.tenancy import Principal
-from app.api.base import ERROR_RESPONSES
-from app.api.dashboards import ApiOrgViewer
 from app.catalog_store import CatalogDep
-from app.dashboards.routes import OrgViewer
 from app.db import ReadSessionDep, SessionDep
-from app.errors import ConflictError, NotFoundError
-from app.models import Organisation, ReportJob, ReportJobStatus, Team
-from app.reports import batch, context, jobs, pdf, render
-from app.reports.branding import organisation_branding
-from app.reports.cli import safe_file_name
-from app.reports.org import organisation_report
-from app.results.reads import load_row
-from app.rubric.loader import Catalog
+from app.models import Organisation, ReportJob, ReportJobStatus, UserRole
+from app.reports import batch, jobs, render
+from app.reports import commentary as report_commentary
+from app.reports.batch import safe_file_name
 
 router = APIRouter(tags=["reports"])
 PDF_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 HideNames = Annotated[bool, Query(description="Number the teams instead of naming them")]
-
-
-class NoResultsError(ConflictError):
-    title = "No results yet"
-    default_message = jobs.NO_RESULTS
-
-
-def team_report_for_round_id(
-    *, request: Request, session: Session, principal: Principal, team_id: int, round_id: int
-) -> context.TeamReport:
-    """The team report of a round the principal may see, from its stored result.
-
-    Raises NotFoundError for a round outside the principal's tenancy (or of another team) and
-    ResultsNotVisibleError while the round has no result to show.
-    """
-    assessment_round = tenancy.get_round(
-        session=session, principal=principal, round_id=round_id, team_id=team_id
-    )
-    team = session.get(Team, assessment_round.team_id)
-    if team is None:
-        raise NotFoundError()
-    organisation = session.get(Organisation, team.organisation_id)
-    if organisation is None:
-        raise NotFoundError()
-    result = load_row(session, round_id)
-    if result is None:
-        raise context.ResultsNotVisibleError()
-    stored = batch.stored_team_result(result, assessment_round, team, None)
-    settings = settings_of(request)
-    return batch.team_report_for_round(
-        session=session,
-        result=stored,
-        previous=batch.previous_of(session, stored),
-        organisation=organisation.name,
-        branding=organisation_branding(organisation, settings),
-        role_group_minimum=settings.role_group_min,
-    )
-
-
-def _pdf_response(request: Request, report: context.TeamReport) -> Response:
-    cache = pdf.PdfCache(settings_of(request).data_dir / "report-cache")
-    document = render.team_pdf(report, cache=cache)
-    return pdf_download(document, safe_file_name(report.team, "team") + "-report.pdf")
 
 
 def pdf_download(document: bytes, name: str) -> Response:
@@ -109,10 +62,14 @@ def team_report_pdf(
     session: ReadSessionDep,
 ) -> Response:
     """The round's team report as a PDF download."""
-    report = team_report_for_round_id(
-        request=request, session=session, principal=principal, team_id=team_id, round_id=round_id
+    report = batch.team_report_for_round_id(
+        session=session,
+        settings=settings_of(request),
+        principal=principal,
+        team_id=team_id,
+        round_id=round_id,
     )
-    return _pdf_response(request, report)
+    return pdf_download(*batch.team_pdf(report, settings_of(request)))
 
 
 @router.get("/teams/{team_id}/rounds/{round_id}/report.html", response_class=HTMLResponse)
@@ -124,62 +81,17 @@ def team_report_page(
     session: ReadSessionDep,
 ) -> HTMLResponse:
     """The round's team report as a page (interactive charts; prints like the PDF)."""
-    report = team_report_for_round_id(
-        request=request, session=session, principal=principal, team_id=team_id, round_id=round_id
+    report = batch.team_report_for_round_id(
+        session=session,
+        settings=settings_of(request),
+        principal=principal,
+        team_id=team_id,
+        round_id=round_id,
     )
     return HTMLResponse(render.team_html(report, medium="web"))
 
 
-@router.get(
-    "/api/teams/{team_id}/rounds/{round_id}/report.pdf",
-    response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}, "description": "The team report"}},
-)
-def api_team_report_pdf(
-    request: Request,
-    team_id: int,
-    round_id: int,
-    principal: ApiPrincipal,
-    session: ReadSessionDep,
-) -> Response:
-    """The round's team report as application/pdf (409 while results are not available)."""
-    report = team_report_for_round_id(
-        request=request, session=session, principal=principal, team_id=team_id, round_id=round_id
-    )
-    return _pdf_response(request, report)
-
-
 # ---------------------------------------------------------------- the organisation report
-
-
-def _org_pdf_response(
-    request: Request,
-    session: Session,
-    organisation: Organisation,
-    catalog: Catalog,
-    *,
-    hide_names: bool,
-) -> Response:
-    assert organisation.id is not None
-    settings = settings_of(request)
-    results = batch.stored_results(session=session, organisation_id=organisation.id)
-    if not results:
-        raise NoResultsError()
-    report = organisation_report(
-        organisation=organisation.name,
-        session=session,
-        organisation_id=organisation.id,
-        catalog=catalog,
-        branding=organisation_branding(organisation, settings),
-        hide_names=hide_names,
-        cell_minimum=settings.org_cell_min,
-    )
-    cache = pdf.PdfCache(settings.data_dir / "report-cache")
-    document = render.report_pdf("reports/org.html", report, cache=cache)
-    stem = safe_file_name(organisation.slug, "organisation")
-    return pdf_download(
-        document, f"{stem}-organisation-report{'-anonymised' if hide_names else ''}.pdf"
-    )
 
 
 # Routes that render or only read load the organisation through tenancy with the read session
@@ -198,28 +110,15 @@ def organisation_report_pdf(
 ) -> Response:
     """The organisation report as a PDF download (``hide_names=1``: teams numbered)."""
     organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
-    return _org_pdf_response(request, session, organisation, catalog, hide_names=hide_names)
-
-
-@router.get(
-    "/api/organisations/{org_id}/report.pdf",
-    response_class=Response,
-    responses={
-        **ERROR_RESPONSES,
-        200: {"content": {"application/pdf": {}}, "description": "The organisation report"},
-    },
-)
-def api_organisation_report_pdf(
-    request: Request,
-    org_id: int,
-    principal: ApiOrgViewer,
-    session: ReadSessionDep,
-    catalog: CatalogDep,
-    hide_names: HideNames = False,
-) -> Response:
-    """The organisation report as application/pdf (409 while no team has a stored result)."""
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
-    return _org_pdf_response(request, session, organisation, catalog, hide_names=hide_names)
+    return pdf_download(
+        *batch.organisation_pdf(
+            session=session,
+            settings=settings_of(request),
+            organisation=organisation,
+            catalog=catalog,
+            hide_names=hide_names,
+        )
+    )
 
 
 # ---------------------------------------------------------------- every team's report, zipped
@@ -380,4 +279,34 @@ def report_job_download(
         media_type="application/zip",
         filename=name,
         headers=PDF_HEADERS,
+    )
+
+
+# ---------------------------------------------------------------- the consultant's commentary
+
+require_commentary_editor = require_roles(UserRole.consultant)
+CommentaryEditor = Annotated[Principal, Depends(require_commentary_editor)]
+
+
+@router.post("/teams/{team_id}/rounds/{round_id}/commentary", include_in_schema=False)
+def save_commentary(
+    request: Request,
+    session: SessionDep,
+    principal: CommentaryEditor,
+    team_id: int,
+    round_id: int,
+    commentary: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Save the round's commentary (consultants of the organisation and admins)."""
+    report_commentary.save_and_audit(
+        request=request,
+        session=session,
+        principal=principal,
+        team_id=team_id,
+        round_id=round_id,
+        text=commentary,
+    )
+    return RedirectResponse(
+        f"/teams/{team_id}/rounds/{round_id}/results?notice=commentary#commentary",
+        status_code=303,
     )

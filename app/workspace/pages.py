@@ -29,11 +29,11 @@ from app.models import (
     RoundStatus,
     Team,
 )
-from app.reports.context import KIND_LABELS, MODE_LABELS, ROLE_LABELS, humanise
 from app.results import reads
 from app.results.service import round_settings
 from app.rubric.anonymity import team_results_visibility
 from app.rubric.answers import Kind, Mode, RoundSettings
+from app.rubric.labels import KIND_LABELS, MODE_LABELS, ROLE_LABELS, humanise
 from app.rubric.loader import Catalog
 from app.rubric.schema import ROLES, Role
 from app.surveys import invitations

@@ -16,18 +16,20 @@ from typing import Any, Final
 from markupsafe import Markup
 from sqlmodel import Session
 
+from app import charts
+from app.charts import ChartSpec
+from app.charts.svg import to_svg
 from app.config import Settings
 from app.models import AssessmentRound, Organisation, RoundMode, Team
-from app.reports import charts
 from app.reports import commentary as report_commentary
 from app.reports import context as report_context
 from app.reports.branding import organisation_branding
-from app.reports.charts import ChartSpec
-from app.reports.context import TeamReport, humanise
-from app.reports.svg import to_svg
+from app.reports.context import TeamReport
 from app.results import model
 from app.results.model import TeamResult
 from app.results.reads import ORIGINAL, previous_shown, result_of
+from app.rubric import labels
+from app.rubric.labels import humanise
 from app.rubric.loader import Catalog
 from app.rubric.rules import DONT_KNOW
 from app.workspace import acting
@@ -61,7 +63,7 @@ class PageChart:
     id: str
     title: str
     description: str
-    svg: Markup  # made by app.reports.svg, which escapes every text it writes
+    svg: Markup  # made by app.charts.svg, which escapes every text it writes
     figure: Mapping[str, Any]
 
 
@@ -589,7 +591,7 @@ def _roadmap(
                 id=practice_id,
                 title=titles.get(practice_id, humanise(practice_id)),
                 adopted_on=when,
-                moved=report_context.MOVED_LABELS.get(moved[practice_id])
+                moved=labels.MOVED_LABELS.get(moved[practice_id])
                 if practice_id in moved
                 else None,
             )
@@ -711,9 +713,9 @@ def results_page(
         "round_url": base,
         "team_url": team_url(team.id),
         "url": url,
-        "kind": report_context.KIND_LABELS.get(assessment_round.kind, assessment_round.kind),
-        "mode": report_context.MODE_LABELS.get(assessment_round.mode, assessment_round.mode),
-        "stage": report_context.STAGE_LABELS.get(assessment_round.stage, assessment_round.stage),
+        "kind": labels.KIND_LABELS.get(assessment_round.kind, assessment_round.kind),
+        "mode": labels.MODE_LABELS.get(assessment_round.mode, assessment_round.mode),
+        "stage": labels.STAGE_LABELS.get(assessment_round.stage, assessment_round.stage),
         "status": round_status(assessment_round).label,
         "solo": solo,
         "submitted": visibility.submitted,

@@ -30,12 +30,13 @@ from app.db import SessionDep
 from app.errors import DomainError, InvalidInputError, NotFoundError
 from app.models import AssessmentRound, Organisation, Team
 from app.reports import commentary as report_commentary
+from app.results import exports
 from app.results.model import TeamResult
 from app.results.reads import result_of
 from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
 from app.surveys.invitations import IssuedInvitation
-from app.workspace import acting, exports, pages, results_page, rounds, services
+from app.workspace import acting, pages, results_page, rounds, services
 from app.workspace.results import load_results, require_visible, rubric_upgrade
 
 router = APIRouter(include_in_schema=False)

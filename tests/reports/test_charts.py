@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from app import charts
+from app.charts import svg
 from app.config import QUESTIONNAIRES_DIR, ROOT_DIR
-from app.reports import charts, svg
 from app.rubric.answers_file import assess_file, read_answers_file
 from app.rubric.loader import load_catalog
 from app.rubric.output import to_data

@@ -18,10 +18,11 @@ from app.config import Settings
 from app.errors import InvalidInputError, NotFoundError
 from app.models import RoundResult
 from app.reports.context import ResultsNotVisibleError
+from app.results import exports
 from app.results.service import ORIGINAL
 from app.rubric.answers import RoundSettings
 from app.rubric.loader import Catalog, load_catalog_from_texts
-from app.workspace import acting, exports
+from app.workspace import acting
 from app.workspace.results import (
     load_results,
     refresh_team_results,

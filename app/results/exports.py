@@ -4,6 +4,9 @@ Rows come from the stored result (``to_data``), labelled for people. CSV cells (
 that a spreadsheet would read as a formula — starting with ``=``, ``+``, ``-``, ``@``, a tab
 or a carriage return — are prefixed with an apostrophe: quoting alone does not neutralise
 them (ENGINEERING.md).
+
+Both the team page's downloads (app.workspace.routes) and the organisation's analysis exports
+(app.dashboards.exports) write these rows, so they sit with the result, below both.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from app.reports.context import EFFORT_LABELS, ROLE_LABELS, humanise
 from app.results.model import TeamResult, parse_stored
+from app.rubric.labels import EFFORT_LABELS, ROLE_LABELS, humanise
 from app.rubric.loader import Catalog
 
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")

@@ -3,7 +3,7 @@
 A spec holds everything both renderings need (categories, series with their values, scale,
 colours, patterns, titles), so the page and the PDF show the same numbers in the same order
 with the same colours. ``to_plotly`` turns a spec into figure JSON for ``static/js/charts.js``;
-``app.reports.svg.to_svg`` draws the same spec without a browser.
+``app.charts.svg.to_svg`` draws the same spec without a browser.
 
 Colours come from the Okabe-Ito palette (safe for the common colour-vision deficiencies) and
 every series also differs by pattern, marker and line style, so charts stay readable in

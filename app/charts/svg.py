@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable
 from html import escape
 
-from app.reports.charts import (
+from app.charts import (
     MISSING_COLOUR,
     ChartSpec,
     Series,
