@@ -9,8 +9,17 @@ reads to know what each role should get from a route (see docs/security.md).
 - ``require_roles(...)``: one of the given roles; anyone else gets 404.
 - ``ApiPrincipal``: the JSON API: a bearer token, or a session cookie (then with CSRF).
 - ``AnonymousCsrf``: a public form (sign-in, password reset): the pre-session CSRF pair.
-- ``ScopedOrganisation``, ``ScopedTeam``: the ``{org_id}``/``{team_id}`` of the path loaded
-  through app.accounts.tenancy (404 outside the principal's scope).
+- ``OrgViewer``, ``RespondentRowsViewer``: organisation-wide pages (dashboards, the
+  organisation report, analysis exports) and their respondent-level datasets.
+- ``require_api_roles(...)``, ``ApiOrgViewer``, ``ApiRespondentRowsViewer``: the same for API
+  callers (bearer or session).
+- ``ScopedOrganisation``, ``ScopedTeam``, ``ScopedRound``: the ``{org_id}``/``{team_id}``/
+  ``{round_id}`` of the path loaded through app.accounts.tenancy (404 outside the principal's
+  scope): the one way a page loads them; the API and the CLI call the same tenancy functions.
+
+The shapes every API endpoint shares live here too (``ApiError``, ``ERROR_RESPONSES``, the id
+path types ``TeamId``/``RoundId``), so the endpoint modules of app/api/ and nothing else
+define routes under ``/api`` (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from app.accounts import api_tokens, csrf, sessions, tenancy
@@ -29,9 +39,8 @@ from app.accounts.tenancy import Principal
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import DomainError, NotFoundError, error_response, wants_json
-from app.models import Organisation, Team, UserRole
+from app.models import AssessmentRound, Organisation, Team, UserRole
 
-from pydantic import BaseModel
 
 class SignInRequiredError(DomainError):
     """No valid session: pages redirect to the sign-in page, the API answers 401."""
@@ -106,6 +115,12 @@ def require_roles(*roles: UserRole) -> Callable[..., Awaitable[Principal]]:
 require_admin = require_roles(UserRole.admin)
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
+# organisation-wide pages: the dashboards, the organisation report and the analysis exports
+require_org_view = require_roles(UserRole.consultant, UserRole.org_leader)
+require_respondent_rows = require_roles(UserRole.consultant)
+OrgViewer = Annotated[Principal, Depends(require_org_view)]
+RespondentRowsViewer = Annotated[Principal, Depends(require_respondent_rows)]
+
 
 async def anonymous_csrf(request: Request, principal: OptionalPrincipal) -> Principal | None:
     """For public forms: binds the session's token when signed in, else the pre-session
@@ -115,12 +130,6 @@ async def anonymous_csrf(request: Request, principal: OptionalPrincipal) -> Prin
         if request.method in csrf.UNSAFE_METHODS and getattr(
             request.state, "csrf_cookie_is_new", False
         ):
-# organisation-wide pages: the dashboards, the organisation report and the analysis exports
-require_org_view = require_roles(UserRole.consultant, UserRole.org_leader)
-require_respondent_rows = require_roles(UserRole.consultant)
-OrgViewer = Annotated[Principal, Depends(require_org_view)]
-RespondentRowsViewer = Annotated[Principal, Depends(require_respondent_rows)]
-
             token = ""  # the request brought no CSRF cookie, so nothing it sent can match
         csrf.bind_csrf_token(request, token)
     await csrf.require_csrf(request)
@@ -177,15 +186,6 @@ api_principal.access = "api"  # type: ignore[attr-defined]
 ApiPrincipal = Annotated[Principal, Depends(api_principal)]
 
 
-# ---------------------------------------------------------------- path objects through tenancy
-
-
-def scoped_organisation(
-    org_id: int, principal: CurrentPrincipal, session: SessionDep
-) -> Organisation:
-    return tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
-
-
 def require_api_roles(*roles: UserRole) -> Callable[..., Awaitable[Principal]]:
     """Like ``require_roles`` for API callers (bearer or session): only ``roles`` and admins;
     anyone else gets 404."""
@@ -228,12 +228,34 @@ RoundId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PracticeId = Annotated[str, Path(min_length=1, max_length=80)]
 
 
-def scoped_team(team_id: int, principal: CurrentPrincipal, session: SessionDep) -> Team:
+# ---------------------------------------------------------------- path objects through tenancy
+
+
+def scoped_organisation(
+    org_id: int, principal: CurrentPrincipal, session: SessionDep
+) -> Organisation:
+    return tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+
+
+def scoped_team(team_id: TeamId, principal: CurrentPrincipal, session: SessionDep) -> Team:
     return tenancy.get_team(session=session, principal=principal, team_id=team_id)
 
 
 ScopedOrganisation = Annotated[Organisation, Depends(scoped_organisation)]
 ScopedTeam = Annotated[Team, Depends(scoped_team)]
+
+
+def scoped_round(
+    round_id: RoundId, team: ScopedTeam, principal: CurrentPrincipal, session: SessionDep
+) -> AssessmentRound:
+    """The ``{round_id}`` of the path, a round of the path's team (a route taking both gets
+    the team loaded once)."""
+    return tenancy.get_round(
+        session=session, principal=principal, round_id=round_id, team_id=team.id
+    )
+
+
+ScopedRound = Annotated[AssessmentRound, Depends(scoped_round)]
 
 
 async def _sign_in_required(request: Request, exc: Exception) -> Response:
