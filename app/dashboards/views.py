@@ -248,6 +248,7 @@ def team_table(
     )
 
 
+# long: a flat table, one entry per view: its columns beside the rows that fill them
 def tables(
     dashboard: Dashboard,
     *,
@@ -397,8 +398,20 @@ def _count_axis(title: str, values: Sequence[int]) -> charts.ValueAxis:
 
 
 def figures(dashboard: Dashboard, table_of: Mapping[str, Table]) -> dict[str, tuple[Figure, ...]]:
-    """Each view's charts, from the same data as its table."""
+    """Each view's charts, from the same data as its table (in the order of the views)."""
     titles = short_titles(dashboard)
+    return {
+        **_heatmap_figures(dashboard, titles, table_of),
+        **_stacked_figures(dashboard),
+        **_count_figures(dashboard),
+        **_trend_figures(dashboard, titles),
+    }
+
+
+def _heatmap_figures(
+    dashboard: Dashboard, titles: Sequence[str], table_of: Mapping[str, Table]
+) -> dict[str, tuple[Figure, ...]]:
+    """Teams and business units by dimension; a team's cell opens its results page."""
     result: dict[str, tuple[Figure, ...]] = {}
     if dashboard.lines and titles:
         spec = charts.heatmap_chart(
@@ -426,6 +439,12 @@ def figures(dashboard: Dashboard, table_of: Mapping[str, Table]) -> dict[str, tu
         figure = _figure(dataclasses.replace(spec, decimals=SCORE_DECIMALS))
         _fit_heatmap(figure, len(dashboard.units))
         result["units"] = (figure,)
+    return result
+
+
+def _stacked_figures(dashboard: Dashboard) -> dict[str, tuple[Figure, ...]]:
+    """Teams per band, per handoff level, and per trajectory and recommended process."""
+    result: dict[str, tuple[Figure, ...]] = {}
     if dashboard.band_counts:
         result["bands"] = (
             _figure(
@@ -473,6 +492,12 @@ def figures(dashboard: Dashboard, table_of: Mapping[str, Table]) -> dict[str, tu
                 )
             ),
         )
+    return result
+
+
+def _count_figures(dashboard: Dashboard) -> dict[str, tuple[Figure, ...]]:
+    """How many teams share an upgrade, a perception gap, or low coverage."""
+    result: dict[str, tuple[Figure, ...]] = {}
     if dashboard.upgrades:
         counts = [row.count for row in dashboard.upgrades]
         result["upgrades"] = (
@@ -512,6 +537,12 @@ def figures(dashboard: Dashboard, table_of: Mapping[str, Table]) -> dict[str, tu
                 )
             ),
         )
+    return result
+
+
+def _trend_figures(dashboard: Dashboard, titles: Sequence[str]) -> dict[str, tuple[Figure, ...]]:
+    """Mean scores by quarter, overall and (one chart per dimension) by business unit."""
+    result: dict[str, tuple[Figure, ...]] = {}
     if len(dashboard.trend_periods) > 1 and dashboard.trend:
         result["trend"] = (
             _figure(
@@ -697,6 +728,55 @@ def _form(dashboard: Dashboard) -> FilterForm:
     )
 
 
+def _section(
+    dashboard: Dashboard,
+    base: str,
+    view_id: str,
+    title: str,
+    table: Table,
+    figures_of_view: tuple[Figure, ...],
+) -> Section:
+    """One view of the page: its table, charts, CSV links and the note on paging."""
+    filters = dashboard.filters
+    csv_params = query_of(filters, page=1)
+    if view_id == "teams":
+        csv_params["page"] = str(dashboard.page)  # exactly the teams on the page
+    first = (dashboard.page - 1) * PAGE_SIZE + 1
+    return Section(
+        id=view_id,
+        title=title,
+        description=DESCRIPTIONS[view_id],
+        table=table,
+        figures=figures_of_view,
+        csv_url=f"{base}/{view_id}.csv" + ("?" + urlencode(csv_params) if csv_params else ""),
+        all_csv_url=url_of(f"{base}/{view_id}.csv", filters, page=1)
+        if view_id == "teams" and dashboard.pages > 1
+        else None,
+        empty=None if table.rows else EMPTY.get(view_id, "Nothing to show."),
+        chartless=EMPTY.get(view_id, "") if view_id in ("trend", "unit-trend") else "",
+        note=(
+            f"Page {dashboard.page} of {dashboard.pages}: teams {first}–"
+            f"{first + len(table.rows) - 1} of {dashboard.teams_matching}"
+            if view_id == "teams" and dashboard.pages > 1
+            else None
+        ),
+    )
+
+
+def _pager(dashboard: Dashboard, base: str) -> Pager:
+    filters = dashboard.filters
+    return Pager(
+        page=dashboard.page,
+        pages=dashboard.pages,
+        previous_url=url_of(base, filters, page=dashboard.page - 1) + "#teams"
+        if dashboard.page > 1
+        else None,
+        next_url=url_of(base, filters, page=dashboard.page + 1) + "#teams"
+        if dashboard.page < dashboard.pages
+        else None,
+    )
+
+
 def dashboard_page(
     dashboard: Dashboard,
     *,
@@ -710,46 +790,11 @@ def dashboard_page(
     table_of = tables(dashboard, link=results_link)
     figure_of = figures(dashboard, table_of)
     clear_url = url_of(base, Filters(hide_names=filters.hide_names)) if filters.narrowed else None
-    sections = []
-    for view_id, title in VIEWS:
-        if filters.hide_names and view_id in ("units", "unit-trend"):
-            continue  # business units are left out when presenting, as in the report
-        table = table_of[view_id]
-        csv_params = query_of(filters, page=1)
-        if view_id == "teams":
-            csv_params["page"] = str(dashboard.page)  # exactly the teams on the page
-        first = (dashboard.page - 1) * PAGE_SIZE + 1
-        sections.append(
-            Section(
-                id=view_id,
-                title=title,
-                description=DESCRIPTIONS[view_id],
-                table=table,
-                figures=figure_of.get(view_id, ()),
-                csv_url=f"{base}/{view_id}.csv"
-                + ("?" + urlencode(csv_params) if csv_params else ""),
-                all_csv_url=url_of(f"{base}/{view_id}.csv", filters, page=1)
-                if view_id == "teams" and dashboard.pages > 1
-                else None,
-                empty=None if table.rows else EMPTY.get(view_id, "Nothing to show."),
-                chartless=EMPTY.get(view_id, "") if view_id in ("trend", "unit-trend") else "",
-                note=(
-                    f"Page {dashboard.page} of {dashboard.pages}: teams {first}–"
-                    f"{first + len(table.rows) - 1} of {dashboard.teams_matching}"
-                    if view_id == "teams" and dashboard.pages > 1
-                    else None
-                ),
-            )
-        )
-    pager = Pager(
-        page=dashboard.page,
-        pages=dashboard.pages,
-        previous_url=url_of(base, filters, page=dashboard.page - 1) + "#teams"
-        if dashboard.page > 1
-        else None,
-        next_url=url_of(base, filters, page=dashboard.page + 1) + "#teams"
-        if dashboard.page < dashboard.pages
-        else None,
+    sections = tuple(
+        _section(dashboard, base, view_id, title, table_of[view_id], figure_of.get(view_id, ()))
+        for view_id, title in VIEWS
+        # business units are left out when presenting, as in the report
+        if not (filters.hide_names and view_id in ("units", "unit-trend"))
     )
     headline = (
         ("Teams shown", f"{dashboard.teams_matching} of {dashboard.teams_total}"),
@@ -771,8 +816,8 @@ def dashboard_page(
         form=_form(dashboard),
         clear_url=clear_url,
         hide_names_url=url_of(base, filters, hide_names=not filters.hide_names, page=1),
-        sections=tuple(sections),
-        pager=pager,
+        sections=sections,
+        pager=_pager(dashboard, base),
         empty_state=_empty_state(
             dashboard,
             teams_in_organisation=teams_in_organisation,
