@@ -591,9 +591,7 @@ def _roadmap(
                 id=practice_id,
                 title=titles.get(practice_id, humanise(practice_id)),
                 adopted_on=when,
-                moved=labels.MOVED_LABELS.get(moved[practice_id])
-                if practice_id in moved
-                else None,
+                moved=labels.MOVED_LABELS.get(moved[practice_id]) if practice_id in moved else None,
             )
             for practice_id, when in adopted.items()
         ),
