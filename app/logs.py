@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from starlette.routing import Mount
@@ -14,7 +14,7 @@ from starlette.types import Scope
 from app.config import Settings
 
 
-class _ProcessLensHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _ProcessLensHandler(logging.StreamHandler[TextIO]):
     """Our handler on the root logger, recognisable so reconfiguring replaces only it."""
 
 

@@ -422,7 +422,7 @@ def _sync_units(session: Session, organisation_id: int) -> int:
     unit_of_team = (
         select(teams.c.business_unit_id).where(teams.c.id == summary.c.team_id).scalar_subquery()
     )
-    moved = session.execute(
+    moved = session.exec(
         update(summary)
         .where(
             summary.c.organisation_id == organisation_id,
@@ -430,7 +430,7 @@ def _sync_units(session: Session, organisation_id: int) -> int:
         )
         .values(unit_id=unit_of_team)
     )
-    return int(moved.rowcount or 0)  # type: ignore[attr-defined]
+    return int(moved.rowcount or 0)
 
 
 def rebuild(*, session: Session, organisation_id: int) -> int:

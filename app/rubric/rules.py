@@ -86,8 +86,8 @@ _PREDICATE_TESTS = ("equals", "in", "includes", "at_least", "at_most", "answered
 
 def parse_rule(raw: Any) -> Rule:
     """Build a rule from its YAML form, with an error message an author can act on."""
-    if isinstance(raw, BaseModel):
-        return raw  # type: ignore[return-value]
+    if isinstance(raw, Rule):
+        return raw
     if not isinstance(raw, Mapping):
         kind = "a list" if isinstance(raw, list) else type(raw).__name__
         raise ValueError(f"a rule must be a mapping, got {kind}")

@@ -302,7 +302,7 @@ def accept_invitation(
     """
     invitation, assessment_round = open_invitation(session=session, settings=settings, token=token)
     chosen = _check_role(role) if role else invitation.role
-    counted = session.execute(
+    counted = session.exec(
         update(Invitation)
         .where(
             col(Invitation.id) == invitation.id,
@@ -310,7 +310,7 @@ def accept_invitation(
         )
         .values(use_count=col(Invitation.use_count) + 1)
     )
-    if counted.rowcount != 1:  # type: ignore[attr-defined]
+    if counted.rowcount != 1:
         raise InvitationUnavailableError()
     session.refresh(invitation)
     return start_respondent(

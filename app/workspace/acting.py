@@ -152,11 +152,11 @@ def unadopt(*, session: Session, catalog: Catalog, team: Team, practice_id: str)
     """Undo an adoption; False if the practice was not marked adopted."""
     assert team.id is not None
     practice(catalog, practice_id)
-    removed = session.execute(
+    removed = session.exec(
         delete(AdoptedPractice).where(
             col(AdoptedPractice.team_id) == team.id,
             col(AdoptedPractice.practice_id) == practice_id,
         )
     )
     session.flush()
-    return bool(removed.rowcount)  # type: ignore[attr-defined]
+    return bool(removed.rowcount)
