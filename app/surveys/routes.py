@@ -17,7 +17,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from starlette.background import BackgroundTask
-from starlette.datastructures import FormData
 from starlette.responses import Response as HTTPResponse
 
 from app import catalog_store, templating
@@ -27,6 +26,7 @@ from app.accounts.tokens import hash_token
 from app.config import Settings
 from app.db import ReadSessionDep, SessionDep
 from app.errors import NotFoundError, wants_json
+from app.forms import FormDep
 from app.models import Team
 from app.results.reads import load_result
 from app.results.service import ORIGINAL, round_settings
@@ -77,12 +77,6 @@ InvitationToken = Annotated[str, Depends(invitation_csrf)]
 ResumeToken = Annotated[str, Depends(resume_csrf)]
 
 
-async def form_data(request: Request) -> FormData:
-    """The request's form, read once in the event loop so sync routes can use it."""
-    return await request.form()
-
-
-FormDep = Annotated[FormData, Depends(form_data)]
 # the page of questions: a query parameter, so every path parameter is a link token
 PageNumber = Annotated[int, Query(alias="page", ge=1, le=1000)]
 

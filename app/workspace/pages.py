@@ -42,6 +42,7 @@ from app.surveys.service import round_closed, survey_plan
 from app.workspace import acting, rounds
 from app.workspace.results import visibility_of
 from app.workspace.rounds import DEFAULT_ROLES, LinkState, RoleCount
+from app.workspace.urls import results_url, round_url, team_url
 
 DAY: Final = "%-d %B %Y"
 LINK_STATUS: Final = {
@@ -78,18 +79,6 @@ def role_label(role: str) -> str:
 
 def stage_label(stage: str) -> str:
     return STAGES.get(stage, (humanise(stage), ""))[0]
-
-
-def team_url(team_id: int) -> str:
-    return f"/teams/{team_id}"
-
-
-def round_url(team_id: int, round_id: int) -> str:
-    return f"/teams/{team_id}/rounds/{round_id}"
-
-
-def results_url(team_id: int, round_id: int) -> str:
-    return f"{round_url(team_id, round_id)}/results"
 
 
 # ---------------------------------------------------------------- a round in a line

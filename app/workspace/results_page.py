@@ -33,8 +33,9 @@ from app.rubric.labels import humanise
 from app.rubric.loader import Catalog
 from app.rubric.rules import DONT_KNOW
 from app.workspace import acting
-from app.workspace.pages import day, results_url, round_status, round_url, team_url
+from app.workspace.pages import day, round_status
 from app.workspace.results import RESCORED_PREFIX, Renewal, RoundResults, RubricUpgrade
+from app.workspace.urls import results_url, round_url, team_url
 
 EFFORT_COST: Final = {"S": 1, "M": 2, "L": 3}
 GATE_STATUS: Final = {"met": "Met", "missing": "Missing", "unknown": "Not known"}

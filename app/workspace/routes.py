@@ -14,20 +14,20 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import iter_route_contexts
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from app import catalog_store, templating
-from app.accounts import tenancy
 from app.accounts.actor import PageActor
-from app.accounts.dependencies import CurrentPrincipal, settings_of
+from app.accounts.dependencies import CurrentPrincipal, ScopedRound, ScopedTeam, settings_of
 from app.accounts.tenancy import Principal
 from app.catalog_store import CatalogDep
 from app.db import SessionDep
 from app.errors import DomainError, InvalidInputError, NotFoundError
+from app.forms import FormDep
 from app.models import AssessmentRound, Organisation, Team
 from app.reports import commentary as report_commentary
 from app.results import exports
@@ -36,7 +36,7 @@ from app.results.reads import result_of
 from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
 from app.surveys.invitations import IssuedInvitation
-from app.workspace import acting, pages, results_page, rounds, services
+from app.workspace import acting, pages, results_page, rounds, services, urls
 from app.workspace.results import load_results, require_visible, rubric_upgrade
 
 router = APIRouter(include_in_schema=False)
@@ -50,14 +50,6 @@ DOWNLOAD_HEADERS: Final = {
     "X-Content-Type-Options": "nosniff",
 }
 NO_STORE: Final = {"Cache-Control": "no-store"}
-
-
-async def form_data(request: Request) -> FormData:
-    """The request's form, read once in the event loop so sync routes can use it."""
-    return await request.form()
-
-
-FormDep = Annotated[FormData, Depends(form_data)]
 
 
 def _text(form: FormData, name: str, limit: int = 200) -> str:
@@ -76,28 +68,18 @@ def _redirect(url: str) -> RedirectResponse:
 # ---------------------------------------------------------------- loading through tenancy
 
 
-def _team(session: Session, principal: Principal, team_id: int) -> tuple[Team, Organisation]:
-    team = tenancy.get_team(session=session, principal=principal, team_id=team_id)
+def _organisation(session: Session, team: Team) -> Organisation:
+    """The organisation of a team loaded through tenancy (``ScopedTeam``)."""
     organisation = session.get(Organisation, team.organisation_id)
     if organisation is None:  # pragma: no cover - the foreign key cascades
         raise NotFoundError()
-    return team, organisation
-
-
-def _round(
-    session: Session, principal: Principal, team_id: int, round_id: int
-) -> tuple[Team, Organisation, AssessmentRound]:
-    team, organisation = _team(session, principal, team_id)
-    assessment_round = tenancy.get_round(
-        session=session, principal=principal, round_id=round_id, team_id=team_id
-    )
-    return team, organisation, assessment_round
+    return organisation
 
 
 def _return_to(form: FormData, team_id: int) -> str:
     """Where a form on a team's pages returns to: only a page of that same team."""
     value = _text(form, "return_to", 300)
-    prefix = pages.team_url(team_id)
+    prefix = urls.team_url(team_id)
     if (
         (
             value == prefix
@@ -138,9 +120,10 @@ def team_overview(
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
+    team: ScopedTeam,
     notice: Annotated[str, Query(max_length=40)] = "",
 ) -> HTMLResponse:
-    team, organisation = _team(session, principal, team_id)
+    organisation = _organisation(session, team)
     page = pages.team_page(
         session=session, catalog=catalog, team=team, organisation=organisation, notice=notice
     )
@@ -157,8 +140,9 @@ def new_round_form(
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
+    team: ScopedTeam,
 ) -> HTMLResponse:
-    team, organisation = _team(session, principal, team_id)
+    organisation = _organisation(session, team)
     page = pages.new_round_page(
         session=session,
         settings=settings_of(request),
@@ -199,13 +183,14 @@ def create_round(
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
+    team: ScopedTeam,
     form: FormDep,
     actor: PageActor,
 ) -> Response:
     """Start a round. A team survey answers with its links (shown once); a solo round goes
     straight to the lead's own survey. A repeated submit of the same form (its ``form_key``)
     goes to the round the first one started."""
-    team, organisation = _team(session, principal, team_id)
+    organisation = _organisation(session, team)
     settings = settings_of(request)
     form_key = _text(form, "form_key", 64)
     defaults, _ = pages.default_values(
@@ -253,7 +238,7 @@ def create_round(
     assessment_round = started.assessment_round
     assert assessment_round.id is not None
     if started.repeated:
-        return _redirect(_with_notice(pages.round_url(team_id, assessment_round.id), "exists"))
+        return _redirect(_with_notice(urls.round_url(team_id, assessment_round.id), "exists"))
     if started.lead_path is not None:
         return _redirect(started.lead_path)
     return _round_page(
@@ -302,9 +287,10 @@ def round_overview(
     catalog: CatalogDep,
     team_id: TeamId,
     round_id: RoundId,
+    team: ScopedTeam,
+    assessment_round: ScopedRound,
     notice: Annotated[str, Query(max_length=40)] = "",
 ) -> HTMLResponse:
-    team, _, assessment_round = _round(session, principal, team_id, round_id)
     return _round_page(request, session, principal, catalog, team, assessment_round, notice=notice)
 
 
@@ -316,11 +302,12 @@ def create_links(
     catalog: CatalogDep,
     team_id: TeamId,
     round_id: RoundId,
+    team: ScopedTeam,
+    assessment_round: ScopedRound,
     form: FormDep,
     actor: PageActor,
 ) -> HTMLResponse:
     """New links for the chosen roles, shown once on this response."""
-    team, _, assessment_round = _round(session, principal, team_id, round_id)
     try:
         issued = services.issue_links(
             session=session,
@@ -352,10 +339,11 @@ def revoke_link(
     principal: CurrentPrincipal,
     team_id: TeamId,
     round_id: RoundId,
+    team: ScopedTeam,
+    assessment_round: ScopedRound,
     form: FormDep,
     actor: PageActor,
 ) -> Response:
-    team, _, assessment_round = _round(session, principal, team_id, round_id)
     services.revoke_link(
         session=session,
         team=team,
@@ -363,7 +351,7 @@ def revoke_link(
         role=_text(form, "role", 40),
         actor=actor,
     )
-    return _redirect(_with_notice(pages.round_url(team_id, round_id), "revoked") + "#links")
+    return _redirect(_with_notice(urls.round_url(team_id, round_id), "revoked") + "#links")
 
 
 @router.post("/teams/{team_id}/rounds/{round_id}/links/extend")
@@ -372,10 +360,11 @@ def extend_link(
     principal: CurrentPrincipal,
     team_id: TeamId,
     round_id: RoundId,
+    team: ScopedTeam,
+    assessment_round: ScopedRound,
     form: FormDep,
     actor: PageActor,
 ) -> Response:
-    team, _, assessment_round = _round(session, principal, team_id, round_id)
     services.extend_link(
         session=session,
         team=team,
@@ -383,7 +372,7 @@ def extend_link(
         role=_text(form, "role", 40),
         actor=actor,
     )
-    return _redirect(_with_notice(pages.round_url(team_id, round_id), "link_extended") + "#links")
+    return _redirect(_with_notice(urls.round_url(team_id, round_id), "link_extended") + "#links")
 
 
 @router.post("/teams/{team_id}/rounds/{round_id}/extend")
@@ -392,10 +381,11 @@ def extend_round(
     principal: CurrentPrincipal,
     team_id: TeamId,
     round_id: RoundId,
+    team: ScopedTeam,
+    assessment_round: ScopedRound,
     form: FormDep,
     actor: PageActor,
 ) -> Response:
-    team, _, assessment_round = _round(session, principal, team_id, round_id)
     closes_on = _parse_date(_text(form, "closes_on", 20))
     if closes_on is None:
         raise InvalidInputError("Enter the new closing date as a date; nothing was changed.")
@@ -406,7 +396,7 @@ def extend_round(
         closes_on=closes_on,
         actor=actor,
     )
-    return _redirect(_with_notice(pages.round_url(team_id, round_id), "extended"))
+    return _redirect(_with_notice(urls.round_url(team_id, round_id), "extended"))
 
 
 @router.post("/teams/{team_id}/rounds/{round_id}/close")
@@ -415,11 +405,12 @@ def close_round(
     principal: CurrentPrincipal,
     team_id: TeamId,
     round_id: RoundId,
+    team: ScopedTeam,
+    assessment_round: ScopedRound,
     actor: PageActor,
 ) -> Response:
-    team, _, assessment_round = _round(session, principal, team_id, round_id)
     services.close_round(session=session, team=team, assessment_round=assessment_round, actor=actor)
-    return _redirect(_with_notice(pages.round_url(team_id, round_id), "closed"))
+    return _redirect(_with_notice(urls.round_url(team_id, round_id), "closed"))
 
 
 @router.post("/teams/{team_id}/rounds/{round_id}/sharing")
@@ -428,15 +419,15 @@ def share_results(
     principal: CurrentPrincipal,
     team_id: TeamId,
     round_id: RoundId,
+    assessment_round: ScopedRound,
     form: FormDep,
 ) -> Response:
-    _, _, assessment_round = _round(session, principal, team_id, round_id)
     rounds.set_sharing(
         session=session,
         assessment_round=assessment_round,
         respondents_see_results=_text(form, "respondents_see_results", 10) == "yes",
     )
-    return _redirect(_with_notice(pages.round_url(team_id, round_id), "sharing"))
+    return _redirect(_with_notice(urls.round_url(team_id, round_id), "sharing"))
 
 
 @router.post("/teams/{team_id}/rounds/{round_id}/answer")
@@ -446,9 +437,9 @@ def answer_yourself(
     principal: CurrentPrincipal,
     team_id: TeamId,
     round_id: RoundId,
+    assessment_round: ScopedRound,
 ) -> Response:
     """The lead's own answers: into the survey with the lead's personal link."""
-    _, _, assessment_round = _round(session, principal, team_id, round_id)
     path = rounds.lead_response_path(
         session=session,
         settings=settings_of(request),
@@ -465,7 +456,7 @@ def _report_links(request: Request, team_id: int, round_id: int) -> list[results
     """The team report's downloads, when the reports area's routes are registered."""
     # included routers keep their routes nested in app.routes: walk them all
     registered = {context.path for context in iter_route_contexts(request.app.routes)}
-    base = pages.round_url(team_id, round_id)
+    base = urls.round_url(team_id, round_id)
     links = []
     if "/teams/{team_id}/rounds/{round_id}/report.pdf" in registered:
         links.append(results_page.Download("Team report", f"{base}/report.pdf", "PDF"))
@@ -484,11 +475,13 @@ def results(
     catalog: CatalogDep,
     team_id: TeamId,
     round_id: RoundId,
+    team: ScopedTeam,
+    assessment_round: ScopedRound,
     result: Annotated[str, Query(max_length=80)] = ORIGINAL,
     notice: Annotated[str, Query(max_length=40)] = "",
 ) -> HTMLResponse:
     """The round's results: at once for a solo round, from the threshold on for a survey."""
-    team, organisation, assessment_round = _round(session, principal, team_id, round_id)
+    organisation = _organisation(session, team)
     loaded = load_results(session=session, assessment_round=assessment_round, label=result)
     used = (
         catalog_store.catalog_for(session=session, versions=loaded.result.rubric_versions)
@@ -518,7 +511,7 @@ def results(
         commentary=report_commentary.view(
             assessment_round=assessment_round,
             principal=principal,
-            action=f"{pages.round_url(team_id, round_id)}/commentary",
+            action=f"{urls.round_url(team_id, round_id)}/commentary",
         ),
     )
     return templating.render(request, "results/results.html", page)
@@ -531,25 +524,23 @@ def rescore_round(
     catalog: CatalogDep,
     team_id: TeamId,
     round_id: RoundId,
+    team: ScopedTeam,
+    assessment_round: ScopedRound,
     actor: PageActor,
 ) -> Response:
     """Score the round's answers under the newest rubric, stored beside the original."""
-    team, _, assessment_round = _round(session, principal, team_id, round_id)
     stored = services.rescore_round(
         session=session, team=team, assessment_round=assessment_round, newest=catalog, actor=actor
     )
-    url = pages.results_url(team_id, round_id)
+    url = urls.results_url(team_id, round_id)
     return _redirect(f"{url}?result={stored.label}&notice=rescored")
 
 
-def _visible_data(
-    session: Session, principal: Principal, team_id: int, round_id: int
-) -> tuple[TeamResult, AssessmentRound] | None:
-    _, _, assessment_round = _round(session, principal, team_id, round_id)
+def _visible_data(session: Session, assessment_round: AssessmentRound) -> TeamResult | None:
     loaded = load_results(session=session, assessment_round=assessment_round)
     if loaded.result is None:
         return None
-    return result_of(require_visible(loaded)), assessment_round
+    return result_of(require_visible(loaded))
 
 
 def _download(content: str, *, media_type: str, name: str) -> Response:
@@ -561,13 +552,17 @@ def _download(content: str, *, media_type: str, name: str) -> Response:
 
 
 def _export(
-    session: Session, principal: Principal, team_id: int, round_id: int, what: str, fmt: str
+    session: Session,
+    assessment_round: AssessmentRound,
+    team_id: int,
+    round_id: int,
+    what: str,
+    fmt: str,
 ) -> Response:
-    found = _visible_data(session, principal, team_id, round_id)
-    if found is None:
+    data = _visible_data(session, assessment_round)
+    if data is None:
         # nothing to download yet: the results page says why
-        return _redirect(pages.results_url(team_id, round_id))
-    data, assessment_round = found
+        return _redirect(urls.results_url(team_id, round_id))
     catalog = catalog_store.catalog_for(session=session, versions=assessment_round.rubric_versions)
     columns: tuple[str, ...]
     if what == "roadmap":
@@ -582,41 +577,40 @@ def _export(
 
 @router.get("/teams/{team_id}/rounds/{round_id}/roadmap.csv")
 def roadmap_csv(
-    session: SessionDep, principal: CurrentPrincipal, team_id: TeamId, round_id: RoundId
+    session: SessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
 ) -> Response:
-    return _export(session, principal, team_id, round_id, "roadmap", "csv")
+    return _export(session, assessment_round, team_id, round_id, "roadmap", "csv")
 
 
 @router.get("/teams/{team_id}/rounds/{round_id}/roadmap.json")
 def roadmap_json(
-    session: SessionDep, principal: CurrentPrincipal, team_id: TeamId, round_id: RoundId
+    session: SessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
 ) -> Response:
-    return _export(session, principal, team_id, round_id, "roadmap", "json")
+    return _export(session, assessment_round, team_id, round_id, "roadmap", "json")
 
 
 @router.get("/teams/{team_id}/rounds/{round_id}/debt-register.csv")
 def debt_csv(
-    session: SessionDep, principal: CurrentPrincipal, team_id: TeamId, round_id: RoundId
+    session: SessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
 ) -> Response:
-    return _export(session, principal, team_id, round_id, "debt-register", "csv")
+    return _export(session, assessment_round, team_id, round_id, "debt-register", "csv")
 
 
 @router.get("/teams/{team_id}/rounds/{round_id}/debt-register.json")
 def debt_json(
-    session: SessionDep, principal: CurrentPrincipal, team_id: TeamId, round_id: RoundId
+    session: SessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
 ) -> Response:
-    return _export(session, principal, team_id, round_id, "debt-register", "json")
+    return _export(session, assessment_round, team_id, round_id, "debt-register", "json")
 
 
 @router.get("/teams/{team_id}/rounds/{round_id}/result.json")
 def result_json(
-    session: SessionDep, principal: CurrentPrincipal, team_id: TeamId, round_id: RoundId
+    session: SessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
 ) -> Response:
     """The stored result as the engine made it (the same JSON as `processlens score`)."""
-    found = _visible_data(session, principal, team_id, round_id)
-    if found is None:
-        return _redirect(pages.results_url(team_id, round_id))
-    data, _ = found
+    data = _visible_data(session, assessment_round)
+    if data is None:
+        return _redirect(urls.results_url(team_id, round_id))
     return _download(
         json.dumps(data.to_data(), indent=2, sort_keys=True, ensure_ascii=False),
         media_type="application/json",
@@ -633,10 +627,10 @@ def set_targets(
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
+    team: ScopedTeam,
     form: FormDep,
     actor: PageActor,
 ) -> Response:
-    team, _ = _team(session, principal, team_id)
     wanted = {
         dimension: _text(form, f"target.{dimension}", 40)
         for dimension in acting.targetable(catalog)
@@ -654,11 +648,11 @@ def adopt_practice(
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
+    team: ScopedTeam,
     practice_id: PracticeId,
     form: FormDep,
     actor: PageActor,
 ) -> Response:
-    team, _ = _team(session, principal, team_id)
     services.adopt_practice(
         session=session, catalog=catalog, team=team, practice_id=practice_id, actor=actor
     )
@@ -671,11 +665,11 @@ def unadopt_practice(
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
+    team: ScopedTeam,
     practice_id: PracticeId,
     form: FormDep,
     actor: PageActor,
 ) -> Response:
-    team, _ = _team(session, principal, team_id)
     services.unadopt_practice(
         session=session, catalog=catalog, team=team, practice_id=practice_id, actor=actor
     )
