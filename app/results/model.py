@@ -28,7 +28,7 @@ Number = int | float  # the engine's rounded figures: kept as written so JSON st
 AnswerValue = str | int | float | list[str] | None  # a consensus answer as the engine holds it
 Outcome = str | int | float | None  # a sensitivity's before/after: a model id or a level
 
-GateStatus = Literal["met", "missing", "unknown"]
+GateStatus = Literal["met", "missing", "unknown", "not_expected", "not_applicable"]
 RuleStatus = Literal["holds", "unknown"]
 Fit = Literal["good", "warnings", "unknown"]
 Moved = Literal["up", "same", "down", "unknown"]
@@ -122,13 +122,22 @@ class Artifact(_Frozen):
     certain: bool
     next_level: int | None
     gates: tuple[Gate, ...]
+    # 2026.2: [bottom, top] (equal unless a disputed answer makes it a range); whether the
+    # next level's gates all wait for a later stage. Older results read a one-value range.
+    range: tuple[int, int] | None = None
+    not_expected: bool = False
 
 
 class Handoff(_Frozen):
-    level: int
+    level: int  # the lower bound of `range`: what aggregates count
     certain: bool
     artifacts: dict[str, Artifact]
     process: Artifact | None
+    range: tuple[int, int] | None = None
+    disputed: bool = False
+    label: str | None = None  # "level 1", or "level 0–2, disputed"
+    nothing_missing: bool = False
+    note: str | None = None  # "Nothing expected at this stage is missing: ..."
 
 
 class Classification(_Frozen):
@@ -136,6 +145,9 @@ class Classification(_Frozen):
     outcome: str | None
     label: str | None
     unknown_because: tuple[str, ...]
+    # 2026.2: the outcome at the top of a disputed answer's range, when it differs
+    disputed: bool = False
+    alternative: str | None = None
 
 
 class Finding(_Frozen):
@@ -262,6 +274,11 @@ class AnswerSpread(_Frozen):
     consensus_label: str
     counts: dict[str, int]
     disagreement: bool
+    # 2026.2: an ordinal split (role groups two or more steps apart, or no majority side) is
+    # disputed, `consensus` its bottom and `high` its top; `mode` is the consensus mode used
+    disputed: bool = False
+    high: AnswerValue = None
+    mode: str | None = None
 
 
 class TargetProgress(_Frozen):

@@ -1,8 +1,10 @@
 """From respondents to a team: consensus answers, team scores, spreads and perception gaps.
 
 A dimension's team score is the mean of respondents' scores. Categorical results use consensus
-answers: the lower median option of ordinal questions, the most frequent option of nominal ones;
-a tie, or a majority of "don't know", gives unknown (docs/scoring.md, "Team aggregation").
+answers, by each question's consensus mode: the lower median option of ordinal questions (an
+ordinal split is marked disputed, with its range), the most frequent option of nominal ones, or
+the most serious option anyone gave for stakes-like questions; a tie, or a majority of "don't
+know", gives unknown (docs/scoring.md, "Team aggregation").
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class Spread:
     counts: Mapping[str, int]
     consensus: Any
     disagreement: bool
+    disputed: bool = False
+    high: Any = None  # the top of a disputed answer's range (`consensus` is its bottom)
+    mode: str | None = None  # the question's consensus mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,37 +66,96 @@ def role_group(role: str) -> str | None:
     return next((group for group, roles in ROLE_GROUPS.items() if role in roles), None)
 
 
+@dataclass(frozen=True, slots=True)
+class Consensus:
+    """A team's answer to one question.
+
+    `disputed` marks an ordinal split (role groups two or more option steps apart, or no
+    majority side); `high` is then the top of the answer's range (`value` is its bottom).
+    """
+
+    value: Any
+    disagreement: bool
+    disputed: bool = False
+    high: Any = None
+    mode: str | None = None
+
+
 def consensus_value(question: Question, votes: Sequence[Any]) -> tuple[Any, bool]:
     """The team's answer to one question and whether respondents disagree."""
+    result = consensus_of(question, [(None, vote) for vote in votes])
+    return result.value, result.disagreement
+
+
+def consensus_of(question: Question, votes: Sequence[tuple[str | None, Any]]) -> Consensus:
+    """The team's answer from (role group, answer) votes, by the question's consensus mode."""
+    mode = question.consensus_mode
     if not votes:
-        return None, False
-    counts = Counter(_key(vote) for vote in votes)
-    if counts[DONT_KNOW] * 2 > len(votes):
-        return DONT_KNOW, False
-    if counts[NOT_APPLICABLE] * 2 > len(votes):
-        return NOT_APPLICABLE, False
-    real = [vote for vote in votes if vote not in (DONT_KNOW, NOT_APPLICABLE)]
+        return Consensus(None, False, mode=mode)
+    values = [vote for _group, vote in votes]
+    counts = Counter(_key(vote) for vote in values)
+    real = [(group, v) for group, v in votes if v not in (DONT_KNOW, NOT_APPLICABLE)]
+    if mode == "most_serious" and real:
+        # the most serious answer any respondent gave counts; the others are shown beside it
+        position = {option_id: index for index, option_id in enumerate(question.option_ids)}
+        answers = {v for _group, v in real}
+        worst = max(answers, key=lambda v: position[v])
+        return Consensus(worst, len(answers) > 1 or len(real) < len(votes), mode=mode)
+    if counts[DONT_KNOW] * 2 > len(values):
+        return Consensus(DONT_KNOW, False, mode=mode)
+    if counts[NOT_APPLICABLE] * 2 > len(values):
+        return Consensus(NOT_APPLICABLE, False, mode=mode)
     if not real:
-        return (DONT_KNOW if counts[DONT_KNOW] else NOT_APPLICABLE), False
-    if question.type == "ordinal":
-        scores = {option.id: option.score or 0 for option in question.options}
-        ordered = sorted(real, key=lambda vote: (scores[vote], question.option_ids.index(vote)))
-        steps = _steps(question)
-        spread = steps[ordered[-1]] - steps[ordered[0]]
-        return ordered[(len(ordered) - 1) // 2], spread >= 2
+        return Consensus(DONT_KNOW if counts[DONT_KNOW] else NOT_APPLICABLE, False, mode=mode)
+    plain = [v for _group, v in real]
+    if question.type == "ordinal" and mode == "lower_median":
+        return _ordinal_consensus(question, real)
     if question.type == "number":
-        ordered_numbers = sorted(real)
-        return ordered_numbers[(len(ordered_numbers) - 1) // 2], len(set(real)) > 1
+        ordered_numbers = sorted(plain)
+        middle = ordered_numbers[(len(ordered_numbers) - 1) // 2]
+        return Consensus(middle, len(set(plain)) > 1, mode=mode)
     if question.type == "multi":
-        chosen = Counter(option for vote in real for option in vote)
-        majority = [o for o in question.option_ids if chosen[o] * 2 > len(real)]
-        return majority, any(0 < chosen[o] < len(real) for o in question.option_ids)
-    if question.type == "single":
-        ranked = Counter(real).most_common()
+        chosen = Counter(option for vote in plain for option in vote)
+        majority = [o for o in question.option_ids if chosen[o] * 2 > len(plain)]
+        split = any(0 < chosen[o] < len(plain) for o in question.option_ids)
+        return Consensus(majority, split, mode=mode)
+    if question.type in ("single", "ordinal"):
+        ranked = Counter(plain).most_common()
         if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-            return DONT_KNOW, True  # a tie is unknown, never a coin toss
-        return ranked[0][0], len(ranked) > 1
-    return None, False
+            return Consensus(DONT_KNOW, True, mode=mode)  # a tie is unknown, never a coin toss
+        return Consensus(ranked[0][0], len(ranked) > 1, mode=mode)
+    return Consensus(None, False, mode=mode)
+
+
+def _ordinal_consensus(question: Question, real: Sequence[tuple[str | None, Any]]) -> Consensus:
+    """The lower median option, marked disputed when the team is split: role groups whose own
+    lower medians are two or more steps apart, or as many answers above the median as at or
+    below it (no majority side)."""
+    steps = _steps(question)
+    scores = {option.id: option.score or 0 for option in question.options}
+    rank = {option_id: (scores[option_id], index) for index, option_id in enumerate(steps)}
+    ordered = sorted((v for _group, v in real), key=lambda v: rank[v])
+    n = len(ordered)
+    low = ordered[(n - 1) // 2]
+    high = ordered[n // 2]
+    spread = steps[ordered[-1]] - steps[ordered[0]]
+    by_group: dict[str, list[Any]] = {}
+    for group, value in real:
+        if group is not None:
+            by_group.setdefault(group, []).append(value)
+    medians = [
+        sorted(vals, key=lambda v: rank[v])[(len(vals) - 1) // 2] for vals in by_group.values()
+    ]
+    groups_apart = bool(medians) and (
+        max(steps[m] for m in medians) - min(steps[m] for m in medians) >= 2
+    )
+    at_or_below = sum(1 for v in ordered if steps[v] <= steps[low])
+    no_majority = steps[high] != steps[low] and at_or_below * 2 == n
+    disputed = groups_apart or no_majority
+    if not disputed:
+        return Consensus(low, spread >= 2, mode="lower_median", high=low)
+    top = max([high, *medians], key=lambda v: rank[v])
+    return Consensus(low, True, disputed=True, high=top, mode="lower_median")
 
 
 def _key(vote: Any) -> Any:
@@ -108,30 +172,37 @@ def consensus_answers(
     catalog: Catalog, respondents: Sequence[Respondent], scores: Sequence[ResponseScore]
 ) -> tuple[dict[str, Any], dict[str, Spread]]:
     """Consensus values for every question anyone was asked, with the spread of answers."""
-    votes: dict[str, list[Any]] = {}
+    votes: dict[str, list[tuple[str | None, Any]]] = {}
     for respondent, score in zip(respondents, scores, strict=True):
+        group = role_group(respondent.role)
         for qid in score.asked:
             answer = respondent.answers.get(qid)
             if answer is not None:
-                votes.setdefault(qid, []).append(answer.value)
+                votes.setdefault(qid, []).append((group, answer.value))
     values: dict[str, Any] = {}
     spreads: dict[str, Spread] = {}
     for qid in sorted(votes):
         question = catalog.questions[qid].question
         if question.type == "text":
             continue
-        value, disagreement = consensus_value(question, votes[qid])
+        result = consensus_of(question, votes[qid])
+        value = result.value
         if value is None:
             continue
         values[qid] = value
         counts = Counter(
-            option for vote in votes[qid] for option in (vote if isinstance(vote, list) else [vote])
+            option
+            for _group, vote in votes[qid]
+            for option in (vote if isinstance(vote, list) else [vote])
         )
         spreads[qid] = Spread(
             question=qid,
             counts={str(key): counts[key] for key in sorted(counts, key=str)},
             consensus=value,
-            disagreement=disagreement,
+            disagreement=result.disagreement,
+            disputed=result.disputed,
+            high=result.high if result.disputed else None,
+            mode=result.mode,
         )
     return values, spreads
 

@@ -117,12 +117,15 @@ class AskedQuestion:
 
 
 def asked_questions(
-    catalog: Catalog, settings: RoundSettings, role: Role
+    catalog: Catalog, settings: RoundSettings, role: Role, *, all_stages: bool = False
 ) -> tuple[AskedQuestion, ...]:
     """The questions a respondent in `role` is asked, in survey order, each with whether it is
-    required of them. Display conditions are applied separately. Cached per catalog: the
-    answer depends only on the round's settings and the role."""
-    key = (settings.instrument_ids(catalog), settings.kind, settings.mode, role)
+    required of them. A question not expected at the round's stage is not asked (scoring
+    passes `all_stages` to list such questions as "later"). Display conditions are applied
+    separately. Cached per catalog: the answer depends only on the round's settings and the
+    role."""
+    stage = None if all_stages else settings.stage
+    key = (settings.instrument_ids(catalog), settings.kind, settings.mode, role, stage)
     cached = catalog.cache.get(("asked", key))
     if cached is not None:
         return cached  # type: ignore[no-any-return]
@@ -132,6 +135,8 @@ def asked_questions(
         for question in instrument.questions:
             qid = f"{instrument.id}.{question.id}"
             if settings.kind == "quick" and not question.quick:
+                continue
+            if stage is not None and stage not in question.stages:
                 continue
             if settings.mode == "solo":
                 asked.append(AskedQuestion(instrument, question, True, qid))

@@ -107,12 +107,33 @@ def assess(
             if team is not None:
                 dimensions[instrument_id] = team
     levelled = [i for i in settings.instrument_ids(catalog) if catalog.instruments[i].levels]
-    levels = evaluate_levels(catalog.instruments[levelled[0]], lookup) if levelled else None
-    classifications = {
-        f"{instrument_id}.{c.id}": classify(c, lookup)
+    later = frozenset(
+        qid for qid, ref in catalog.questions.items() if settings.stage not in ref.question.stages
+    )
+    levels = evaluate_levels(catalog.instruments[levelled[0]], lookup, later) if levelled else None
+    rubric_classifications = {
+        f"{instrument_id}.{c.id}": c
         for instrument_id in settings.instrument_ids(catalog)
         for c in catalog.instruments[instrument_id].classifications
     }
+    classifications = {key: classify(c, lookup) for key, c in rubric_classifications.items()}
+    disputed = {qid: spread for qid, spread in spreads.items() if spread.disputed}
+    if disputed:
+        # A disputed answer is a range: the level and the classifications are evaluated again
+        # at its top. The reported level stays the bottom, which every aggregate uses.
+        high_values = {**values, **{qid: spread.high for qid, spread in disputed.items()}}
+        high_lookup = catalog.lookup(high_values, stage=settings.stage, hidden=hidden)
+        top = (
+            evaluate_levels(catalog.instruments[levelled[0]], high_lookup, later)
+            if levelled
+            else None
+        )
+        if levels is not None and top is not None:
+            levels = _with_range(levels, top)
+        classifications = {
+            key: _with_alternative(result, classify(rubric_classifications[key], high_lookup))
+            for key, result in classifications.items()
+        }
     findings = tuple(
         finding
         for instrument_id in settings.instrument_ids(catalog)
@@ -128,6 +149,7 @@ def assess(
     mode_threshold = results_min if results_min is not None else thresholds.team_results
     ranking = rank_models(catalog, lookup)
     warnings = _warnings(catalog, settings, dimensions, classifications)
+    warnings.extend(_consensus_warnings(catalog, spreads, levels))
     if ranking.top.fit == 0:
         warnings.insert(
             0,
@@ -236,6 +258,72 @@ def _warnings(
                 + "."
             )
     return warnings
+
+
+def _with_range(low: LevelResult, high: LevelResult) -> LevelResult:
+    """The level at the bottom of a disputed answer's range, carrying the top; a level whose
+    range is wider than one value is never certain."""
+    artifacts = tuple(
+        replace(part, high=top.level, certain=part.certain and top.level == part.level)
+        if top.level != part.level
+        else part
+        for part, top in zip(low.artifacts, high.artifacts, strict=True)
+    )
+    process = low.process
+    if process is not None and high.process is not None and high.process.level != process.level:
+        process = replace(process, high=high.process.level, certain=False)
+    if high.overall == low.overall:
+        return replace(low, artifacts=artifacts, process=process)
+    return replace(
+        low,
+        artifacts=artifacts,
+        process=process,
+        high=high.overall,
+        disputed=True,
+        certain=False,
+        nothing_missing=False,
+    )
+
+
+def _with_alternative(
+    low: ClassificationResult, high: ClassificationResult
+) -> ClassificationResult:
+    if high.outcome == low.outcome:
+        return low
+    return replace(low, alternative=high.outcome or "unknown")
+
+
+def _consensus_warnings(
+    catalog: Catalog, spreads: Mapping[str, Spread], levels: LevelResult | None
+) -> list[str]:
+    """Say where the team's answer is a range or the most serious of several answers."""
+    warnings = []
+    for qid, spread in sorted(spreads.items()):
+        question = catalog.questions[qid].question
+        if spread.disputed:
+            warnings.append(
+                f"Disputed answer to {qid}: role groups answered from "
+                f"{_label(question, spread.consensus)!r} to {_label(question, spread.high)!r}; "
+                "results resting on it show the range."
+            )
+        elif spread.mode == "most_serious" and spread.disagreement:
+            others = sorted(str(key) for key in spread.counts if key != spread.consensus)
+            warnings.append(
+                f"{qid}: the most serious answer given counts ({spread.consensus}); others "
+                f"answered {', '.join(others)}."
+            )
+    if levels is not None and levels.disputed:
+        warnings.append(
+            f"The handoff level is disputed: level {levels.overall}–{levels.high}. The overall "
+            "level, dashboard counts, progress to target and sensitivity use the lower bound, "
+            f"level {levels.overall}."
+        )
+    return warnings
+
+
+def _label(question: Any, value: Any) -> str:
+    option = question.option(value) if isinstance(value, str) else None
+    return option.label if option is not None else str(value)
 
 
 def _with_comparison(

@@ -6,9 +6,10 @@ answers — and report unknown results as unknown, with the questions that would
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from app.rubric.rules import AnswerLookup, Verdict, evaluate
+from app.rubric.rules import NOT_APPLICABLE, AnswerLookup, Verdict, evaluate, referenced_questions
 from app.rubric.schema import Classification, DebtItem, Finding, Gate, Instrument
 
 
@@ -17,8 +18,13 @@ class GateResult:
     id: str
     title: str
     level: int
-    status: str  # met | missing | unknown
+    status: str  # met | missing | unknown | not_expected | not_applicable
     unknown_because: tuple[str, ...] = ()
+
+
+LEFT_OUT = frozenset({"not_expected", "not_applicable"})
+"""Gate statuses that leave the gate out of the level: every question it reads is not expected
+at the round's stage, or does not apply (answered "not applicable", or hidden)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +37,9 @@ class ArtifactLevel:
     certain: bool  # False when the next level's gates are undecided ("don't know" answers)
     next_level: int | None
     gates: tuple[GateResult, ...]  # the next level's gates; empty at the top level
+    # True when the next level's gates are all not expected at the round's stage yet
+    not_expected: bool = False
+    high: int | None = None  # the top of the level's range when it rests on a disputed answer
 
     @property
     def missing(self) -> tuple[GateResult, ...]:
@@ -48,6 +57,10 @@ class LevelResult:
     certain: bool
     artifacts: tuple[ArtifactLevel, ...]
     process: ArtifactLevel | None  # the `overall` gates, when the rubric has any
+    # no gate expected at the round's stage is missing or undecided, and some wait for later
+    nothing_missing: bool = False
+    high: int | None = None  # the top of the overall level's range when it is disputed
+    disputed: bool = False  # the level rests on a disputed answer (high > overall)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +70,12 @@ class ClassificationResult:
     outcome: str | None  # None: unknown, or no outcome matched
     label: str | None
     unknown_because: tuple[str, ...] = ()
+    # the outcome at the top of a disputed answer's range, when it differs from `outcome`
+    alternative: str | None = None
+
+    @property
+    def disputed(self) -> bool:
+        return self.alternative is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +88,9 @@ class FindingResult:
     unknown_because: tuple[str, ...] = ()
 
 
-def _gate_result(gate: Gate, verdict: Verdict) -> GateResult:
+def _gate_result(gate: Gate, verdict: Verdict, left_out: str | None = None) -> GateResult:
+    if left_out is not None:
+        return GateResult(id=gate.id, title=gate.title, level=gate.level, status=left_out)
     status = "met" if verdict.is_true else "missing" if verdict.is_false else "unknown"
     return GateResult(
         id=gate.id,
@@ -80,24 +101,61 @@ def _gate_result(gate: Gate, verdict: Verdict) -> GateResult:
     )
 
 
+def _left_out(gate: Gate, lookup: AnswerLookup, not_expected: Collection[str]) -> str | None:
+    """Why a gate does not apply, or None when it does (docs/scoring.md, "Handoff levels")."""
+    questions = referenced_questions(gate.rule)
+    if not questions:
+        return None
+    later = [qid for qid in questions if qid in not_expected]
+    absent = [
+        qid
+        for qid in questions
+        if qid in lookup.hidden or lookup.answers.get(qid) == NOT_APPLICABLE
+    ]
+    if not set(later) | set(absent) >= questions:
+        return None
+    return "not_expected" if later else "not_applicable"
+
+
 def artifact_level(
-    artifact: str, title: str, gates: list[Gate], top: int, lookup: AnswerLookup
+    artifact: str,
+    title: str,
+    gates: list[Gate],
+    top: int,
+    lookup: AnswerLookup,
+    not_expected: Collection[str] = (),
 ) -> ArtifactLevel:
-    """Climb level by level while every gate holds; stop at the first level that fails."""
+    """Climb level by level while every gate that applies holds; stop at the first level that
+    fails. Gates that do not apply are left out; a level all of whose gates wait for a later
+    stage stops the climb as "not expected yet", while one whose gates do not apply at all
+    (the same people on both sides) is passed."""
     level = 0
     for candidate in range(1, top + 1):
-        results = [_gate_result(g, evaluate(g.rule, lookup)) for g in gates if g.level == candidate]
-        if all(result.status == "met" for result in results):
+        results = [
+            _gate_result(g, evaluate(g.rule, lookup), _left_out(g, lookup, not_expected))
+            for g in gates
+            if g.level == candidate
+        ]
+        applying = [result for result in results if result.status not in LEFT_OUT]
+        if not applying and any(result.status == "not_expected" for result in results):
+            return ArtifactLevel(
+                artifact, title, level, True, candidate, tuple(results), not_expected=True
+            )
+        if all(result.status == "met" for result in applying):
             level = candidate
             continue
-        certain = not any(result.status == "unknown" for result in results) or any(
-            result.status == "missing" for result in results
+        certain = not any(result.status == "unknown" for result in applying) or any(
+            result.status == "missing" for result in applying
         )
         return ArtifactLevel(artifact, title, level, certain, candidate, tuple(results))
     return ArtifactLevel(artifact, title, level, True, None, ())
 
 
-def evaluate_levels(instrument: Instrument, lookup: AnswerLookup) -> LevelResult | None:
+def evaluate_levels(
+    instrument: Instrument, lookup: AnswerLookup, not_expected: Collection[str] = ()
+) -> LevelResult | None:
+    """Levels per artifact and overall. `not_expected` lists the questions not expected at
+    the round's stage: gates reading only those wait for later."""
     levels = instrument.levels
     if levels is None:
         return None
@@ -109,20 +167,29 @@ def evaluate_levels(instrument: Instrument, lookup: AnswerLookup) -> LevelResult
             [gate for gate in levels.gates if gate.artifact == artifact.id],
             top,
             lookup,
+            not_expected,
         )
         for artifact in levels.artifacts
     )
     process_gates = [gate for gate in levels.gates if gate.artifact == "overall"]
     process = (
-        artifact_level("overall", "Whole handoff process", process_gates, top, lookup)
+        artifact_level("overall", "Whole handoff process", process_gates, top, lookup, not_expected)
         if process_gates
         else None
     )
     parts = [*artifacts, *([process] if process else [])]
-    overall = min(part.level for part in parts)
+    # A part whose next level is not expected yet does not hold the overall level down: it
+    # has everything its stage asks for.
+    assessed = [part for part in parts if not part.not_expected] or parts
+    overall = min(part.level for part in assessed)
     # The overall level is certain when a part that sits at the minimum is certain.
-    certain = any(part.level == overall and part.certain for part in parts)
-    return LevelResult(instrument.id, overall, certain, artifacts, process)
+    certain = any(part.level == overall and part.certain for part in assessed)
+    nothing_missing = any(part.not_expected for part in parts) and all(
+        part.not_expected or part.next_level is None for part in parts
+    )
+    return LevelResult(
+        instrument.id, overall, certain, artifacts, process, nothing_missing=nothing_missing
+    )
 
 
 def classify(classification: Classification, lookup: AnswerLookup) -> ClassificationResult:

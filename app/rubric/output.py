@@ -74,6 +74,8 @@ def to_data(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
                 "outcome": result.outcome,
                 "label": result.label,
                 "unknown_because": list(result.unknown_because),
+                "disputed": result.disputed,
+                "alternative": result.alternative,
             }
             for key, result in sorted(assessment.classifications.items())
         },
@@ -149,6 +151,9 @@ def to_data(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
                 "consensus_label": answer_label(catalog, qid, spread.consensus),
                 "counts": dict(spread.counts),
                 "disagreement": spread.disagreement,
+                "disputed": spread.disputed,
+                "high": spread.high,
+                "mode": spread.mode,
             }
             for qid, spread in sorted(assessment.spreads.items())
         },
@@ -257,7 +262,22 @@ def _artifact(part: ArtifactLevel) -> dict[str, Any]:
         "certain": part.certain,
         "next_level": part.next_level,
         "gates": [_gate(g) for g in part.gates],
+        "range": [part.level, part.high if part.high is not None else part.level],
+        "not_expected": part.not_expected,
     }
+
+
+NOTHING_MISSING = (
+    "Nothing expected at this stage is missing: the gates still open are expected at a later "
+    "stage and are shown as not expected yet."
+)
+
+
+def level_text(level: int, high: int | None) -> str:
+    """ "level 1", or "level 0–2, disputed" when the level rests on a disputed answer."""
+    if high is None or high == level:
+        return f"level {level}"
+    return f"level {level}–{high}, disputed"
 
 
 def _levels(assessment: Assessment) -> dict[str, Any] | None:
@@ -265,10 +285,15 @@ def _levels(assessment: Assessment) -> dict[str, Any] | None:
     if levels is None:
         return None
     return {
-        "level": levels.overall,
+        "level": levels.overall,  # the lower bound when disputed: every aggregate uses it
         "certain": levels.certain,
         "artifacts": {part.artifact: _artifact(part) for part in levels.artifacts},
         "process": _artifact(levels.process) if levels.process else None,
+        "range": [levels.overall, levels.high if levels.high is not None else levels.overall],
+        "disputed": levels.disputed,
+        "label": level_text(levels.overall, levels.high),
+        "nothing_missing": levels.nothing_missing,
+        "note": NOTHING_MISSING if levels.nothing_missing else None,
     }
 
 

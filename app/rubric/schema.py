@@ -88,6 +88,10 @@ class Bibliography(_Frozen):
 # --- instruments ------------------------------------------------------------------------------
 
 QuestionType = Literal["ordinal", "single", "multi", "number", "text"]
+ConsensusMode = Literal["lower_median", "most_frequent", "most_serious"]
+"""How a team's answers become one answer (docs/scoring.md, "Team aggregation"): the lower
+median option (ordinal, number), the most frequent option (single choice), or the most serious
+option any respondent gave, options being listed from least to most serious."""
 
 
 class Option(_Frozen):
@@ -116,6 +120,7 @@ class Question(_Frozen):
     optional_roles: tuple[Role, ...] = ()
     stages: tuple[Stage, ...] = STAGES
     show_if: RuleField | None = None
+    consensus: ConsensusMode | None = None  # None: lower_median for ordinal, else most_frequent
     allow_na: bool = False
     allow_dont_know: bool = True
     evidence: bool = False
@@ -147,7 +152,23 @@ class Question(_Frozen):
             raise ValueError(f"only ordinal options carry scores, not {self.type} options")
         if not self.stages:
             raise ValueError("stages must list at least one stage")
+        if self.consensus == "lower_median" and self.type not in ("ordinal", "number"):
+            raise ValueError(f"consensus lower_median needs an ordered answer, not {self.type}")
+        if self.consensus in ("most_frequent", "most_serious") and self.type not in (
+            "ordinal",
+            "single",
+        ):
+            raise ValueError(f"consensus {self.consensus} needs options to choose one from")
         return self
+
+    @property
+    def consensus_mode(self) -> ConsensusMode | None:
+        """The consensus mode in force: the declared one, or the type's default."""
+        if self.consensus is not None:
+            return self.consensus
+        if self.type in ("ordinal", "number"):
+            return "lower_median"
+        return "most_frequent" if self.type == "single" else None
 
     @property
     def scored(self) -> bool:

@@ -92,7 +92,8 @@ def score_response(
     catalog: Catalog, settings: RoundSettings, role: Role, answers: Mapping[str, Answer]
 ) -> ResponseScore:
     """Score one respondent's answers against the catalog version they answered."""
-    questions = asked_questions(catalog, settings, role)
+    # every stage's questions, so those not expected at this one are listed as "later"
+    questions = asked_questions(catalog, settings, role, all_stages=True)
     values = {qid: answer.value for qid, answer in answers.items()}
     hidden = visible(catalog, settings, questions, values)
     by_instrument: dict[str, list[tuple[Question, bool]]] = {}
@@ -112,6 +113,7 @@ def score_response(
     return ResponseScore(
         role=role,
         dimensions=dimensions,
+        # answers a file or the API gave to questions not expected yet still reach the rules
         asked=tuple(asked.qid for asked in questions if asked.qid not in hidden),
         hidden=hidden,
         real_answers=len(real),

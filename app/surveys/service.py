@@ -199,7 +199,14 @@ class SurveyPlan:
 
 def survey_plan(catalog: Catalog, settings: RoundSettings, role: Role) -> SurveyPlan:
     """The pages a respondent in ``role`` sees (cached on the catalog, which never changes)."""
-    key = ("survey-plan", settings.instrument_ids(catalog), settings.kind, settings.mode, role)
+    key = (
+        "survey-plan",
+        settings.instrument_ids(catalog),
+        settings.kind,
+        settings.mode,
+        settings.stage,  # questions not expected at the stage are not asked
+        role,
+    )
     cached = catalog.cache.get(key)
     if isinstance(cached, SurveyPlan):
         return cached

@@ -26,6 +26,7 @@ from app.reports import context as report_context
 from app.reports.branding import organisation_branding
 from app.reports.context import TeamReport
 from app.results import model
+from app.results import visibility as anonymity_rule
 from app.results.model import TeamResult
 from app.results.reads import ORIGINAL, previous_shown, result_of
 from app.rubric import labels
@@ -38,7 +39,13 @@ from app.workspace.results import RESCORED_PREFIX, Renewal, RoundResults, Rubric
 from app.workspace.urls import results_url, round_url, team_url
 
 EFFORT_COST: Final = {"S": 1, "M": 2, "L": 3}
-GATE_STATUS: Final = {"met": "Met", "missing": "Missing", "unknown": "Not known"}
+GATE_STATUS: Final = {
+    "met": "Met",
+    "missing": "Missing",
+    "unknown": "Not known",
+    "not_expected": "Not expected yet",
+    "not_applicable": "Not applicable",
+}
 
 
 def number(value: float | None, decimals: int = 0) -> str:
@@ -475,7 +482,9 @@ def _artifacts(result: TeamResult, report: TeamReport) -> tuple[ArtifactView, ..
         missing = tuple(
             gate.title + ("" if gate.status == "missing" else " (not known)")
             for gate in part.gates
-            if next_level is not None and gate.level == next_level and gate.status != "met"
+            if next_level is not None
+            and gate.level == next_level
+            and gate.status in ("missing", "unknown")  # not "not expected yet" or n/a
         )
         views.append(
             ArtifactView(
@@ -734,9 +743,12 @@ def results_page(
         waiting = (
             "Waiting for your answers: results appear as soon as you submit them."
             if solo
-            else f"Waiting for more responses — {visibility.submitted} so far. Team results "
-            f"appear once {visibility.needed} people have submitted, so that no one's answers "
-            "can be worked out from them."
+            else anonymity_rule.waiting_message(
+                session,
+                assessment_round,
+                submitted=visibility.submitted,
+                needed=visibility.needed,
+            )
         )
         return ResultsPage(
             **common,

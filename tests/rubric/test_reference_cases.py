@@ -154,7 +154,7 @@ def _check_handoff_and_consensus(expected: dict[str, Any], result: dict[str, Any
     for qid in expected.get("disagreement_include", []):
         assert result["answers"][qid]["disagreement"] is True, result["answers"][qid]
     warnings = " ".join(result["warnings"]).lower()
-    for fragment in expected.get("warnings_include", []):
+    for fragment in expected.get("messages_include", []):
         assert fragment.lower() in warnings, f"{fragment!r} not among the warnings: {warnings}"
 
 
