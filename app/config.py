@@ -116,7 +116,12 @@ class Settings(BaseSettings):
         description="Submitted responses a team survey needs before team results are shown.",
     )
     role_group_min: int = Field(
-        default=2, ge=2, description="Respondents a role group needs in a perception gap."
+        default=3,
+        ge=3,
+        description=(
+            "Responses a role group needs before any figure about it shows (never fewer than 3"
+            " nor than the round's threshold; app.results.visibility)."
+        ),
     )
     org_cell_min: int = Field(
         default=3,

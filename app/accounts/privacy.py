@@ -1,9 +1,9 @@
 """A respondent's data: export it and erase it, by their resume link or by an administrator.
 
 Erasure deletes the respondent (their response and per-response scores go with it through
-ON DELETE CASCADE), drops the round's stored results, which were computed with those answers,
-and computes the team result again from the remaining responses. What remains is an audit
-entry naming the round and the respondent's pseudonymous id, never their answers.
+ON DELETE CASCADE) and drops the round's stored results, which were computed with those
+answers; a closed team survey's published result is withdrawn, not recomputed. What remains
+is an audit entry naming the round and the respondent's pseudonymous id, never their answers.
 """
 
 from __future__ import annotations
@@ -12,10 +12,19 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
-from app.accounts import tokens
+from app.accounts import audit, tokens
 from app.config import Settings
-from app.models import AssessmentRound, Respondent, Response, RoundResult, Team
+from app.models import (
+    AssessmentRound,
+    Respondent,
+    Response,
+    RoundMode,
+    RoundResult,
+    RoundStatus,
+    Team,
+)
 from app.results import service as results_service
+from app.results import visibility
 
 
 def find_by_resume_token(*, session: Session, settings: Settings, token: str) -> Respondent | None:
@@ -61,16 +70,37 @@ def export_respondent(*, session: Session, respondent: Respondent) -> dict[str, 
 
 
 def erase_respondent(*, session: Session, respondent: Respondent) -> int:
-    """Delete the respondent and recompute the round's stored result. Returns the round id."""
+    """Delete the respondent and what was computed with their answers. Returns the round id.
+
+    A closed team survey's published result is withdrawn ("withdrawn after a request to
+    erase answers"), never recomputed from the remaining responses: the result before and
+    after would differ by exactly the erased answers. An open survey has published nothing
+    yet; a solo round's result is recomputed (the lead answers for the team, openly).
+    """
     assert respondent.id is not None
     round_id = respondent.round_id
     session.exec(delete(Respondent).where(col(Respondent.id) == respondent.id))
     session.expunge(respondent)
-    # results computed with the erased answers go, even a final one: the recomputation below
-    # stores the round's result (final again if the round is closed) without them
     session.exec(delete(RoundResult).where(col(RoundResult.round_id) == round_id))
     session.flush()
-    assessment_round = session.get(AssessmentRound, round_id)
-    if assessment_round is not None:
-        results_service.store_round_result(session=session, assessment_round=assessment_round)
+    # read afresh: whether the round has closed decides between withdrawing and recomputing
+    assessment_round = session.get(AssessmentRound, round_id, populate_existing=True)
+    if assessment_round is None:
+        return round_id
+    if assessment_round.mode == RoundMode.solo:
+        if session.exec(select(Response.id).where(Response.round_id == round_id)).first():
+            results_service.store_round_result(session=session, assessment_round=assessment_round)
+    elif assessment_round.status == RoundStatus.closed:
+        audit.record(
+            session=session,
+            action=visibility.WITHDRAWN_ACTION,
+            target_type="round",
+            target_id=round_id,
+            organisation_id=organisation_id_of_round(session, assessment_round),
+        )
     return round_id
+
+
+def organisation_id_of_round(session: Session, assessment_round: AssessmentRound) -> int | None:
+    team = session.get(Team, assessment_round.team_id)
+    return None if team is None else team.organisation_id

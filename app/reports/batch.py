@@ -33,6 +33,7 @@ from app.models import (
 from app.reports import context, pdf, render
 from app.reports.branding import Branding, organisation_branding
 from app.reports.org import StoredTeamResult, latest_per_team, organisation_report
+from app.results import visibility
 from app.results.reads import load_row, previous_shown, result_of
 from app.rubric.loader import Catalog
 
@@ -74,10 +75,15 @@ def stored_results(*, session: Session, organisation_id: int) -> list[StoredTeam
         .where(Team.organisation_id == organisation_id, RoundResult.label == ORIGINAL)
         .order_by(col(Team.id), col(AssessmentRound.created_at))
     ).all()
-    return [
-        stored_team_result(result, assessment_round, team, unit.name if unit else None)
-        for result, assessment_round, team, unit in rows
-    ]
+    found = []
+    for row, assessment_round, team, unit in rows:
+        # published, and only the figures the anonymity rule lets show (app.results.visibility)
+        result = visibility.shown_row(session, assessment_round, row)
+        if result is not None:
+            found.append(
+                stored_team_result(result, assessment_round, team, unit.name if unit else None)
+            )
+    return found
 
 
 def stored_team_result(
@@ -213,7 +219,9 @@ def team_report_for_round_id(
     organisation = session.get(Organisation, team.organisation_id)
     if organisation is None:
         raise NotFoundError()
-    result = load_row(session, round_id)
+    # published, and only the figures the anonymity rule lets this viewer see
+    viewer = visibility.viewer_of_user(session, settings, assessment_round, principal.user_id)
+    result = visibility.shown_row(session, assessment_round, load_row(session, round_id), viewer)
     if result is None:
         raise context.ResultsNotVisibleError()
     stored = stored_team_result(result, assessment_round, team, None)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from app.models import AssessmentRound, RoundResult, RoundStatus
+from app.results import visibility
 from app.results.model import TeamResult, parse_stored
 
 ORIGINAL = "original"
@@ -44,9 +45,35 @@ def write(row: RoundResult, result: TeamResult) -> None:
 
 
 def load_row(session: Session, round_id: int, label: str = ORIGINAL) -> RoundResult | None:
+    """The stored row as it is (for storing and lifecycle; display reads ``shown_row``)."""
     return session.exec(
         select(RoundResult).where(RoundResult.round_id == round_id, RoundResult.label == label)
     ).first()
+
+
+def shown_row(
+    session: Session,
+    assessment_round: AssessmentRound,
+    label: str = ORIGINAL,
+    viewer: visibility.Viewer = visibility.ANYONE,
+) -> RoundResult | None:
+    """The round's stored row under ``label`` as ``viewer`` may see it (detached, filtered by
+    ``visibility.shown``), or None while nothing of it may show."""
+    assert assessment_round.id is not None
+    row = load_row(session, assessment_round.id, label)
+    return visibility.shown_row(session, assessment_round, row, viewer)
+
+
+def shown_result(
+    session: Session,
+    assessment_round: AssessmentRound,
+    label: str = ORIGINAL,
+    viewer: visibility.Viewer = visibility.ANYONE,
+) -> TeamResult | None:
+    """The round's result under ``label`` as ``viewer`` may see it, or None."""
+    assert assessment_round.id is not None
+    row = load_row(session, assessment_round.id, label)
+    return visibility.shown(session, assessment_round, row, viewer)
 
 
 def load_result(session: Session, round_id: int, label: str = ORIGINAL) -> TeamResult | None:
@@ -58,8 +85,8 @@ def load_result(session: Session, round_id: int, label: str = ORIGINAL) -> TeamR
 def latest_visible(session: Session, team_id: int) -> TeamResult | None:
     """The team's newest closed round's original result, when the anonymity rule lets it show."""
     rows = session.exec(
-        select(RoundResult)
-        .join(AssessmentRound, col(AssessmentRound.id) == col(RoundResult.round_id))
+        select(AssessmentRound, RoundResult)
+        .join(RoundResult, col(RoundResult.round_id) == col(AssessmentRound.id))
         .where(
             AssessmentRound.team_id == team_id,
             AssessmentRound.status == RoundStatus.closed,
@@ -67,9 +94,9 @@ def latest_visible(session: Session, team_id: int) -> TeamResult | None:
         )
         .order_by(col(AssessmentRound.created_at).desc())
     ).all()
-    for row in rows:
-        result = result_of(row)
-        if result.visible:
+    for assessment_round, row in rows:
+        result = visibility.shown(session, assessment_round, row, visibility.ANYONE)
+        if result is not None:
             return result
     return None
 
@@ -85,11 +112,12 @@ class ShownResult:
 
 def previous_shown(session: Session, assessment_round: AssessmentRound) -> ShownResult | None:
     """The previous round: the team's latest closed round created before ``assessment_round``
-    that has an original result, when the anonymity rule lets that result show.
+    that has an original result, when that result is published and the anonymity rule
+    (``visibility.shown``) lets its team figures show to anyone who may look.
 
-    A round still below its threshold must not appear through the next round's chart, report
-    or comparison, so then there is no previous round (an older one is not used instead).
-    Who is looking does not matter: visibility is the anonymity rule's alone.
+    A round whose result is hidden must not appear through the next round's chart, report,
+    stored comparison or dashboards, so then there is no previous round (an older one is not
+    used instead). ``result`` carries only the figures the rule shows.
     """
     found = session.exec(
         select(AssessmentRound, RoundResult)
@@ -106,8 +134,8 @@ def previous_shown(session: Session, assessment_round: AssessmentRound) -> Shown
     if found is None:
         return None
     earlier, row = found
-    result = result_of(row)
-    if not result.visible:
+    result = visibility.shown(session, earlier, row, visibility.ANYONE)
+    if result is None:
         return None
     return ShownResult(round=earlier, row=row, result=result)
 

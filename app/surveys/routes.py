@@ -28,8 +28,9 @@ from app.db import ReadSessionDep, SessionDep
 from app.errors import NotFoundError, wants_json
 from app.forms import FormDep
 from app.models import Team
-from app.results.reads import load_result
-from app.results.service import ORIGINAL, round_settings
+from app.results.reads import shown_result
+from app.results.service import round_settings
+from app.results.visibility import Viewer
 from app.surveys import forms, invitations, pages, service
 from app.surveys.service import (
     REVIEW,
@@ -543,6 +544,7 @@ def results(
         raise NotFoundError()
     if not survey.submitted:
         return redirect(base_of(token))
-    result = load_result(session, survey.assessment_round.id or 0, ORIGINAL)
+    # the respondent is a viewer with their own response in the round (app.results.visibility)
+    result = shown_result(session, survey.assessment_round, viewer=Viewer(survey.response.id))
     context = pages.results_page(survey=survey, result=result, base_url=base_of(token))
     return render(request, "survey/results.html", context)

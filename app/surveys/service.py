@@ -38,6 +38,7 @@ from app.models import (
     RespondentRole,
     Response,
     ResponseStatus,
+    RoundMode,
     RoundStatus,
 )
 from app.results.service import round_settings, store_round_result
@@ -637,18 +638,21 @@ def submit_response(
 
 
 def refresh_round_result(sessions: sessionmaker[Session], round_id: int) -> None:
-    """Recompute the round's stored team result in a short transaction of its own.
+    """Recompute a solo round's stored result in a short transaction of its own.
 
     Runs after a submission's response has been sent (a background task), so the
     respondent never waits for scoring and the submit's write transaction stays short. The
-    round row is locked first, so two submissions recompute one after the other.
+    round row is locked first, so two submissions recompute one after the other. A team
+    survey's result is published once, when the round closes, never after each submission:
+    comparing the results before and after one submission would give that respondent's
+    answers.
     """
     with sessions() as session:
         try:
             assessment_round = session.exec(
                 select(AssessmentRound).where(AssessmentRound.id == round_id).with_for_update()
             ).first()
-            if assessment_round is not None:
+            if assessment_round is not None and assessment_round.mode == RoundMode.solo:
                 store_round_result(session=session, assessment_round=assessment_round)
             session.commit()
         except Exception:

@@ -19,13 +19,22 @@ from sqlmodel import Session, col, select
 
 from app import catalog_store
 from app.errors import InvalidInputError, NotFoundError
-from app.models import AssessmentRound, Response, ResponseStatus, RoundKind, RoundResult
+from app.models import (
+    AssessmentRound,
+    Response,
+    ResponseStatus,
+    RoundKind,
+    RoundMode,
+    RoundResult,
+    RoundStatus,
+)
 from app.reports.context import ResultsNotVisibleError
+from app.results import visibility as results_visibility
 from app.results.service import ORIGINAL, store_round_result
 from app.rubric.anonymity import Visibility, team_results_visibility
 from app.rubric.loader import Catalog
 from app.rubric.versions import QuestionChange, answers_to_renew, diff_catalogs
-from app.workspace.rounds import submitted_count
+from app.workspace.rounds import close_if_due, submitted_count
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +52,30 @@ class RoundResults:
     labels: tuple[str, ...]  # every stored label of the round, the original first
 
 
-def visibility_of(*, session: Session, assessment_round: AssessmentRound) -> Visibility:
-    """The anonymity rule (app.rubric.anonymity) applied to the round's submitted responses."""
-    return team_results_visibility(
+def visibility_of(
+    *,
+    session: Session,
+    assessment_round: AssessmentRound,
+    viewer: results_visibility.Viewer = results_visibility.ANYONE,
+) -> Visibility:
+    """The anonymity rule applied to the round's submitted responses: a team survey's result
+    shows only once published at close, and when app.results.visibility lets anyone see it."""
+    counted = team_results_visibility(
         mode=assessment_round.mode,
         submitted=submitted_count(session=session, round_id=assessment_round.id or 0),
         threshold=assessment_round.results_min,
     )
+    if assessment_round.mode == RoundMode.solo or not counted.visible:
+        return counted
+    published = assessment_round.status == RoundStatus.closed and _stored(
+        session, assessment_round.id or 0, ORIGINAL
+    )
+    verdict = results_visibility.decide(
+        results_visibility.members_of(session, assessment_round),
+        k=assessment_round.results_min,
+        viewer=viewer,
+    )
+    return dataclasses.replace(counted, visible=bool(published) and verdict.team)
 
 
 def stored_labels(*, session: Session, round_id: int) -> tuple[str, ...]:
@@ -71,18 +97,26 @@ def _stale(result: RoundResult | None, submitted: int) -> bool:
 
 
 def load_results(
-    *, session: Session, assessment_round: AssessmentRound, label: str = ORIGINAL
+    *,
+    session: Session,
+    assessment_round: AssessmentRound,
+    label: str = ORIGINAL,
+    viewer: results_visibility.Viewer = results_visibility.ANYONE,
 ) -> RoundResults:
-    """The round's results under ``label`` when the anonymity rule allows them.
+    """The round's results under ``label`` as the anonymity rule lets anyone see them
+    (app.results.visibility: figures of withheld role groups taken out).
 
-    The original result is recomputed when responses were submitted since it was stored
-    (the survey recomputes it after each submission; this catches one that has not landed
-    yet), so the results update as more answers arrive. A final result never changes.
+    A team survey's result is published once, when the round closes (a round whose date has
+    passed is closed here first), and never changes; while it is open only progress shows. A
+    solo round's result is recomputed when the lead's answers were submitted since it was
+    stored.
     """
     assert assessment_round.id is not None
-    visibility = visibility_of(session=session, assessment_round=assessment_round)
+    close_if_due(session=session, assessment_round=assessment_round)  # closed by date
+    visibility = visibility_of(session=session, assessment_round=assessment_round, viewer=viewer)
     result = _stored(session, assessment_round.id, label)
-    if label == ORIGINAL and _stale(result, visibility.submitted):
+    solo = assessment_round.mode == RoundMode.solo  # a team survey's is published at close
+    if solo and label == ORIGINAL and _stale(result, visibility.submitted):
         # the round row locked first, as the survey's recomputation does, so two pages (or a
         # page and a submission) recompute one after the other, never insert twice
         session.exec(
@@ -99,7 +133,9 @@ def load_results(
     return RoundResults(
         visibility=visibility,
         label=label,
-        result=result if visibility.visible else None,
+        result=results_visibility.shown_row(session, assessment_round, result, viewer)
+        if visibility.visible
+        else None,
         labels=labels,
     )
 

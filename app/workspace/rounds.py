@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from app import catalog_store
 from app.accounts.tokens import hash_token
@@ -34,6 +34,7 @@ from app.models import (
     ResponseStatus,
     RoundKind,
     RoundMode,
+    RoundResult,
     RoundStatus,
     Team,
 )
@@ -239,22 +240,50 @@ def require_open(assessment_round: AssessmentRound) -> None:
         raise RoundClosedError()
 
 
-def close_round(*, session: Session, assessment_round: AssessmentRound) -> None:
-    """Close the round: links stop working, answers can no longer change, and the stored
-    result becomes final."""
+def close_round(
+    *, session: Session, assessment_round: AssessmentRound, at: datetime | None = None
+) -> None:
+    """Close the round: links stop working, answers can no longer change, and the result is
+    published, once: a team survey's only when at least its threshold of responses is in
+    (fewer publishes nothing), a solo round's when the lead has answered."""
     require_open(assessment_round)
     assessment_round.status = RoundStatus.closed
-    assessment_round.closed_at = utcnow()
+    assessment_round.closed_at = at or utcnow()
     session.add(assessment_round)
     session.flush()
-    if submitted_count(session=session, round_id=assessment_round.id or 0):
+    submitted = submitted_count(session=session, round_id=assessment_round.id or 0)
+    needed = 1 if assessment_round.mode == RoundMode.solo else assessment_round.results_min
+    if submitted >= needed:
         store_round_result(session=session, assessment_round=assessment_round)
+    else:
+        # a result stored earlier (before results were published only at close) goes too
+        session.exec(delete(RoundResult).where(col(RoundResult.round_id) == assessment_round.id))
+        session.flush()
+
+
+def close_if_due(*, session: Session, assessment_round: AssessmentRound) -> bool:
+    """Close (and publish) a team survey whose closing date has passed; True if it did.
+
+    The round row is locked first, so two readers close it once."""
+    if assessment_round.status == RoundStatus.closed or not round_closed(assessment_round):
+        return False
+    session.exec(
+        select(AssessmentRound).where(AssessmentRound.id == assessment_round.id).with_for_update()
+    ).one()
+    session.refresh(assessment_round)
+    if assessment_round.status == RoundStatus.closed:
+        return False
+    close_round(session=session, assessment_round=assessment_round, at=assessment_round.closes_at)
+    return True
 
 
 def extend_round(*, session: Session, assessment_round: AssessmentRound, closes_on: date) -> None:
-    """A later closing date (this also reopens a round whose date had passed); links that
-    would expire earlier are extended to it."""
+    """A later closing date for an open round; links that would expire earlier are extended
+    to it. A round whose date has passed is closed and never reopens (its result may already
+    be published): start a new round instead."""
     require_open(assessment_round)
+    if round_closed(assessment_round):
+        raise RoundClosedError()
     today = utcnow().date()
     if not today <= closes_on <= today + timedelta(days=MAX_ROUND_DAYS):
         raise InvalidInputError("Choose a closing date between today and a year from now.")

@@ -30,7 +30,7 @@ from app.errors import DomainError, InvalidInputError, NotFoundError
 from app.forms import FormDep
 from app.models import AssessmentRound, Organisation, Team
 from app.reports import commentary as report_commentary
-from app.results import exports
+from app.results import exports, visibility
 from app.results.model import TeamResult
 from app.results.reads import result_of
 from app.results.service import ORIGINAL
@@ -482,7 +482,12 @@ def results(
 ) -> HTMLResponse:
     """The round's results: at once for a solo round, from the threshold on for a survey."""
     organisation = _organisation(session, team)
-    loaded = load_results(session=session, assessment_round=assessment_round, label=result)
+    viewer = visibility.viewer_of_user(
+        session, settings_of(request), assessment_round, principal.user_id
+    )
+    loaded = load_results(
+        session=session, assessment_round=assessment_round, label=result, viewer=viewer
+    )
     used = (
         catalog_store.catalog_for(session=session, versions=loaded.result.rubric_versions)
         if loaded.result is not None

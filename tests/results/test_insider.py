@@ -7,15 +7,24 @@ results, the lead's own answers through the round's "answer" route, the report's
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from app.accounts import api_tokens
+from app.accounts import api_tokens, privacy
 from app.config import Settings
 from app.db import utcnow
-from app.models import AssessmentRound, Respondent, Response, ResponseStatus, User, UserRole
+from app.models import (
+    AssessmentRound,
+    Respondent,
+    Response,
+    ResponseStatus,
+    RoundResult,
+    User,
+    UserRole,
+)
 from app.results.service import round_settings
 from app.surveys.service import resume_token_hash
 from app.workspace import rounds
@@ -40,6 +49,30 @@ def _results(client: TestClient, lead: helpers.Lead, round_id: int, bearer: Any)
 def _close(client: TestClient, lead: helpers.Lead, round_id: int, bearer: Any) -> None:
     closed = client.post(f"/api{lead.team_url}/rounds/{round_id}/close", headers=bearer)
     assert closed.status_code == 200, closed.text
+
+
+def _invited(
+    session: Session,
+    settings: Settings,
+    assessment_round: AssessmentRound,
+    role: str,
+    **levels: Any,
+) -> Response:
+    """A response submitted through the round's invitation link (as every respondent's is)."""
+    issued = rounds.issue_links(
+        session=session,
+        settings=settings,
+        assessment_round=assessment_round,
+        roles=["data_scientist"],
+        created_by_id=None,
+    )
+    response = helpers.submit(session, assessment_round, role, **levels)
+    respondent = session.get(Respondent, response.respondent_id)
+    assert respondent is not None
+    respondent.invitation_id = issued["data_scientist"].invitation.id
+    session.add(respondent)
+    session.flush()
+    return response
 
 
 def _answer_as(
@@ -79,10 +112,10 @@ def test_one_more_submission_while_open_reveals_nothing(
     assessment_round = helpers.team_round(session, lead.team)
     assert assessment_round.id is not None
     for role in ROLES_OF_THREE:
-        helpers.submit(session, assessment_round, role, other="low")
+        _invited(session, settings, assessment_round, role, other="low")
     session.commit()
     before = _results(client, lead, assessment_round.id, bearer)
-    helpers.submit(session, assessment_round, "software_engineer", other="high")
+    _invited(session, settings, assessment_round, "software_engineer", other="high")
     session.commit()
     after = _results(client, lead, assessment_round.id, bearer)
 
@@ -101,7 +134,7 @@ def test_the_leads_own_answers_do_not_count_toward_the_threshold(
     assessment_round = helpers.team_round(session, lead.team, results_min=2)
     assert assessment_round.id is not None
     _answer_as(session, settings, assessment_round, lead.user)
-    helpers.submit(session, assessment_round, "data_scientist", other="high")
+    _invited(session, settings, assessment_round, "data_scientist", other="high")
     session.commit()
     _close(client, lead, assessment_round.id, bearer)
 
@@ -120,8 +153,8 @@ def test_an_org_leaders_answer_does_not_tip_two_responses_into_visible(
     assessment_round = helpers.team_round(session, lead.team)
     assert assessment_round.id is not None
     _answer_as(session, settings, assessment_round, leader)
-    helpers.submit(session, assessment_round, "data_scientist", other="high")
-    helpers.submit(session, assessment_round, "ml_engineer", other="low")
+    _invited(session, settings, assessment_round, "data_scientist", other="high")
+    _invited(session, settings, assessment_round, "ml_engineer", other="low")
     session.commit()
     _close(client, lead, assessment_round.id, bearer)
 
@@ -139,16 +172,17 @@ def test_a_pair_in_a_role_group_never_shows_as_a_group(
     assessment_round = helpers.team_round(session, lead.team)
     assert assessment_round.id is not None
     for role, level in (
-        ("data_scientist", "low"),
-        ("data_scientist", "low"),
+        ("data_scientist", "mid"),
+        ("data_scientist", "mid"),
+        ("other", "mid"),  # with the pair, a rest of three outside the groups shown
         ("ml_engineer", "high"),
         ("software_engineer", "high"),
         ("ml_engineer", "high"),
-        ("product_manager", "high"),
-        ("product_manager", "high"),
-        ("product_manager", "high"),
+        ("product_manager", "low"),
+        ("product_manager", "low"),
+        ("product_manager", "low"),
     ):
-        helpers.submit(session, assessment_round, role, other=level, handoff=level)
+        _invited(session, settings, assessment_round, role, other=level, handoff=level)
     session.commit()
     _close(client, lead, assessment_round.id, bearer)
 
@@ -159,7 +193,7 @@ def test_a_pair_in_a_role_group_never_shows_as_a_group(
         for gap in seen["result"]["perception_gaps"]
         for group in (gap["lower_group"], gap["higher_group"])
     }
-    assert groups  # engineering and product-and-lead, three each, still differ
+    assert groups == {"engineering", "product_and_lead"}  # three each, and they differ
     assert "data_science" not in groups
 
 
@@ -174,13 +208,13 @@ def test_a_previous_round_hidden_from_its_viewers_is_not_compared(
     first.created_at = utcnow().replace(year=2025)
     session.add(first)
     _answer_as(session, settings, first, lead.user)
-    helpers.submit(session, first, "data_scientist", other="low")
+    _invited(session, settings, first, "data_scientist", other="low")
     session.commit()
     _close(client, lead, first.id, bearer)
     second = helpers.team_round(session, lead.team, title="Round 2")
     assert second.id is not None
     for role in ("data_scientist", "ml_engineer", "software_engineer"):
-        helpers.submit(session, second, role, other="high")
+        _invited(session, settings, second, role, other="high")
     session.commit()
     _close(client, lead, second.id, bearer)
 
@@ -191,3 +225,79 @@ def test_a_previous_round_hidden_from_its_viewers_is_not_compared(
     report = client.get(f"{url}/report.html", headers=lead.headers)
     assert report.status_code == 200
     assert "Previous round" not in report.text
+
+
+# ---------------------------------------------------------------- published once
+
+
+def test_closing_with_fewer_than_the_threshold_publishes_nothing(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    lead = helpers.lead(session, settings)
+    bearer = _bearer(session, settings, lead.user)
+    assessment_round = helpers.team_round(session, lead.team)
+    assert assessment_round.id is not None
+    for role in ROLES_OF_THREE[:2]:
+        _invited(session, settings, assessment_round, role)
+    session.commit()
+    _close(client, lead, assessment_round.id, bearer)
+
+    assert _results(client, lead, assessment_round.id, bearer)["result"] is None
+    page = client.get(f"{lead.team_url}/rounds/{assessment_round.id}/results", headers=lead.headers)
+    assert "closed with fewer than 3 responses" in page.text
+    assert (
+        session.exec(select(RoundResult).where(RoundResult.round_id == assessment_round.id)).first()
+        is None
+    )
+
+
+def test_a_round_closed_by_date_publishes_once_and_never_reopens(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    lead = helpers.lead(session, settings)
+    bearer = _bearer(session, settings, lead.user)
+    assessment_round = helpers.team_round(session, lead.team)
+    assert assessment_round.id is not None
+    for role in ROLES_OF_THREE:
+        _invited(session, settings, assessment_round, role)
+    assessment_round.closes_at = utcnow() - timedelta(hours=1)  # the closing date passed
+    session.add(assessment_round)
+    session.commit()
+
+    published = _results(client, lead, assessment_round.id, bearer)
+    assert published["result"] is not None
+    assert published["final"] is True
+    later = (utcnow() + timedelta(days=7)).date().isoformat()
+    extended = client.post(
+        f"/api{lead.team_url}/rounds/{assessment_round.id}/extend",
+        json={"closes_on": later},
+        headers=bearer,
+    )
+    assert extended.status_code == 409
+    assert _results(client, lead, assessment_round.id, bearer)["result"] == published["result"]
+
+
+def test_an_erasure_after_close_withdraws_the_result(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    lead = helpers.lead(session, settings)
+    bearer = _bearer(session, settings, lead.user)
+    assessment_round = helpers.team_round(session, lead.team)
+    assert assessment_round.id is not None
+    responses = [
+        _invited(session, settings, assessment_round, role)
+        for role in (*ROLES_OF_THREE, "software_engineer")
+    ]
+    session.commit()
+    _close(client, lead, assessment_round.id, bearer)
+    assert _results(client, lead, assessment_round.id, bearer)["result"] is not None
+
+    respondent = session.get(Respondent, responses[0].respondent_id)
+    assert respondent is not None
+    privacy.erase_respondent(session=session, respondent=respondent)
+    session.commit()
+
+    # three responses remain, but the result before and after would differ by the erased one
+    assert _results(client, lead, assessment_round.id, bearer)["result"] is None
+    page = client.get(f"{lead.team_url}/rounds/{assessment_round.id}/results", headers=lead.headers)
+    assert "withdrawn after a request to erase answers" in page.text

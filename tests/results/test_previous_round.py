@@ -17,6 +17,7 @@ from sqlmodel import Session
 from app.config import QUESTIONNAIRES_DIR, Settings
 from app.models import AssessmentRound, RoundResult
 from app.results import reads
+from app.results.service import store_round_result
 from app.rubric.answers_file import assess_file, read_answers_file
 from app.rubric.loader import Catalog, load_catalog
 from app.rubric.output import to_data
@@ -111,7 +112,7 @@ def test_a_report_does_not_compare_with_a_round_still_below_its_threshold(
         helpers.submit(session, first, role, other="low")  # three: below the threshold of 5
     first.created_at = START
     session.add(first)
-    second = helpers.team_round(session, lead.team, title="Round 2")
+    second = helpers.team_round(session, lead.team, title="Round 2", status="closed")
     for role in ("data_scientist", "ml_engineer", "software_engineer"):
         helpers.submit(session, second, role, other="high")
     assert lead.team.id is not None
@@ -132,10 +133,11 @@ def test_the_page_and_the_report_say_the_same_when_no_model_is_recommended(
 ) -> None:
     lead = helpers.lead(session, settings)
     assessment_round = helpers.team_round(
-        session, lead.team, instruments=["collaboration", "handoff", "debt"]
+        session, lead.team, instruments=["collaboration", "handoff", "debt"], status="closed"
     )
     for role in ("data_scientist", "ml_engineer", "software_engineer"):
-        helpers.submit(session, assessment_round, role)
+        helpers.submit(session, assessment_round, role, store=False)
+    store_round_result(session=session, assessment_round=assessment_round)  # published at close
     session.commit()
 
     url = f"{lead.team_url}/rounds/{assessment_round.id}"

@@ -1,0 +1,328 @@
+"""The anonymity rule for every viewer of a team survey's results (PRODUCT.md section 6).
+
+The guarantee is stated against the strongest insider: someone who knows their own answers and
+has saved everything they were ever shown must not single out another respondent's answers.
+Every figure has a *support set* (the responses it is computed from): the team's figures rest
+on every submitted response, figures that use role labels (perception gaps, disputed marks and
+the level ranges resting on them) on each role group's responses as well. The rule:
+
+* **Partition.** Split the responses by every support set the viewer can see; each part, less
+  the viewer's own response, is empty or holds at least k (the round's threshold; role-group
+  parts at least ``max(k, ROLE_GROUP_MIN)``). A role group failing it is withheld (the smallest
+  first, until the rest passes); when the team part fails, nothing is shown.
+* **Published once.** A team survey's result is published when the round closes (by the lead
+  or by date) with at least k responses, and never changes afterwards; while it is open,
+  viewers see progress only. An erasure after close withdraws it.
+
+Reads of a round's result for display go through ``shown`` (or ``load_shown``), which take the
+viewer. A viewer not known by their own response is ``ANYONE``: the rule is then applied for
+every viewer who could hold a response in the round at once (the leads and org leaders who
+answered through the workspace, and every respondent when respondents see results), which is
+never less strict than the viewer's own. Solo rounds are outside the rule: the lead answers for
+the team, openly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from app.accounts.tokens import hash_token
+from app.config import Settings
+from app.db import utcnow
+from app.models import (
+    AssessmentRound,
+    AuditEvent,
+    Respondent,
+    Response,
+    ResponseStatus,
+    RoundMode,
+    RoundResult,
+    RoundStatus,
+)
+from app.results.model import TeamResult
+from app.rubric.schema import ROLE_GROUPS
+
+ROLE_GROUP_MIN = 3  # role-group figures always need at least this many responses
+WITHDRAWN_ACTION = "round.result_withdrawn"
+
+HIDDEN_NOTE = "hidden to protect anonymity"
+WITHDRAWN = "withdrawn after a request to erase answers"
+
+
+def role_group(role: str) -> str | None:
+    return next((group for group, roles in ROLE_GROUPS.items() if role in roles), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """One submitted response, as the rule sees it: never its answers."""
+
+    response_id: int
+    group: str | None  # its role group; None for roles outside the groups ("other")
+    may_view: bool  # its author may be a viewer (answered in the workspace, or sees results)
+
+
+@dataclasses.dataclass(frozen=True)
+class Viewer:
+    """Who is looking: their own response in the round, if any (``known`` False: anyone)."""
+
+    own_response_id: int | None = None
+    known: bool = True
+
+
+ANYONE = Viewer(known=False)
+OUTSIDER = Viewer()  # a viewer with no response in the round
+
+
+@dataclasses.dataclass(frozen=True)
+class Shown:
+    """What one viewer may see of a round's published figures."""
+
+    team: bool
+    groups: frozenset[str]  # role groups whose figures show
+    withheld_groups: frozenset[str]  # role groups with responses whose figures do not
+
+
+def _own_ids(members: Sequence[Member], viewer: Viewer) -> tuple[int | None, ...]:
+    if viewer.known:
+        return (viewer.own_response_id,)
+    return (None, *(m.response_id for m in members if m.may_view))
+
+
+def _part_holds(part: Sequence[Member], minimum: int, owns: Iterable[int | None]) -> bool:
+    ids = {m.response_id for m in part}
+    for own in owns:
+        left = len(ids - {own}) if own is not None else len(ids)
+        if 0 < left < minimum:
+            return False
+    return True
+
+
+def decide(members: Sequence[Member], *, k: int, viewer: Viewer) -> Shown:
+    """The partition rule applied to a round's submitted responses for ``viewer``."""
+    owns = _own_ids(members, viewer)
+    present = {m.group for m in members if m.group is not None}
+    group_min = max(k, ROLE_GROUP_MIN)
+    team_ok = all(len({m.response_id for m in members} - {own}) >= k for own in owns)
+    if not team_ok:
+        return Shown(team=False, groups=frozenset(), withheld_groups=frozenset(present))
+    by_group = {g: [m for m in members if m.group == g] for g in present}
+    shown = {g for g in present if _part_holds(by_group[g], group_min, owns)}
+    shown = {g for g in shown if len(by_group[g]) >= group_min}
+    while shown:
+        rest = [m for m in members if m.group not in shown]
+        if _part_holds(rest, k, owns):
+            break
+        # the smallest group shown joins the rest, until the rest is empty or large enough
+        shown.remove(min(shown, key=lambda g: (len(by_group[g]), g)))
+    return Shown(team=True, groups=frozenset(shown), withheld_groups=frozenset(present - shown))
+
+
+def members_of(session: Session, assessment_round: AssessmentRound) -> tuple[Member, ...]:
+    rows = session.exec(
+        select(Response.id, Respondent.role, Respondent.invitation_id)
+        .join(Respondent, col(Respondent.id) == col(Response.respondent_id))
+        .where(
+            Response.round_id == assessment_round.id,
+            Response.status == ResponseStatus.submitted,
+        )
+        .order_by(col(Response.id))
+    ).all()
+    sees = assessment_round.respondents_see_results
+    return tuple(
+        # a response without an invitation was answered in the workspace by a lead or leader
+        Member(int(rid or 0), role_group(role), invitation is None or sees)
+        for rid, role, invitation in rows
+    )
+
+
+_Ranged = TypeVar("_Ranged", bound=BaseModel)
+
+
+def filtered(result: TeamResult, shown: Shown) -> TeamResult:
+    """``result`` with the figures of withheld role groups taken out, and a note saying so."""
+    if not shown.withheld_groups:
+        return result
+    gaps = tuple(
+        gap
+        for gap in result.perception_gaps
+        if gap.lower_group in shown.groups and gap.higher_group in shown.groups
+    )
+    answers = {}
+    for qid, spread in result.answers.items():
+        update: dict[str, object] = {}
+        # a disputed mark (and its range) rests on every role group's answers
+        if getattr(spread, "disputed", False):
+            update["disputed"] = False
+            if "high" in type(spread).model_fields:
+                update["high"] = spread.consensus
+        answers[qid] = spread.model_copy(update=update) if update else spread
+    update_result: dict[str, object] = {}
+    # level ranges and alternative outcomes rest on disputed answers: their bottom is kept
+    handoff = result.handoff
+    if handoff is not None and getattr(handoff, "disputed", False):
+        artifacts = {key: _single_level(artifact) for key, artifact in handoff.artifacts.items()}
+        update_result["handoff"] = _single_level(handoff).model_copy(
+            update={"artifacts": artifacts, "disputed": False, "label": f"level {handoff.level}"}
+        )
+    classifications = {
+        key: item.model_copy(update={"disputed": False, "alternative": None})
+        if getattr(item, "disputed", False)
+        else item
+        for key, item in result.classifications.items()
+    }
+    note = (
+        "Some comparisons between role groups are "
+        f"{HIDDEN_NOTE}: a role group needs at least {ROLE_GROUP_MIN} responses, and no "
+        "smaller group may be worked out from the others."
+    )
+    return result.model_copy(
+        update={
+            **update_result,
+            "perception_gaps": gaps,
+            "answers": answers,
+            "classifications": classifications,
+            "warnings": (*result.warnings, note),
+        }
+    )
+
+
+def _single_level(item: _Ranged) -> _Ranged:
+    """``item`` with its level range (if it has one) narrowed to its bottom level."""
+    if getattr(item, "range", None) is None:
+        return item
+    level = getattr(item, "level", None)
+    return item.model_copy(update={"range": (level, level)})
+
+
+# ---------------------------------------------------------------- published once
+
+
+def closes_by_date(assessment_round: AssessmentRound, *, now: datetime | None = None) -> bool:
+    """An open round whose closing date has passed (it closes on its next read)."""
+    closes_at = assessment_round.closes_at
+    if assessment_round.status == RoundStatus.closed or closes_at is None:
+        return False
+    if closes_at.tzinfo is None:  # SQLite hands back naive UTC
+        closes_at = closes_at.replace(tzinfo=UTC)
+    return closes_at <= (now or utcnow())
+
+
+def withdrawn(session: Session, round_id: int) -> bool:
+    """An erasure after close withdrew the round's published result."""
+    return (
+        session.exec(
+            select(AuditEvent.id).where(
+                AuditEvent.action == WITHDRAWN_ACTION,
+                AuditEvent.target_type == "round",
+                AuditEvent.target_id == str(round_id),
+            )
+        ).first()
+        is not None
+    )
+
+
+def published(assessment_round: AssessmentRound, row: RoundResult | None) -> bool:
+    """A result readers may see at all: a solo round's at once, a team survey's once closed."""
+    if row is None:
+        return False
+    if assessment_round.mode == RoundMode.solo:
+        return True
+    return assessment_round.status == RoundStatus.closed and row.final
+
+
+def shown(
+    session: Session,
+    assessment_round: AssessmentRound,
+    row: RoundResult | None,
+    viewer: Viewer = ANYONE,
+) -> TeamResult | None:
+    """The round's result as ``viewer`` may see it, or None: not published, or the team's
+    figures would single someone out for this viewer."""
+    from app.results.reads import result_of
+
+    if not published(assessment_round, row):
+        return None
+    assert row is not None
+    result = result_of(row)
+    if not result.visible:
+        return None
+    if assessment_round.mode == RoundMode.solo:
+        return result
+    verdict = decide(
+        members_of(session, assessment_round), k=assessment_round.results_min, viewer=viewer
+    )
+    if not verdict.team:
+        return None
+    return filtered(result, verdict)
+
+
+def shown_row(
+    session: Session,
+    assessment_round: AssessmentRound,
+    row: RoundResult | None,
+    viewer: Viewer = ANYONE,
+) -> RoundResult | None:
+    """``shown`` as a detached row (never added to the session) carrying the viewer's figures,
+    for readers that take a stored row."""
+    result = shown(session, assessment_round, row, viewer)
+    if result is None or row is None:
+        return None
+    return RoundResult(
+        id=row.id,
+        round_id=row.round_id,
+        label=row.label,
+        computed=result.to_data(),
+        rubric_versions=row.rubric_versions,
+        respondent_count=row.respondent_count,
+        final=row.final,
+        computed_at=row.computed_at,
+    )
+
+
+def viewer_of_user(
+    session: Session, settings: Settings, assessment_round: AssessmentRound, user_id: int | None
+) -> Viewer:
+    """A signed-in viewer (lead, org leader, consultant, admin) and the response they gave
+    through the round's "answer" route, if any: it is theirs, so it never counts for them."""
+    from app.workspace.rounds import lead_token
+
+    if user_id is None or assessment_round.id is None:
+        return ANYONE
+    token = lead_token(settings, round_id=assessment_round.id, user_id=user_id)
+    own = session.exec(
+        select(Response.id)
+        .join(Respondent, col(Respondent.id) == col(Response.respondent_id))
+        .where(Respondent.resume_token_hash == hash_token(settings, token, purpose="resume"))
+    ).first()
+    return Viewer(own_response_id=own)
+
+
+def waiting_message(
+    session: Session, assessment_round: AssessmentRound, *, submitted: int, needed: int
+) -> str:
+    """Why a team survey's results do not show (to this viewer), in plain words."""
+    assert assessment_round.id is not None
+    reason = "so that no one's answers can be worked out from them"
+    if assessment_round.status != RoundStatus.closed:
+        return (
+            f"The survey is open: {submitted} responses so far. Team results are published "
+            f"once, when it closes, if at least {needed} people have answered, {reason}."
+        )
+    if withdrawn(session, assessment_round.id):
+        return f"Team results were {WITHDRAWN}."
+    if submitted < needed:
+        return (
+            f"The survey closed with fewer than {needed} responses, so no team results were "
+            f"published, {reason}."
+        )
+    return (
+        f"Team results are {HIDDEN_NOTE}: fewer than {needed} responses besides your own "
+        "are behind them."
+    )
