@@ -285,6 +285,7 @@ def load_catalog_from_texts(
         version=main_practices.version,
         practices=main_practices.practices
         + tuple(p for _, extra, _ in extra_practices for p in extra.practices),  # type: ignore[attr-defined]
+        defining_problems=main_practices.defining_problems,
     )
 
     # instruments in their declared order (then by id), the order respondents meet them
@@ -642,6 +643,7 @@ class _CrossChecker:
                     )
                 seen.add(practice.id)
             self._check_practice_file(where, catalog, known)
+            self._check_defining_problems(where, catalog)
 
     def _check_practice_file(
         self, where: tuple[str, Any], catalog: PracticeCatalog, known: set[str]
@@ -683,6 +685,17 @@ class _CrossChecker:
                 self._report(
                     where, [*loc, "trigger"], f"no answers can trigger practice {practice.id!r}"
                 )
+            for p_index, prerequisite in enumerate(practice.prerequisites):
+                required = next((p for p in catalog.practices if p.id == prerequisite), None)
+                if required is not None and not set(practice.stages) <= set(required.stages):
+                    # a prerequisite must be expected whenever its dependant is, or the
+                    # roadmap would have to put the dependant before what it needs
+                    self._report(
+                        where,
+                        [*loc, "prerequisites", p_index],
+                        f"prerequisite {prerequisite!r} is not expected at every stage "
+                        f"{practice.id!r} is",
+                    )
             if practice.unlocks is not None:
                 self._check_unlocks(
                     where,
@@ -691,6 +704,40 @@ class _CrossChecker:
                     practice.unlocks.artifact,
                     practice.unlocks.level,
                 )
+
+    def _check_defining_problems(self, where: tuple[str, Any], catalog: PracticeCatalog) -> None:
+        known = {practice.id for practice in catalog.practices}
+        for index, problem in enumerate(catalog.defining_problems):
+            loc = ["defining_problems", index]
+            self._check_sources(where, loc, problem.sources)
+            for r_index, remedy in enumerate(problem.remedies):
+                if remedy not in known:
+                    self._report(where, [*loc, "remedies", r_index], f"unknown practice {remedy!r}")
+            if problem.when is not None:
+                self._check_rule(where, [*loc, "when"], problem.when)
+            if problem.classification is not None:
+                instrument_id, _, class_id = problem.classification.partition(".")
+                instrument = self.instruments.get(instrument_id)
+                found = (
+                    next((c for c in instrument.classifications if c.id == class_id), None)
+                    if instrument
+                    else None
+                )
+                if found is None:
+                    self._report(
+                        where,
+                        [*loc, "classification"],
+                        f"unknown classification {problem.classification!r}",
+                    )
+                else:
+                    outcomes = {outcome.id for outcome in found.outcomes}
+                    for o_index, outcome in enumerate(problem.outcomes):
+                        if outcome not in outcomes:
+                            self._report(
+                                where,
+                                [*loc, "outcomes", o_index],
+                                f"{problem.classification} has no outcome {outcome!r}",
+                            )
 
     def _check_unlocks(
         self, where: tuple[str, Any], loc: list[Any], instrument_id: str, artifact: str, level: int
@@ -723,14 +770,32 @@ class _CrossChecker:
             for c_index, caveat in enumerate(model.caveats):
                 self._check_sources(where, [*loc, "caveats", c_index], caveat.sources)
                 self._check_rule(where, [*loc, "caveats", c_index, "when"], caveat.when)
-        # The quick check must still be able to rank process models.
+        # Fit reads the project's type (unscored instruments), never how good its practices
+        # are: those add caveats. A question outside the quick check may refine the ranking.
         for qid, first_use in sorted(fit_questions.items()):
-            question = self.questions.get(qid)
-            if question is not None and not question.quick:
+            instrument = self.instruments.get(qid.partition(".")[0])
+            if qid in self.questions and instrument is not None and instrument.scored:
                 self._report(
                     where,
                     first_use,
-                    f"process-model fit rules use {qid}, which is not in the quick check",
+                    f"process-model fit rules use {qid}, a scored practice question: fit reads "
+                    "only the project's type (caveats may read practices)",
+                )
+        # The quick check must still be able to rank process models.
+        for index, model in enumerate(self.process_models.process_models):
+            quick_rule = any(
+                rule.weight > 0
+                and all(
+                    (q := self.questions.get(p.q)) is None or q.quick
+                    for p in iter_predicates(rule.when)
+                )
+                for rule in model.fit
+            )
+            if not quick_rule:
+                self._report(
+                    where,
+                    ["process_models", index, "fit"],
+                    f"{model.id} has no positive fit rule on quick-check questions",
                 )
 
 

@@ -3,7 +3,9 @@
 Fit of a process model (docs/scoring.md): 100 · max(0, Σ weights of the fit rules that hold) /
 Σ positive weights. Unknown rules add nothing and are listed. Practice priority:
 gap × impact / effort cost (S=1, M=2, L=3), gap = 1 − mean(score/4) of the answered questions
-the practice addresses (1 when none is answered).
+the practice addresses (1 when none is answered), doubled for a production control from
+productionising on and halved for a refinement; the remedies of a team's defining problems go
+to Now first.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.rubric.categorical import LevelResult, evaluate_levels
+from app.rubric.categorical import LevelResult, classify, evaluate_levels
 from app.rubric.loader import Catalog
 from app.rubric.rules import STAGES, AnswerLookup, evaluate, referenced_questions
-from app.rubric.schema import EFFORT_COST, SCALE_MAX, Practice, ProcessModel
+from app.rubric.schema import EFFORT_COST, SCALE_MAX, DefiningProblem, Practice, ProcessModel
 
 NOW_LIMIT = 5
 NEXT_LIMIT = 10  # a roadmap is read, not searched: lower priorities wait under Later
@@ -179,6 +181,10 @@ def sensitivity(
             {q for g in instrument.levels.gates for q in referenced_questions(g.rule)}
         )
         before = {a.artifact: a.level for a in levels.artifacts} | {"overall": levels.overall}
+        # gates whose questions are not expected at the stage are left out, as in the levels
+        later = frozenset(
+            q for q, ref in catalog.questions.items() if stage not in ref.question.stages
+        )
         for qid in gate_questions:
             for alternative in _alternatives(catalog, qid, values.get(qid)):
                 changed = catalog.lookup({**values, qid: alternative}, stage=stage, hidden=hidden)
@@ -265,6 +271,61 @@ def practice_gap(catalog: Catalog, practice: Practice, values: Mapping[str, Any]
     return round(1 - sum(scores) / len(scores), 3) if scores else 1.0
 
 
+PRODUCTION_STAGES = ("productionising", "operating")
+PRODUCTION_CONTROL_WEIGHT = 2  # production controls count double once a model goes live
+REFINEMENT_WEIGHT = 0.5  # a refinement improves something that must already work
+_BUCKETS = ("now", "next", "later")
+
+
+def practice_priority(practice: Practice, gap: float, stage: str) -> float:
+    """gap x impact / effort (the base term), weighted by stage and by foundation vs refinement."""
+    priority = gap * practice.impact / EFFORT_COST[practice.effort]
+    if practice.production_control and stage in PRODUCTION_STAGES:
+        priority *= PRODUCTION_CONTROL_WEIGHT
+    if practice.refinement:
+        priority *= REFINEMENT_WEIGHT
+    return round(priority, 3)
+
+
+def defining_problems(catalog: Catalog, lookup: AnswerLookup) -> list[DefiningProblem]:
+    """The team's defining problems that hold (not those that might: a remedy is only pinned to
+    Now on the answers given)."""
+    held = []
+    for problem in catalog.practices.defining_problems:
+        if problem.when is not None:
+            if evaluate(problem.when, lookup).is_true:
+                held.append(problem)
+            continue
+        instrument_id, _, class_id = (problem.classification or "").partition(".")
+        instrument = catalog.instruments.get(instrument_id)
+        classification = (
+            next((c for c in instrument.classifications if c.id == class_id), None)
+            if instrument
+            else None
+        )
+        if classification is None:
+            continue
+        if classify(classification, lookup).outcome in problem.outcomes:
+            held.append(problem)
+    return held
+
+
+def findings_answered(catalog: Catalog, practice: Practice, lookup: AnswerLookup) -> int:
+    """How many risks, fit warnings and debt items that hold rest on an answer the practice
+    addresses (or name the practice): the second tie-breaker after impact."""
+    addressed = set(practice.addresses)
+    count = 0
+    for instrument in catalog.instruments.values():
+        for finding in instrument.findings:
+            if finding.kind == "strength" or not addressed & referenced_questions(finding.when):
+                continue
+            count += evaluate(finding.when, lookup).is_true
+        for item in instrument.debt_items:
+            if item.practice == practice.id or addressed & referenced_questions(item.when):
+                count += evaluate(item.when, lookup).is_true
+    return count
+
+
 def build_roadmap(
     catalog: Catalog,
     lookup: AnswerLookup,
@@ -273,9 +334,16 @@ def build_roadmap(
     adopted: Iterable[str],
     levels: LevelResult | None,
 ) -> Roadmap:
+    """Practices whose trigger holds, in Now / Next / Later (docs/scoring.md, "Roadmap").
+
+    Order: remedies of the team's defining problems first (with whatever they need first),
+    then priority, impact, findings answered and catalogue order. A practice is placed only
+    after its open prerequisites, never in an earlier bucket than they are."""
     adopted_ids = set(adopted)
-    triggered: list[tuple[Practice, float, float]] = []
+    practices = {p.id: p for p in catalog.practices.practices}
+    order = {p.id: i for i, p in enumerate(catalog.practices.practices)}
     to_check = []
+    scored: dict[str, tuple[float, float, int]] = {}  # gap, priority, findings answered
     for practice in catalog.practices.practices:
         verdict = evaluate(practice.trigger, lookup)
         if verdict.is_unknown and practice.id not in adopted_ids:
@@ -283,41 +351,85 @@ def build_roadmap(
         if not verdict.is_true and practice.id not in adopted_ids:
             continue
         gap = practice_gap(catalog, practice, lookup.answers)
-        priority = round(gap * practice.impact / EFFORT_COST[practice.effort], 3)
-        triggered.append((practice, gap, priority))
-    open_ids = {p.id for p, _, _ in triggered if p.id not in adopted_ids}
-    order = {p.id: i for i, p in enumerate(catalog.practices.practices)}
-    triggered.sort(key=lambda item: (-item[2], order[item[0].id]))
-    buckets: dict[str, list[RoadmapItem]] = {"now": [], "next": [], "later": [], "adopted": []}
-    for practice, gap, priority in triggered:
-        blocked_by = [p for p in practice.prerequisites if p in open_ids]
-        if practice.id in adopted_ids:
+        scored[practice.id] = (
+            gap,
+            practice_priority(practice, gap, stage),
+            findings_answered(catalog, practice, lookup),
+        )
+    open_ids = {pid for pid in scored if pid not in adopted_ids}
+
+    # Remedies of the defining problems, and the open prerequisites they need, go to Now.
+    pinned: dict[str, str] = {}  # practice -> why it is pinned
+    for problem in defining_problems(catalog, lookup):
+        for remedy in problem.remedies:
+            if remedy in open_ids and stage in practices[remedy].stages:
+                pinned.setdefault(
+                    remedy, f"remedy for this team's defining problem: {problem.title}"
+                )
+    for remedy in list(pinned):
+        for needed in _open_prerequisites(practices, remedy, open_ids):
+            pinned.setdefault(needed, f"needed first for {practices[remedy].title}")
+
+    def rank(pid: str) -> tuple[bool, float, int, int, int]:
+        _, priority, findings = scored[pid]
+        return (pid not in pinned, -priority, -practices[pid].impact, -findings, order[pid])
+
+    placed: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    counts = {"now": 0, "next": 0}
+
+    def place(pid: str, visiting: frozenset[str] = frozenset()) -> None:
+        if pid in placed or pid in visiting:
+            return
+        practice = practices[pid]
+        waiting = [p for p in practice.prerequisites if p in open_ids]
+        for needed in sorted(waiting, key=rank):
+            place(needed, visiting | {pid})
+        floor = max((_BUCKETS.index(placed.get(p, "later")) for p in waiting), default=0)
+        if pid in adopted_ids:
             bucket, reason = "adopted", "marked as adopted"
         elif stage not in practice.stages:
             bucket = "later"
             reason = f"expected from the {_first_stage_after(practice.stages, stage)} stage on"
-        elif blocked_by:
-            bucket = "next" if len(buckets["next"]) < NEXT_LIMIT else "later"
-            reason = "after " + ", ".join(blocked_by)
-        elif len(buckets["now"]) < NOW_LIMIT:
+        elif pid in pinned and floor == 0:
+            bucket, reason = "now", pinned[pid]
+        elif waiting:
+            after = "after " + ", ".join(waiting)
+            if floor <= 1 and counts["next"] < NEXT_LIMIT:
+                bucket, reason = "next", after
+            else:
+                bucket, reason = "later", after
+        elif counts["now"] < NOW_LIMIT:
             bucket, reason = "now", "highest priority among the practices you can start now"
-        elif len(buckets["next"]) < NEXT_LIMIT:
+        elif counts["next"] < NEXT_LIMIT:
             bucket, reason = "next", "queued behind the Now items"
         else:
             bucket, reason = "later", "lower priority: revisit once the Next items are under way"
-        buckets[bucket].append(
+        if bucket in counts:
+            counts[bucket] += 1
+        placed[pid] = bucket
+        reasons[pid] = reason
+
+    for pid in sorted(scored, key=rank):
+        place(pid)
+
+    buckets: dict[str, list[RoadmapItem]] = {"now": [], "next": [], "later": [], "adopted": []}
+    for pid in sorted(scored, key=rank):
+        practice = practices[pid]
+        gap, priority, _ = scored[pid]
+        buckets[placed[pid]].append(
             RoadmapItem(
                 practice=practice.id,
                 title=practice.title,
                 dimension=practice.dimension,
-                bucket=bucket,
+                bucket=placed[pid],
                 priority=priority,
                 gap=gap,
                 impact=practice.impact,
                 effort=practice.effort,
                 owners=practice.owners,
                 steps=practice.steps,
-                reason=reason,
+                reason=reasons[pid],
                 unlocks=(
                     f"{practice.unlocks.artifact} level {practice.unlocks.level}"
                     if practice.unlocks
@@ -333,6 +445,21 @@ def build_roadmap(
         to_check=tuple(to_check),
         level_paths=tuple(_level_paths(catalog, levels)),
     )
+
+
+def _open_prerequisites(
+    practices: Mapping[str, Practice], pid: str, open_ids: set[str]
+) -> list[str]:
+    """Every open practice `pid` waits for, directly or through another one."""
+    found: list[str] = []
+    stack = [p for p in practices[pid].prerequisites if p in open_ids]
+    while stack:
+        needed = stack.pop()
+        if needed in found:
+            continue
+        found.append(needed)
+        stack.extend(p for p in practices[needed].prerequisites if p in open_ids)
+    return found
 
 
 def _first_stage_after(stages: Sequence[str], current: str) -> str:

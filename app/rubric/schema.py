@@ -371,12 +371,39 @@ class Practice(_Frozen):
     trigger: RuleField
     addresses: tuple[str, ...] = Field(min_length=1)
     unlocks: Unlocks | None = None
+    # Roadmap weights (docs/scoring.md, "Roadmap"): a production control counts double from
+    # productionising on; a refinement of something that must already work counts half.
+    production_control: bool = False
+    refinement: bool = False
+
+
+class DefiningProblem(_Frozen):
+    """A pattern that defines a team's situation; its triggered remedies go to Now whatever
+    their effort. It holds when the named classification has one of `outcomes`, or `when`."""
+
+    id: Identifier
+    title: Text
+    classification: str | None = None  # "instrument.classification"
+    outcomes: tuple[Identifier, ...] = ()
+    when: RuleField | None = None
+    remedies: tuple[Identifier, ...] = Field(min_length=1)
+    why: Text
+    sources: Sources
+
+    @model_validator(mode="after")
+    def _one_test(self) -> DefiningProblem:
+        if (self.classification is None) == (self.when is None):
+            raise ValueError("a defining problem needs either 'classification' or 'when'")
+        if self.classification is not None and not self.outcomes:
+            raise ValueError("a defining problem read from a classification needs 'outcomes'")
+        return self
 
 
 class PracticeCatalog(_Frozen):
     kind: Literal["practices"] = "practices"
     version: str
     practices: tuple[Practice, ...] = Field(min_length=1)
+    defining_problems: tuple[DefiningProblem, ...] = ()
 
 
 class FitRule(_Frozen):

@@ -28,12 +28,7 @@ from app.rubric.recommend import rank_models
 
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "reference"
 # Cases set against another case (different defining problems, different sizes).
-# (with the reason a comparison fails before the rule that makes it hold).
-COMPARED = {
-    "roadmap_over_the_wall": None,
-    "roadmap_manual_deployment": None,
-    "programme_system_first": "2026.1 reads no fit rule from project size",
-}
+COMPARED = ("roadmap_over_the_wall", "roadmap_manual_deployment", "programme_system_first")
 
 # The reference case in which each trajectory question decides something, and why (passage).
 DECIDING_CASE = {
@@ -82,13 +77,7 @@ def ranking(result: dict[str, Any]) -> list[tuple[str, float]]:
     return [(model["id"], model["fit"]) for model in result["process_models"]]
 
 
-def compared_param(stem: str) -> Any:
-    reason = COMPARED[stem]
-    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-    return pytest.param(stem, id=stem, marks=marks)
-
-
-@pytest.mark.parametrize("stem", [compared_param(stem) for stem in COMPARED])
+@pytest.mark.parametrize("stem", COMPARED)
 def test_case_differs_from_the_case_the_sources_set_it_against(stem: str) -> None:
     expected = case_data(stem)["expected"]
     result = scored(stem)
@@ -121,20 +110,7 @@ def test_every_trajectory_question_has_a_deciding_case(catalog: Catalog) -> None
     assert set(DECIDING_CASE) == questions
 
 
-# Questions that 2026.1 reads in no fit rule, caveat or warning of their case.
-UNUSED_IN_2026_1 = {
-    "data_source": "2026.1 reads the data source nowhere in the process recommendation",
-    "model_source": "2026.1 reads the model's source nowhere (no fit rule, caveat or warning)",
-}
-
-
-def question_param(question: str) -> Any:
-    reason = UNUSED_IN_2026_1.get(question)
-    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-    return pytest.param(question, id=question, marks=marks)
-
-
-@pytest.mark.parametrize("question", [question_param(q) for q in sorted(DECIDING_CASE)])
+@pytest.mark.parametrize("question", sorted(DECIDING_CASE))
 def test_removing_a_trajectory_answer_changes_its_reference_case(
     catalog: Catalog, question: str
 ) -> None:

@@ -384,11 +384,18 @@ CASES: tuple[Case, ...] = (
         "a fit rule's weight must not be 0",
     ),
     Case(
-        "fit_rule_uses_non_quick_question",
+        "fit_rule_uses_practice_question",
         "process_models.yaml",
         "{q: shape.risk, in: [known, plausible]}",
-        "{q: shape.team_size, at_least: 5}",
-        "process-model fit rules use shape.team_size, which is not in the quick check",
+        "{q: quality.unit_tests, at_least: some}",
+        "process-model fit rules use quality.unit_tests, a scored practice question",
+    ),
+    Case(
+        "quick_check_cannot_rank_a_model",
+        "process_models.yaml",
+        "{when: {q: shape.risk, equals: unknown_feasibility}, weight: 3,",
+        "{when: {q: shape.team_size, at_least: 5}, weight: 3,",
+        "risk_first has no positive fit rule on quick-check questions",
     ),
 )
 
