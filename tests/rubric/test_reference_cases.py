@@ -118,6 +118,9 @@ def test_case_gets_what_the_sources_argue(catalog: Catalog, path: Path) -> None:
     holding = {f["id"] for f in result["findings"] if f["status"] in ("holds", "unknown")}
     for finding in expected.get("findings_exclude", []):
         assert finding not in holding, f"{finding} is shown"
+    holds = {f["id"] for f in result["findings"] if f["status"] == "holds"}
+    for finding in expected.get("findings_include", []):
+        assert finding in holds, f"{finding} does not hold: {sorted(holds)}"
     _check_roadmap_and_fit(expected, result)
 
 
