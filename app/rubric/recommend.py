@@ -188,7 +188,7 @@ def sensitivity(
         for qid in gate_questions:
             for alternative in _alternatives(catalog, qid, values.get(qid)):
                 changed = catalog.lookup({**values, qid: alternative}, stage=stage, hidden=hidden)
-                result = evaluate_levels(instrument, changed)
+                result = evaluate_levels(instrument, changed, later)
                 assert result is not None
                 after = {a.artifact: a.level for a in result.artifacts} | {
                     "overall": result.overall

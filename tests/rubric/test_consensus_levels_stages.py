@@ -341,3 +341,24 @@ def test_in_a_team_improving_one_answer_never_lowers_the_levels_lower_bound(
     assert before.levels is not None
     assert after.levels is not None
     assert after.levels.overall >= before.levels.overall
+
+
+def test_sensitivity_lists_no_level_change_from_questions_not_expected_yet(
+    catalog: Catalog,
+) -> None:
+    # An exploring team with a written handoff process: changing an answer nobody is asked at
+    # exploration cannot move its level, so "what would change this" must not list it.
+    values = {
+        "handoff.handoff_process": "written_followed",
+        "handoff.standards_in_done": "standards_in_done",
+        "collaboration.engineers_early": "from_start_routinely",
+        "collaboration.team_structure": "cross_functional",
+        "collaboration.ds_in_system_planning": "usually",
+    }
+    result = assess(
+        catalog, RoundSettings(stage="exploration"), people(("lead", "team_lead", values))
+    )
+    moved = {s.question for s in result.sensitivity if s.effect == "level"}
+    later = {qid for qid in moved if "exploration" not in question(catalog, qid).stages}
+    assert later == set()
+    assert "handoff.handoff_process" in moved  # the answer the level does rest on
