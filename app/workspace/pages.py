@@ -41,7 +41,7 @@ from app.surveys.pages import STAGES, minutes_for
 from app.surveys.service import round_closed, survey_plan
 from app.workspace import acting, rounds
 from app.workspace.results import visibility_of
-from app.workspace.rounds import DEFAULT_ROLES, LinkState, RoleCount
+from app.workspace.rounds import DEFAULT_ROLES, LinkState
 from app.workspace.urls import results_url, round_url, team_url
 
 DAY: Final = "%-d %B %Y"
@@ -164,13 +164,10 @@ def waiting_text(submitted: int, needed: int, solo: bool) -> str:
     return f"Waiting for more responses — {submitted} so far ({needed} needed)"
 
 
-def round_lines(
-    *, session: Session, catalog: Catalog, team_ids: Sequence[int], latest_only: bool
-) -> dict[int, list[RoundLine]]:
-    """Rounds per team, newest first (only the newest with ``latest_only``), with headlines
-    from the stored results that the anonymity rule lets show."""
-    if not team_ids:
-        return {}
+def _rounds_of(
+    session: Session, team_ids: Sequence[int], *, latest_only: bool
+) -> list[AssessmentRound]:
+    """The teams' rounds, newest first; with ``latest_only`` one per team."""
     query = select(AssessmentRound).where(col(AssessmentRound.team_id).in_(team_ids))
     if latest_only:
         newest = (
@@ -197,6 +194,17 @@ def round_lines(
             continue  # two rounds started in the same instant: the later id
         seen.add(item.team_id)
         chosen.append(item)
+    return chosen
+
+
+def round_lines(
+    *, session: Session, catalog: Catalog, team_ids: Sequence[int], latest_only: bool
+) -> dict[int, list[RoundLine]]:
+    """Rounds per team, newest first (only the newest with ``latest_only``), with headlines
+    from the stored results that the anonymity rule lets show."""
+    if not team_ids:
+        return {}
+    chosen = _rounds_of(session, team_ids, latest_only=latest_only)
     round_ids = [r.id for r in chosen if r.id is not None]
     counts = dict(
         session.exec(
@@ -492,6 +500,69 @@ def default_values(
     )
 
 
+def _mode_options(values: RoundFormValues) -> tuple[Option, ...]:
+    return (
+        Option(
+            "team_survey",
+            "Team survey",
+            "Colleagues in each role answer through an invitation link. Results appear "
+            "once enough of them have answered, and show where roles disagree.",
+            values.mode == "team_survey",
+        ),
+        Option(
+            "solo",
+            "Just me",
+            "You answer for the team on your own. Results appear as soon as you submit.",
+            values.mode == "solo",
+        ),
+    )
+
+
+def _kind_options(
+    catalog: Catalog, available: tuple[str, ...], values: RoundFormValues
+) -> tuple[Option, ...]:
+    """Full or quick, each with the minutes it takes a respondent (and a lead alone)."""
+    solo_quick = _minutes(catalog, "quick", "solo", "team_lead", available)
+    solo_full = _minutes(catalog, "full", "solo", "team_lead", available)
+    each_quick = _minutes(catalog, "quick", "team_survey", "data_scientist", available)
+    each_full = _minutes(catalog, "full", "team_survey", "data_scientist", available)
+    return (
+        Option(
+            "full",
+            "Full assessment",
+            f"About {each_full} minutes per person ({solo_full} if you answer alone).",
+            values.kind == "full",
+        ),
+        Option(
+            "quick",
+            "Quick check",
+            f"About {each_quick} minutes per person ({solo_quick} if you answer alone): "
+            "the same results from fewer questions, with lower coverage.",
+            values.kind == "quick",
+        ),
+    )
+
+
+def _threshold_options(threshold: int, values: RoundFormValues) -> tuple[Option, ...]:
+    """When results appear: the organisation's threshold, or 2 for a very small team."""
+    if threshold == 2:
+        return (Option("2", "After 2 responses", "", True),)
+    return (
+        Option(
+            str(threshold),
+            f"After {threshold} responses",
+            "Recommended: no one's answers can be worked out from the team result.",
+            values.results_min == threshold,
+        ),
+        Option(
+            "2",
+            "After 2 responses",
+            "For a very small team. Respondents are told on the survey's first page.",
+            values.results_min == 2,
+        ),
+    )
+
+
 def new_round_page(
     *,
     session: Session,
@@ -512,10 +583,6 @@ def new_round_page(
     available = tuple(catalog_store.round_instruments(catalog, organisation))
     threshold = rounds.results_threshold(settings, organisation)
     today = utcnow().date()
-    solo_quick = _minutes(catalog, "quick", "solo", "team_lead", available)
-    solo_full = _minutes(catalog, "full", "solo", "team_lead", available)
-    each_quick = _minutes(catalog, "quick", "team_survey", "data_scientist", available)
-    each_full = _minutes(catalog, "full", "team_survey", "data_scientist", available)
     count = session.exec(
         select(func.count()).select_from(AssessmentRound).where(AssessmentRound.team_id == team.id)
     ).one()
@@ -526,36 +593,8 @@ def new_round_page(
         action=f"{team_url(team.id)}/rounds",
         cancel_url=team_url(team.id),
         form_key=form_key,
-        modes=(
-            Option(
-                "team_survey",
-                "Team survey",
-                "Colleagues in each role answer through an invitation link. Results appear "
-                "once enough of them have answered, and show where roles disagree.",
-                values.mode == "team_survey",
-            ),
-            Option(
-                "solo",
-                "Just me",
-                "You answer for the team on your own. Results appear as soon as you submit.",
-                values.mode == "solo",
-            ),
-        ),
-        kinds=(
-            Option(
-                "full",
-                "Full assessment",
-                f"About {each_full} minutes per person ({solo_full} if you answer alone).",
-                values.kind == "full",
-            ),
-            Option(
-                "quick",
-                "Quick check",
-                f"About {each_quick} minutes per person ({solo_quick} if you answer alone): "
-                "the same results from fewer questions, with lower coverage.",
-                values.kind == "quick",
-            ),
-        ),
+        modes=_mode_options(values),
+        kinds=_kind_options(catalog, available, values),
         stages=tuple(
             Option(stage, label, description, values.stage == stage)
             for stage, (label, description) in STAGES.items()
@@ -571,22 +610,7 @@ def new_round_page(
             for instrument_id in available
         ),
         roles=tuple(Option(role, role_label(role), "", role in values.roles) for role in ROLES),
-        thresholds=(
-            Option(
-                str(threshold),
-                f"After {threshold} responses",
-                "Recommended: no one's answers can be worked out from the team result.",
-                values.results_min == threshold,
-            ),
-            Option(
-                "2",
-                "After 2 responses",
-                "For a very small team. Respondents are told on the survey's first page.",
-                values.results_min == 2 and threshold != 2,
-            ),
-        )
-        if threshold != 2
-        else (Option("2", "After 2 responses", "", True),),
+        thresholds=_threshold_options(threshold, values),
         title_value=values.title,
         title_placeholder=f"Round {count + 1}",
         closes_on=values.closes_on,
@@ -684,6 +708,41 @@ def reminder_text(*, team: Team, assessment_round: AssessmentRound, minutes: int
     )
 
 
+def _instrument_titles(catalog: Catalog, settings: RoundSettings) -> tuple[str, ...]:
+    return tuple(catalog.instruments[i].title for i in settings.instrument_ids(catalog))
+
+
+def _link_view(state: LinkState) -> LinkView:
+    return LinkView(
+        role=state.role,
+        label=role_label(state.role),
+        for_whom=ROLE_GROUPS.get(state.role, state.role),
+        status=state.status,
+        status_label=LINK_STATUS[state.status],
+        uses=f"{state.uses} of {state.use_limit} used",
+        expires=until(state.expires_at),
+        active=state.status == "active",
+    )
+
+
+def _new_link(role: str, issued: invitations.IssuedInvitation, settings: Settings) -> NewLink:
+    """A link just issued, shown this once (its token is not stored)."""
+    return NewLink(
+        role=role,
+        label=f"Link for {ROLE_GROUPS.get(role, role)}",
+        url=issued.url(settings),
+        input_id=f"link-{role}",
+        expires=until(issued.invitation.expires_at),
+    )
+
+
+def _last_day(assessment_round: AssessmentRound, today: date) -> date:
+    """The round's last day, or the default one for the extend form of a round without it."""
+    if assessment_round.closes_at:
+        return (assessment_round.closes_at - timedelta(seconds=1)).date()
+    return today + timedelta(days=rounds.DEFAULT_SURVEY_DAYS)
+
+
 def round_page(
     *,
     session: Session,
@@ -708,7 +767,6 @@ def round_page(
     states: Sequence[LinkState] = rounds.link_states(
         session=session, assessment_round=assessment_round
     )
-    counts: Sequence[RoleCount] = rounds.role_counts(session=session, round_id=assessment_round.id)
     lead = rounds.lead_response(
         session=session,
         settings=settings,
@@ -717,12 +775,7 @@ def round_page(
     )
     working = {state.role for state in states if state.status == "active"}
     today = utcnow().date()
-    closes_on = (
-        (assessment_round.closes_at - timedelta(seconds=1)).date()
-        if assessment_round.closes_at
-        else today + timedelta(days=rounds.DEFAULT_SURVEY_DAYS)
-    )
-    is_open = not round_closed(assessment_round)
+    closes_on = _last_day(assessment_round, today)
     minutes = minutes_for(len(plan.asked))
     return RoundPage(
         title=assessment_round.title or "Round",
@@ -736,12 +789,9 @@ def round_page(
         kind=KIND_LABELS.get(assessment_round.kind, humanise(assessment_round.kind)),
         mode=MODE_LABELS.get(assessment_round.mode, humanise(assessment_round.mode)),
         stage=stage_label(assessment_round.stage),
-        instruments=tuple(
-            round_catalog.instruments[i].title
-            for i in settings_of_round.instrument_ids(round_catalog)
-        ),
+        instruments=_instrument_titles(round_catalog, settings_of_round),
         status=round_status(assessment_round),
-        open=is_open,
+        open=not round_closed(assessment_round),
         closed=assessment_round.status == RoundStatus.closed,
         minutes=minutes,
         results_min=assessment_round.results_min,
@@ -753,30 +803,12 @@ def round_page(
         if visibility.visible
         else waiting_text(visibility.submitted, visibility.needed, solo),
         role_counts=tuple(
-            RoleCountView(c.role, role_label(c.role), c.started, c.submitted) for c in counts
+            RoleCountView(c.role, role_label(c.role), c.started, c.submitted)
+            for c in rounds.role_counts(session=session, round_id=assessment_round.id)
         ),
-        links=tuple(
-            LinkView(
-                role=state.role,
-                label=role_label(state.role),
-                for_whom=ROLE_GROUPS.get(state.role, state.role),
-                status=state.status,
-                status_label=LINK_STATUS[state.status],
-                uses=f"{state.uses} of {state.use_limit} used",
-                expires=until(state.expires_at),
-                active=state.status == "active",
-            )
-            for state in states
-        ),
+        links=tuple(_link_view(state) for state in states),
         new_links=tuple(
-            NewLink(
-                role=role,
-                label=f"Link for {ROLE_GROUPS.get(role, role)}",
-                url=issued.url(settings),
-                input_id=f"link-{role}",
-                expires=until(issued.invitation.expires_at),
-            )
-            for role, issued in (new_links or {}).items()
+            _new_link(role, issued, settings) for role, issued in (new_links or {}).items()
         ),
         missing_roles=tuple(
             Option(role, role_label(role), "", False) for role in ROLES if role not in working

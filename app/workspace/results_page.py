@@ -20,7 +20,7 @@ from app import charts
 from app.charts import ChartSpec
 from app.charts.svg import to_svg
 from app.config import Settings
-from app.models import AssessmentRound, Organisation, RoundMode, Team
+from app.models import AssessmentRound, Organisation, RoundMode, RoundResult, Team
 from app.reports import commentary as report_commentary
 from app.reports import context as report_context
 from app.reports.branding import organisation_branding
@@ -30,6 +30,7 @@ from app.results import visibility as anonymity_rule
 from app.results.model import TeamResult
 from app.results.reads import ORIGINAL, previous_shown, result_of
 from app.rubric import labels
+from app.rubric.anonymity import Visibility
 from app.rubric.labels import humanise
 from app.rubric.loader import Catalog
 from app.rubric.rules import DONT_KNOW
@@ -665,33 +666,9 @@ def result_title(label: str) -> str:
     return humanise(label)
 
 
-def results_page(
-    *,
-    session: Session,
-    settings: Settings,
-    catalog: Catalog,
-    newest: Catalog,
-    team: Team,
-    organisation: Organisation,
-    assessment_round: AssessmentRound,
-    results: RoundResults,
-    adopted: Mapping[str, str],
-    upgrade: RubricUpgrade | None,
-    report_links: Sequence[Download] = (),
-    notice: str | None = None,
-    commentary: report_commentary.CommentaryView | None = None,
-) -> ResultsPage:
-    """The page for ``results`` of the round: its result under the chosen label, or the
-    waiting state while the anonymity rule hides it. ``catalog`` is the rubric the result was
-    computed with; ``newest`` is the one targets and practices are chosen from."""
-    assert team.id is not None
-    assert assessment_round.id is not None
-    base = round_url(team.id, assessment_round.id)
-    url = results_url(team.id, assessment_round.id)
-    visibility = results.visibility
-    solo = assessment_round.mode == RoundMode.solo
-    stored = results.result
-    links = tuple(
+def _result_links(results: RoundResults, url: str) -> tuple[ResultLink, ...]:
+    """The round's stored results (the original, then each rescoring), the shown one marked."""
+    return tuple(
         ResultLink(
             label=label,
             title=result_title(label),
@@ -700,7 +677,11 @@ def results_page(
         )
         for label in results.labels
     )
-    upgrade_view = (
+
+
+def _upgrade_view(upgrade: RubricUpgrade | None, *, base: str, url: str) -> UpgradeView | None:
+    """The offer to score the round under a newer rubric, if there is one."""
+    return (
         UpgradeView(
             action=f"{base}/rescore",
             label=upgrade.label,
@@ -712,69 +693,70 @@ def results_page(
         if upgrade is not None
         else None
     )
-    common: dict[str, Any] = {
-        "title": f"Results: {team.name}",
-        "team_id": team.id,
-        "team_name": team.name,
-        "round_id": assessment_round.id,
-        "round_title": assessment_round.title or "Round",
-        "round_url": base,
-        "team_url": team_url(team.id),
-        "url": url,
-        "kind": labels.KIND_LABELS.get(assessment_round.kind, assessment_round.kind),
-        "mode": labels.MODE_LABELS.get(assessment_round.mode, assessment_round.mode),
-        "stage": labels.STAGE_LABELS.get(assessment_round.stage, assessment_round.stage),
-        "status": round_status(assessment_round).label,
-        "solo": solo,
-        "submitted": visibility.submitted,
-        "needed": visibility.needed,
-        "visible": stored is not None,
-        "label": results.label,
-        "result_title": result_title(results.label),
-        "results": links,
-        "role_group_minimum": settings.role_group_min,
-        "targets": acting.target_choices(session=session, catalog=newest, team_id=team.id),
-        "can_act": results.label == ORIGINAL,
-        "upgrade": upgrade_view,
-        "notice": notice,
-        "commentary": commentary,
-    }
-    if stored is None:
-        waiting = (
-            "Waiting for your answers: results appear as soon as you submit them."
-            if solo
-            else anonymity_rule.waiting_message(
-                session,
-                assessment_round,
-                submitted=visibility.submitted,
-                needed=visibility.needed,
-            )
+
+
+def _waiting_page(
+    common: Mapping[str, Any],
+    *,
+    session: Session,
+    assessment_round: AssessmentRound,
+    visibility: Visibility,
+    solo: bool,
+) -> ResultsPage:
+    """The page while the anonymity rule (or a solo round's missing answers) hides the result."""
+    waiting = (
+        "Waiting for your answers: results appear as soon as you submit them."
+        if solo
+        else anonymity_rule.waiting_message(
+            session,
+            assessment_round,
+            submitted=visibility.submitted,
+            needed=visibility.needed,
         )
-        return ResultsPage(
-            **common,
-            waiting=waiting,
-            computed_on="",
-            final=False,
-            data=None,
-            report=None,
-            trajectory=None,
-            dimensions=(),
-            radar=None,
-            radar_rows=(),
-            radar_has_previous=False,
-            handoff_level=None,
-            handoff_certain=False,
-            artifacts=(),
-            recommendation=None,
-            roadmap=None,
-            perception_gaps=(),
-            knowledge_gaps=(),
-            debt_register=(),
-            comparison=None,
-            evidence_share=None,
-            warnings=(),
-            downloads=(),
-        )
+    )
+    return ResultsPage(
+        **common,
+        waiting=waiting,
+        computed_on="",
+        final=False,
+        data=None,
+        report=None,
+        trajectory=None,
+        dimensions=(),
+        radar=None,
+        radar_rows=(),
+        radar_has_previous=False,
+        handoff_level=None,
+        handoff_certain=False,
+        artifacts=(),
+        recommendation=None,
+        roadmap=None,
+        perception_gaps=(),
+        knowledge_gaps=(),
+        debt_register=(),
+        comparison=None,
+        evidence_share=None,
+        warnings=(),
+        downloads=(),
+    )
+
+
+def _shown_page(
+    common: Mapping[str, Any],
+    *,
+    session: Session,
+    settings: Settings,
+    catalog: Catalog,
+    organisation: Organisation,
+    team: Team,
+    assessment_round: AssessmentRound,
+    results: RoundResults,
+    stored: RoundResult,
+    adopted: Mapping[str, str],
+    base: str,
+    report_links: Sequence[Download],
+) -> ResultsPage:
+    """The page of a result the viewer may see, with the previous round's beside it."""
     result = result_of(stored)
     previous = previous_shown(session, assessment_round)
     # only the original result is compared with the previous round
@@ -821,4 +803,83 @@ def results_page(
         evidence_share=None if evidence is None else percent(evidence),
         warnings=result.warnings,
         downloads=_downloads(base, report_links),
+    )
+
+
+def results_page(
+    *,
+    session: Session,
+    settings: Settings,
+    catalog: Catalog,
+    newest: Catalog,
+    team: Team,
+    organisation: Organisation,
+    assessment_round: AssessmentRound,
+    results: RoundResults,
+    adopted: Mapping[str, str],
+    upgrade: RubricUpgrade | None,
+    report_links: Sequence[Download] = (),
+    notice: str | None = None,
+    commentary: report_commentary.CommentaryView | None = None,
+) -> ResultsPage:
+    """The page for ``results`` of the round: its result under the chosen label, or the
+    waiting state while the anonymity rule hides it. ``catalog`` is the rubric the result was
+    computed with; ``newest`` is the one targets and practices are chosen from."""
+    assert team.id is not None
+    assert assessment_round.id is not None
+    base = round_url(team.id, assessment_round.id)
+    url = results_url(team.id, assessment_round.id)
+    visibility = results.visibility
+    solo = assessment_round.mode == RoundMode.solo
+    stored = results.result
+    links = _result_links(results, url)
+    upgrade_view = _upgrade_view(upgrade, base=base, url=url)
+    common: dict[str, Any] = {
+        "title": f"Results: {team.name}",
+        "team_id": team.id,
+        "team_name": team.name,
+        "round_id": assessment_round.id,
+        "round_title": assessment_round.title or "Round",
+        "round_url": base,
+        "team_url": team_url(team.id),
+        "url": url,
+        "kind": labels.KIND_LABELS.get(assessment_round.kind, assessment_round.kind),
+        "mode": labels.MODE_LABELS.get(assessment_round.mode, assessment_round.mode),
+        "stage": labels.STAGE_LABELS.get(assessment_round.stage, assessment_round.stage),
+        "status": round_status(assessment_round).label,
+        "solo": solo,
+        "submitted": visibility.submitted,
+        "needed": visibility.needed,
+        "visible": stored is not None,
+        "label": results.label,
+        "result_title": result_title(results.label),
+        "results": links,
+        "role_group_minimum": settings.role_group_min,
+        "targets": acting.target_choices(session=session, catalog=newest, team_id=team.id),
+        "can_act": results.label == ORIGINAL,
+        "upgrade": upgrade_view,
+        "notice": notice,
+        "commentary": commentary,
+    }
+    if stored is None:
+        return _waiting_page(
+            common,
+            session=session,
+            assessment_round=assessment_round,
+            visibility=visibility,
+            solo=solo,
+        )
+    return _shown_page(
+        common,
+        session=session,
+        settings=settings,
+        catalog=catalog,
+        organisation=organisation,
+        team=team,
+        assessment_round=assessment_round,
+        results=results,
+        stored=stored,
+        adopted=adopted,
+        base=base,
+        report_links=report_links,
     )
