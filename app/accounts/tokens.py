@@ -33,3 +33,17 @@ def hash_token(settings: Settings, token: str, *, purpose: Purpose) -> str:
 def same(a: str, b: str) -> bool:
     """Constant-time comparison of two secrets."""
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def lead_token(settings: Settings, *, round_id: int, user_id: int | None) -> str:
+    """The personal link token of the lead's own response, derived from the server secret.
+
+    The workspace can then always take the lead back to their answers without storing the
+    link: like every resume link, only its keyed hash is in the database. A solo round has
+    one response for the team (``user_id`` None), whoever of the team's leads answers it.
+    """
+    assert settings.secret_key is not None
+    key = settings.secret_key.get_secret_value().encode("utf-8")
+    who = "team" if user_id is None else f"user-{user_id}"
+    message = f"workspace-lead-response:{round_id}:{who}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -32,7 +32,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from app.accounts.tokens import hash_token
+from app.accounts.tokens import hash_token, lead_token
 from app.config import Settings
 from app.db import utcnow
 from app.models import (
@@ -45,7 +45,7 @@ from app.models import (
     RoundResult,
     RoundStatus,
 )
-from app.results.model import TeamResult
+from app.results.model import TeamResult, parse_stored
 from app.rubric.schema import ROLE_GROUPS
 
 ROLE_GROUP_MIN = 3  # role-group figures always need at least this many responses
@@ -245,12 +245,10 @@ def shown(
 ) -> TeamResult | None:
     """The round's result as ``viewer`` may see it, or None: not published, or the team's
     figures would single someone out for this viewer."""
-    from app.results.reads import result_of
-
     if not published(assessment_round, row):
         return None
     assert row is not None
-    result = result_of(row)
+    result = parse_stored(row.computed)
     if not result.visible:
         return None
     if assessment_round.mode == RoundMode.solo:
@@ -291,8 +289,6 @@ def viewer_of_user(
 ) -> Viewer:
     """A signed-in viewer (lead, org leader, consultant, admin) and the response they gave
     through the round's "answer" route, if any: it is theirs, so it never counts for them."""
-    from app.workspace.rounds import lead_token
-
     if user_id is None or assessment_round.id is None:
         return ANYONE
     token = lead_token(settings, round_id=assessment_round.id, user_id=user_id)

@@ -9,8 +9,6 @@ session dependency commits or rolls back.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
@@ -19,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
 from app import catalog_store
-from app.accounts.tokens import hash_token
+from app.accounts.tokens import hash_token, lead_token
 from app.config import Settings
 from app.db import utcnow
 from app.errors import ConflictError, InvalidInputError
@@ -489,20 +487,6 @@ def extend_link(
 
 
 # ---------------------------------------------------------------- the lead's own answers
-
-
-def lead_token(settings: Settings, *, round_id: int, user_id: int | None) -> str:
-    """The personal link token of the lead's own response, derived from the server secret.
-
-    The workspace can then always take the lead back to their answers without storing the
-    link: like every resume link, only its keyed hash is in the database. A solo round has
-    one response for the team (``user_id`` None), whoever of the team's leads answers it.
-    """
-    assert settings.secret_key is not None
-    key = settings.secret_key.get_secret_value().encode("utf-8")
-    who = "team" if user_id is None else f"user-{user_id}"
-    message = f"workspace-lead-response:{round_id}:{who}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
