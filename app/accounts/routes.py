@@ -86,6 +86,7 @@ def sign_in_form(request: Request, _csrf: PreSessionCsrf, next: str = "") -> Res
 BAD_CREDENTIALS = "The e-mail address or password is not right. Check both and try again."
 
 
+# long: the sign-in checks in the order they must run (rate limits before the password is checked)
 @router.post("/sign-in", response_class=HTMLResponse)
 def sign_in(
     request: Request,

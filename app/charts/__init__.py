@@ -389,6 +389,7 @@ def _rgba(colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+# long: one Plotly layout per chart kind, side by side so the kinds stay alike
 def to_plotly(spec: ChartSpec) -> dict[str, Any]:
     """Figure JSON (``{"data", "layout", "config"}``) for ``static/js/charts.js``."""
     layout: dict[str, Any] = {

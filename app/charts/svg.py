@@ -218,6 +218,7 @@ def _document(spec: ChartSpec, height: float, body: Iterable[str]) -> str:
 # ---------------------------------------------------------------- bars
 
 
+# long: one drawing top to bottom; split, its coordinates would be passed through every helper
 def _bars(spec: ChartSpec) -> str:
     stacked = spec.kind == "stacked_bar"
     label_width = 190.0
@@ -354,6 +355,7 @@ def _bars(spec: ChartSpec) -> str:
 # ---------------------------------------------------------------- radar
 
 
+# long: one drawing top to bottom; split, its coordinates would be passed through every helper
 def _radar(spec: ChartSpec) -> str:
     count = len(spec.categories)
     radius = 150.0
@@ -452,6 +454,7 @@ def _radar(spec: ChartSpec) -> str:
 # ---------------------------------------------------------------- heatmap
 
 
+# long: one drawing top to bottom; split, its coordinates would be passed through every helper
 def _heatmap(spec: ChartSpec) -> str:
     label_width = 200.0
     columns = max(1, len(spec.categories))

@@ -490,6 +490,7 @@ def _taken(session: Session, table: Table, ids: Sequence[Any]) -> int:
     return taken
 
 
+# long: the restore's one transaction, every check before the first write, read top to bottom
 def restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
     """Put a backed-up organisation back, with every id (see the module docstring).
 

@@ -255,6 +255,7 @@ def build(context: Context, dataset_id: str) -> Export:
     return Export(dataset(dataset_id), context.organisation, tuple(columns), tuple(rows))
 
 
+# long: a flat table: the export's columns, selected and written in the same order
 def _scores(context: Context) -> tuple[list[str], list[tuple[Value, ...]]]:
     session = context.session
     rows: Sequence[Any] = session.execute(

@@ -375,6 +375,7 @@ def lines_of(
     return tuple(lines)
 
 
+# long: one pass from the summary queries to the typed Dashboard (the organisation report's too)
 def build(
     *,
     session: Session,

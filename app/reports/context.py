@@ -657,6 +657,7 @@ def shareable_notes_from_stored(
     return shareable_notes(catalog, answer_sets)
 
 
+# long: a flat mapping of one result onto the report's typed context, field by field
 def team_report(
     *,
     data: TeamResult | Mapping[str, Any],

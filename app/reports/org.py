@@ -166,6 +166,7 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)] or [items[:0]]
 
 
+# long: a flat mapping of the dashboard's numbers onto the organisation report's context
 def organisation_report(
     *,
     organisation: str,

@@ -348,6 +348,7 @@ def _destination(
     return pages.page_url(base, page.index), page.key
 
 
+# long: a save's outcomes in the order they are decided: refused, conflicting, saved and moved on
 @router.post("/r/{token}/questions", name="survey_save")
 def save_page(
     request: Request,

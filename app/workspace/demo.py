@@ -28,6 +28,7 @@ DEMO_TARGETS = {"collaboration": "established", "handoff": "2", "debt": "establi
 OPEN_ROUND_ROLES: tuple[Role, ...] = ("data_scientist", "ml_engineer")
 
 
+# long: a flat script of demo data: targets, an open round, its links and two answers
 def add_demo_extras(
     *,
     session: Session,
