@@ -5,9 +5,9 @@
 `now_differs_from` / `ranking_differs_from` name another case whose Now list / process ranking
 must differ (teams with different defining problems, or different sizes).
 
-Every trajectory question is also tied to one reference case in which its answer decides a
-fit, a warning, the top pick or a caveat (`DECIDING_CASE`): removing the answer must change
-one of them there.
+Every trajectory question is also tied to one reference case in which its answer decides the
+top pick, a fit warning or a caveat (`DECIDING_CASE`): removing the answer must change one of
+them there.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ COMPARED = ("roadmap_over_the_wall", "roadmap_manual_deployment", "programme_sys
 DECIDING_CASE = {
     "starting_point": "hotel_recommendations",  # 000 "Data-Science Trajectories"
     "development_order": "transcription_startup",  # 000 "Model-First versus System-First"
-    "ml_centrality": "transcription_startup",  # 000 "Model-First versus System-First"
+    "ml_centrality": "transcription_startup",  # 002 "ML Components in Software Systems"
     "existing_system": "existing_tax_product",  # 000 "Model-First versus System-First"
     "model_feasibility": "regulated_unknown_feasibility",  # 000 "Process Models", "Tensions"
     "model_source": "foundation_model_clauses",  # 000 "Examples" (notes app)
@@ -90,12 +90,13 @@ def test_case_differs_from_the_case_the_sources_set_it_against(stem: str) -> Non
 
 
 def fit_picture(catalog: Catalog, answers: dict[str, Any], stage: str) -> Any:
-    """Everything the trajectory answers decide: fits, caveats, top pick and fit warnings."""
+    """What a reader sees decided by the trajectory answers: the top pick, every model's caveats
+    (holding or "may apply") and the fit warnings. A fit that moves without changing any of
+    these does not count."""
     lookup = catalog.lookup(answers, stage=stage)
     ranked = rank_models(catalog, lookup)
     models = tuple(
-        (model.id, model.fit, tuple((c.id, c.status) for c in model.caveats))
-        for model in ranked.models
+        (model.id, tuple((c.id, c.status) for c in model.caveats)) for model in ranked.models
     )
     instrument = catalog.instruments["trajectory"]
     warnings = tuple(
