@@ -52,6 +52,7 @@ ROLE_GROUP_MIN = 3  # role-group figures always need at least this many response
 WITHDRAWN_ACTION = "round.result_withdrawn"
 
 HIDDEN_NOTE = "hidden to protect anonymity"
+DISPUTED_WARNING = "Disputed answer"  # the engine's warning naming a split between role groups
 WITHDRAWN = "withdrawn after a request to erase answers"
 
 
@@ -156,12 +157,13 @@ def filtered(result: TeamResult, shown: Shown) -> TeamResult:
     )
     answers = {}
     for qid, spread in result.answers.items():
+        # a disputed mark (and its range) rests on the role groups' answers: every answer then
+        # reads as its consensus alone, disputed or not, so none differs from the others
         update: dict[str, object] = {}
-        # a disputed mark (and its range) rests on every role group's answers
-        if getattr(spread, "disputed", False):
+        if "disputed" in type(spread).model_fields:
             update["disputed"] = False
-            if "high" in type(spread).model_fields:
-                update["high"] = spread.consensus
+        if "high" in type(spread).model_fields:
+            update["high"] = spread.consensus
         answers[qid] = spread.model_copy(update=update) if update else spread
     update_result: dict[str, object] = {}
     # level ranges and alternative outcomes rest on disputed answers: their bottom is kept
@@ -188,7 +190,10 @@ def filtered(result: TeamResult, shown: Shown) -> TeamResult:
             "perception_gaps": gaps,
             "answers": answers,
             "classifications": classifications,
-            "warnings": (*result.warnings, note),
+            "warnings": (
+                *(w for w in result.warnings if not w.startswith(DISPUTED_WARNING)),
+                note,
+            ),
         }
     )
 
