@@ -115,6 +115,7 @@ class Rows:
     facts: list[dict[str, Any]]
 
 
+# long: a flat table: the summary rows of one result, one block per kind of row
 def summarise(source: Source, cells: Mapping[str, Cell]) -> Rows:
     """The summary rows of one result (pure: no database)."""
     result = source.result
