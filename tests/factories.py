@@ -18,6 +18,7 @@ from app.models import (
     ResponseStatus,
     Team,
 )
+from app.rubric.answers import validate_role
 from app.rubric.loader import Catalog
 
 
@@ -64,7 +65,9 @@ def submitted_response(
     session: Session, round_: AssessmentRound, role: str, answers: dict[str, Any]
 ) -> Response:
     assert round_.id is not None
-    respondent = Respondent(round_id=round_.id, role=role, resume_token_hash=secrets.token_hex(32))
+    respondent = Respondent(
+        round_id=round_.id, role=validate_role(role), resume_token_hash=secrets.token_hex(32)
+    )
     session.add(respondent)
     session.flush()
     assert respondent.id is not None

@@ -700,7 +700,7 @@ def test_every_form_and_json_route_refuses_unstorable_input(
             headers = {"cookie": anonymous_cookie, "x-csrf-token": anonymous_csrf}
         if endpoint.method in ("GET", "HEAD"):
             query = [(name, "x\x00") for name in ("page", "offset", "action", "notice")]
-            requests = {"NUL in the query string": {"params": query}}
+            requests: dict[str, dict[str, Any]] = {"NUL in the query string": {"params": query}}
         else:
             forms, json_fields = _body_fields(app, endpoint)
             requests = _payloads(forms, json_fields, headers["x-csrf-token"])
@@ -760,7 +760,9 @@ def test_validation_errors_that_hold_unsendable_input_still_answer_422(app: Fast
     }
     handler = app.exception_handlers[RequestValidationError]
     scope = {"type": "http", "method": "PUT", "path": "/api/survey/x", "headers": []}
-    response = asyncio.run(handler(Request(scope), RequestValidationError([problem])))
+    handled = handler(Request(scope), RequestValidationError([problem]))
+    assert asyncio.iscoroutine(handled)  # the handler is async
+    response = asyncio.run(handled)
     assert response.status_code == 422
     body = json.loads(bytes(response.body))
     assert body == {

@@ -35,14 +35,14 @@ def _round_with_response(session: Session) -> models.Response:
     session.flush()
     assert team.id is not None
     assessment = models.AssessmentRound(
-        team_id=team.id, stage=models.ProjectStage.prototype, instruments=["trajectory"]
+        team_id=team.id, stage="prototype", instruments=["trajectory"]
     )
     session.add(assessment)
     session.flush()
     assert assessment.id is not None
     invitation = models.Invitation(
         round_id=assessment.id,
-        role=models.RespondentRole.data_scientist,
+        role="data_scientist",
         token_hash=f"inv-{time.monotonic_ns()}",
         expires_at=db.utcnow() + timedelta(days=7),
     )
@@ -51,7 +51,7 @@ def _round_with_response(session: Session) -> models.Response:
     respondent = models.Respondent(
         round_id=assessment.id,
         invitation_id=invitation.id,
-        role=models.RespondentRole.data_scientist,
+        role="data_scientist",
         resume_token_hash=f"res-{time.monotonic_ns()}",
     )
     session.add(respondent)

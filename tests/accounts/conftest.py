@@ -3,7 +3,7 @@ which is the point in production and only slowness here (test_passwords checks t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,10 +17,9 @@ CHEAP = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 @pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(passwords, "_hasher", lambda: CHEAP)
     monkeypatch.setattr(passwords, "_dummy_hash", lambda: CHEAP.hash("dummy"))
-    return
 
 
 @pytest.fixture

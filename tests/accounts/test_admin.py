@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.accounts import audit
 from app.config import APP_DIR
@@ -206,8 +206,8 @@ def test_erasing_a_respondent_recomputes_results_and_keeps_no_personal_data(
     assert after.respondent_count == 1
     events = session.exec(
         select(AuditEvent).where(
-            AuditEvent.action.in_(["respondent.erased", "respondent.exported"])
-        )  # type: ignore[attr-defined]
+            col(AuditEvent.action).in_(["respondent.erased", "respondent.exported"])
+        )
     ).all()
     assert len(events) == 2
     assert all("goal_first" not in str(event.details) for event in events)

@@ -73,7 +73,9 @@ def test_redis_storage_limits_and_is_shared(plain_settings: Settings, redis_url:
     # keys are stored hashed: no plain key appears in Redis
     client = redis.Redis.from_url(redis_url)
     try:
-        names = [name.decode() for name in client.keys(f"{prefix}*")]
+        keys = client.keys(f"{prefix}*")
+        assert isinstance(keys, list)  # a synchronous client answers at once
+        names = [name.decode() for name in keys]
     finally:
         client.close()
     assert names

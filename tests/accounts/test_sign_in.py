@@ -16,6 +16,7 @@ from app.accounts import passwords, sessions, users
 from app.db import utcnow
 from app.models import AuditEvent, User, UserRole, UserSession
 from tests.accounts import helpers
+from tests.rendered import page_of
 
 PASSWORD = "correct horse battery staple"
 
@@ -189,7 +190,7 @@ def test_unknown_and_wrong_password_answer_alike(client: TestClient, member: Use
     unknown = _sign_in(client, "nobody@example.org", "some wrong password")
     wrong = _sign_in(client, member.email, "some wrong password")
     assert unknown.status_code == wrong.status_code == 400
-    assert unknown.context["page"].error == wrong.context["page"].error  # type: ignore[attr-defined]
+    assert page_of(unknown).error == page_of(wrong).error
 
 
 def test_outdated_hash_is_rehashed_on_sign_in(client: TestClient, session: Session) -> None:
@@ -245,7 +246,7 @@ def test_reset_link_is_one_time_and_ends_sessions(
         path, data={"password": new_password, "confirm": new_password, "csrf_token": csrf_token}
     )
     assert done.status_code == 200
-    assert done.context["page"].done
+    assert page_of(done).done
     again = client.get(path)
     assert again.status_code == 404
     client.cookies.clear()

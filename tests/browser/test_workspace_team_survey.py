@@ -167,8 +167,8 @@ def test_a_team_survey_from_links_to_acting_on_results(
     # one data scientist and one engineer (threshold lowered to 2): no perception gap
     with server.session() as session:
         team = session.get(Team, team_id)
-        organisation = session.get(Organisation, team.organisation_id)  # type: ignore[union-attr]
         assert team is not None
+        organisation = session.get(Organisation, team.organisation_id)
         assert organisation is not None
         started = rounds.start_round(
             session=session,

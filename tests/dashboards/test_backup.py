@@ -4,7 +4,7 @@ results and results pages), refused where it would collide, audit-logged; the co
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,13 @@ from app.models import (
 )
 from tests.accounts import helpers as account_helpers
 from tests.dashboards import helpers
+from tests.rendered import page_of
 
 
 @pytest.fixture
 def databases(
     backend: str, database_factory: Any, make_settings: Callable[..., Settings], tmp_path: Path
-) -> Iterator[tuple[Settings, Settings]]:
+) -> tuple[Settings, Settings]:
     """Two migrated databases of this test's own: the source and an empty target."""
     source = make_settings(database_factory.create(backend), data_dir=tmp_path / "source")
     target = make_settings(database_factory.create(backend), data_dir=tmp_path / "target")
@@ -103,7 +104,7 @@ def _results_page(settings: Settings, team_id: int, round_id: int) -> Any:
                 f"/teams/{team_id}/rounds/{round_id}/results", headers=signed.headers()
             )
             assert response.status_code == 200, response.text[:300]
-            return response.context["page"]
+            return page_of(response)
     finally:
         app.state.engine.dispose()
 
@@ -121,7 +122,7 @@ def test_a_restored_organisation_is_the_same_to_the_last_id(
             session.exec(
                 select(Respondent.id)
                 .join(AssessmentRound)
-                .where(AssessmentRound.team_id == team_id)  # type: ignore[arg-type]
+                .where(AssessmentRound.team_id == team_id)
             ).all()
         )
     engine.dispose()
@@ -145,7 +146,7 @@ def test_a_restored_organisation_is_the_same_to_the_last_id(
                 session.exec(
                     select(Respondent.id)
                     .join(AssessmentRound)
-                    .where(AssessmentRound.team_id == team_id)  # type: ignore[arg-type]
+                    .where(AssessmentRound.team_id == team_id)
                 ).all()
             )
             == respondent_ids

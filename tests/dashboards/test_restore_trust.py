@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from app import cli, cli_session, db
@@ -199,9 +199,9 @@ def test_the_untouched_backup_restores_without_its_report_jobs(
     assert summary.rows.get("report_job", 0) == 0
     assert any("report_job" in line for line in summary.skipped)
     consultant = session.exec(
-        select(Membership).where(Membership.user_id == scene.alpha.consultant.id)  # type: ignore[arg-type]
+        select(Membership).where(Membership.user_id == scene.alpha.consultant.id)
     ).all()
-    assert [row[0].organisation_id for row in consultant] == [scene.alpha.org.id]
+    assert [membership.organisation_id for membership in consultant] == [scene.alpha.org.id]
 
 
 def test_a_row_the_database_refuses_ends_in_a_message_not_a_traceback(
@@ -234,7 +234,7 @@ def test_a_membership_in_another_role_than_the_accounts_is_not_restored(
     session.commit()
     assert any(scene.alpha.consultant.email in line for line in summary.skipped)
     kept = session.exec(
-        select(Membership).where(Membership.user_id == scene.alpha.consultant.id)  # type: ignore[arg-type]
+        select(Membership).where(Membership.user_id == scene.alpha.consultant.id)
     ).all()
     assert kept == []
 

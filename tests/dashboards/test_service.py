@@ -73,7 +73,7 @@ def test_small_teams_their_revealing_siblings_and_thin_cells_are_hidden_everywhe
     assert sum(row.count for row in dashboard.trajectories) == 6
     assert sum(row.count for row in dashboard.models) == 6
     for i, (title, mean) in enumerate(dashboard.means):
-        scores = [line.cells[i].score for line in lines.values() if line.cells[i].score is not None]
+        scores = [s for line in lines.values() if (s := line.cells[i].score) is not None]
         assert mean == pytest.approx(round(math.fsum(scores) / len(scores), 1), abs=0.051)
         teams_with_band = sum(
             1 for line in lines.values() if line.cells[i].shown and line.cells[i].score is not None

@@ -56,7 +56,8 @@ def _organisation(session: Session, names: Sequence[str] = NAMES) -> int:
         if name not in names:
             continue
         team = helpers.team(session, organisation, name, unit)
-        for closed_at, level in ((Q1, "low"), (Q2, "high")):
+        quarters: tuple[tuple[datetime, helpers.Level], ...] = ((Q1, "low"), (Q2, "high"))
+        for closed_at, level in quarters:
             helpers.closed_round(
                 session,
                 team,

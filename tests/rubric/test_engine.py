@@ -149,7 +149,7 @@ def test_bad_answers_are_refused_with_the_question_named(
 
 
 def test_answers_file_errors_are_one_line(catalog: Catalog) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"respondents": []}, "'respondents' must be a non-empty list"),
         ({"round": {"stage": "launch"}, "respondents": [{"role": "team_lead"}]}, "unknown stage"),
         ({"respondents": [{"role": "boss"}]}, "unknown role"),

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from app.config import QUESTIONNAIRES_DIR, Settings
 from app.rubric.loader import Catalog, load_catalog_from_texts, read_rubric_texts
 from tests import factories
+from tests.rendered import page_of
 from tests.surveys import helpers
 
 CONDITION = (
@@ -46,7 +47,7 @@ def test_a_false_condition_hides_the_question_everywhere(
     )
     url = f"/r/{resume}/questions?page=1"
     first = survey_client.get(url)
-    page = first.context["page"]
+    page = page_of(first)
     views = {q.qid: q for q in page.questions}
     # unanswered, the condition is unknown: the question is shown
     assert not views["collaboration.rewrite"].hidden
@@ -62,11 +63,11 @@ def test_a_false_condition_hides_the_question_everywhere(
     assert saved["total"] == 4
     # server-side, on the next rendering of the page
     again = survey_client.get(url)
-    views = {q.qid: q for q in again.context["page"].questions}
+    views = {q.qid: q for q in page_of(again).questions}
     assert views["collaboration.rewrite"].hidden
     node = helpers.document(again.text).xpath("//*[@data-qid='collaboration.rewrite']")[0]
     assert node.get("hidden") is not None
-    review = survey_client.get(f"/r/{resume}/review").context["page"]
+    review = page_of(survey_client.get(f"/r/{resume}/review"))
     listed = [row.text for group in review.groups for s in group.sections for row in s.answers]
     assert not any("the data scientists wrote" in text for text in listed)
     assert review.total == 4

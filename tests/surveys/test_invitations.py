@@ -16,6 +16,7 @@ from app.db import utcnow
 from app.models import Invitation, Respondent, Response
 from app.surveys import invitations
 from app.surveys.pages import WelcomePage
+from tests.rendered import page_of
 from tests.surveys import helpers
 
 
@@ -74,12 +75,12 @@ def test_the_welcome_page_explains_and_changes_nothing(
     token = helpers.invite(session, settings, assessment_round, "data_scientist")
     response = survey_client.get(f"/i/{token}")
     assert response.status_code == 200
-    page = response.context["page"]
+    page = page_of(response)
     assert isinstance(page, WelcomePage)
     assert page.role == "data_scientist"
-    assert page.questions == 21
+    assert page.questions == helpers.quick_questions("data_scientist")
     assert page.minutes == 6
-    assert page.stage_label == "Prototype"
+    assert page.stage_label == "Operating"
     assert page.small_group
     assert page.results_min == 2
     assert page.resume_url is None
@@ -109,7 +110,7 @@ def test_starting_creates_a_respondent_with_a_resume_link(
     assert session.exec(select(Invitation)).one().use_count == 1
     first = survey_client.get(f"/r/{resume}")
     assert first.status_code == 200
-    page = first.context["page"]
+    page = page_of(first)
     assert page.resume_url.endswith(f"/r/{resume}")
     assert page.title == "Your personal survey link"
 

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from app.config import QUESTIONNAIRES_DIR, Settings
 from app.rubric.loader import Catalog, load_catalog
 from tests import factories
+from tests.rendered import page_of
 from tests.surveys import helpers
 
 NOT_TRAINED_HERE = {
@@ -46,7 +47,7 @@ def test_an_off_the_shelf_model_hides_the_questions_about_handing_over_a_trained
     for number in range(1, 10):
         url = f"/r/{resume}/questions?page={number}"
         response = survey_client.get(url)
-        qids = {q.qid for q in response.context["page"].questions}
+        qids = {q.qid for q in page_of(response).questions}
         if "trajectory.model_source" in qids:
             page_number, html = number, response.text
             break

@@ -258,6 +258,7 @@ def test_in_a_team_survey_each_lead_answers_as_one_more_respondent(
         session=session, settings=settings, assessment_round=assessment_round, user_id=999
     )
     assert first != other
+    assert lead.user.id is not None
     state = rounds.lead_response(
         session=session, settings=settings, assessment_round=assessment_round, user_id=lead.user.id
     )

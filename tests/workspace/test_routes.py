@@ -111,6 +111,7 @@ def test_the_team_page_shows_rounds_targets_and_adoptions(
 ) -> None:
     lead = helpers.lead(session, settings)
     helpers.team_round(session, lead.team, title="First")
+    assert lead.team.id is not None
     session.add(Target(team_id=lead.team.id, dimension="debt", target_level="emerging"))
     session.add(AdoptedPractice(team_id=lead.team.id, practice_id="model_registry"))
     session.commit()

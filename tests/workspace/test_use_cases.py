@@ -209,7 +209,9 @@ def test_starting_a_round_from_the_page_and_the_api_records_one_event_shape(
     created = _events(session, "round.created")
     assert len(created) == 2
     ids = [int(e.target_id or 0) for e in created]
-    assert ids == sorted(session.exec(select(AssessmentRound.id)).all())
+    assert ids == sorted(
+        int(round_id or 0) for round_id in session.exec(select(AssessmentRound.id))
+    )
     for event, round_id in zip(created, ids, strict=True):
         assert _shape(event) == (
             "round.created",
