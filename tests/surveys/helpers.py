@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from app.config import QUESTIONNAIRES_DIR, Settings
 from app.models import AssessmentRound
+from app.rubric.answers import RoundSettings, asked_questions
 from app.rubric.loader import Catalog, load_catalog
 from app.surveys import invitations
 from tests import factories
@@ -30,10 +31,19 @@ def team_round(session: Session, **fields: Any) -> AssessmentRound:
     values: dict[str, Any] = {
         "mode": "team_survey",
         "kind": "full",
-        "stage": "prototype",
+        # every question is expected in operation, so every page and question is there
+        "stage": "operating",
         "instruments": INSTRUMENT_ORDER,
     } | fields
     return factories.assessment_round(session, catalog(), **values)
+
+
+def quick_questions(role: str, *, required: bool | None = None) -> int:
+    """How many questions a quick team survey of `team_round` asks of `role` (all of them, or
+    only the required or optional ones), read from the rubric so the tests follow it."""
+    settings = RoundSettings(stage="operating", kind="quick", mode="team_survey")
+    asked = asked_questions(catalog(), settings, role)  # type: ignore[arg-type]
+    return len([q for q in asked if required is None or q.required == required])
 
 
 def invite(

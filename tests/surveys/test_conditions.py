@@ -39,7 +39,7 @@ def test_a_false_condition_hides_the_question_everywhere(
         conditional_catalog,
         mode="team_survey",
         kind="quick",
-        stage="prototype",
+        stage="operating",  # every question expected, so none is left unasked
         instruments=["collaboration"],
     )
     resume = helpers.start(
