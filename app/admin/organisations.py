@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app import templating
 from app.accounts import audit, organisations, tenancy, users
-from app.accounts.dependencies import AdminPrincipal
+from app.accounts.dependencies import AdminPrincipal, ScopedOrganisation
 from app.accounts.tenancy import ROLE_LABELS, Principal
 from app.admin.common import PREFIX, done_message, redirect_done
 from app.db import SessionDep
@@ -161,19 +161,15 @@ def _organisation_page(
     return templating.render(request, "admin/organisation.html", page, status_code=status)
 
 
-def _organisation(session: SessionDep, principal: Principal, org_id: int) -> Organisation:
-    return tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
-
-
 @router.get("/organisations/{org_id}", response_class=HTMLResponse)
 def organisation_page(
     request: Request,
     session: SessionDep,
     principal: AdminPrincipal,
     org_id: int,
+    organisation: ScopedOrganisation,
     done: str | None = None,
 ) -> HTMLResponse:
-    organisation = _organisation(session, principal, org_id)
     return _organisation_page(request, session, principal, organisation, message=done_message(done))
 
 
@@ -183,9 +179,9 @@ def create_unit(
     session: SessionDep,
     principal: AdminPrincipal,
     org_id: int,
+    organisation: ScopedOrganisation,
     name: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
-    organisation = _organisation(session, principal, org_id)
     try:
         unit = organisations.create_unit(session=session, organisation=organisation, name=name)
     except DomainError as problem:
@@ -215,10 +211,10 @@ def create_team(
     session: SessionDep,
     principal: AdminPrincipal,
     org_id: int,
+    organisation: ScopedOrganisation,
     name: Annotated[str, Form(max_length=400)] = "",
     unit_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    organisation = _organisation(session, principal, org_id)
     try:
         team = organisations.create_team(
             session=session,
@@ -276,9 +272,9 @@ def delete_organisation(
     session: SessionDep,
     principal: AdminPrincipal,
     org_id: int,
+    organisation: ScopedOrganisation,
     confirm: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
-    organisation = _organisation(session, principal, org_id)
     if confirm.strip() != organisation.slug:
         return _organisation_page(
             request,
@@ -307,10 +303,10 @@ def assign(
     session: SessionDep,
     principal: AdminPrincipal,
     org_id: int,
+    organisation: ScopedOrganisation,
     user_id: Annotated[str, Form(max_length=20)] = "",
     team_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    organisation = _organisation(session, principal, org_id)
     try:
         if not user_id.isdigit():
             raise InvalidInputError("Choose the person to assign.")
@@ -349,9 +345,9 @@ def unassign(
     session: SessionDep,
     principal: AdminPrincipal,
     org_id: int,
+    organisation: ScopedOrganisation,
     membership_id: int,
 ) -> Response:
-    _organisation(session, principal, org_id)
     membership = organisations.get_membership(
         session=session, organisation_id=org_id, membership_id=membership_id
     )
