@@ -80,6 +80,7 @@ class Assessment:
     rubric_versions: Mapping[str, str] = field(default_factory=dict)
 
 
+# long: the engine's steps in the order docs/scoring.md describes them
 def assess(
     catalog: Catalog,
     settings: RoundSettings,

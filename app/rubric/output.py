@@ -51,6 +51,7 @@ def recommended_model(data: Mapping[str, Any]) -> str | None:
     return recommendation["top"] if fits.get(recommendation["top"], 0) > 0 else None
 
 
+# long: a flat table: the stored result's fields in the order of its schema
 def to_data(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
     settings = assessment.settings
     data: dict[str, Any] = {

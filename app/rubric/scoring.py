@@ -122,6 +122,7 @@ def score_response(
     )
 
 
+# long: one lean pass over the questions, run for every stored response
 def score_dimension(
     instrument: Instrument,
     asked: list[tuple[Question, bool]],
