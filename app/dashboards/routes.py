@@ -1,11 +1,12 @@
 """Dashboard and export pages: the organisation dashboard, its CSV per view, analysis exports.
 
-Routes are thin: the guard admits org leaders, consultants and admins (``require_org_view``;
-respondent-level exports only consultants and admins), ``ScopedOrganisation`` loads
-``{org_id}`` through tenancy (another tenant's id is a 404), ``app.dashboards.service`` builds
-the data and ``app.dashboards.views`` the page. Filters come from the query string; a unit id
-of another organisation is a 404, anything malformed is ignored. Every analysis export is
-recorded in the audit log (its path says "export", which the no-change-on-GET test expects).
+Routes are thin: the guard admits org leaders, consultants and admins (``OrgViewer``;
+respondent-level exports only consultants and admins; both in app.accounts.dependencies),
+``ScopedOrganisation`` loads ``{org_id}`` through tenancy (another tenant's id is a 404),
+``app.dashboards.service`` builds the data and ``app.dashboards.views`` the page. Filters come
+from the query string; a unit id of another organisation is a 404, anything malformed is
+ignored. Every analysis export is recorded in the audit log (its path says "export", which the
+no-change-on-GET test expects).
 The dashboard and its CSVs only read (summaries are written with each stored result), so they
 load the organisation through tenancy with the read session, as the report routes do.
 """
@@ -15,16 +16,21 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Final
+from typing import Any, Final
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from app import templating
 from app.accounts import audit, organisations, tenancy
-from app.accounts.dependencies import ScopedOrganisation, require_roles, settings_of
+from app.accounts.dependencies import (
+    OrgViewer,
+    RespondentRowsViewer,
+    ScopedOrganisation,
+    settings_of,
+)
 from app.accounts.tenancy import Principal
 from app.catalog_store import CatalogDep
 from app.dashboards import exports, service, views
@@ -35,10 +41,6 @@ from app.models import Organisation, Team, UserRole
 
 router = APIRouter(include_in_schema=False)
 
-require_org_view = require_roles(UserRole.consultant, UserRole.org_leader)
-require_respondent_rows = require_roles(UserRole.consultant)
-OrgViewer = Annotated[Principal, Depends(require_org_view)]
-RespondentRowsViewer = Annotated[Principal, Depends(require_respondent_rows)]
 
 PERIOD: Final = re.compile(r"\d{4} Q[1-4]")
 IDENTIFIER: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,79}")

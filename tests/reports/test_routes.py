@@ -46,7 +46,7 @@ def world(
     ):
         app.include_router(routes.router)
     monkeypatch.setattr(pdf, "get_pool", lambda limits=None: render_pool)
-    monkeypatch.setattr(routes.pdf, "PdfCache", lambda directory: shared_cache)
+    monkeypatch.setattr(pdf, "PdfCache", lambda directory: shared_cache)
     alpha = helpers.tenant(session, settings, "Alpha")
     bravo = helpers.tenant(session, settings, "Bravo")
     assert alpha.round.id is not None
