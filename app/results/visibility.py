@@ -250,6 +250,14 @@ def shown(
 ) -> TeamResult | None:
     """The round's result as ``viewer`` may see it, or None: not published, or the team's
     figures would single someone out for this viewer."""
+    found = _shown(session, assessment_round, row, viewer)
+    return None if found is None else found[0]
+
+
+def _shown(
+    session: Session, assessment_round: AssessmentRound, row: RoundResult | None, viewer: Viewer
+) -> tuple[TeamResult, bool] | None:
+    """``shown``, and whether figures were taken out of the stored result."""
     if not published(assessment_round, row):
         return None
     assert row is not None
@@ -257,13 +265,13 @@ def shown(
     if not result.visible:
         return None
     if assessment_round.mode == RoundMode.solo:
-        return result
+        return result, False
     verdict = decide(
         members_of(session, assessment_round), k=assessment_round.results_min, viewer=viewer
     )
     if not verdict.team:
         return None
-    return filtered(result, verdict)
+    return filtered(result, verdict), bool(verdict.withheld_groups)
 
 
 def shown_row(
@@ -272,11 +280,15 @@ def shown_row(
     row: RoundResult | None,
     viewer: Viewer = ANYONE,
 ) -> RoundResult | None:
-    """``shown`` as a detached row (never added to the session) carrying the viewer's figures,
-    for readers that take a stored row."""
-    result = shown(session, assessment_round, row, viewer)
-    if result is None or row is None:
+    """``shown`` as a stored row, for readers that take one: the row itself when the viewer
+    sees all of it, else a detached copy (never added to the session) carrying the viewer's
+    figures."""
+    found = _shown(session, assessment_round, row, viewer)
+    if found is None or row is None:
         return None
+    result, changed = found
+    if not changed:
+        return row
     return RoundResult(
         id=row.id,
         round_id=row.round_id,

@@ -20,9 +20,10 @@ from app.models import RoundResult
 from app.reports.context import ResultsNotVisibleError
 from app.results import exports
 from app.results.service import ORIGINAL
+from app.results.visibility import OUTSIDER
 from app.rubric.answers import RoundSettings
 from app.rubric.loader import Catalog, load_catalog_from_texts
-from app.workspace import acting
+from app.workspace import acting, rounds
 from app.workspace.results import (
     load_results,
     refresh_team_results,
@@ -46,9 +47,12 @@ def test_a_team_survey_shows_results_from_the_threshold_on(
     assert (hidden.visibility.submitted, hidden.visibility.needed) == (2, 3)
     with pytest.raises(ResultsNotVisibleError):
         rescore(session=session, assessment_round=assessment_round, newest=helpers.catalog())
-    # a third submission whose stored result has not landed yet: the page recomputes it
+    # a third submission: still nothing while the round is open (the result is published
+    # once, at close, so no one's answers show as the difference of two results)
     helpers.submit(session, assessment_round, "product_manager", store=False)
-    shown = load_results(session=session, assessment_round=assessment_round)
+    assert load_results(session=session, assessment_round=assessment_round).result is None
+    rounds.close_round(session=session, assessment_round=assessment_round)
+    shown = load_results(session=session, assessment_round=assessment_round, viewer=OUTSIDER)
     assert shown.result is not None
     assert shown.result.respondent_count == 3
     assert shown.result.computed["round"]["results_visible"]
@@ -62,7 +66,7 @@ def test_a_solo_round_shows_results_at_once(session: Session, settings: Settings
     assert load_results(session=session, assessment_round=assessment_round).result is not None
 
 
-def test_perception_gaps_need_two_people_per_role_group(
+def test_perception_gaps_need_three_people_per_role_group(
     session: Session, settings: Settings
 ) -> None:
     lead = helpers.lead(session, settings)
@@ -70,11 +74,14 @@ def test_perception_gaps_need_two_people_per_role_group(
     for role, level in (
         ("data_scientist", "high"),
         ("data_scientist", "high"),
+        ("data_scientist", "high"),
         ("software_engineer", "low"),
         ("ml_engineer", "low"),
+        ("ml_engineer", "low"),
     ):
-        helpers.submit(session, opposing, role, handoff=level)  # type: ignore[arg-type]
-    result = load_results(session=session, assessment_round=opposing).result
+        helpers.submit(session, opposing, role, handoff=level, store=False)  # type: ignore[arg-type]
+    rounds.close_round(session=session, assessment_round=opposing)
+    result = load_results(session=session, assessment_round=opposing, viewer=OUTSIDER).result
     assert result is not None
     gaps = result.computed["perception_gaps"]
     handoff = [g for g in gaps if g["dimension"] == "handoff"]
@@ -83,9 +90,11 @@ def test_perception_gaps_need_two_people_per_role_group(
         ("engineering", "data_science")
     }
     pair = helpers.team_round(session, lead.team, results_min=2, title="Pair")
-    helpers.submit(session, pair, "data_scientist", handoff="high")
-    helpers.submit(session, pair, "software_engineer", handoff="low")
-    result = load_results(session=session, assessment_round=pair).result
+    helpers.submit(session, pair, "data_scientist", handoff="high", store=False)
+    helpers.submit(session, pair, "data_scientist", handoff="high", store=False)
+    helpers.submit(session, pair, "software_engineer", handoff="low", store=False)
+    rounds.close_round(session=session, assessment_round=pair)
+    result = load_results(session=session, assessment_round=pair, viewer=OUTSIDER).result
     assert result is not None
     assert result.computed["perception_gaps"] == []
 
