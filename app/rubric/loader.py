@@ -237,6 +237,7 @@ def load_catalog(folders: Sequence[Path] | Path) -> Catalog:
     return load_catalog_from_texts(texts, custom_files=custom)
 
 
+# long: the catalogue's files parsed, then cross-checked, in the order they depend on each other
 def load_catalog_from_texts(
     texts: Mapping[str, str], *, custom_files: frozenset[str] = frozenset()
 ) -> Catalog:

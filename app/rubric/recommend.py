@@ -326,6 +326,7 @@ def findings_answered(catalog: Catalog, practice: Practice, lookup: AnswerLookup
     return count
 
 
+# long: the roadmap's ordering rules (docs/scoring.md, Roadmap) applied in sequence
 def build_roadmap(
     catalog: Catalog,
     lookup: AnswerLookup,
