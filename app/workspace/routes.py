@@ -36,7 +36,7 @@ from app.results.reads import result_of
 from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
 from app.surveys.invitations import IssuedInvitation
-from app.workspace import acting, pages, results_page, rounds, services, urls
+from app.workspace import acting, pages, results_page, round_pages, rounds, services, urls
 from app.workspace.results import load_results, require_visible, rubric_upgrade
 
 router = APIRouter(include_in_schema=False)
@@ -143,7 +143,7 @@ def new_round_form(
     team: ScopedTeam,
 ) -> HTMLResponse:
     organisation = _organisation(session, team)
-    page = pages.new_round_page(
+    page = round_pages.new_round_page(
         session=session,
         settings=settings_of(request),
         catalog=catalog,
@@ -161,9 +161,11 @@ def _parse_date(value: str) -> date | None:
         return None
 
 
-def _round_values(form: FormData, defaults: pages.RoundFormValues) -> pages.RoundFormValues:
+def _round_values(
+    form: FormData, defaults: round_pages.RoundFormValues
+) -> round_pages.RoundFormValues:
     results_min = _text(form, "results_min", 2)
-    return pages.RoundFormValues(
+    return round_pages.RoundFormValues(
         mode=_text(form, "mode", 20),
         kind=_text(form, "kind", 20),
         stage=_text(form, "stage", 20),
@@ -193,7 +195,7 @@ def create_round(
     organisation = _organisation(session, team)
     settings = settings_of(request)
     form_key = _text(form, "form_key", 64)
-    defaults, _ = pages.default_values(
+    defaults, _ = round_pages.default_values(
         session=session, settings=settings, catalog=catalog, team=team, organisation=organisation
     )
     values = _round_values(form, defaults)
@@ -223,7 +225,7 @@ def create_round(
             idempotency_key=form_key or None,
         )
     except rounds.RoundFormError as problem:
-        page = pages.new_round_page(
+        page = round_pages.new_round_page(
             session=session,
             settings=settings,
             catalog=catalog,
@@ -262,7 +264,7 @@ def _round_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    page = pages.round_page(
+    page = round_pages.round_page(
         session=session,
         settings=settings_of(request),
         catalog=catalog,

@@ -13,7 +13,7 @@ from app.db import utcnow
 from app.errors import InvalidInputError
 from app.models import AssessmentRound, Invitation, Respondent, RoundResult
 from app.surveys import invitations
-from app.workspace import pages, rounds
+from app.workspace import round_pages, rounds
 from tests.workspace import helpers
 
 
@@ -124,7 +124,7 @@ def test_the_form_defaults_to_the_previous_rounds_stage(
 ) -> None:
     lead = helpers.lead(session, settings)
     helpers.team_round(session, lead.team, stage="operating", title="Spring")
-    values, note = pages.default_values(
+    values, note = round_pages.default_values(
         session=session,
         settings=settings,
         catalog=helpers.catalog(),

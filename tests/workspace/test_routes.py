@@ -23,7 +23,7 @@ from app.models import (
     RoundResult,
     Target,
 )
-from app.workspace import pages, results_page
+from app.workspace import pages, results_page, round_pages
 from tests import factories
 from tests.workspace import helpers
 from tests.workspace.test_results import older_catalog
@@ -130,13 +130,13 @@ def test_a_team_survey_is_started_and_its_links_are_shown_once(
 ) -> None:
     lead = helpers.lead(session, settings)
     form = page_of(client.get(f"{lead.team_url}/rounds/new", headers=lead.headers))
-    assert isinstance(form, pages.NewRoundPage)
+    assert isinstance(form, round_pages.NewRoundPage)
     assert [o.value for o in form.modes if o.checked] == ["team_survey"]
     created = client.post(f"{lead.team_url}/rounds", data=_form(), headers=lead.headers)
     assert created.status_code == 200
     assert created.headers["cache-control"] == "no-store"
     page = page_of(created)
-    assert isinstance(page, pages.RoundPage)
+    assert isinstance(page, round_pages.RoundPage)
     assert [link.role for link in page.new_links] == ["data_scientist", "ml_engineer"]
     assert all(link.url.startswith(settings.base_url + "/i/") for link in page.new_links)
     assert page.title == "Spring check"
@@ -221,8 +221,8 @@ def test_bad_form_input_is_shown_next_to_its_field_and_creates_nothing(
 # ---------------------------------------------------------------- managing a round
 
 
-def _survey(client: TestClient, lead: helpers.Lead) -> pages.RoundPage:
-    page: pages.RoundPage = page_of(
+def _survey(client: TestClient, lead: helpers.Lead) -> round_pages.RoundPage:
+    page: round_pages.RoundPage = page_of(
         client.post(f"{lead.team_url}/rounds", data=_form(), headers=lead.headers)
     )
     return page
@@ -314,18 +314,23 @@ def test_results_wait_for_the_threshold_then_show_the_stored_result(
     assert not waiting.visible
     assert waiting.data is None
     assert waiting.waiting is not None
-    assert "Waiting for more responses — 2 so far" in waiting.waiting
+    assert "2 responses so far" in waiting.waiting
     # nothing to download yet: the downloads lead to the results page
     early = client.get(f"{url}/roadmap.csv", headers=lead.headers, follow_redirects=False)
     assert early.status_code == 303
+    helpers.submit(session, assessment_round, "data_scientist", handoff="high")
     helpers.submit(session, assessment_round, "software_engineer", handoff="low")
     helpers.submit(session, assessment_round, "ml_engineer", handoff="low")
+    helpers.submit(session, assessment_round, "ml_engineer", handoff="low")
     session.commit()
+    # published once, at close; role groups of three show in the perception gaps
+    closed = client.post(f"{url}/close", headers=lead.headers, follow_redirects=False)
+    assert closed.status_code == 303
     response = client.get(f"{url}/results", headers=lead.headers)
     shown = page_of(response)
     stored = shown.data
     assert stored is not None
-    assert stored["round"]["respondents"] == 4
+    assert stored["round"]["respondents"] == 6
     assert shown.recommendation.top.reasons
     assert shown.roadmap.now
     gaps = [g for g in shown.perception_gaps if g.dimension == "Handoff maturity"]
