@@ -31,6 +31,7 @@ from app.catalog_store import CatalogDep
 from app.db import SessionDep
 from app.errors import NotFoundError
 from app.models import AssessmentRound, Organisation, Team
+from app.results import visibility
 from app.results.reads import result_of
 from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
@@ -491,9 +492,15 @@ def extend_link(
 
 
 def _result_out(
-    session: Session, assessment_round: AssessmentRound, catalog: Catalog, label: str
+    session: Session,
+    assessment_round: AssessmentRound,
+    catalog: Catalog,
+    label: str,
+    viewer: visibility.Viewer = visibility.ANYONE,
 ) -> ResultOut:
-    loaded = load_results(session=session, assessment_round=assessment_round, label=label)
+    loaded = load_results(
+        session=session, assessment_round=assessment_round, label=label, viewer=viewer
+    )
     stored = loaded.result
     upgrade = (
         rubric_upgrade(session=session, assessment_round=assessment_round, newest=catalog)
@@ -523,6 +530,7 @@ def _result_out(
 
 @router.get("/teams/{team_id}/rounds/{round_id}/results", tags=["workspace"])
 def get_results(
+    request: Request,
     team_id: TeamId,
     round_id: RoundId,
     principal: ApiPrincipal,
@@ -534,7 +542,10 @@ def get_results(
     """The round's stored result (``to_data``) under ``label``, once the anonymity rule
     allows it (``visible``); ``submitted`` and ``needed`` say how far it is."""
     assessment_round = scope.assessment_round
-    return _result_out(session, assessment_round, catalog, label)
+    viewer = visibility.viewer_of_user(
+        session, settings_of(request), assessment_round, principal.user_id
+    )
+    return _result_out(session, assessment_round, catalog, label, viewer)
 
 
 @router.post(

@@ -543,8 +543,12 @@ def rescore_round(
     return _redirect(f"{url}?result={stored.label}&notice=rescored")
 
 
-def _visible_data(session: Session, assessment_round: AssessmentRound) -> TeamResult | None:
-    loaded = load_results(session=session, assessment_round=assessment_round)
+def _visible_data(
+    session: Session,
+    assessment_round: AssessmentRound,
+    viewer: visibility.Viewer = visibility.ANYONE,
+) -> TeamResult | None:
+    loaded = load_results(session=session, assessment_round=assessment_round, viewer=viewer)
     if loaded.result is None:
         return None
     return result_of(require_visible(loaded))
@@ -612,10 +616,19 @@ def debt_json(
 
 @router.get("/teams/{team_id}/rounds/{round_id}/result.json")
 def result_json(
-    session: SessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_round: ScopedRound,
+    team_id: TeamId,
+    round_id: RoundId,
 ) -> Response:
-    """The stored result as the engine made it (the same JSON as `processlens score`)."""
-    data = _visible_data(session, assessment_round)
+    """The stored result as the engine made it (the same JSON as `processlens score`), less
+    what the anonymity rule withholds from this viewer."""
+    viewer = visibility.viewer_of_user(
+        session, settings_of(request), assessment_round, principal.user_id
+    )
+    data = _visible_data(session, assessment_round, viewer)
     if data is None:
         return _redirect(urls.results_url(team_id, round_id))
     return _download(
