@@ -28,6 +28,7 @@ from app.rubric.output import to_data
 from tests import factories
 from tests.conftest import make_test_settings
 from tests.dashboards import helpers
+from tests.reports import published
 
 NAMES = ["Search", "Payments", "Fraud <script>", "Tiny team", "Lead alone"]
 # per team: mode, respondents' roles (every dimension answered by at least 3 of them, bar the
@@ -195,7 +196,10 @@ def test_stored_results_are_read_as_plain_data(
     team = factories.team(session, organisation, name="Search team")
     assessment_round = factories.assessment_round(session, catalog, team, mode="team_survey")
     assert assessment_round.id is not None
-    session.add(RoundResult(round_id=assessment_round.id, computed=data, respondent_count=6))
+    published.publish(session, assessment_round, 6)
+    session.add(
+        RoundResult(round_id=assessment_round.id, computed=data, respondent_count=6, final=True)
+    )
     session.flush()
     assert organisation.id is not None
     (result,) = batch.stored_results(session=session, organisation_id=organisation.id)

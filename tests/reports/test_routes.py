@@ -20,6 +20,7 @@ from app.rubric.answers_file import AnswersFile, assess_file
 from app.rubric.loader import Catalog
 from app.rubric.output import to_data
 from tests.accounts import helpers
+from tests.reports import published
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,8 @@ def world(
     bravo = helpers.tenant(session, settings, "Bravo")
     assert alpha.round.id is not None
     data = to_data(catalog, assess_file(catalog, example))
-    session.add(RoundResult(round_id=alpha.round.id, computed=data, respondent_count=6))
+    published.publish(session, alpha.round, 6)
+    session.add(RoundResult(round_id=alpha.round.id, computed=data, respondent_count=6, final=True))
     signed_in = helpers.sign_in(session, settings, alpha.team_lead)
     token = api_tokens.create(session=session, settings=settings, user=alpha.team_lead, name="t")
     session.commit()

@@ -20,7 +20,7 @@ import lxml.html
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.config import ROOT_DIR, Settings
 from app.main import create_app
@@ -40,6 +40,7 @@ from app.rubric.loader import Catalog
 from app.rubric.output import to_data
 from tests import test_isolation as walk
 from tests.accounts import helpers
+from tests.reports import published
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +71,14 @@ def world(
     bravo = helpers.tenant(session, settings, "Bravo")
     for tenant in (alpha, bravo):
         assert tenant.round.id is not None
+        published.publish(session, tenant.round, 4)
         session.add(
             RoundResult(
                 round_id=tenant.round.id,
                 computed=quick_data,
                 respondent_count=4,
                 rubric_versions=tenant.round.rubric_versions,
+                final=True,
             )
         )
     people = {
@@ -121,7 +124,10 @@ def _show_results(session: Session, tenant: Any) -> None:
     """Make the results page show the stored result: a solo round with its one response
     submitted (a team survey would need its threshold of responses)."""
     tenant.round.mode = "solo"
-    response = session.exec(select(Response).where(Response.round_id == tenant.round.id)).one()
+    response = session.exec(
+        select(Response).where(Response.round_id == tenant.round.id).order_by(col(Response.id))
+    ).first()  # the tenant's own response (the world published others beside it)
+    assert response is not None
     response.status = ResponseStatus.submitted
     result = session.exec(select(RoundResult).where(RoundResult.round_id == tenant.round.id)).one()
     result.respondent_count = 1
@@ -275,7 +281,12 @@ def test_a_job_zips_every_teams_latest_report_with_progress(
         alpha = helpers.tenant(session, settings, "Alpha")
         assert alpha.round.id is not None
         assert alpha.other_team.id is not None
-        session.add(RoundResult(round_id=alpha.round.id, computed=quick_data, respondent_count=4))
+        published.publish(session, alpha.round, 4)
+        session.add(
+            RoundResult(
+                round_id=alpha.round.id, computed=quick_data, respondent_count=4, final=True
+            )
+        )
         second = AssessmentRound(
             team_id=alpha.other_team.id,
             stage="prototype",
