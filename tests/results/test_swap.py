@@ -104,7 +104,7 @@ def _swapped(levels: tuple[str, ...], a: int, b: int) -> tuple[str, ...]:
 
 
 @settings(
-    max_examples=60,
+    max_examples=200,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
