@@ -17,10 +17,10 @@ import typer
 from app.config import QUESTIONNAIRES_DIR
 from app.rubric import document
 from app.rubric.answers_file import assess_file, read_answers_file
+from app.rubric.changelog import changelog_markdown
 from app.rubric.loader import Catalog, load_catalog, load_catalog_from_texts, read_rubric_file
 from app.rubric.output import to_data
 from app.rubric.schema import FILE_KINDS
-from app.rubric.versions import diff_catalogs
 
 EXIT_INVALID = 2
 
@@ -126,13 +126,11 @@ def diff(
     old: Annotated[Path, typer.Argument(help="The older rubric folder (or instrument file).")],
     new: Annotated[Path, typer.Argument(help="The newer rubric folder (or instrument file).")],
 ) -> None:
-    """List the questions added, removed and changed between two rubric versions."""
-    changes = diff_catalogs(_catalog_from([old]), _catalog_from([new]))
-    if not changes:
-        typer.echo("no question changed")
-        return
-    for change in changes:
-        typer.echo(f"{change.kind:8} {change.question}: {change.detail}")
+    """A changelog from the older rubric to the newer, as Markdown grouped by file and kind:
+    questions added, removed and reworded (old → new, shortened), options, roles by name,
+    "not applicable", display conditions and every rule in words, gates, findings,
+    practices, fit rules and caveats (docs/rubric-changes-2026.2.md is one)."""
+    sys.stdout.write(changelog_markdown(_catalog_from([old]), _catalog_from([new])))
 
 
 def score(
