@@ -339,3 +339,15 @@ def waiting_message(
         f"Team results are {HIDDEN_NOTE}: fewer than {needed} responses besides your own "
         "are behind them."
     )
+
+
+def headline_shown(session: Session, assessment_round: AssessmentRound, *, submitted: int) -> bool:
+    """Whether a list of rounds may show the round's headline (model, trajectory, scores):
+    a solo round's once answered; a team survey's once published at close and only when the
+    rule lets anyone who may look see its team figures."""
+    if assessment_round.mode == RoundMode.solo:
+        return submitted >= 1
+    if assessment_round.status != RoundStatus.closed or submitted < assessment_round.results_min:
+        return False
+    members = members_of(session, assessment_round)
+    return decide(members, k=assessment_round.results_min, viewer=ANYONE).team

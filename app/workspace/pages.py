@@ -27,6 +27,7 @@ from app.models import (
     Team,
 )
 from app.results import reads
+from app.results import visibility as visibility_rule
 from app.rubric.anonymity import team_results_visibility
 from app.rubric.labels import KIND_LABELS, MODE_LABELS, ROLE_LABELS, humanise
 from app.rubric.loader import Catalog
@@ -193,9 +194,10 @@ def round_lines(
     visible: dict[int, bool] = {}
     for item in chosen:
         assert item.id is not None
-        visible[item.id] = team_results_visibility(
-            mode=item.mode, submitted=int(counts.get(item.id, 0)), threshold=item.results_min
-        ).visible
+        # published, and shown to anyone who may look (app.results.visibility)
+        visible[item.id] = visibility_rule.headline_shown(
+            session, item, submitted=int(counts.get(item.id, 0))
+        )
     shown = headlines(
         session=session,
         round_ids=[round_id for round_id, ok in visible.items() if ok],
@@ -220,11 +222,11 @@ def round_lines(
                 status=round_status(item),
                 started_on=day(item.opened_at or item.created_at),
                 submitted=submitted,
-                visible=visibility.visible,
+                visible=visible[item.id],
                 waiting=None
-                if visibility.visible
+                if visible[item.id]
                 else waiting_text(submitted, visibility.needed, item.mode == RoundMode.solo),
-                headline=shown.get(item.id) if visibility.visible else None,
+                headline=shown.get(item.id) if visible[item.id] else None,
             )
         )
     return lines

@@ -81,10 +81,19 @@ def test_home_lists_the_teams_with_their_latest_round(
     assert latest.waiting == "Waiting for more responses — 1 so far (3 needed)"
     assert latest.headline is None
     assert "No round yet" not in response.text
-    for role in ("ml_engineer", "product_manager"):
+    # a list of rounds shows a headline anyone who may look could see: three besides any one
+    for role in ("ml_engineer", "product_manager", "software_engineer"):
         helpers.submit(session, assessment_round, role)
     session.commit()
     client.cookies.clear()
+    latest = page_of(client.get("/teams", headers=lead.headers)).groups[0].teams[0].latest
+    assert not latest.visible  # published once, when the round closes
+    closed = client.post(
+        f"{lead.team_url}/rounds/{assessment_round.id}/close",
+        headers=lead.headers,
+        follow_redirects=False,
+    )
+    assert closed.status_code == 303
     latest = page_of(client.get("/teams", headers=lead.headers)).groups[0].teams[0].latest
     assert latest.visible
     assert latest.headline is not None
