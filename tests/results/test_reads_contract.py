@@ -49,7 +49,7 @@ KNOWN: dict[tuple[str, str], str] = {
     (
         "app/workspace/pages.py",
         "for round_id, head in reads.headlines(session, round_ids, dimensions).items():",
-    ): ("the team list's headlines of rounds the page has checked visible (issue 17, remaining)"),
+    ): "the team list's headlines, of rounds visibility.headline_shown lets show",
 }
 
 
