@@ -16,12 +16,12 @@ import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import lxml.html
 import pytest
-import yaml
 from fastapi import FastAPI, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
@@ -38,7 +38,7 @@ from app.accounts.tokens import hash_token
 from app.config import Settings
 from app.models import ApiToken, Membership, UserRole
 from app.rubric.answers import MAX_NOTE_CHARS
-from app.rubric.loader import load_catalog_from_texts
+from app.rubric.loader import load_catalog
 from tests import test_isolation as isolation
 from tests.accounts import helpers as account_helpers
 from tests.surveys import helpers
@@ -494,28 +494,20 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(world: World) -> None:
     assert not problems, "\n".join(f"{case}: {problem}" for case, problem in problems.items())
 
 
-def older_trajectory_version(session: Session) -> tuple[dict[str, str], str]:
-    """Register a trajectory questionnaire version without one of today's questions (one no
-    rule refers to); returns the round's rubric versions and the missing question's id."""
-    catalog = helpers.catalog()
-    texts = dict(catalog.texts)
-    data = yaml.safe_load(texts["trajectory.yaml"])
-    for section in data["sections"]:
-        for index, question in enumerate(section["questions"]):
-            qid = question["id"]
-            if len(section["questions"]) > 1 and sum(t.count(qid) for t in texts.values()) == 1:
-                del section["questions"][index]
-                texts["trajectory.yaml"] = yaml.safe_dump(data, sort_keys=False)
-                older = load_catalog_from_texts(texts)
-                versions = catalog_store.register_catalog(session=session, catalog=older)
-                return versions, f"trajectory.{qid}"
-    raise AssertionError("no question to remove")
+def older_questionnaire_version(session: Session) -> tuple[dict[str, str], str]:
+    """Register the previous rubric (2026.1, kept as a test fixture) and name a question of
+    today's rubric that it does not have; returns the round's rubric versions and that id."""
+    older = load_catalog(Path(__file__).parent / "fixtures" / "rubric-2026.1")
+    added = sorted(set(helpers.catalog().questions) - set(older.questions))
+    assert added, "today's rubric adds no question to 2026.1"
+    versions = catalog_store.register_catalog(session=session, catalog=older)
+    return versions, added[0]
 
 
 def test_an_answer_for_another_questionnaire_version_changes_nothing(
     session: Session, settings: Settings, survey_client: TestClient
 ) -> None:
-    versions, missing = older_trajectory_version(session)
+    versions, missing = older_questionnaire_version(session)
     assert missing in helpers.catalog().questions  # today's rubric has it
     world = start(survey_client, session, settings, kind="full", rubric_versions=versions)
     before = snapshot(session)

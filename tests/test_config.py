@@ -29,7 +29,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'data' / 'processlens.db'}"
     assert settings.redis_url is None
     assert settings.base_url == "http://127.0.0.1:8000"
-    assert (settings.team_results_min, settings.role_group_min, settings.org_cell_min) == (3, 2, 3)
+    # role groups need at least 3 whatever the round's threshold (docs/security.md, anonymity)
+    assert (settings.team_results_min, settings.role_group_min, settings.org_cell_min) == (3, 3, 3)
     assert settings.max_body_bytes == 1024 * 1024
     assert settings.questionnaire_dirs == []
     assert settings.auto_migrate
