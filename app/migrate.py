@@ -37,6 +37,9 @@ def lock_file_for(engine: Engine) -> Path | None:
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return None
+    if database.startswith("file:"):
+        # SQLite's URI form (`file:/path/db?mode=ro`, with `uri=true`): the file is the path
+        database = database.removeprefix("file:").split("?", 1)[0]
     return Path(database).expanduser().resolve().with_name(Path(database).name + ".migrate.lock")
 
 

@@ -27,6 +27,7 @@ from statistics import mean
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Engine, delete, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
@@ -485,9 +486,22 @@ def backfill(*, session: Session) -> int:
 def backfill_at_startup(sessions: sessionmaker[Session], engine: Engine) -> int:
     """``backfill`` in a transaction of its own, under the migration lock, so that several
     workers starting together build the missing summaries once."""
-    with migrate.migration_lock(engine), sessions() as session:
-        built = backfill(session=session)
-        session.commit()
+    try:
+        with migrate.migration_lock(engine), sessions() as session:
+            built = backfill(session=session)
+            session.commit()
+    except DBAPIError as error:
+        # a read-only database (SQLite's ?mode=ro, PostgreSQL's default_transaction_read_only)
+        # still serves: its dashboards lack what is missing until a writable start builds it
+        if not _read_only(error):
+            raise
+        logger.warning("the database is read-only: missing dashboard summaries are not built")
+        return 0
     if built:
         logger.info("built %d missing or out-of-date dashboard summaries", built)
     return built
+
+
+def _read_only(error: DBAPIError) -> bool:
+    message = str(error.orig).lower()
+    return "readonly database" in message or "read-only transaction" in message
