@@ -27,6 +27,7 @@ from app.rubric.answers_file import assess_file, read_answers_file
 from app.rubric.output import to_data
 from tests.accounts import helpers
 from tests.live import LiveServer
+from tests.reports import published
 from tests.reports.conftest import EXAMPLE
 
 
@@ -123,7 +124,11 @@ def test_sigterm_stops_the_render_workers(
             catalog = helpers.catalog()
             data = to_data(catalog, assess_file(catalog, read_answers_file(EXAMPLE, catalog)))
             assert alpha.round.id is not None
-            session.add(RoundResult(round_id=alpha.round.id, computed=data, respondent_count=6))
+            # a team survey's result shows once its round has closed with enough responses
+            published.publish(session, alpha.round, 6)
+            session.add(
+                RoundResult(round_id=alpha.round.id, computed=data, respondent_count=6, final=True)
+            )
             signed_in = helpers.sign_in(session, settings, alpha.team_lead)
             path = f"/teams/{alpha.team.id}/rounds/{alpha.round.id}/report.pdf"
             session.commit()
