@@ -43,9 +43,11 @@ from app.accounts import api_tokens
 from app.config import ROOT_DIR, Settings
 from app.models import Membership, ReportJob, ReportJobStatus, RoundResult, User, UserRole
 from app.reports import jobs
+from app.results import summaries
 from app.rubric.answers_file import assess_file, read_answers_file
 from app.rubric.output import to_data
 from tests.accounts import helpers
+from tests.reports import published
 
 ALPHA, BRAVO = "Alpha", "Bravo"
 
@@ -256,14 +258,20 @@ def world(session: Session, settings: Settings) -> World:
     data = _stored_result_data()
     for side, tenant in tenants.items():
         assert tenant.round.id is not None
+        # a team survey's result shows once its round has closed with enough responses
+        published.publish(session, tenant.round, 4)
         session.add(
             RoundResult(
                 round_id=tenant.round.id,
                 computed=data,
-                respondent_count=3,
+                respondent_count=4,
                 rubric_versions=tenant.round.rubric_versions,
+                final=True,
             )
         )
+        session.flush()
+        # results stored by hand: their dashboard summaries too, as storing a result writes them
+        summaries.rebuild(session=session, organisation_id=tenant.org.id)
         job_ids[side] = _finished_job(session, settings, tenant)
         created = api_tokens.create(
             session=session, settings=settings, user=tenant.team_lead, name=f"{side} script"

@@ -18,5 +18,7 @@ def publish(session: Session, assessment_round: AssessmentRound, responses: int)
     for index in range(responses):
         factories.submitted_response(session, assessment_round, ROLES[index % len(ROLES)], {})
     assessment_round.status = RoundStatus.closed
+    if assessment_round.closed_at is None:
+        assessment_round.closed_at = assessment_round.created_at
     session.add(assessment_round)
     session.flush()
