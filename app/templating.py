@@ -1,5 +1,6 @@
-"""The Jinja environment of the web pages: autoescaped, strict about undefined names outside
-production. The reports (HTML for print and PDF) have their own, in app.reports.render."""
+"""The Jinja environments: one factory (``new_environment``) configures both the web pages'
+environment (``create_templates``) and the reports' (app.reports.render, HTML for print and
+PDF): autoescaped, strict about undefined names outside production."""
 
 from __future__ import annotations
 
@@ -47,23 +48,27 @@ def _url_for(prefix: str) -> Any:
     return url_for
 
 
-def create_templates(settings: Settings) -> Jinja2Templates:
-    """Build the environment once per app; pages get it through ``render``."""
-    environment = jinja2.Environment(
+def new_environment(*, strict: bool, auto_reload: bool) -> jinja2.Environment:
+    """A Jinja environment over templates/, configured as pages and reports both need it."""
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         # every template and every string is HTML-escaped; markup must be marked safe explicitly
         autoescape=True,
-        # a misspelt variable fails loudly in tests and development instead of rendering empty
-        undefined=(
-            jinja2.Undefined
-            if settings.environment is Environment.production
-            else jinja2.StrictUndefined
-        ),
+        # a misspelt variable fails loudly instead of rendering empty
+        undefined=jinja2.StrictUndefined if strict else jinja2.Undefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        # only development picks up edited templates: checking every template file's
-        # modification time on each render (and each include in a loop) cost a survey page
-        # about 14 % of its CPU in production
+        # checking every template file's modification time on each render (and each include
+        # in a loop) cost a survey page about 14 % of its CPU: only development reloads
+        auto_reload=auto_reload,
+    )
+
+
+def create_templates(settings: Settings) -> Jinja2Templates:
+    """Build the pages' environment once per app; pages get it through ``render``."""
+    environment = new_environment(
+        # production renders a page with a missing name rather than failing the request
+        strict=settings.environment is not Environment.production,
         auto_reload=settings.environment is Environment.development,
     )
     # set before Jinja2Templates, which only adds its own url_for when none is there

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import jinja2
 from markupsafe import Markup
 
-from app import __version__
+from app import __version__, templating
 from app.config import APP_DIR, STATIC_DIR, TEMPLATES_DIR
 from app.reports import pdf
 from app.reports.context import TeamReport
@@ -35,14 +35,9 @@ _VERSIONED_FILES = (
 
 @functools.cache
 def environment() -> jinja2.Environment:
-    """The reports' Jinja environment: autoescaped and strict, like the app's own."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    """The reports' Jinja environment (the one factory of app.templating, with report filters)."""
+    # strict everywhere: a report is rendered from a typed context, a missing name is a bug
+    env = templating.new_environment(strict=True, auto_reload=False)
     env.filters["number"] = _number
     env.filters["signed"] = _signed
     env.globals["svg_markup"] = _svg_markup
