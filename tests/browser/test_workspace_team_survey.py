@@ -1,9 +1,10 @@
 """A team lead runs a team survey in Chromium: signs in, starts the round and copies the links;
-results stay hidden until the threshold; two data scientists and two engineers answer handoff
-in opposite ways, and the results show a process model with reasons, a roadmap and the handoff
-perception gap between data science and engineering (with one of each, no gap); marking an
-upgrade adopted and setting a target change the page; the radar's table holds the drawn chart's
-data. axe-core on the home, round and results pages; 375 px and desktop screenshots."""
+results stay hidden while the survey is open, even past the threshold; three data scientists
+and three engineers answer handoff in opposite ways, the lead closes the round, and the results
+show a process model with reasons, a roadmap and the handoff perception gap between data science
+and engineering (with one of each, no gap: a role group needs three people); marking an upgrade
+adopted and setting a target change the page; the radar's table holds the drawn chart's data.
+axe-core on the home, round and results pages; 375 px and desktop screenshots."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from app.db import utcnow
-from app.models import Organisation, Team
+from app.models import AssessmentRound, Organisation, Team
 from app.workspace import rounds
 from tests.workspace import helpers
 from tests.workspace.browser_support import (
@@ -79,28 +80,42 @@ def test_a_team_survey_from_links_to_acting_on_results(
     no_serious_axe_violations(page, "round with new links")
     screenshots(page, "round-links")
 
-    # results stay hidden until three people have submitted
+    # results stay hidden while the survey is open: they are published once, at close
     round_path = page.evaluate(
         "document.querySelector('form[action$=\"/close\"]').getAttribute('action')"
     ).removesuffix("/close")
     page.goto(server.url + round_path + "/results")
-    assert "Waiting for more responses — 0 so far" in _results_text(page)
-    server.answer(links["data_scientist"], handoff="high")
-    server.answer(links["data_scientist"], handoff="high")
+    assert "The survey is open: 0 responses so far." in _results_text(page)
+    assert "published once, when it closes, if at least 3 people" in _results_text(page)
+    for _ in range(3):
+        server.answer(links["data_scientist"], handoff="high")
     page.reload()
-    assert "Waiting for more responses — 2 so far" in _results_text(page)
-    assert page.locator("#process").count() == 0
+    assert "The survey is open: 3 responses so far." in _results_text(page)
+    assert page.locator("#process").count() == 0  # the threshold alone publishes nothing
     screenshots(page, "results-waiting")
 
-    # two engineers answer handoff the other way: the results appear, with the gap
+    # three engineers answer handoff the other way; still nothing while the survey is open
     server.answer(links["software_engineer"], handoff="low")
     server.answer(links["ml_engineer"], handoff="low")
+    server.answer(links["ml_engineer"], handoff="low")
+    page.reload()
+    assert "The survey is open: 6 responses so far." in _results_text(page)
+    assert page.locator("#process").count() == 0
     page.goto(server.url + round_path)
-    assert "4 responses submitted" in _results_text(page)
+    assert (
+        "6 responses submitted; team results are published once, when the round closes"
+        in _results_text(page)
+    )
     counts = page.locator("table.ws-table tbody tr").all_inner_texts()
-    assert any(row.startswith("Data scientist") and row.split()[-1] == "2" for row in counts)
+    assert any(row.startswith("Data scientist") and row.split()[-1] == "3" for row in counts)
     no_serious_axe_violations(page, "round")
     screenshots(page, "round")
+
+    # the lead closes the round: the results are published, with the gap
+    page.get_by_role("button", name="Close the round").click()
+    page.wait_for_load_state()
+    assert "The round has closed." in _results_text(page)
+    assert page.get_by_role("button", name="Close the round").count() == 0
     page.get_by_role("link", name="See the results").click()
     page.wait_for_url(re.compile(r"/results$"))
     model = page.locator("#process .ws-model--top")
@@ -191,6 +206,11 @@ def test_a_team_survey_from_links_to_acting_on_results(
         session.commit()
     server.answer(started.links["data_scientist"].url(server.settings), handoff="high")
     server.answer(started.links["software_engineer"].url(server.settings), handoff="low")
+    with server.session() as session:
+        closing = session.get(AssessmentRound, pair_round)
+        assert closing is not None
+        rounds.close_round(session=session, assessment_round=closing)
+        session.commit()
     second = browser.new_page(viewport={"width": 1280, "height": 900})
     sign_in(second, server.url, "tess@example.org")
     second.goto(f"{server.url}/teams/{team_id}/rounds/{pair_round}/results")
