@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from app.accounts import tenancy, tokens
+from app.accounts import audit, tenancy, tokens
+from app.accounts.audit import Actor
 from app.accounts.tenancy import Principal, check_id, load_principal
 from app.config import Settings
 from app.db import utcnow
@@ -31,7 +32,11 @@ class CreatedToken:
     row: ApiToken
 
 
-def create(*, session: Session, settings: Settings, user: User, name: str) -> CreatedToken:
+def create(
+    *, session: Session, settings: Settings, user: User, name: str, actor: Actor | None = None
+) -> CreatedToken:
+    """A new token for the user (the secret is in the result, once); audited for ``actor``
+    (the name and owner, never the secret)."""
     assert user.id is not None
     name = name.strip()
     if not name or len(name) > 200:
@@ -42,6 +47,15 @@ def create(*, session: Session, settings: Settings, user: User, name: str) -> Cr
     )
     session.add(row)
     session.flush()
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="api_token.created",
+            target_type="api_token",
+            target_id=row.id,
+            details={"name": row.name, "owner_id": user.id},
+        )
     return CreatedToken(token=token, row=row)
 
 
@@ -85,13 +99,24 @@ def get_for_user(*, session: Session, user_id: int, token_id: int) -> ApiToken:
     return row
 
 
-def revoke(*, session: Session, row: ApiToken, now: datetime | None = None) -> bool:
-    """Revoke; False if it already was (revoking twice changes nothing)."""
+def revoke(
+    *, session: Session, row: ApiToken, now: datetime | None = None, actor: Actor | None = None
+) -> bool:
+    """Revoke; False if it already was (revoking twice changes nothing and records nothing)."""
     if row.revoked_at is not None:
         return False
     row.revoked_at = now or utcnow()
     session.add(row)
     session.flush()
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="api_token.revoked",
+            target_type="api_token",
+            target_id=row.id,
+            details={"owner_id": row.user_id},
+        )
     return True
 
 

@@ -55,15 +55,18 @@ MAX_DETAIL_TEXT = 200
 
 @dataclasses.dataclass(frozen=True)
 class Actor:
-    """Who acts, for the audit log: a user (None for the CLI acting as nobody in particular)
-    and the request id that ties the event to the request's log lines (None outside one)."""
+    """Who acts, for the audit log: a user (None for the CLI acting as nobody in particular),
+    the request id that ties the event to the request's log lines (None outside one), and the
+    edge it came through when the event says so (``"cli"``: every CLI event carries
+    ``"via": "cli"`` in its details; the pages and the API leave it out)."""
 
     user_id: int | None
     request_id: str | None = None
+    via: str | None = None
 
     @classmethod
     def cli(cls, user_id: int | None = None) -> Actor:
-        return cls(user_id=user_id, request_id=None)
+        return cls(user_id=user_id, request_id=None, via="cli")
 
 
 def _clean(details: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,6 +107,8 @@ def record(
     if actor is not None:
         actor_id = actor_id if actor_id is not None else actor.user_id
         request_id = actor.request_id
+        if actor.via is not None:
+            details = {**(details or {}), "via": actor.via}
     elif actor_id is None and request is not None:
         principal = getattr(request.state, "principal", None)
         actor_id = getattr(principal, "user_id", None)

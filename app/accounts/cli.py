@@ -43,6 +43,8 @@ CLI_PRINCIPAL = Principal(
     via="api",
 )
 VIA = {"via": "cli"}
+# Services record their own events; this actor adds ``"via": "cli"`` to each.
+CLI_ACTOR = audit.Actor.cli()
 
 
 def _user(session: Session, email: str) -> User:
@@ -98,14 +100,12 @@ def user_create(
     password = _read_password(password_stdin) if (set_password or password_stdin) else None
     with database_session() as (session, settings):
         user = users.create_user(
-            session=session, email=email, display_name=name, role=role, password=password
-        )
-        audit.record(
             session=session,
-            action="user.created",
-            target_type="user",
-            target_id=user.id,
-            details={"role": user.role, **VIA},
+            email=email,
+            display_name=name,
+            role=role,
+            password=password,
+            actor=CLI_ACTOR,
         )
         link = (
             None
@@ -172,15 +172,8 @@ def user_reset_link(
         user = _user(session, email)
         if not user.is_active:
             fail("the account is disabled; enable it first")
-        link = users.reset_url(
-            settings=settings, token=users.make_reset_token(settings=settings, user=user)
-        )
-        audit.record(
-            session=session,
-            action="password.reset_link_issued",
-            target_type="user",
-            target_id=user.id,
-            details=VIA,
+        link = users.issue_reset_link(
+            session=session, settings=settings, user=user, actor=CLI_ACTOR
         )
     typer.echo(link)
 
@@ -188,14 +181,7 @@ def user_reset_link(
 def _set_active(email: str, active: bool) -> None:
     with database_session() as (session, _settings):
         user = _user(session, email)
-        users.set_active(session=session, user=user, active=active)
-        audit.record(
-            session=session,
-            action="user.enabled" if active else "user.disabled",
-            target_type="user",
-            target_id=user.id,
-            details=VIA,
-        )
+        users.set_active(session=session, user=user, active=active, actor=CLI_ACTOR)
     console.print(f"{'Enabled' if active else 'Disabled'} {escape(email)}.")
 
 
@@ -223,15 +209,7 @@ def user_set_role(
     """Change an account's role (its assignments are removed)."""
     with database_session() as (session, _settings):
         user = _user(session, email)
-        old = user.role
-        users.set_role(session=session, user=user, role=role)
-        audit.record(
-            session=session,
-            action="user.role_changed",
-            target_type="user",
-            target_id=user.id,
-            details={"from": old, "to": role.value, **VIA},
-        )
+        users.set_role(session=session, user=user, role=role, actor=CLI_ACTOR)
     console.print(f"{escape(email)} is now {ROLE_LABELS[role]}.")
 
 
@@ -242,15 +220,7 @@ def user_set_role(
 def org_create(name: Annotated[str, typer.Argument(help="Name of the organisation.")]) -> None:
     """Create an organisation; prints its short name (used by the other commands)."""
     with database_session() as (session, _settings):
-        org = organisations.create_organisation(session=session, name=name)
-        audit.record(
-            session=session,
-            action="organisation.created",
-            target_type="organisation",
-            target_id=org.id,
-            organisation_id=org.id,
-            details={"name": org.name, **VIA},
-        )
+        org = organisations.create_organisation(session=session, name=name, actor=CLI_ACTOR)
     console.print(f"Created {escape(org.name)} (short name: {escape(org.slug)}).")
 
 
@@ -285,20 +255,8 @@ def org_delete(
         typer.confirm(f"Delete {slug} and everything in it? This cannot be undone", abort=True)
     with database_session() as (session, _settings):
         org = _organisation(session, slug)
-        org_id = org.id
-        counts = organisations.delete_organisation(session=session, organisation=org)
-        audit.record(
-            session=session,
-            action="organisation.deleted",
-            target_type="organisation",
-            target_id=org_id,
-            organisation_id=org_id,
-            details={
-                "teams": counts.teams,
-                "rounds": counts.rounds,
-                "respondents": counts.respondents,
-                **VIA,
-            },
+        counts = organisations.delete_organisation(
+            session=session, organisation=org, actor=CLI_ACTOR
         )
     console.print(
         f"Deleted {escape(slug)}: {counts.teams} teams, {counts.rounds} rounds, "
@@ -314,14 +272,8 @@ def unit_create(
     """Add a business unit to an organisation."""
     with database_session() as (session, _settings):
         org = _organisation(session, organisation)
-        unit = organisations.create_unit(session=session, organisation=org, name=name)
-        audit.record(
-            session=session,
-            action="business_unit.created",
-            target_type="business_unit",
-            target_id=unit.id,
-            organisation_id=org.id,
-            details={"name": unit.name, **VIA},
+        unit = organisations.create_unit(
+            session=session, organisation=org, name=name, actor=CLI_ACTOR
         )
     console.print(f"Added the business unit {escape(unit.name)} to {escape(org.name)}.")
 
@@ -347,15 +299,12 @@ def team_create(
                 fail(f"no business unit {unit!r} in {org.slug}")
             unit_id = match[0].id
         team = organisations.create_team(
-            session=session, principal=CLI_PRINCIPAL, organisation=org, name=name, unit_id=unit_id
-        )
-        audit.record(
             session=session,
-            action="team.created",
-            target_type="team",
-            target_id=team.id,
-            organisation_id=org.id,
-            details={"name": team.name, "business_unit_id": unit_id, **VIA},
+            principal=CLI_PRINCIPAL,
+            organisation=org,
+            name=name,
+            unit_id=unit_id,
+            actor=CLI_ACTOR,
         )
     console.print(f"Added the team {escape(team.name)} to {escape(org.name)}.")
 
@@ -389,16 +338,7 @@ def team_delete(
     with database_session() as (session, _settings):
         org = _organisation(session, organisation)
         team = _team(session, org, name)
-        team_id = team.id
-        counts = organisations.delete_team(session=session, team=team)
-        audit.record(
-            session=session,
-            action="team.deleted",
-            target_type="team",
-            target_id=team_id,
-            organisation_id=org.id,
-            details={"rounds": counts.rounds, "respondents": counts.respondents, **VIA},
-        )
+        organisations.delete_team(session=session, team=team, actor=CLI_ACTOR)
     console.print(f"Deleted the team {escape(name)}.")
 
 
@@ -415,16 +355,13 @@ def assign(
         user = _user(session, email)
         org = _organisation(session, organisation)
         team_id = _team(session, org, team).id if team else None
-        membership = organisations.assign(
-            session=session, principal=CLI_PRINCIPAL, organisation=org, user=user, team_id=team_id
-        )
-        audit.record(
+        organisations.assign(
             session=session,
-            action="assignment.added",
-            target_type="user",
-            target_id=user.id,
-            organisation_id=org.id,
-            details={"role": membership.role, "team_id": team_id, **VIA},
+            principal=CLI_PRINCIPAL,
+            organisation=org,
+            user=user,
+            team_id=team_id,
+            actor=CLI_ACTOR,
         )
     where = f"the team {team} of {org.name}" if team else org.name
     console.print(f"Assigned {escape(email)} to {escape(where)}.")
@@ -451,15 +388,7 @@ def unassign(
         membership = organisations.get_membership(
             session=session, organisation_id=org.id, membership_id=found[0].membership_id
         )
-        organisations.unassign(session=session, membership=membership)
-        audit.record(
-            session=session,
-            action="assignment.removed",
-            target_type="user",
-            target_id=user.id,
-            organisation_id=org.id,
-            details={"team_id": team_id, **VIA},
-        )
+        organisations.unassign(session=session, membership=membership, actor=CLI_ACTOR)
     console.print(f"Removed the assignment of {escape(email)}.")
 
 
@@ -474,13 +403,8 @@ def token_create(
     """Create an API token for an account; it is printed once and never stored in clear."""
     with database_session() as (session, settings):
         user = _user(session, email)
-        created = api_tokens.create(session=session, settings=settings, user=user, name=name)
-        audit.record(
-            session=session,
-            action="api_token.created",
-            target_type="api_token",
-            target_id=created.row.id,
-            details={"name": created.row.name, "owner_id": user.id, **VIA},
+        created = api_tokens.create(
+            session=session, settings=settings, user=user, name=name, actor=CLI_ACTOR
         )
     console.print(f"Token {created.row.id} for {escape(email)} (shown only now):", style="bold")
     typer.echo(created.token)
@@ -513,14 +437,7 @@ def token_revoke(
         )
         if row is None:
             fail(f"no API token {token_id}")
-        if api_tokens.revoke(session=session, row=row):
-            audit.record(
-                session=session,
-                action="api_token.revoked",
-                target_type="api_token",
-                target_id=row.id,
-                details={"owner_id": row.user_id, **VIA},
-            )
+        api_tokens.revoke(session=session, row=row, actor=CLI_ACTOR)
     console.print(f"Token {token_id} is revoked.")
 
 

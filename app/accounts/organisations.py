@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
-from app.accounts import tenancy
+from app.accounts import audit, tenancy
+from app.accounts.audit import Actor
 from app.accounts.tenancy import Principal
 from app.errors import ConflictError, InvalidInputError, NotFoundError
 from app.models import (
@@ -59,11 +60,21 @@ def _free_slug(session: Session, base: str) -> str:
     return f"{base}-{number}"
 
 
-def create_organisation(*, session: Session, name: str) -> Organisation:
+def create_organisation(*, session: Session, name: str, actor: Actor | None = None) -> Organisation:
     name = check_name(name, what="organisation")
     organisation = Organisation(name=name, slug=_free_slug(session, slugify(name)))
     session.add(organisation)
     session.flush()
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="organisation.created",
+            target_type="organisation",
+            target_id=organisation.id,
+            organisation_id=organisation.id,
+            details={"name": organisation.name},
+        )
     return organisation
 
 
@@ -75,7 +86,9 @@ def visible_organisations(*, session: Session, principal: Principal) -> Sequence
     ).all()
 
 
-def create_unit(*, session: Session, organisation: Organisation, name: str) -> BusinessUnit:
+def create_unit(
+    *, session: Session, organisation: Organisation, name: str, actor: Actor | None = None
+) -> BusinessUnit:
     assert organisation.id is not None
     name = check_name(name, what="business unit")
     taken = session.exec(
@@ -88,6 +101,16 @@ def create_unit(*, session: Session, organisation: Organisation, name: str) -> B
     unit = BusinessUnit(organisation_id=organisation.id, name=name)
     session.add(unit)
     session.flush()
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="business_unit.created",
+            target_type="business_unit",
+            target_id=unit.id,
+            organisation_id=organisation.id,
+            details={"name": unit.name},
+        )
     return unit
 
 
@@ -98,6 +121,7 @@ def create_team(
     organisation: Organisation,
     name: str,
     unit_id: int | None,
+    actor: Actor | None = None,
 ) -> Team:
     """A team in ``organisation``; a unit id from the form must be a unit of that same
     organisation (loaded through tenancy with the path's organisation)."""
@@ -115,6 +139,16 @@ def create_team(
     team = Team(organisation_id=organisation.id, business_unit_id=unit_id, name=name)
     session.add(team)
     session.flush()
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="team.created",
+            target_type="team",
+            target_id=team.id,
+            organisation_id=organisation.id,
+            details={"name": team.name, "business_unit_id": team.business_unit_id},
+        )
     return team
 
 
@@ -203,10 +237,35 @@ def assign(
     organisation: Organisation,
     user: User,
     team_id: int | None,
+    actor: Actor | None = None,
 ) -> Membership:
     """Give ``user`` access to ``organisation`` (consultant, org leader) or to one of its teams
     (team lead) in their own role. A team id from the form must be a team of the path's
     organisation; an org leader leads one organisation only."""
+    membership = _assign(
+        session=session, principal=principal, organisation=organisation, user=user, team_id=team_id
+    )
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="assignment.added",
+            target_type="user",
+            target_id=user.id,
+            organisation_id=organisation.id,
+            details={"role": membership.role, "team_id": membership.team_id},
+        )
+    return membership
+
+
+def _assign(
+    *,
+    session: Session,
+    principal: Principal,
+    organisation: Organisation,
+    user: User,
+    team_id: int | None,
+) -> Membership:
     assert organisation.id is not None
     assert user.id is not None
     role = UserRole(user.role)
@@ -296,7 +355,17 @@ def get_membership(*, session: Session, organisation_id: int, membership_id: int
     return membership
 
 
-def unassign(*, session: Session, membership: Membership) -> None:
+def unassign(*, session: Session, membership: Membership, actor: Actor | None = None) -> None:
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="assignment.removed",
+            target_type="user",
+            target_id=membership.user_id,
+            organisation_id=membership.organisation_id,
+            details={"role": membership.role, "team_id": membership.team_id},
+        )
     session.delete(membership)
     session.flush()
 
@@ -342,20 +411,44 @@ def _counts(session: Session, team_ids: Sequence[int]) -> DeletionCounts:
     return DeletionCounts(teams=len(team_ids), rounds=len(round_ids), respondents=int(respondents))
 
 
-def delete_team(*, session: Session, team: Team) -> DeletionCounts:
+def delete_team(*, session: Session, team: Team, actor: Actor | None = None) -> DeletionCounts:
     assert team.id is not None
+    team_id, organisation_id = team.id, team.organisation_id
     counts = _counts(session, [team.id])
     session.exec(delete(Team).where(col(Team.id) == team.id))
     session.flush()
     session.expunge(team)
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="team.deleted",
+            target_type="team",
+            target_id=team_id,
+            organisation_id=organisation_id,
+            details=dataclasses.asdict(counts),
+        )
     return counts
 
 
-def delete_organisation(*, session: Session, organisation: Organisation) -> DeletionCounts:
+def delete_organisation(
+    *, session: Session, organisation: Organisation, actor: Actor | None = None
+) -> DeletionCounts:
     assert organisation.id is not None
+    organisation_id = organisation.id
     team_ids = session.exec(select(Team.id).where(Team.organisation_id == organisation.id)).all()
     counts = _counts(session, [team_id for team_id in team_ids if team_id is not None])
     session.exec(delete(Organisation).where(col(Organisation.id) == organisation.id))
     session.flush()
     session.expunge(organisation)
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="organisation.deleted",
+            target_type="organisation",
+            target_id=organisation_id,
+            organisation_id=organisation_id,
+            details=dataclasses.asdict(counts),
+        )
     return counts

@@ -1,6 +1,9 @@
 """User accounts: create, list, change role, disable, set passwords, sign in, reset links.
 
-Services take keyword-only arguments and only flush; the request (or the CLI) commits.
+Services take keyword-only arguments and only flush; the request (or the CLI) commits. The
+use cases the admin pages and the CLI share (create, enable/disable, change role, issue a
+reset link) record their own audit event for the ``actor`` the edge passes; without one
+(seeding and test set-up) nothing is recorded.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from datetime import timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.accounts import api_tokens, passwords, sessions, tenancy
+from app.accounts import api_tokens, audit, passwords, sessions, tenancy
+from app.accounts.audit import Actor
 from app.config import Settings
 from app.errors import ConflictError, InvalidInputError, NotFoundError
 from app.models import Membership, User, UserRole
@@ -64,6 +68,7 @@ def create_user(
     display_name: str,
     role: UserRole,
     password: str | None = None,
+    actor: Actor | None = None,
 ) -> User:
     email = check_email(email)
     if session.exec(select(User.id).where(User.email == email)).first() is not None:
@@ -76,6 +81,15 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="user.created",
+            target_type="user",
+            target_id=user.id,
+            details={"role": user.role},
+        )
     return user
 
 
@@ -110,7 +124,7 @@ def set_password(*, session: Session, user: User, password: str) -> None:
     api_tokens.revoke_all_for_user(session=session, user_id=user.id)
 
 
-def set_active(*, session: Session, user: User, active: bool) -> None:
+def set_active(*, session: Session, user: User, active: bool, actor: Actor | None = None) -> None:
     """Disable (ending every session and revoking every API token at once) or re-enable an
     account; re-enabling brings no token back."""
     assert user.id is not None
@@ -120,12 +134,33 @@ def set_active(*, session: Session, user: User, active: bool) -> None:
     if not active:
         sessions.end_all_for_user(session=session, user_id=user.id)
         api_tokens.revoke_all_for_user(session=session, user_id=user.id)
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="user.enabled" if active else "user.disabled",
+            target_type="user",
+            target_id=user.id,
+        )
 
 
-def set_role(*, session: Session, user: User, role: UserRole) -> None:
+def set_role(*, session: Session, user: User, role: UserRole, actor: Actor | None = None) -> None:
     """Change the role; memberships of the old role stop granting anything (tenancy reads
-    only memberships matching the role) and are removed so none comes back by surprise."""
+    only memberships matching the role) and are removed so none comes back by surprise.
+
+    The change is audited (with the old and new role) even when the role stays the same, as
+    the pages and the CLI always did."""
     assert user.id is not None
+    old_role = user.role
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="user.role_changed",
+            target_type="user",
+            target_id=user.id,
+            details={"from": old_role, "to": role.value},
+        )
     if UserRole(user.role) is role:
         return
     for membership in session.exec(select(Membership).where(Membership.user_id == user.id)):
@@ -177,6 +212,26 @@ def make_reset_token(*, settings: Settings, user: User, now: float | None = None
 
 def reset_url(*, settings: Settings, token: str) -> str:
     return f"{settings.base_url.rstrip('/')}/reset/{token}"
+
+
+class DisabledAccountError(InvalidInputError):
+    default_message = "Enable the account before sending a link."
+
+
+def issue_reset_link(*, session: Session, settings: Settings, user: User, actor: Actor) -> str:
+    """A one-time link to choose a password, for an active account; the issuing is audited
+    (never the link)."""
+    if not user.is_active:
+        raise DisabledAccountError()
+    link = reset_url(settings=settings, token=make_reset_token(settings=settings, user=user))
+    audit.record(
+        session=session,
+        actor=actor,
+        action="password.reset_link_issued",
+        target_type="user",
+        target_id=user.id,
+    )
+    return link
 
 
 def user_for_reset_token(

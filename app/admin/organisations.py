@@ -10,7 +10,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import templating
-from app.accounts import audit, organisations, tenancy, users
+from app.accounts import organisations, tenancy, users
+from app.accounts.actor import PageActor
 from app.accounts.dependencies import AdminPrincipal, ScopedOrganisation
 from app.accounts.tenancy import ROLE_LABELS, Principal
 from app.admin.common import PREFIX, done_message, redirect_done
@@ -73,21 +74,13 @@ def create_organisation(
     request: Request,
     session: SessionDep,
     principal: AdminPrincipal,
+    actor: PageActor,
     name: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
     try:
-        org = organisations.create_organisation(session=session, name=name)
+        org = organisations.create_organisation(session=session, name=name, actor=actor)
     except DomainError as problem:
         return _home(request, session, principal, error=problem.message, status=problem.status_code)
-    audit.record(
-        session=session,
-        request=request,
-        action="organisation.created",
-        target_type="organisation",
-        target_id=org.id,
-        organisation_id=org.id,
-        details={"name": org.name},
-    )
     return redirect_done(f"/admin/organisations/{org.id}", "organisation-created")
 
 
@@ -178,12 +171,15 @@ def create_unit(
     request: Request,
     session: SessionDep,
     principal: AdminPrincipal,
+    actor: PageActor,
     org_id: int,
     organisation: ScopedOrganisation,
     name: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
     try:
-        unit = organisations.create_unit(session=session, organisation=organisation, name=name)
+        organisations.create_unit(
+            session=session, organisation=organisation, name=name, actor=actor
+        )
     except DomainError as problem:
         return _organisation_page(
             request,
@@ -193,15 +189,6 @@ def create_unit(
             error=problem.message,
             status=problem.status_code,
         )
-    audit.record(
-        session=session,
-        request=request,
-        action="business_unit.created",
-        target_type="business_unit",
-        target_id=unit.id,
-        organisation_id=org_id,
-        details={"name": unit.name},
-    )
     return redirect_done(f"/admin/organisations/{org_id}", "unit-created")
 
 
@@ -210,18 +197,20 @@ def create_team(
     request: Request,
     session: SessionDep,
     principal: AdminPrincipal,
+    actor: PageActor,
     org_id: int,
     organisation: ScopedOrganisation,
     name: Annotated[str, Form(max_length=400)] = "",
     unit_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     try:
-        team = organisations.create_team(
+        organisations.create_team(
             session=session,
             principal=principal,
             organisation=organisation,
             name=name,
             unit_id=int(unit_id) if unit_id.isdigit() else None,
+            actor=actor,
         )
     except DomainError as problem:
         return _organisation_page(
@@ -232,15 +221,6 @@ def create_team(
             error=problem.message,
             status=problem.status_code,
         )
-    audit.record(
-        session=session,
-        request=request,
-        action="team.created",
-        target_type="team",
-        target_id=team.id,
-        organisation_id=org_id,
-        details={"name": team.name, "business_unit_id": team.business_unit_id},
-    )
     return redirect_done(f"/admin/organisations/{org_id}", "team-created")
 
 
@@ -249,20 +229,12 @@ def delete_team(
     request: Request,
     session: SessionDep,
     principal: AdminPrincipal,
+    actor: PageActor,
     org_id: int,
     team_id: int,
 ) -> Response:
     team = tenancy.get_team(session=session, principal=principal, team_id=team_id, org_id=org_id)
-    counts = organisations.delete_team(session=session, team=team)
-    audit.record(
-        session=session,
-        request=request,
-        action="team.deleted",
-        target_type="team",
-        target_id=team_id,
-        organisation_id=org_id,
-        details=dataclasses.asdict(counts),
-    )
+    organisations.delete_team(session=session, team=team, actor=actor)
     return redirect_done(f"/admin/organisations/{org_id}", "team-deleted")
 
 
@@ -271,6 +243,7 @@ def delete_organisation(
     request: Request,
     session: SessionDep,
     principal: AdminPrincipal,
+    actor: PageActor,
     org_id: int,
     organisation: ScopedOrganisation,
     confirm: Annotated[str, Form(max_length=400)] = "",
@@ -284,16 +257,7 @@ def delete_organisation(
             error=f"To delete, type the organisation's short name ({organisation.slug}) exactly.",
             status=400,
         )
-    counts = organisations.delete_organisation(session=session, organisation=organisation)
-    audit.record(
-        session=session,
-        request=request,
-        action="organisation.deleted",
-        target_type="organisation",
-        target_id=org_id,
-        organisation_id=org_id,
-        details=dataclasses.asdict(counts),
-    )
+    organisations.delete_organisation(session=session, organisation=organisation, actor=actor)
     return redirect_done("/admin", "organisation-deleted")
 
 
@@ -302,6 +266,7 @@ def assign(
     request: Request,
     session: SessionDep,
     principal: AdminPrincipal,
+    actor: PageActor,
     org_id: int,
     organisation: ScopedOrganisation,
     user_id: Annotated[str, Form(max_length=20)] = "",
@@ -311,12 +276,13 @@ def assign(
         if not user_id.isdigit():
             raise InvalidInputError("Choose the person to assign.")
         user = users.get_user(session=session, user_id=int(user_id))
-        membership = organisations.assign(
+        organisations.assign(
             session=session,
             principal=principal,
             organisation=organisation,
             user=user,
             team_id=int(team_id) if team_id.isdigit() else None,
+            actor=actor,
         )
     except DomainError as problem:
         return _organisation_page(
@@ -327,15 +293,6 @@ def assign(
             error=problem.message,
             status=problem.status_code if problem.status_code != 404 else 400,
         )
-    audit.record(
-        session=session,
-        request=request,
-        action="assignment.added",
-        target_type="user",
-        target_id=user.id,
-        organisation_id=org_id,
-        details={"role": membership.role, "team_id": membership.team_id},
-    )
     return redirect_done(f"/admin/organisations/{org_id}", "assigned")
 
 
@@ -344,6 +301,7 @@ def unassign(
     request: Request,
     session: SessionDep,
     principal: AdminPrincipal,
+    actor: PageActor,
     org_id: int,
     organisation: ScopedOrganisation,
     membership_id: int,
@@ -351,16 +309,5 @@ def unassign(
     membership = organisations.get_membership(
         session=session, organisation_id=org_id, membership_id=membership_id
     )
-    details = {"role": membership.role, "team_id": membership.team_id}
-    target = membership.user_id
-    organisations.unassign(session=session, membership=membership)
-    audit.record(
-        session=session,
-        request=request,
-        action="assignment.removed",
-        target_type="user",
-        target_id=target,
-        organisation_id=org_id,
-        details=details,
-    )
+    organisations.unassign(session=session, membership=membership, actor=actor)
     return redirect_done(f"/admin/organisations/{org_id}", "unassigned")

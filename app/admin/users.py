@@ -11,7 +11,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import templating
-from app.accounts import api_tokens, audit, organisations, users
+from app.accounts import api_tokens, organisations, users
+from app.accounts.actor import PageActor
 from app.accounts.api_tokens import TokenRow, token_rows
 from app.accounts.dependencies import AdminPrincipal, settings_of
 from app.accounts.tenancy import ROLE_LABELS
@@ -81,6 +82,7 @@ def create_user(
     request: Request,
     session: SessionDep,
     _admin: AdminPrincipal,
+    actor: PageActor,
     email: Annotated[str, Form(max_length=320)] = "",
     display_name: Annotated[str, Form(max_length=400)] = "",
     role: Annotated[str, Form(max_length=20)] = "",
@@ -91,6 +93,7 @@ def create_user(
             email=email,
             display_name=display_name,
             role=users.parse_role(role),
+            actor=actor,
         )
     except DomainError as problem:
         return _users_page(
@@ -101,14 +104,6 @@ def create_user(
             form_email=email,
             form_name=display_name,
         )
-    audit.record(
-        session=session,
-        request=request,
-        action="user.created",
-        target_type="user",
-        target_id=user.id,
-        details={"role": user.role},
-    )
     return redirect_done(f"/admin/users/{user.id}", "user-created")
 
 
@@ -192,6 +187,7 @@ def set_active(
     request: Request,
     session: SessionDep,
     admin: AdminPrincipal,
+    actor: PageActor,
     user_id: int,
     active: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
@@ -201,14 +197,7 @@ def set_active(
         return _user_page(
             request, session, user, error="You cannot disable your own account.", status=400
         )
-    users.set_active(session=session, user=user, active=enable)
-    audit.record(
-        session=session,
-        request=request,
-        action="user.enabled" if enable else "user.disabled",
-        target_type="user",
-        target_id=user.id,
-    )
+    users.set_active(session=session, user=user, active=enable, actor=actor)
     return redirect_done(f"/admin/users/{user_id}", "user-enabled" if enable else "user-disabled")
 
 
@@ -217,6 +206,7 @@ def set_role(
     request: Request,
     session: SessionDep,
     admin: AdminPrincipal,
+    actor: PageActor,
     user_id: int,
     role: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
@@ -227,39 +217,21 @@ def set_role(
             raise InvalidInputError("You cannot take away your own administrator role.")
     except DomainError as problem:
         return _user_page(request, session, user, error=problem.message, status=problem.status_code)
-    old_role = user.role
-    users.set_role(session=session, user=user, role=new_role)
-    audit.record(
-        session=session,
-        request=request,
-        action="user.role_changed",
-        target_type="user",
-        target_id=user.id,
-        details={"from": old_role, "to": new_role.value},
-    )
+    users.set_role(session=session, user=user, role=new_role, actor=actor)
     return redirect_done(f"/admin/users/{user_id}", "role-changed")
 
 
 @router.post("/users/{user_id}/reset-link", response_class=HTMLResponse)
 def reset_link(
-    request: Request, session: SessionDep, _admin: AdminPrincipal, user_id: int
+    request: Request, session: SessionDep, _admin: AdminPrincipal, actor: PageActor, user_id: int
 ) -> HTMLResponse:
     user = users.get_user(session=session, user_id=user_id)
-    if not user.is_active:
-        return _user_page(
-            request, session, user, error="Enable the account before sending a link.", status=400
+    try:
+        link = users.issue_reset_link(
+            session=session, settings=settings_of(request), user=user, actor=actor
         )
-    settings = settings_of(request)
-    link = users.reset_url(
-        settings=settings, token=users.make_reset_token(settings=settings, user=user)
-    )
-    audit.record(
-        session=session,
-        request=request,
-        action="password.reset_link_issued",
-        target_type="user",
-        target_id=user.id,
-    )
+    except DomainError as problem:
+        return _user_page(request, session, user, error=problem.message, status=problem.status_code)
     return _user_page(request, session, user, reset_link=link)
 
 
@@ -268,39 +240,24 @@ def create_token(
     request: Request,
     session: SessionDep,
     _admin: AdminPrincipal,
+    actor: PageActor,
     user_id: int,
     name: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:
     user = users.get_user(session=session, user_id=user_id)
     try:
         created = api_tokens.create(
-            session=session, settings=settings_of(request), user=user, name=name
+            session=session, settings=settings_of(request), user=user, name=name, actor=actor
         )
     except DomainError as problem:
         return _user_page(request, session, user, error=problem.message, status=problem.status_code)
-    audit.record(
-        session=session,
-        request=request,
-        action="api_token.created",
-        target_type="api_token",
-        target_id=created.row.id,
-        details={"name": created.row.name, "owner_id": user.id},
-    )
     return _user_page(request, session, user, new_token=created.token)
 
 
 @router.post("/users/{user_id}/tokens/{token_id}/revoke")
 def revoke_token(
-    request: Request, session: SessionDep, _admin: AdminPrincipal, user_id: int, token_id: int
+    _admin: AdminPrincipal, actor: PageActor, session: SessionDep, user_id: int, token_id: int
 ) -> Response:
     row = api_tokens.get_for_user(session=session, user_id=user_id, token_id=token_id)
-    if api_tokens.revoke(session=session, row=row):
-        audit.record(
-            session=session,
-            request=request,
-            action="api_token.revoked",
-            target_type="api_token",
-            target_id=row.id,
-            details={"owner_id": user_id},
-        )
+    api_tokens.revoke(session=session, row=row, actor=actor)
     return redirect_done(f"/admin/users/{user_id}", "token-revoked")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from app.accounts import api_tokens, audit, organisations, tenancy
+from app.accounts import api_tokens, organisations, tenancy
+from app.accounts.actor import ApiActor
 from app.accounts.dependencies import ERROR_RESPONSES, ApiPrincipal
 from app.db import SessionDep
 
@@ -131,17 +132,9 @@ def list_tokens(principal: ApiPrincipal, session: SessionDep) -> list[TokenOut]:
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["accounts"])
 def revoke_token(
-    token_id: int, request: Request, principal: ApiPrincipal, session: SessionDep
+    token_id: int, principal: ApiPrincipal, actor: ApiActor, session: SessionDep
 ) -> Response:
     """Revoke one of the caller's tokens (the one in use included)."""
     row = api_tokens.get_for_user(session=session, user_id=principal.user_id, token_id=token_id)
-    if api_tokens.revoke(session=session, row=row):
-        audit.record(
-            session=session,
-            request=request,
-            action="api_token.revoked",
-            target_type="api_token",
-            target_id=row.id,
-            details={"owner_id": principal.user_id},
-        )
+    api_tokens.revoke(session=session, row=row, actor=actor)
     return Response(status_code=204)
