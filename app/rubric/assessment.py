@@ -303,15 +303,16 @@ def _consensus_warnings(
         question = catalog.questions[qid].question
         if spread.disputed:
             warnings.append(
-                f"Disputed answer to {qid}: role groups answered from "
+                f"Disputed answer to “{question.text}”: role groups answered from "
                 f"{_label(question, spread.consensus)!r} to {_label(question, spread.high)!r}; "
                 "results resting on it show the range."
             )
         elif spread.mode == "most_serious" and spread.disagreement:
             others = sorted(str(key) for key in spread.counts if key != spread.consensus)
             warnings.append(
-                f"{qid}: the most serious answer given counts ({spread.consensus}); others "
-                f"answered {', '.join(others)}."
+                f"“{question.text}”: the most serious answer given counts "
+                f"({_label(question, spread.consensus)!r}); others answered "
+                f"{', '.join(repr(_label(question, key)) for key in others)}."
             )
     if levels is not None and levels.disputed:
         warnings.append(

@@ -136,7 +136,10 @@ class RoundLine:
 def waiting_text(submitted: int, needed: int, solo: bool) -> str:
     if solo:
         return "Waiting for your answers" if submitted == 0 else ""
-    return f"Waiting for more responses — {submitted} so far ({needed} needed)"
+    if submitted < needed:
+        return f"Waiting for more responses — {submitted} so far ({needed} needed)"
+    # a team survey publishes once, at close (app.results.visibility)
+    return f"{submitted} responses — results are published when the round closes"
 
 
 def _rounds_of(

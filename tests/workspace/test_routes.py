@@ -88,6 +88,7 @@ def test_home_lists_the_teams_with_their_latest_round(
     client.cookies.clear()
     latest = page_of(client.get("/teams", headers=lead.headers)).groups[0].teams[0].latest
     assert not latest.visible  # published once, when the round closes
+    assert latest.waiting == "4 responses — results are published when the round closes"
     closed = client.post(
         f"{lead.team_url}/rounds/{assessment_round.id}/close",
         headers=lead.headers,
