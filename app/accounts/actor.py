@@ -2,7 +2,8 @@
 
 Edges build it once per request from the principal that guards the route, and pass it to the
 service, which records its own audit event: ``PageActor`` for the signed-in pages,
-``ApiActor`` for the JSON API. The CLI uses ``Actor.cli()``.
+``ApiActor`` for the JSON API, ``AnonymousActor`` for a respondent's own pages (no user).
+The CLI uses ``Actor.cli()``.
 """
 
 from __future__ import annotations
@@ -30,5 +31,10 @@ async def api_actor(principal: ApiPrincipal) -> Actor:
     return _actor(principal)
 
 
+async def anonymous_actor() -> Actor:
+    return Actor(user_id=None, request_id=correlation_id.get() or None)
+
+
 PageActor = Annotated[Actor, Depends(page_actor)]
+AnonymousActor = Annotated[Actor, Depends(anonymous_actor)]
 ApiActor = Annotated[Actor, Depends(api_actor)]

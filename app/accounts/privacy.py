@@ -8,11 +8,12 @@ is an audit entry naming the round and the respondent's pseudonymous id, never t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from sqlmodel import Session, col, delete, select
 
 from app.accounts import audit, tokens
+from app.accounts.audit import Actor
 from app.config import Settings
 from app.models import (
     AssessmentRound,
@@ -46,9 +47,31 @@ def organisation_of(*, session: Session, respondent: Respondent) -> int | None:
     ).first()
 
 
-def export_respondent(*, session: Session, respondent: Respondent) -> dict[str, Any]:
-    """Everything stored about one respondent, as plain JSON-ready data (no token hashes)."""
+# Who asked for an export or an erasure: the respondent through their resume link, or an
+# administrator on their behalf (the audit event's "by" detail).
+RequestedBy = Literal["respondent", "admin"]
+
+
+def export_respondent(
+    *,
+    session: Session,
+    respondent: Respondent,
+    actor: Actor | None = None,
+    by: RequestedBy = "admin",
+) -> dict[str, Any]:
+    """Everything stored about one respondent, as plain JSON-ready data (no token hashes);
+    the export is audited for ``actor``."""
     response = session.exec(select(Response).where(Response.respondent_id == respondent.id)).first()
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="respondent.exported",
+            target_type="respondent",
+            target_id=respondent.id,
+            organisation_id=organisation_of(session=session, respondent=respondent),
+            details={"round_id": respondent.round_id, "by": by},
+        )
     return {
         "respondent": {
             "id": respondent.id,
@@ -69,7 +92,13 @@ def export_respondent(*, session: Session, respondent: Respondent) -> dict[str, 
     }
 
 
-def erase_respondent(*, session: Session, respondent: Respondent) -> int:
+def erase_respondent(
+    *,
+    session: Session,
+    respondent: Respondent,
+    actor: Actor | None = None,
+    by: RequestedBy = "admin",
+) -> int:
     """Delete the respondent and what was computed with their answers. Returns the round id.
 
     A closed team survey's published result is withdrawn ("withdrawn after a request to
@@ -78,6 +107,23 @@ def erase_respondent(*, session: Session, respondent: Respondent) -> int:
     yet; a solo round's result is recomputed (the lead answers for the team, openly).
     """
     assert respondent.id is not None
+    respondent_id = respondent.id
+    organisation_id = organisation_of(session=session, respondent=respondent)
+    round_id = _erase(session, respondent)
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="respondent.erased",
+            target_type="respondent",
+            target_id=respondent_id,
+            organisation_id=organisation_id,
+            details={"round_id": round_id, "by": by},
+        )
+    return round_id
+
+
+def _erase(session: Session, respondent: Respondent) -> int:
     round_id = respondent.round_id
     session.exec(delete(Respondent).where(col(Respondent.id) == respondent.id))
     session.expunge(respondent)

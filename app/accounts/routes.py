@@ -23,6 +23,7 @@ from app.accounts import (
     sessions,
     users,
 )
+from app.accounts.actor import AnonymousActor, PageActor
 from app.accounts.api_tokens import TokenRow, token_rows
 from app.accounts.dependencies import (
     AnonymousCsrf,
@@ -370,41 +371,26 @@ def create_token(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
+    actor: PageActor,
     name: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:
     user = users.get_user(session=session, user_id=principal.user_id)
     try:
         created = api_tokens.create(
-            session=session, settings=settings_of(request), user=user, name=name
+            session=session, settings=settings_of(request), user=user, name=name, actor=actor
         )
     except DomainError as problem:
         return _account_page(request, session, principal, error=problem.message, status=400)
-    audit.record(
-        session=session,
-        request=request,
-        action="api_token.created",
-        target_type="api_token",
-        target_id=created.row.id,
-        details={"name": created.row.name, "owner_id": principal.user_id},
-    )
     # shown once, on this response only (no redirect: the token is never stored to show again)
     return _account_page(request, session, principal, new_token=created.token)
 
 
 @router.post("/account/tokens/{token_id}/revoke")
 def revoke_token(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, token_id: int
+    session: SessionDep, principal: CurrentPrincipal, actor: PageActor, token_id: int
 ) -> Response:
     row = api_tokens.get_for_user(session=session, user_id=principal.user_id, token_id=token_id)
-    if api_tokens.revoke(session=session, row=row):
-        audit.record(
-            session=session,
-            request=request,
-            action="api_token.revoked",
-            target_type="api_token",
-            target_id=row.id,
-            details={"owner_id": principal.user_id},
-        )
+    api_tokens.revoke(session=session, row=row, actor=actor)
     return RedirectResponse("/account", status_code=303)
 
 
@@ -442,18 +428,11 @@ def privacy_page(
 
 @router.get("/privacy/{token}/export")
 def privacy_export(
-    request: Request, session: SessionDep, _p: AnonymousCsrf, token: str
+    request: Request, session: SessionDep, _p: AnonymousCsrf, actor: AnonymousActor, token: str
 ) -> Response:
     respondent = _respondent_or_404(request, session, token)
-    data = privacy.export_respondent(session=session, respondent=respondent)
-    audit.record(
-        session=session,
-        request=request,
-        action="respondent.exported",
-        target_type="respondent",
-        target_id=respondent.id,
-        organisation_id=privacy.organisation_of(session=session, respondent=respondent),
-        details={"round_id": respondent.round_id, "by": "respondent"},
+    data = privacy.export_respondent(
+        session=session, respondent=respondent, actor=actor, by="respondent"
     )
     return Response(
         json.dumps(data, indent=2, ensure_ascii=False),
@@ -464,20 +443,9 @@ def privacy_export(
 
 @router.post("/privacy/{token}/erase", response_class=HTMLResponse)
 def privacy_erase(
-    request: Request, session: SessionDep, _p: AnonymousCsrf, token: str
+    request: Request, session: SessionDep, _p: AnonymousCsrf, actor: AnonymousActor, token: str
 ) -> HTMLResponse:
     respondent = _respondent_or_404(request, session, token)
-    organisation_id = privacy.organisation_of(session=session, respondent=respondent)
-    respondent_id = respondent.id
-    round_id = privacy.erase_respondent(session=session, respondent=respondent)
-    audit.record(
-        session=session,
-        request=request,
-        action="respondent.erased",
-        target_type="respondent",
-        target_id=respondent_id,
-        organisation_id=organisation_id,
-        details={"round_id": round_id, "by": "respondent"},
-    )
+    privacy.erase_respondent(session=session, respondent=respondent, actor=actor, by="respondent")
     page = PrivacyPage(title="Your answers are erased", token="", found=False, erased=True)
     return templating.render(request, "accounts/privacy.html", page)

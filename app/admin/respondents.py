@@ -10,7 +10,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import templating
-from app.accounts import audit, privacy, tenancy
+from app.accounts import privacy, tenancy
+from app.accounts.actor import PageActor
 from app.accounts.dependencies import AdminPrincipal, settings_of
 from app.admin.common import PREFIX, done_message, redirect_done
 from app.db import SessionDep
@@ -73,20 +74,13 @@ def lookup_respondent(
 
 @router.get("/respondents/{respondent_id}/export")
 def export_respondent(
-    request: Request, session: SessionDep, principal: AdminPrincipal, respondent_id: int
+    session: SessionDep, principal: AdminPrincipal, actor: PageActor, respondent_id: int
 ) -> Response:
     respondent = tenancy.get_respondent(
         session=session, principal=principal, respondent_id=respondent_id
     )
-    data = privacy.export_respondent(session=session, respondent=respondent)
-    audit.record(
-        session=session,
-        request=request,
-        action="respondent.exported",
-        target_type="respondent",
-        target_id=respondent.id,
-        organisation_id=privacy.organisation_of(session=session, respondent=respondent),
-        details={"round_id": respondent.round_id, "by": "admin"},
+    data = privacy.export_respondent(
+        session=session, respondent=respondent, actor=actor, by="admin"
     )
     return Response(
         json.dumps(data, indent=2, ensure_ascii=False),
@@ -97,20 +91,10 @@ def export_respondent(
 
 @router.post("/respondents/{respondent_id}/erase")
 def erase_respondent(
-    request: Request, session: SessionDep, principal: AdminPrincipal, respondent_id: int
+    session: SessionDep, principal: AdminPrincipal, actor: PageActor, respondent_id: int
 ) -> Response:
     respondent = tenancy.get_respondent(
         session=session, principal=principal, respondent_id=respondent_id
     )
-    organisation_id = privacy.organisation_of(session=session, respondent=respondent)
-    round_id = privacy.erase_respondent(session=session, respondent=respondent)
-    audit.record(
-        session=session,
-        request=request,
-        action="respondent.erased",
-        target_type="respondent",
-        target_id=respondent_id,
-        organisation_id=organisation_id,
-        details={"round_id": round_id, "by": "admin"},
-    )
+    privacy.erase_respondent(session=session, respondent=respondent, actor=actor, by="admin")
     return redirect_done("/admin/respondents", "respondent-erased")
