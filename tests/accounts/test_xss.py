@@ -14,7 +14,7 @@ import lxml.html
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.accounts import api_tokens, audit
 from app.models import Response, ResponseStatus, RoundResult, UserRole
@@ -51,7 +51,11 @@ def world(session: Session, settings: Any) -> walk.World:
         tenant.round.commentary = f"{side} commentary {COMBINED}\n\n{COMBINED}"
         tenant.round.mode = "solo"  # its one submitted response shows the results page
         session.add(tenant.round)
-        response = session.exec(select(Response).where(Response.round_id == tenant.round.id)).one()
+        # the walk's round is published with several responses: the first carries the note
+        response = session.exec(
+            select(Response).where(Response.round_id == tenant.round.id).order_by(col(Response.id))
+        ).first()
+        assert response is not None
         question = next(iter(helpers.catalog().questions))
         response.answers = {
             question: {"value": None, "note": f"note {COMBINED}", "note_shareable": True}
@@ -61,7 +65,15 @@ def world(session: Session, settings: Any) -> walk.World:
         result = session.exec(
             select(RoundResult).where(RoundResult.round_id == tenant.round.id)
         ).one()
-        result.respondent_count = 1  # as many as submitted: the stored result stays current
+        # as many as submitted: the stored result stays current
+        result.respondent_count = len(
+            session.exec(
+                select(Response.id).where(
+                    Response.round_id == tenant.round.id,
+                    Response.status == ResponseStatus.submitted,
+                )
+            ).all()
+        )
         session.add(result)
         audit.record(
             session=session,
