@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from app.accounts import tenancy
+from app.accounts.actor import ApiActor
 from app.accounts.dependencies import (
     ERROR_RESPONSES,
     ApiOrgViewer,
@@ -130,9 +131,9 @@ def _api_editable_round(
     },
 )
 def api_save_commentary(
-    request: Request,
     session: SessionDep,
     principal: ApiCommentaryEditor,
+    actor: ApiActor,
     assessment_round: Annotated[AssessmentRound, Depends(_api_editable_round)],
     body: CommentaryIn,
 ) -> CommentaryOut:
@@ -140,7 +141,7 @@ def api_save_commentary(
     text removes it."""
     assert assessment_round.id is not None
     saved = commentary.save_and_audit(
-        request=request,
+        actor=actor,
         session=session,
         principal=principal,
         team_id=assessment_round.team_id,

@@ -57,6 +57,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
 from app import db, files
+from app.accounts import audit
+from app.accounts.audit import Actor
 from app.models import Organisation, UserRole
 from app.results import summaries
 from app.rubric.loader import content_hash
@@ -170,8 +172,24 @@ def _rubric_hashes(rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> set[str]:
 # ---------------------------------------------------------------- backup
 
 
-def backup(*, session: Session, organisation_id: int) -> dict[str, Any]:
-    """Everything of one organisation as JSON-ready data (see the module docstring)."""
+def backup(*, session: Session, organisation_id: int, actor: Actor | None = None) -> dict[str, Any]:
+    """Everything of one organisation as JSON-ready data (see the module docstring); the
+    backup is audited for ``actor`` (with its number of rows)."""
+    document = _backup(session=session, organisation_id=organisation_id)
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="organisation.backed_up",
+            target_type="organisation",
+            target_id=organisation_id,
+            organisation_id=organisation_id,
+            details={"rows": sum(counts(document).values())},
+        )
+    return document
+
+
+def _backup(*, session: Session, organisation_id: int) -> dict[str, Any]:
     organisation = session.get(Organisation, organisation_id)
     if organisation is None:
         raise BackupError(f"no organisation with id {organisation_id}")
@@ -491,7 +509,25 @@ def _taken(session: Session, table: Table, ids: Sequence[Any]) -> int:
 
 
 # long: the restore's one transaction, every check before the first write, read top to bottom
-def restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
+def restore(
+    *, session: Session, document: Mapping[str, Any], actor: Actor | None = None
+) -> Summary:
+    """Restore an organisation (see ``_restore``); audited for ``actor`` once restored."""
+    summary = _restore(session=session, document=document)
+    if actor is not None:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="organisation.restored",
+            target_type="organisation",
+            target_id=summary.organisation_id,
+            organisation_id=summary.organisation_id,
+            details={"rows": sum(summary.rows.values())},
+        )
+    return summary
+
+
+def _restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
     """Put a backed-up organisation back, with every id (see the module docstring).
 
     The whole file is checked first: a file that is not a trustworthy backup of one

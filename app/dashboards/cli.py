@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from app import catalog_store
 from app.accounts import audit
+from app.accounts.audit import Actor
 from app.cli_session import database_session, fail
 from app.dashboards import backup as backups
 from app.dashboards import exports
@@ -104,17 +105,11 @@ def backup(
     with database_session() as (session, _settings):
         organisation = _organisation(session, organisation_id)
         try:
-            document = backups.backup(session=session, organisation_id=organisation_id)
+            document = backups.backup(
+                session=session, organisation_id=organisation_id, actor=Actor.cli()
+            )
         except backups.BackupError as error:
             fail(str(error))
-        audit.record(
-            session=session,
-            action="organisation.backed_up",
-            target_type="organisation",
-            target_id=organisation_id,
-            organisation_id=organisation_id,
-            details={"rows": sum(backups.counts(document).values()), **VIA},
-        )
         output.write_text(backups.dumps(document), encoding="utf-8")
     rows = backups.counts(document)
     console.print(
@@ -143,15 +138,7 @@ def restore(
     try:
         document = backups.loads(raw)
         with database_session() as (session, _settings):
-            summary = backups.restore(session=session, document=document)
-            audit.record(
-                session=session,
-                action="organisation.restored",
-                target_type="organisation",
-                target_id=summary.organisation_id,
-                organisation_id=summary.organisation_id,
-                details={"rows": sum(summary.rows.values()), **VIA},
-            )
+            summary = backups.restore(session=session, document=document, actor=Actor.cli())
     except backups.BackupFileError as error:
         fail(str(error), 2)
     except backups.BackupError as error:

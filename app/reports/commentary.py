@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from fastapi import Request
 from sqlmodel import Session
 
 from app.accounts import audit, tenancy
+from app.accounts.audit import Actor
 from app.accounts.tenancy import Principal
 from app.errors import InvalidInputError
 from app.models import AssessmentRound, Team, UserRole
@@ -97,14 +97,15 @@ def view(*, assessment_round: AssessmentRound, principal: Principal, action: str
 
 def save_and_audit(
     *,
-    request: Request,
     session: Session,
     principal: Principal,
     team_id: int,
     round_id: int,
     text: str,
+    actor: Actor,
 ) -> AssessmentRound:
-    """Save a round the principal may see (another tenant's is a 404); audit a change."""
+    """Save a round the principal may see (another tenant's is a 404); audit a change for
+    ``actor`` (the page and the API pass theirs)."""
     assessment_round = tenancy.get_round(
         session=session, principal=principal, round_id=round_id, team_id=team_id
     )
@@ -114,7 +115,7 @@ def save_and_audit(
     if changed:
         audit.record(
             session=session,
-            request=request,
+            actor=actor,
             action="round.commentary_saved",
             target_type="round",
             target_id=round_id,

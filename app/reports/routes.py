@@ -24,6 +24,7 @@ from starlette.background import BackgroundTask
 
 from app import templating
 from app.accounts import audit, tenancy
+from app.accounts.actor import PageActor
 from app.accounts.dependencies import (
     CurrentPrincipal,
     OrgViewer,
@@ -290,16 +291,16 @@ CommentaryEditor = Annotated[Principal, Depends(require_commentary_editor)]
 
 @router.post("/teams/{team_id}/rounds/{round_id}/commentary", include_in_schema=False)
 def save_commentary(
-    request: Request,
     session: SessionDep,
     principal: CommentaryEditor,
+    actor: PageActor,
     team_id: int,
     round_id: int,
     commentary: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     """Save the round's commentary (consultants of the organisation and admins)."""
     report_commentary.save_and_audit(
-        request=request,
+        actor=actor,
         session=session,
         principal=principal,
         team_id=team_id,
