@@ -527,18 +527,10 @@ def restore(
     return summary
 
 
-def _restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
-    """Put a backed-up organisation back, with every id (see the module docstring).
-
-    The whole file is checked first: a file that is not a trustworthy backup of one
-    organisation raises BackupFileError, one that collides with this database BackupError,
-    and either way nothing is written. A write the database still refuses (a link hash that
-    is taken) raises BackupError after some rows were written: roll the session back.
-    """
-    checked = _checked(document)
-    tables = {table.name: table for table in organisation_tables() if table.name not in LEFT_OUT}
-    prepared = checked.rows
-
+def _refuse_collisions(
+    session: Session, tables: Mapping[str, Table], prepared: Mapping[str, Sequence[Any]]
+) -> None:
+    """Restore keeps every id: refuse a database that holds any of them, or the slug."""
     for name, rows in prepared.items():
         ids = [row[_key(tables[name]).name] for row in rows]
         if ids and _taken(session, tables[name], ids):
@@ -554,6 +546,36 @@ def _restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
         raise BackupError(
             f"an organisation with the short name {organisation_row['slug']!r} exists here"
         )
+
+
+def _restore_rubric_versions(session: Session, versions: Sequence[Mapping[str, Any]]) -> None:
+    """Insert the rubric versions (already re-hashed) this database does not hold yet."""
+    rubric_table = db.metadata.tables[RUBRIC]
+    present: set[str] = set(
+        session.execute(
+            select(rubric_table.c.content_hash).where(
+                rubric_table.c.content_hash.in_([row["content_hash"] for row in versions])
+            )
+        ).scalars()
+    )
+    new_versions = [row for row in versions if row["content_hash"] not in present]
+    if new_versions:
+        session.execute(insert(rubric_table), new_versions)
+
+
+def _restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
+    """Put a backed-up organisation back, with every id (see the module docstring).
+
+    The whole file is checked first: a file that is not a trustworthy backup of one
+    organisation raises BackupFileError, one that collides with this database BackupError,
+    and either way nothing is written. A write the database still refuses (a link hash that
+    is taken) raises BackupError after some rows were written: roll the session back.
+    """
+    checked = _checked(document)
+    tables = {table.name: table for table in organisation_tables() if table.name not in LEFT_OUT}
+    prepared = checked.rows
+    _refuse_collisions(session, tables, prepared)
+    organisation_row = prepared[ROOT][0]
 
     # accounts by e-mail: references to accounts this database does not have become empty
     users_table = db.metadata.tables[USERS]
@@ -571,19 +593,7 @@ def _restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
         for name, count in checked.left_out.items()
     ]
 
-    rubric_table = db.metadata.tables[RUBRIC]
-    present: set[str] = set(
-        session.execute(
-            select(rubric_table.c.content_hash).where(
-                rubric_table.c.content_hash.in_(
-                    [row["content_hash"] for row in checked.rubric_versions]
-                )
-            )
-        ).scalars()
-    )
-    new_versions = [row for row in checked.rubric_versions if row["content_hash"] not in present]
-    if new_versions:
-        session.execute(insert(rubric_table), new_versions)
+    _restore_rubric_versions(session, checked.rubric_versions)
 
     restored: dict[str, int] = {}
     for name, table in tables.items():
