@@ -271,6 +271,7 @@ def world(session: Session, settings: Settings) -> World:
         )
         session.flush()
         # results stored by hand: their dashboard summaries too, as storing a result writes them
+        assert tenant.org.id is not None
         summaries.rebuild(session=session, organisation_id=tenant.org.id)
         job_ids[side] = _finished_job(session, settings, tenant)
         created = api_tokens.create(
