@@ -114,6 +114,8 @@ class Organisation(SQLModel, table=True):
     logo: bytes | None = Field(default=None, sa_type=LargeBinary)
     logo_mime_type: str | None = Field(default=None, max_length=40)
     consultant_name: str | None = Field(default=None, max_length=200)
+    # the firm or brand name reports show on the cover and in the footer (NULL: the installation's)
+    brand_name: str | None = Field(default=None, max_length=80)
     # NULL means "use the installation default" for both of these
     team_results_min: int | None = Field(default=None)
     retention_days: int | None = Field(default=None)
