@@ -28,7 +28,7 @@ from app.accounts.dependencies import (
     settings_of,
 )
 from app.catalog_store import CatalogDep
-from app.db import SessionDep
+from app.db import ReadSessionDep, RequestSessionDep, SessionDep
 from app.errors import NotFoundError
 from app.models import AssessmentRound, Organisation, Team
 from app.results import visibility
@@ -112,8 +112,12 @@ class CreatedRoundOut(BaseModel):
 
 class RoleCountOut(BaseModel):
     role: str
-    started: int
-    submitted: int
+    started: int | None = Field(description="None when the role has fewer than k submitted.")
+    submitted: int | None = Field(description="None when the role has fewer than k submitted.")
+    fewer_than_minimum: bool = Field(
+        description="The role has fewer submitted responses than the round's threshold "
+        "(results_min), so its counts are not shown."
+    )
 
 
 class LinkStateOut(BaseModel):
@@ -193,7 +197,7 @@ class RoundInScope:
     assessment_round: AssessmentRound
 
 
-def team_scope(team_id: TeamId, principal: ApiPrincipal, session: SessionDep) -> TeamInScope:
+def team_scope(team_id: TeamId, principal: ApiPrincipal, session: RequestSessionDep) -> TeamInScope:
     """The path's team through tenancy, as a dependency, so it is loaded before the body is
     validated: another organisation's team is a 404 whatever was sent."""
     team = tenancy.get_team(session=session, principal=principal, team_id=team_id)
@@ -204,7 +208,7 @@ def team_scope(team_id: TeamId, principal: ApiPrincipal, session: SessionDep) ->
 
 
 def round_scope(
-    team_id: TeamId, round_id: RoundId, principal: ApiPrincipal, session: SessionDep
+    team_id: TeamId, round_id: RoundId, principal: ApiPrincipal, session: RequestSessionDep
 ) -> RoundInScope:
     scope = team_scope(team_id, principal, session)
     assessment_round = tenancy.get_round(
@@ -258,7 +262,7 @@ def _links_out(request: Request, issued: dict[str, IssuedInvitation]) -> list[Li
 
 @router.get("/teams/{team_id}/rounds", tags=["workspace"])
 def list_rounds(
-    team_id: TeamId, principal: ApiPrincipal, session: SessionDep, scope: TeamScope
+    team_id: TeamId, principal: ApiPrincipal, session: ReadSessionDep, scope: TeamScope
 ) -> list[RoundOut]:
     """The team's rounds, newest first."""
     team = scope.team
@@ -342,15 +346,24 @@ def create_round(
 
 @router.get("/teams/{team_id}/rounds/{round_id}", tags=["workspace"])
 def get_round(
-    team_id: TeamId, round_id: RoundId, principal: ApiPrincipal, session: SessionDep, scope: InRound
+    team_id: TeamId,
+    round_id: RoundId,
+    principal: ApiPrincipal,
+    session: ReadSessionDep,
+    scope: InRound,
 ) -> RoundDetailOut:
     """The round, its responses per role (counts only) and the state of its links."""
     assessment_round = scope.assessment_round
     return RoundDetailOut(
         round=_round_out(session, assessment_round),
         responses=[
-            RoleCountOut(role=c.role, started=c.started, submitted=c.submitted)
-            for c in rounds.role_counts(session=session, round_id=round_id)
+            RoleCountOut(
+                role=c.role,
+                started=c.started,
+                submitted=c.submitted,
+                fewer_than_minimum=c.fewer_than_minimum,
+            )
+            for c in rounds.role_counts(session=session, assessment_round=assessment_round)
         ],
         links=[
             LinkStateOut(
@@ -535,7 +548,7 @@ def get_results(
     round_id: RoundId,
     principal: ApiPrincipal,
     scope: InRound,
-    session: SessionDep,
+    session: ReadSessionDep,
     catalog: CatalogDep,
     label: Annotated[str, Query(max_length=80)] = ORIGINAL,
 ) -> ResultOut:
@@ -577,7 +590,7 @@ def rescore_round(
 
 @router.get("/teams/{team_id}/targets", tags=["workspace"])
 def get_targets(
-    team_id: TeamId, principal: ApiPrincipal, session: SessionDep, scope: TeamScope
+    team_id: TeamId, principal: ApiPrincipal, session: ReadSessionDep, scope: TeamScope
 ) -> dict[str, str]:
     """The team's target per dimension: a band id, or a handoff level as digits."""
     team = scope.team
@@ -604,7 +617,7 @@ def put_targets(
 
 @router.get("/teams/{team_id}/adopted", tags=["workspace"])
 def list_adopted(
-    team_id: TeamId, principal: ApiPrincipal, session: SessionDep, scope: TeamScope
+    team_id: TeamId, principal: ApiPrincipal, session: ReadSessionDep, scope: TeamScope
 ) -> list[AdoptedOut]:
     """Practices the team marked adopted."""
     return _adopted_out(session, scope.team)

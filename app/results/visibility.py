@@ -209,6 +209,12 @@ def _single_level(item: _Ranged) -> _Ranged:
 # ---------------------------------------------------------------- published once
 
 
+def role_progress_shown(submitted: int, k: int) -> bool:
+    """Whether a role's progress counts show (open or closed): only from k submitted
+    responses; a smaller role reads "fewer than k" so no count ties a result to a few people."""
+    return submitted >= k
+
+
 def closes_by_date(assessment_round: AssessmentRound, *, now: datetime | None = None) -> bool:
     """An open round whose closing date has passed (it closes on its next read)."""
     closes_at = assessment_round.closes_at

@@ -285,8 +285,9 @@ def new_round_page(
 class RoleCountView:
     role: str
     label: str
-    started: int
-    submitted: int
+    started: int | None  # None with ``fewer_than_minimum``: the role's counts do not show
+    submitted: int | None
+    fewer_than_minimum: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -459,8 +460,8 @@ def round_page(
         if visibility.visible
         else waiting_text(visibility.submitted, visibility.needed, solo),
         role_counts=tuple(
-            RoleCountView(c.role, role_label(c.role), c.started, c.submitted)
-            for c in rounds.role_counts(session=session, round_id=assessment_round.id)
+            RoleCountView(c.role, role_label(c.role), c.started, c.submitted, c.fewer_than_minimum)
+            for c in rounds.role_counts(session=session, assessment_round=assessment_round)
         ),
         links=tuple(_link_view(state) for state in states),
         new_links=tuple(

@@ -36,6 +36,7 @@ from app.models import (
     RoundStatus,
     Team,
 )
+from app.results import visibility
 from app.results.service import store_round_result
 from app.rubric.anonymity import LOWEST_TEAM_RESULTS_MIN
 from app.rubric.loader import Catalog
@@ -312,9 +313,13 @@ def set_sharing(
 
 @dataclasses.dataclass(frozen=True)
 class RoleCount:
+    """One role's progress. A role with fewer than k submitted responses shows no counts,
+    only ``fewer_than_minimum`` (the anonymity rule's progress: PRODUCT.md section 6)."""
+
     role: str
-    started: int  # opened the survey, not submitted yet
-    submitted: int
+    started: int | None  # opened the survey, not submitted yet
+    submitted: int | None
+    fewer_than_minimum: bool
 
 
 def submitted_count(*, session: Session, round_id: int) -> int:
@@ -325,12 +330,13 @@ def submitted_count(*, session: Session, round_id: int) -> int:
     ).one()
 
 
-def role_counts(*, session: Session, round_id: int) -> tuple[RoleCount, ...]:
-    """Responses per role, in the order of the roles list: counts only, never who."""
+def role_counts(*, session: Session, assessment_round: AssessmentRound) -> tuple[RoleCount, ...]:
+    """Responses per role, in the order of the roles list: counts only, never who, and only
+    for roles with at least the round's threshold of submitted responses."""
     rows = session.exec(
         select(Respondent.role, Response.status, func.count())
         .join(Response, col(Response.respondent_id) == col(Respondent.id))
-        .where(Respondent.round_id == round_id)
+        .where(Respondent.round_id == assessment_round.id)
         .group_by(col(Respondent.role), col(Response.status))
     ).all()
     started: dict[str, int] = {}
@@ -338,11 +344,15 @@ def role_counts(*, session: Session, round_id: int) -> tuple[RoleCount, ...]:
     for role, status, count in rows:
         target = submitted if status == ResponseStatus.submitted else started
         target[role] = target.get(role, 0) + int(count)
-    return tuple(
-        RoleCount(role.value, started.get(role, 0), submitted.get(role, 0))
-        for role in RespondentRole
-        if role in started or role in submitted
-    )
+    counts = []
+    for role in RespondentRole:
+        if role not in started and role not in submitted:
+            continue
+        if visibility.role_progress_shown(submitted.get(role, 0), assessment_round.results_min):
+            counts.append(RoleCount(role.value, started.get(role, 0), submitted[role], False))
+        else:
+            counts.append(RoleCount(role.value, None, None, True))
+    return tuple(counts)
 
 
 # ---------------------------------------------------------------- invitation links
