@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from app.rubric.rules import NOT_APPLICABLE, AnswerLookup, Verdict, evaluate, referenced_questions
+from app.rubric.rules import (
+    NOT_APPLICABLE,
+    AllRule,
+    AnswerLookup,
+    AnyRule,
+    NotRule,
+    Predicate,
+    Rule,
+    Verdict,
+    evaluate,
+    referenced_questions,
+)
 from app.rubric.schema import Classification, DebtItem, Finding, Gate, Instrument
 
 
@@ -88,9 +99,22 @@ class FindingResult:
     unknown_because: tuple[str, ...] = ()
 
 
-def _gate_result(gate: Gate, verdict: Verdict, left_out: str | None = None) -> GateResult:
-    if left_out is not None:
-        return GateResult(id=gate.id, title=gate.title, level=gate.level, status=left_out)
+def _gate_result(gate: Gate, lookup: AnswerLookup, not_expected: Collection[str]) -> GateResult:
+    """A gate's status, decided by the parts of its rule that apply (docs/scoring.md,
+    "Handoff levels"): a part reading a question not expected at the round's stage, answered
+    "not applicable" or hidden is left out; a gate with no part left is left out itself."""
+    questions = referenced_questions(gate.rule)
+    later = frozenset(qid for qid in questions if qid in not_expected)
+    absent = frozenset(
+        qid
+        for qid in questions
+        if qid in lookup.hidden or lookup.answers.get(qid) == NOT_APPLICABLE
+    )
+    rule = applicable_part(gate.rule, later | absent)
+    if rule is None:
+        status = "not_expected" if later else "not_applicable"
+        return GateResult(id=gate.id, title=gate.title, level=gate.level, status=status)
+    verdict = evaluate(rule, lookup)
     status = "met" if verdict.is_true else "missing" if verdict.is_false else "unknown"
     return GateResult(
         id=gate.id,
@@ -101,20 +125,25 @@ def _gate_result(gate: Gate, verdict: Verdict, left_out: str | None = None) -> G
     )
 
 
-def _left_out(gate: Gate, lookup: AnswerLookup, not_expected: Collection[str]) -> str | None:
-    """Why a gate does not apply, or None when it does (docs/scoring.md, "Handoff levels")."""
-    questions = referenced_questions(gate.rule)
-    if not questions:
-        return None
-    later = [qid for qid in questions if qid in not_expected]
-    absent = [
-        qid
-        for qid in questions
-        if qid in lookup.hidden or lookup.answers.get(qid) == NOT_APPLICABLE
-    ]
-    if not set(later) | set(absent) >= questions:
-        return None
-    return "not_expected" if later else "not_applicable"
+def applicable_part(rule: Rule, left_out: Collection[str]) -> Rule | None:
+    """``rule`` without its predicates on the ``left_out`` questions, or None when nothing is
+    left: an `all` or `any` keeps the parts that remain, a `not` goes with its part."""
+    if not left_out:
+        return rule
+    if isinstance(rule, Predicate):
+        return None if rule.q in left_out else rule
+    if isinstance(rule, AllRule | AnyRule):
+        parts = rule.all_ if isinstance(rule, AllRule) else rule.any_
+        kept = tuple(p for p in (applicable_part(part, left_out) for part in parts) if p)
+        if not kept:
+            return None
+        if len(kept) == len(parts):
+            return rule
+        return AllRule(all_=kept) if isinstance(rule, AllRule) else AnyRule(any_=kept)
+    if isinstance(rule, NotRule):
+        inner = applicable_part(rule.not_, left_out)
+        return None if inner is None else NotRule(not_=inner)
+    return rule  # a stage test always applies
 
 
 def artifact_level(
@@ -131,11 +160,7 @@ def artifact_level(
     (the same people on both sides) is passed."""
     level = 0
     for candidate in range(1, top + 1):
-        results = [
-            _gate_result(g, evaluate(g.rule, lookup), _left_out(g, lookup, not_expected))
-            for g in gates
-            if g.level == candidate
-        ]
+        results = [_gate_result(g, lookup, not_expected) for g in gates if g.level == candidate]
         applying = [result for result in results if result.status not in LEFT_OUT]
         if not applying and any(result.status == "not_expected" for result in results):
             return ArtifactLevel(

@@ -362,3 +362,30 @@ def test_sensitivity_lists_no_level_change_from_questions_not_expected_yet(
     later = {qid for qid in moved if "exploration" not in question(catalog, qid).stages}
     assert later == set()
     assert "handoff.handoff_process" in moved  # the answer the level does rest on
+
+
+def test_a_compound_gate_leaves_out_the_part_that_does_not_apply(catalog: Catalog) -> None:
+    """A team that only prompts a hosted model answers the schema question "not applicable":
+    the level-2 gate "interface and data schema checked automatically" is then decided by the
+    interface part alone (003's levels: a gate that does not apply is left out, the level is
+    computed from what remains), not counted as missing."""
+    values = {
+        "handoff.registry": "registry",
+        "handoff.model_interface": "shared_code_ci",
+        "handoff.environment": "containers",
+        "handoff.schema_acceptance": "not_applicable",
+        "collaboration.engineers_early": "early_occasionally",
+    }
+    handoff = solo_levels(catalog, "productionising", values)
+    models = handoff["artifacts"]["models"]
+    gates = {gate["id"]: gate["status"] for gate in models["gates"]}
+    # the level-1 schema gate reads only the schema question: left out as a whole
+    assert "models_schema_checked" not in gates or gates["models_schema_checked"] != "missing"
+    assert models["level"] == 2, models
+    # and with the interface not checked automatically the gate is missing on that part alone
+    weaker = solo_levels(
+        catalog, "productionising", {**values, "handoff.model_interface": "document"}
+    )
+    weaker_gates = {g["id"]: g["status"] for g in weaker["artifacts"]["models"]["gates"]}
+    assert weaker["artifacts"]["models"]["level"] == 1
+    assert weaker_gates["models_checked_automatically"] == "missing"
