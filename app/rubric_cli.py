@@ -15,10 +15,17 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from app.config import QUESTIONNAIRES_DIR
-from app.rubric import document
+from app.rubric import document, repository_compare, repository_signals, safe_yaml
 from app.rubric.answers_file import assess_file, read_answers_file
 from app.rubric.changelog import changelog_markdown
-from app.rubric.loader import Catalog, load_catalog, load_catalog_from_texts, read_rubric_file
+from app.rubric.loader import (
+    NOT_CATALOG_FILES,
+    Catalog,
+    RubricError,
+    load_catalog,
+    load_catalog_from_texts,
+    read_rubric_file,
+)
 from app.rubric.output import to_data
 from app.rubric.schema import FILE_KINDS
 
@@ -45,14 +52,20 @@ def _catalog_from(paths: list[Path]) -> Catalog:
     folders = [p for p in paths if p.is_dir()]
     if len(folders) == len(paths) and len(folders) > 1:
         return load_catalog(folders)  # main folder first, then custom folders
-    files = [p for p in paths if not p.is_dir()]
+    files = [p for p in paths if not p.is_dir() and p.name not in NOT_CATALOG_FILES]
+    if not files and not folders:
+        return load_catalog(QUESTIONNAIRES_DIR)
     missing = [str(p) for p in files if not p.exists()]
     if missing:
         _fail(f"no such file or folder: {', '.join(missing)}")
     if folders and not files:
         return load_catalog(folders)
     base = folders[0] if folders else QUESTIONNAIRES_DIR
-    texts = {p.name: read_rubric_file(p) for p in sorted(base.glob("*.yaml"))}
+    texts = {
+        p.name: read_rubric_file(p)
+        for p in sorted(base.glob("*.yaml"))
+        if p.name not in NOT_CATALOG_FILES
+    }
     for path in files:
         texts[path.name] = read_rubric_file(path)
     custom = frozenset(p.name for p in files if p.name not in _builtin_names())
@@ -74,12 +87,29 @@ def validate(
 ) -> None:
     """Check rubric files: every problem is printed as file:line: message (exit 2)."""
     catalog = _catalog_from(list(paths or []))
+    signals = _signals_from(list(paths or []), catalog)
     questions = sum(len(i.questions) for i in catalog.instruments.values())
     typer.echo(
         f"ok: {len(catalog.instruments)} instruments, {questions} questions, "
         f"{len(catalog.practices.practices)} practices, "
         f"{len(catalog.process_models.process_models)} process models"
+        + (f", {len(signals.signals)} repository signals" if signals else "")
     )
+
+
+def _signals_from(paths: list[Path], catalog: Catalog) -> repository_signals.SignalCatalog | None:
+    """The repository check's signals file among `paths` (a file of that name, or the first
+    folder's), else the built-in one; checked against the catalog's questions and sources."""
+    name = repository_signals.SIGNALS_FILE
+    named = [p for p in paths if p.name == name and not p.is_dir()]
+    folders = [p for p in paths if p.is_dir()]
+    path = named[0] if named else (folders[0] if folders else QUESTIONNAIRES_DIR) / name
+    if not path.exists():
+        if named:
+            _fail(f"no such file or folder: {path}")
+        return None
+    text = read_rubric_file(path)
+    return repository_signals.parse_signal_catalog(text, catalog, source=name)
 
 
 def json_schema() -> dict[str, Any]:
@@ -141,6 +171,14 @@ def score(
     rubric_path: Annotated[
         Path | None, typer.Option("--rubric", help="Rubric folder (default: built-in).")
     ] = None,
+    repo_signals: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo-signals",
+            help="A signals file from `processlens repo-check`: shows, per question, what the "
+            "team says against what its repository shows (scores do not change).",
+        ),
+    ] = None,
 ) -> None:
     """Score an answers file offline: scores, levels, process models, roadmap, debt register."""
     if output_format not in ("json", "text"):
@@ -148,10 +186,31 @@ def score(
     catalog = _catalog_from([rubric_path] if rubric_path else [])
     result = assess_file(catalog, read_answers_file(answers_file, catalog))
     data = to_data(catalog, result)
+    comparison = None
+    if repo_signals is not None:
+        comparison = _repository_comparison(repo_signals, rubric_path, catalog, result.spreads)
+        data["repository"] = repository_compare.comparison_data(comparison)
     if output_format == "json":
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(text_summary(data))
+        if comparison is not None:
+            sys.stdout.write(repository_compare.comparison_text(comparison))
+
+
+def _repository_comparison(
+    signals_file: Path, rubric_path: Path | None, catalog: Catalog, spreads: Any
+) -> repository_compare.RepositoryComparison:
+    signals = _signals_from([rubric_path] if rubric_path else [], catalog)
+    if signals is None:
+        raise RubricError([f"{repository_signals.SIGNALS_FILE}:1: missing from the rubric folder"])
+    text = safe_yaml.read_text(signals_file, max_bytes=repository_compare.MAX_SIGNALS_FILE_BYTES)
+    readings = repository_compare.parse_signals_file(
+        text, source=str(signals_file), signals=signals
+    )
+    return repository_compare.compare(
+        catalog=catalog, signals=signals, readings=readings, spreads=spreads
+    )
 
 
 def text_summary(data: dict[str, Any]) -> str:

@@ -48,6 +48,9 @@ RULE_KEYS = frozenset({"show_if", "rule", "when", "trigger"})
 # the largest built-in file is about 80 KB; the cap only stops a file that would take the parser
 # (and start-up, for a configured folder) for ever
 MAX_RUBRIC_FILE_BYTES = 1024 * 1024
+# Files in a rubric folder that are not part of the catalog: the repository check's signals are
+# versioned on their own (app/rubric/repository_signals.py), so a round's versions do not change.
+NOT_CATALOG_FILES = frozenset({"repository.yaml"})
 REQUIRED_FILES = {
     "bibliography": "sources.yaml",
     "practices": "practices.yaml",
@@ -209,6 +212,8 @@ def read_rubric_texts(folders: Sequence[Path]) -> tuple[dict[str, str], frozense
         if not folder.is_dir():
             raise RubricError([f"{folder}: not a folder"])
         for path in sorted(folder.glob("*.yaml")):
+            if path.name in NOT_CATALOG_FILES:
+                continue
             if path.name in texts:
                 raise RubricError([f"{path}:1: a file named {path.name} is already loaded"])
             try:
