@@ -8,16 +8,26 @@ from contextlib import asynccontextmanager
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
-from app import __version__, api, catalog_store, db, errors, health, home, migrate, templating
+from app import (
+    __version__,
+    api,
+    catalog_store,
+    db,
+    errors,
+    health,
+    home,
+    migrate,
+    static_assets,
+    templating,
+)
 from app.accounts import csrf, headers, ratelimit, sessions
 from app.accounts import dependencies as account_dependencies
 from app.accounts import routes as account_routes
 from app.admin import routes as admin_routes
-from app.config import STATIC_DIR, Settings, get_settings
+from app.config import Settings, get_settings
 from app.dashboards import routes as dashboard_routes
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -85,7 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     ratelimit.install(app, settings)
     account_dependencies.install(app)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # hashed names cached for a year, compressed bodies (static files only: BREACH)
+    static_files = static_assets.StaticAssetFiles(static_assets.static_assets())
+    app.mount("/static", static_files, name="static")
     app.include_router(health.router)
     app.include_router(home.router)
     app.include_router(account_routes.router)

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.background import BackgroundTask
 from starlette.responses import HTMLResponse
 
+from app import static_assets
 from app.config import TEMPLATES_DIR, Environment, Settings
 
 
@@ -48,9 +49,20 @@ def _url_for(prefix: str) -> Any:
     return url_for
 
 
+def _static_url(prefix: str) -> Any:
+    """Templates' ``static_url("css/app.css")``: the file's content-hashed path under /static,
+    which browsers may keep for a year (app.static_assets)."""
+    assets = static_assets.static_assets()
+
+    def static_url(path: str, /) -> str:
+        return f"{prefix}/static/{assets.url_path(path)}"
+
+    return static_url
+
+
 def new_environment(*, strict: bool, auto_reload: bool) -> jinja2.Environment:
     """A Jinja environment over templates/, configured as pages and reports both need it."""
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         # every template and every string is HTML-escaped; markup must be marked safe explicitly
         autoescape=True,
@@ -62,6 +74,8 @@ def new_environment(*, strict: bool, auto_reload: bool) -> jinja2.Environment:
         # in a loop) cost a survey page about 14 % of its CPU: only development reloads
         auto_reload=auto_reload,
     )
+    environment.globals["static_url"] = _static_url("")
+    return environment
 
 
 def create_templates(settings: Settings) -> Jinja2Templates:
@@ -73,6 +87,7 @@ def create_templates(settings: Settings) -> Jinja2Templates:
     )
     # set before Jinja2Templates, which only adds its own url_for when none is there
     environment.globals["url_for"] = _url_for(link_prefix(settings))
+    environment.globals["static_url"] = _static_url(link_prefix(settings))
     environment.globals["site"] = Site(
         name=settings.brand_name,
         colour=settings.brand_colour,

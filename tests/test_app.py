@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from typing import Any
@@ -133,7 +134,7 @@ def test_home_page_explains_the_product(client: TestClient) -> None:
     assert not any(tag == "script" for tag, _ in html.tags)
     stylesheet = html.first("link")
     # a path, not a URL built from the request's Host header (tests/accounts/test_trust.py)
-    assert stylesheet["href"] == "/static/css/app.css"
+    assert re.fullmatch(r"/static/css/app\.[0-9a-f]{12}\.css", stylesheet["href"] or "")
 
 
 def test_stylesheet_is_served(client: TestClient) -> None:

@@ -5,8 +5,8 @@
 //     <div class="chart-static">...server-made SVG, shown without JavaScript...</div>
 //     <script type="application/json" id="chart-ID-figure">{"data": [...], "layout": {...}}</script>
 //   </figure>
-// Load after plotly: <script src="/static/vendor/plotly/plotly-strict.min.js" defer></script>
-// then <script src="/static/js/charts.js" defer></script>. No inline script, no eval: works
+// Load after plotly: <script src="{{ static_url('vendor/plotly/plotly-processlens.min.js') }}" defer>
+// then charts.js, deferred too. No inline script, no eval: works
 // under a Content-Security-Policy with script-src 'self'.
 (function () {
   "use strict";
