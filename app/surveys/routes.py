@@ -27,11 +27,12 @@ from app.config import Settings
 from app.db import ReadSessionDep, SessionDep
 from app.errors import NotFoundError, wants_json
 from app.forms import FormDep
-from app.models import Team
+from app.models import AssessmentRound, Team
+from app.results import visibility
 from app.results.reads import shown_result
 from app.results.service import round_settings
 from app.results.visibility import Viewer
-from app.surveys import forms, invitations, pages, service
+from app.surveys import closing, forms, invitations, pages, service
 from app.surveys.service import (
     REVIEW,
     InvalidAnswersError,
@@ -119,6 +120,21 @@ def read_survey(request: Request, token: ResumeToken) -> Survey:
     instead of three (the session dependency's start and end were one each), which was a
     measurable part of the answer page's cost.
     """
+    survey = _read(request, token)
+    if visibility.closes_by_date(survey.assessment_round):
+        # the first page read after the closing date closes the round and publishes its
+        # result (app.surveys.closing), in a short write transaction of its own
+        writers: sessionmaker[Session] = request.app.state.sessions
+        with writers() as writer:
+            held = writer.get(AssessmentRound, survey.assessment_round.id)
+            if held is not None:
+                closing.close_if_due(session=writer, assessment_round=held)
+            writer.commit()
+        survey = _read(request, token)
+    return survey
+
+
+def _read(request: Request, token: str) -> Survey:
     factory: sessionmaker[Session] = request.app.state.read_sessions
     with factory() as session:
         try:
@@ -144,6 +160,8 @@ def load_for_writing(request: Request, session: Session, token: str) -> Survey:
     session.connection(execution_options={"sqlite_begin": "DEFERRED"})
     survey = load(request, session, token)
     session.commit()
+    if closing.close_if_due(session=session, assessment_round=survey.assessment_round):
+        session.commit()  # closed by date: the round (and its published result) first
     return survey
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
 from sqlalchemy import func
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, select
 
 from app import catalog_store
 from app.accounts.tokens import hash_token, lead_token
@@ -32,16 +32,14 @@ from app.models import (
     ResponseStatus,
     RoundKind,
     RoundMode,
-    RoundResult,
     RoundStatus,
     Team,
 )
 from app.results import visibility
-from app.results.service import store_round_result
 from app.rubric.anonymity import LOWEST_TEAM_RESULTS_MIN
 from app.rubric.loader import Catalog
 from app.rubric.rules import STAGES
-from app.surveys import invitations
+from app.surveys import closing, invitations
 from app.surveys.service import round_closed
 
 # roles invited by default: both sides of the data-science / engineering divide, and product
@@ -243,37 +241,12 @@ def close_round(
     *, session: Session, assessment_round: AssessmentRound, at: datetime | None = None
 ) -> None:
     """Close the round: links stop working, answers can no longer change, and the result is
-    published, once: a team survey's only when at least its threshold of responses is in
-    (fewer publishes nothing), a solo round's when the lead has answered."""
+    published, once (``app.surveys.closing``)."""
     require_open(assessment_round)
-    assessment_round.status = RoundStatus.closed
-    assessment_round.closed_at = at or utcnow()
-    session.add(assessment_round)
-    session.flush()
-    submitted = submitted_count(session=session, round_id=assessment_round.id or 0)
-    needed = 1 if assessment_round.mode == RoundMode.solo else assessment_round.results_min
-    if submitted >= needed:
-        store_round_result(session=session, assessment_round=assessment_round)
-    else:
-        # a result stored earlier (before results were published only at close) goes too
-        session.exec(delete(RoundResult).where(col(RoundResult.round_id) == assessment_round.id))
-        session.flush()
+    closing.close(session=session, assessment_round=assessment_round, at=at)
 
 
-def close_if_due(*, session: Session, assessment_round: AssessmentRound) -> bool:
-    """Close (and publish) a team survey whose closing date has passed; True if it did.
-
-    The round row is locked first, so two readers close it once."""
-    if assessment_round.status == RoundStatus.closed or not round_closed(assessment_round):
-        return False
-    session.exec(
-        select(AssessmentRound).where(AssessmentRound.id == assessment_round.id).with_for_update()
-    ).one()
-    session.refresh(assessment_round)
-    if assessment_round.status == RoundStatus.closed:
-        return False
-    close_round(session=session, assessment_round=assessment_round, at=assessment_round.closes_at)
-    return True
+close_if_due = closing.close_if_due  # closing by date: the first read after the date closes
 
 
 def extend_round(*, session: Session, assessment_round: AssessmentRound, closes_on: date) -> None:
@@ -322,12 +295,7 @@ class RoleCount:
     fewer_than_minimum: bool
 
 
-def submitted_count(*, session: Session, round_id: int) -> int:
-    return session.exec(
-        select(func.count())
-        .select_from(Response)
-        .where(Response.round_id == round_id, Response.status == ResponseStatus.submitted)
-    ).one()
+submitted_count = closing.submitted_count
 
 
 def role_counts(*, session: Session, assessment_round: AssessmentRound) -> tuple[RoleCount, ...]:
