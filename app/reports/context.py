@@ -19,7 +19,9 @@ from app.errors import DomainError
 from app.reports.branding import Branding
 from app.results import model
 from app.results.model import TeamResult, parse_stored
+from app.rubric.anonymity import DEFAULT_ROLE_GROUP_MIN
 from app.rubric.answers import Answer
+from app.rubric.assessment import is_consensus_warning
 from app.rubric.labels import (
     EFFORT_LABELS,
     FIT_LABELS,
@@ -133,6 +135,34 @@ class ArtifactLevel:
     certain: bool
     next_level: int | None
     gates: tuple[Gate, ...]
+    # "0–2, disputed" when the level rests on a disputed answer (shown within the anonymity
+    # rule only); `level` is then the range's lower bound
+    range_label: str | None = None
+
+    @property
+    def label(self) -> str:
+        """ "1", "1?" (not certain) or "0–2, disputed": never a bare level for a range."""
+        if self.range_label:
+            return self.range_label
+        return f"{self.level}{'' if self.certain else '?'}"
+
+
+@dataclass(frozen=True, slots=True)
+class DisputedAnswer:
+    question: str
+    low: str  # the bottom of the range: what the team's answer counts as
+    high: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disputes:
+    """Where the team's answer is a range or the most serious of several, as one notice
+    (shown only within the anonymity rule: dispute marks are role-group figures)."""
+
+    summary: str
+    answers: tuple[DisputedAnswer, ...]
+    most_serious: tuple[str, ...]  # "question: “serious” counts; others answered “moderate”"
+    level: str | None  # the disputed handoff level, and that aggregates use its lower bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +179,9 @@ class Practice:
     priority: float
     reason: str
     unlocks: str | None
+    # "Remedy for the team's defining problem: ...", or None when it answers none
+    remedies: str | None = None
+    remedies_problem: str | None = None  # that problem's id (over_the_wall, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +287,8 @@ class Trajectory:
     fit_label: str
     warnings: tuple[Finding, ...]
     classifications: tuple[tuple[str, str], ...]
+    # the trajectory types resting on a disputed answer, with both ends ("..., disputed")
+    pattern_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +316,10 @@ class TeamReport:
     cards: tuple[ScoreCard, ...]
     handoff_level: int | None
     handoff_certain: bool
+    # "level 1", "level 1 (not certain)" or "level 0–2, disputed"
+    handoff_label: str | None
     artifacts: tuple[ArtifactLevel, ...]
+    disputes: Disputes | None
     top_now: tuple[Practice, ...]
     evidence_share: int | None
     warnings: tuple[str, ...]
@@ -385,7 +423,18 @@ def _practice(raw: model.RoadmapItem, catalog: Catalog, dimensions: Mapping[str,
         priority=raw.priority,
         reason=raw.reason,
         unlocks=_unlocks(raw.unlocks),
+        remedies=remedy_label(raw.remedies),
+        remedies_problem=raw.remedies.problem if raw.remedies else None,
     )
+
+
+def remedy_label(remedies: model.RemedyOf | None) -> str | None:
+    """What a roadmap item does for the team's defining problem, in words."""
+    if remedies is None:
+        return None
+    if remedies.needed_first:
+        return f"Needed first by the remedy for this team's defining problem: {remedies.title}"
+    return f"Remedy for this team's defining problem: {remedies.title}"
 
 
 def _unlocks(unlocks: str | None) -> str | None:
@@ -412,7 +461,10 @@ def _card(
     catalog: Catalog,
     targets: Mapping[str, model.TargetProgress],
     comparison: model.Comparison | None,
+    level_range: str | None = None,
 ) -> ScoreCard:
+    """A dimension's card; ``level_range`` is the levelled dimension's disputed range
+    ("0–2, disputed"), shown instead of its lower bound alone."""
     instrument = catalog.instruments[dimension_id]
     level = raw.level
     if raw.band:
@@ -420,7 +472,7 @@ def _card(
         band = next((b for b in instrument.bands if b.id == raw.band.id), None)
         description = band.description if band else ""
     elif level is not None:
-        kind, label = "level", f"Level {level}"
+        kind, label = "level", f"Level {level_range or level}"
         definition = (
             next((d for d in instrument.levels.definitions if d.level == level), None)
             if instrument.levels
@@ -439,6 +491,8 @@ def _card(
             else next((b.label for b in instrument.bands if b.id == value), humanise(str(value)))
         )
         target_text = f"{name} ({target.percent} % there)"
+        if level_range and isinstance(value, int):
+            target_text = f"{name} ({target.percent} % there, from the range's lower bound)"
     change = comparison.dimensions.get(dimension_id) if comparison else None
     return ScoreCard(
         id=dimension_id,
@@ -454,10 +508,36 @@ def _card(
     )
 
 
-def artifact_levels(handoff: model.Handoff | None) -> tuple[ArtifactLevel, ...]:
+def disputes_shown(result: TeamResult) -> bool:
+    """Whether dispute marks and the ranges resting on them may show: the anonymity rule
+    (app.results.visibility) takes every dispute mark out when a role group is withheld, so a
+    range shows only while some answer still carries its mark."""
+    return any(spread.disputed for spread in result.answers.values())
+
+
+def _range_label(part: model.Artifact | model.Handoff, shown: bool) -> str | None:
+    if not shown or part.range is None or part.range[0] == part.range[1]:
+        return None
+    return f"{part.range[0]}–{part.range[1]}, disputed"
+
+
+def handoff_label(result: TeamResult) -> str | None:
+    """The overall handoff level in words: never "certain" when it is a range."""
+    handoff = result.handoff
+    if handoff is None:
+        return None
+    ranged = _range_label(handoff, disputes_shown(result))
+    if ranged:
+        return f"level {ranged}"
+    return f"level {handoff.level}" + ("" if handoff.certain else " (not certain)")
+
+
+def artifact_levels(result: TeamResult) -> tuple[ArtifactLevel, ...]:
     """The handoff artifacts' levels (and the overall process gates last), labelled."""
+    handoff = result.handoff
     if not handoff:
         return ()
+    shown = disputes_shown(result)
     parts = list(handoff.artifacts.items())
     if handoff.process:
         parts.append(("overall", handoff.process))
@@ -469,9 +549,73 @@ def artifact_levels(handoff: model.Handoff | None) -> tuple[ArtifactLevel, ...]:
             certain=part.certain,
             next_level=part.next_level,
             gates=tuple(Gate(g.title, g.level, g.status) for g in part.gates),
+            range_label=_range_label(part, shown),
         )
         for artifact_id, part in parts
     )
+
+
+def disputes(result: TeamResult, catalog: Catalog) -> Disputes | None:
+    """The one notice about disputed and most-serious answers, or None when there is none."""
+    shown = disputes_shown(result)
+    answers = tuple(
+        DisputedAnswer(
+            question=_question_text(catalog, qid),
+            low=spread.consensus_label,
+            high=_answer_label(catalog, qid, spread.high),
+        )
+        for qid, spread in result.answers.items()
+        if shown and spread.disputed
+    )
+    most_serious = tuple(
+        f"{_question_text(catalog, qid)}: “{spread.consensus_label}” counts; others answered "
+        + ", ".join(
+            f"“{_answer_label(catalog, qid, value)}”"
+            for value in sorted(spread.counts)
+            if value != spread.consensus
+        )
+        for qid, spread in result.answers.items()
+        if spread.mode == "most_serious" and spread.disagreement
+    )
+    handoff = result.handoff
+    level = None
+    if shown and handoff is not None and _range_label(handoff, shown):
+        assert handoff.range is not None
+        level = (
+            f"The handoff level is disputed: level {handoff.range[0]}–{handoff.range[1]}. "
+            f"Aggregates (the overall level on dashboards, progress to a target, sensitivity) "
+            f"use the lower bound, level {handoff.level}."
+        )
+    if not answers and not most_serious:
+        return None
+    parts = []
+    if answers:
+        count = len(answers)
+        parts.append(
+            f"{count} answer{'s' if count != 1 else ''} {'are' if count != 1 else 'is'} "
+            "disputed between role groups: results resting on them show a range, and the "
+            "team's answer counts as the range's lower end"
+        )
+    if most_serious:
+        parts.append("for stakes-like questions the most serious answer given counts")
+    summary = "; ".join(parts) + "."
+    return Disputes(
+        summary=summary[0].upper() + summary[1:],
+        answers=answers,
+        most_serious=most_serious,
+        level=level,
+    )
+
+
+def classification_text(result: TeamResult, key: str, catalog: Catalog) -> str:
+    """ "Collaboration pattern: Over the wall", or with the outcome at the top of a disputed
+    answer's range: "...: Over the wall or Separate teams, disputed" (never one certain
+    pattern when it rests on a disputed answer)."""
+    item = result.classifications[key]
+    text = f"{item.title}: {item.label or 'unknown'}"
+    if item.alternative and disputes_shown(result):
+        text += f" or {_outcome_label(catalog, item.alternative)}, disputed"
+    return text
 
 
 def _findings(raw: Iterable[model.Finding], prefix: str, kinds: set[str]) -> tuple[Finding, ...]:
@@ -495,8 +639,8 @@ def _sections(
         subs = {sub_id: sub.title for sub_id, sub in raw.sub_dimensions.items()}
         classification = next(
             (
-                f"{c.title}: {c.label or 'unknown'}"
-                for key, c in result.classifications.items()
+                classification_text(result, key, catalog)
+                for key in result.classifications
                 if key.startswith(dimension_id + ".")
             ),
             None,
@@ -515,7 +659,7 @@ def _sections(
                 classification=classification,
                 strengths=_findings(result.findings, dimension_id, {"strength"}),
                 gaps=_findings(result.findings, dimension_id, {"risk", "gap", "pattern"}),
-                artifacts=artifact_levels(result.handoff) if raw.level is not None else (),
+                artifacts=artifact_levels(result) if raw.level is not None else (),
                 explanation=tuple(
                     Explanation(
                         question=row.text,
@@ -669,7 +813,7 @@ def team_report(
     commentary: str | None = None,
     notes: Sequence[SharedNote] = (),
     previous: TeamResult | Mapping[str, Any] | None = None,
-    role_group_minimum: int = 2,
+    role_group_minimum: int = DEFAULT_ROLE_GROUP_MIN,
     lang: str = "en",
 ) -> TeamReport:
     """The team report for one stored result (a ``TeamResult``, or its JSON: parsed here once).
@@ -694,14 +838,15 @@ def team_report(
     chart_previous = None if earlier is None else earlier.to_data()
     dimension_titles = {d: raw.title for d, raw in result.dimensions.items()}
     targets = {t.dimension: t for t in result.targets}
+    shown_range = _range_label(result.handoff, disputes_shown(result)) if result.handoff else None
     cards = {
-        d: _card(d, result.dimensions[d], catalog, targets, result.comparison)
+        d: _card(d, result.dimensions[d], catalog, targets, result.comparison, shown_range)
         for d in scored_dimensions(result)
     }
     models_by_id = {m.id: m for m in result.process_models}
     top = _model(models_by_id[result.recommendation.top], catalog)
     runner = _model(models_by_id[result.recommendation.runner_up], catalog)
-    artifacts = artifact_levels(result.handoff)
+    artifacts = artifact_levels(result)
     roadmap = result.roadmap
 
     def practices(items: Iterable[model.RoadmapItem]) -> tuple[Practice, ...]:
@@ -744,14 +889,23 @@ def team_report(
                 for key, c in result.classifications.items()
                 if key.startswith("trajectory.")
             ),
+            pattern_notes=tuple(
+                classification_text(result, key, catalog)
+                for key, c in result.classifications.items()
+                if key.startswith("trajectory.") and c.alternative
+            )
+            if disputes_shown(result)
+            else (),
         ),
         cards=tuple(cards.values()),
         handoff_level=handoff.level if handoff else None,
         handoff_certain=bool(handoff and handoff.certain),
+        handoff_label=handoff_label(result),
         artifacts=artifacts,
+        disputes=disputes(result, catalog),
         top_now=practices(roadmap.now)[:3],
         evidence_share=None if evidence is None else round(100 * evidence),
-        warnings=result.warnings,
+        warnings=tuple(w for w in result.warnings if not is_consensus_warning(w)),
         radar=chart(charts.radar_chart(chart_data, chart_previous)),
         scores_chart=chart(charts.dimension_chart(chart_data, chart_previous)),
         dimensions=_sections(result, chart_data, catalog, cards),

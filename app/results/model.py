@@ -216,6 +216,14 @@ class Sensitivity(_Frozen):
     after: Outcome
 
 
+class RemedyOf(_Frozen):
+    """The team's defining problem a roadmap item answers (2026.2)."""
+
+    problem: str  # over_the_wall | reckless_debt | survival_mode | manual_deployment_in_production
+    title: str
+    needed_first: bool = False  # needed first by a remedy, not a remedy itself
+
+
 class RoadmapItem(_Frozen):
     practice: str
     title: str
@@ -228,6 +236,8 @@ class RoadmapItem(_Frozen):
     steps: tuple[str, ...]
     reason: str
     unlocks: str | None
+    # 2026.2: the defining problem (over the wall, reckless debt, ...) it is in Now for
+    remedies: RemedyOf | None = None
 
 
 class LevelPath(_Frozen):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 DEFAULT_TEAM_RESULTS_MIN = 3
 LOWEST_TEAM_RESULTS_MIN = 2
-DEFAULT_ROLE_GROUP_MIN = 2
+DEFAULT_ROLE_GROUP_MIN = 3  # a role group's figures show from 3 responses (PRODUCT.md section 6)
 DEFAULT_ORG_CELL_MIN = 3
 
 

@@ -37,6 +37,20 @@ from app.rubric.scoring import DimensionScore, ResponseScore, score_response, vi
 
 Targets = Mapping[str, str | int]
 
+# The openings of the consensus warnings (`_consensus_warnings`): pages gather them into one
+# notice built from the typed result, so they recognise them by these.
+DISPUTED_ANSWER_WARNING = "Disputed answer to "
+MOST_SERIOUS_WARNING = ": the most serious answer given counts"
+DISPUTED_LEVEL_WARNING = "The handoff level is disputed"
+
+
+def is_consensus_warning(text: str) -> bool:
+    """A warning about a disputed answer, a disputed level or a most-serious answer."""
+    return (
+        text.startswith((DISPUTED_ANSWER_WARNING, DISPUTED_LEVEL_WARNING))
+        or MOST_SERIOUS_WARNING in text
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class TargetProgress:
@@ -303,20 +317,20 @@ def _consensus_warnings(
         question = catalog.questions[qid].question
         if spread.disputed:
             warnings.append(
-                f"Disputed answer to “{question.text}”: role groups answered from "
+                f"{DISPUTED_ANSWER_WARNING}“{question.text}”: role groups answered from "
                 f"{_label(question, spread.consensus)!r} to {_label(question, spread.high)!r}; "
                 "results resting on it show the range."
             )
         elif spread.mode == "most_serious" and spread.disagreement:
             others = sorted(str(key) for key in spread.counts if key != spread.consensus)
             warnings.append(
-                f"“{question.text}”: the most serious answer given counts "
+                f"“{question.text}”{MOST_SERIOUS_WARNING} "
                 f"({_label(question, spread.consensus)!r}); others answered "
                 f"{', '.join(repr(_label(question, key)) for key in others)}."
             )
     if levels is not None and levels.disputed:
         warnings.append(
-            f"The handoff level is disputed: level {levels.overall}–{levels.high}. The overall "
+            f"{DISPUTED_LEVEL_WARNING}: level {levels.overall}–{levels.high}. The overall "
             "level, dashboard counts, progress to target and sensitivity use the lower bound, "
             f"level {levels.overall}."
         )

@@ -348,6 +348,15 @@ def _roadmap(assessment: Assessment) -> dict[str, Any]:
                 "steps": list(e.steps),
                 "reason": e.reason,
                 "unlocks": e.unlocks,
+                "remedies": (
+                    None
+                    if e.remedies is None
+                    else {
+                        "problem": e.remedies.problem,
+                        "title": e.remedies.title,
+                        "needed_first": e.remedies.needed_first,
+                    }
+                ),
             }
             for e in entries
         ]

@@ -220,6 +220,15 @@ def _alternatives(catalog: Catalog, qid: str, current: Any) -> list[Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class RemedyOf:
+    """The defining problem a Now item is there for: its remedy, or needed first by one."""
+
+    problem: str  # the defining problem's id: over_the_wall, reckless_debt, ...
+    title: str
+    needed_first: bool = False  # a prerequisite of a remedy rather than a remedy itself
+
+
+@dataclass(frozen=True, slots=True)
 class RoadmapItem:
     practice: str
     title: str
@@ -233,6 +242,7 @@ class RoadmapItem:
     steps: tuple[str, ...]
     reason: str  # why it sits in its bucket
     unlocks: str | None
+    remedies: RemedyOf | None = None  # the team's defining problem it answers, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,15 +371,19 @@ def build_roadmap(
 
     # Remedies of the defining problems, and the open prerequisites they need, go to Now.
     pinned: dict[str, str] = {}  # practice -> why it is pinned
+    remedy_of: dict[str, RemedyOf] = {}
     for problem in defining_problems(catalog, lookup):
         for remedy in problem.remedies:
             if remedy in open_ids and stage in practices[remedy].stages:
                 pinned.setdefault(
                     remedy, f"remedy for this team's defining problem: {problem.title}"
                 )
+                remedy_of.setdefault(remedy, RemedyOf(problem.id, problem.title))
     for remedy in list(pinned):
         for needed in _open_prerequisites(practices, remedy, open_ids):
             pinned.setdefault(needed, f"needed first for {practices[remedy].title}")
+            source = remedy_of[remedy]
+            remedy_of.setdefault(needed, RemedyOf(source.problem, source.title, True))
 
     def rank(pid: str) -> tuple[bool, float, int, int, int]:
         _, priority, findings = scored[pid]
@@ -436,6 +450,7 @@ def build_roadmap(
                     if practice.unlocks
                     else None
                 ),
+                remedies=remedy_of.get(pid) if placed[pid] == "now" else None,
             )
         )
     return Roadmap(

@@ -164,6 +164,9 @@ class ArtifactView:
     missing: tuple[str, ...]  # gates for the next level that do not hold (or are unknown)
     upgrades: tuple[str, ...]  # practices that meet them (the roadmap's level paths)
     gates: tuple[tuple[str, int, str, str], ...]  # title, level, status, status label
+    # "Level 0–2, disputed" when the level rests on a disputed answer, else "Level 1" or
+    # "Level 1 (not certain)": never a bare, certain-looking level for a range
+    label: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -317,7 +320,9 @@ class ResultsPage:
     radar_has_previous: bool
     handoff_level: int | None
     handoff_certain: bool
+    handoff_label: str | None  # "level 1", or "level 0–2, disputed"
     artifacts: tuple[ArtifactView, ...]
+    disputes: report_context.Disputes | None  # one notice for every disputed answer
     recommendation: RecommendationView | None
     roadmap: RoadmapView | None
     perception_gaps: tuple[report_context.PerceptionGap, ...]
@@ -355,7 +360,9 @@ def _explain(row: model.Explanation, subs: Mapping[str, str]) -> ExplainRow:
     )
 
 
-def _target_view(dimension: str, result: TeamResult, catalog: Catalog) -> TargetView | None:
+def _target_view(
+    dimension: str, result: TeamResult, catalog: Catalog, *, ranged: bool = False
+) -> TargetView | None:
     raw = next((t for t in result.targets if t.dimension == dimension), None)
     if raw is None:
         return None
@@ -364,6 +371,8 @@ def _target_view(dimension: str, result: TeamResult, catalog: Catalog) -> Target
     if isinstance(value, int):
         label = f"Level {value}"
         formula = f"Percent to target = min(100, 100 × current level ÷ {value})."
+        if ranged:
+            formula += " The level is disputed: its range's lower bound counts."
     else:
         band = next((b for b in instrument.bands if b.id == value), None)
         label = band.label if band else humanise(str(value))
@@ -389,7 +398,8 @@ def _dimensions(
         level = raw.level
         band = raw.band
         if level is not None and instrument.levels is not None:
-            kind, label = "level", f"Level {level}"
+            # the report card's label: the disputed range when there is one
+            kind, label = "level", section.card.label if section else f"Level {level}"
             definition = next((d for d in instrument.levels.definitions if d.level == level), None)
             description = f"{definition.label}: {definition.description}" if definition else ""
             steps: tuple[BandStep, ...] = ()
@@ -425,7 +435,7 @@ def _dimensions(
                 level_label=label,
                 level_description=description,
                 bands=steps,
-                target=_target_view(dimension_id, result, catalog),
+                target=_target_view(dimension_id, result, catalog, ranged=", disputed" in label),
                 change=None if change is None else signed(change),
                 classification=section.classification if section else None,
                 strengths=section.strengths if section else (),
@@ -469,16 +479,12 @@ def _radar(
     return page_chart(spec), rows, earlier is not None
 
 
-def _artifacts(result: TeamResult, report: TeamReport) -> tuple[ArtifactView, ...]:
-    handoff = result.handoff
+def _artifacts(report: TeamReport) -> tuple[ArtifactView, ...]:
+    """The report's artifact levels (ranges already within the anonymity rule), with what
+    each still misses for its next level and the upgrades that get there."""
     paths = {path.title: path.practices for path in report.level_paths}
-    if not handoff:
-        return ()
-    parts = list(handoff.artifacts.items())
-    if handoff.process:
-        parts.append(("overall", handoff.process))
     views = []
-    for artifact_id, part in parts:
+    for part in report.artifacts:
         next_level = part.next_level
         missing = tuple(
             gate.title + ("" if gate.status == "missing" else " (not known)")
@@ -487,9 +493,13 @@ def _artifacts(result: TeamResult, report: TeamReport) -> tuple[ArtifactView, ..
             and gate.level == next_level
             and gate.status in ("missing", "unknown")  # not "not expected yet" or n/a
         )
+        if part.range_label:
+            label = f"Level {part.range_label}"
+        else:
+            label = f"Level {part.level}" + ("" if part.certain else " (not certain)")
         views.append(
             ArtifactView(
-                id=artifact_id,
+                id=part.id,
                 title=part.title,
                 level=part.level,
                 certain=part.certain,
@@ -500,6 +510,7 @@ def _artifacts(result: TeamResult, report: TeamReport) -> tuple[ArtifactView, ..
                     (g.title, g.level, g.status, GATE_STATUS.get(g.status, g.status))
                     for g in part.gates
                 ),
+                label=label,
             )
         )
     return tuple(views)
@@ -728,7 +739,9 @@ def _waiting_page(
         radar_has_previous=False,
         handoff_level=None,
         handoff_certain=False,
+        handoff_label=None,
         artifacts=(),
+        disputes=None,
         recommendation=None,
         roadmap=None,
         perception_gaps=(),
@@ -793,7 +806,9 @@ def _shown_page(
         radar_has_previous=radar_has_previous,
         handoff_level=handoff.level if handoff else None,
         handoff_certain=bool(handoff and handoff.certain),
-        artifacts=_artifacts(result, report),
+        handoff_label=report.handoff_label,
+        artifacts=_artifacts(report),
+        disputes=report.disputes,
         recommendation=_recommendation(result, catalog, report),
         roadmap=_roadmap(result, catalog, report, adopted),
         perception_gaps=report.perception_gaps,
@@ -801,7 +816,8 @@ def _shown_page(
         debt_register=report.debt_register,
         comparison=_comparison(report),
         evidence_share=None if evidence is None else percent(evidence),
-        warnings=result.warnings,
+        # the consensus warnings are gathered in `disputes`, within the anonymity rule
+        warnings=report.warnings,
         downloads=_downloads(base, report_links),
     )
 

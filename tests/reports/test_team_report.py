@@ -198,3 +198,14 @@ def test_no_recommendation_without_trajectory_answers(catalog: Catalog) -> None:
     assert "trajectory questions" in report.no_recommendation
     html = render.team_html(report, medium="pdf")
     assert "No recommendation yet" in html
+
+
+def test_the_offline_report_states_the_role_group_minimum_of_three(
+    rendered: Mapping[str, Any],
+) -> None:
+    """`processlens report FILE` compares role groups of at least 3, as the anonymity rule
+    does everywhere, and says so."""
+    text = re.sub(r"\s+", " ", rendered["html"])
+    assert "Only groups with at least 3 respondents are compared" in text
+    assert "at least 2 respondents" not in text
+    assert "at least 2 respondents" not in rendered["text"]

@@ -123,3 +123,25 @@ def test_removing_a_trajectory_answer_changes_its_reference_case(
     before = fit_picture(catalog, answers, stage)
     without = {key: value for key, value in answers.items() if key != qid}
     assert fit_picture(catalog, without, stage) != before, f"{qid} decides nothing here"
+
+
+@pytest.mark.parametrize(
+    ("stem", "problem"),
+    [
+        ("roadmap_over_the_wall", "over_the_wall"),
+        ("roadmap_manual_deployment", "manual_deployment_in_production"),
+    ],
+)
+def test_now_items_name_the_defining_problem_they_remedy(stem: str, problem: str) -> None:
+    """The defining problem is a typed field of the roadmap item, not only reason text."""
+    from app.results.model import TeamResult
+
+    result = scored(stem)
+    remedies = [item["remedies"] for item in result["roadmap"]["now"] if item["remedies"]]
+    assert any(r["problem"] == problem and not r["needed_first"] for r in remedies), remedies
+    for bucket in ("next", "later"):
+        assert all(item["remedies"] is None for item in result["roadmap"][bucket])
+    typed = TeamResult.model_validate(result)
+    assert any(
+        item.remedies is not None and item.remedies.problem == problem for item in typed.roadmap.now
+    )
