@@ -1,4 +1,4 @@
-"""The `processlens` command line: serve, migrate, downgrade, demo and seed."""
+"""The `processlens` command line: serve, worker, migrate, downgrade, demo and seed."""
 
 from __future__ import annotations
 
@@ -20,8 +20,11 @@ from app.accounts import demo_users
 from app.cli_errors import OneLineErrors
 from app.config import ConfigurationError, Settings, get_settings
 from app.dashboards import cli as dashboards_cli
+from app.jobs import queue
 from app.logs import configure_logging
 from app.reports import cli as reports_cli
+from app.reports import jobs as report_jobs
+from app.reports import pdf as report_pdf
 from app.rubric.loader import RubricError
 
 app = typer.Typer(
@@ -150,6 +153,45 @@ def serve(
         catalog_store.load_configured_catalog(settings)
         _prepare_database(settings, migrate_schema=migrate_schema or settings.auto_migrate)
     _serve(settings, host=host, port=port, workers=workers)
+
+
+@app.command()
+def worker(
+    threads: Annotated[
+        int,
+        typer.Option(help="Jobs run at once by this process (each renders in the pool).", min=1),
+    ] = 1,
+    migrate_schema: Annotated[
+        bool,
+        typer.Option(
+            "--migrate", help="Apply pending migrations first (always done in development)."
+        ),
+    ] = False,
+) -> None:
+    """Run the job queue's consumer as a process of its own.
+
+    It makes long reports (every team's report zipped, large organisation reports) and runs
+    the sweeper that hands abandoned jobs to another worker. Start one or more beside
+    `processlens serve` with the same DATABASE_URL, REDIS_URL and PROCESSLENS_SECRET_KEY, and
+    set PROCESSLENS_EMBEDDED_WORKER=false on the web instances so jobs run here. Ctrl+C or
+    SIGTERM stops it; a job it was making is resumed by another worker.
+    """
+    settings = _settings()
+    with _friendly_errors():
+        catalog = catalog_store.load_configured_catalog(settings)
+        _prepare_database(settings, migrate_schema=migrate_schema or settings.auto_migrate)
+    engine = db.create_db_engine(settings)
+    report_pdf.configure_pool(report_pdf.RenderLimits.from_settings(settings))
+    job_queue = queue.JobQueue(
+        settings=settings, engine=engine, handlers=report_jobs.handlers(catalog), role="worker"
+    )
+    storage = "Redis" if settings.redis_url else f"SQLite ({queue.queue_file(settings)})"
+    console.print(f"Job worker ready: queue on {storage}, {threads} at a time (Ctrl+C stops)")
+    try:
+        job_queue.consumer(workers=threads).run()
+    finally:
+        report_pdf.close_pool()
+        engine.dispose()
 
 
 @app.command("migrate")
@@ -292,19 +334,18 @@ def seed(
         _prepare_database(settings, migrate_schema=settings.auto_migrate)
         engine = db.create_db_engine(settings)
         try:
-            with (
-                Session(engine) as session,
-                Progress(console=console, transient=True) as progress_bar,
-            ):
+            with Progress(console=console, transient=True) as progress_bar:
                 task = progress_bar.add_task("Seeding teams", total=teams)
-                summary = demo.seed_organisation(
-                    session=session,
+                # short transactions under a hidden organisation: a running service keeps
+                # answering while this writes (docs/performance.md, "Writers and respondents")
+                summary = demo.seed_in_batches(
+                    sessions=db.session_factory(engine),
+                    read_sessions=db.read_session_factory(engine),
                     name=organisation,
                     teams=teams,
                     rounds=rounds,
                     progress=lambda done: progress_bar.advance(task, done),
                 )
-                session.commit()
         finally:
             engine.dispose()
     console.print("[bold]Seeded:[/bold]")
@@ -318,6 +359,8 @@ app.add_typer(rubric_cli.rubric_app, name="rubric")
 
 # Reports (offline from an answers file, or from stored results): see app/reports/cli.py.
 app.command("report")(reports_cli.report)
+# an organisation's report branding, beside the other `processlens org` commands
+accounts_cli.org_app.command("brand")(reports_cli.brand)
 
 # Admin commands (users, organisations, units, teams, assignments, tokens, audit): see
 # app/accounts/cli.py.

@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REDIS_URL", "PROCESSLENS_REDIS_URL"),
-        description="redis://host:6379/0; shared rate-limit storage for several workers.",
+        description="redis://host:6379/0; shared rate-limit and job queue storage for several "
+        "workers (without it the queue keeps its own SQLite file in the data folder).",
     )
     secret_key: SecretStr | None = Field(
         default=None,
@@ -176,6 +177,38 @@ class Settings(BaseSettings):
         default=20_000_000,
         ge=10_000,
         description="Largest report HTML (characters) the renderer accepts.",
+    )
+    # the job queue (app.jobs): long report tasks run by a consumer, not by the request
+    embedded_worker: bool = Field(
+        default=True,
+        description="Run a job consumer inside each web process (the zero-set-up default); "
+        "set false when `processlens worker` runs as a process of its own.",
+    )
+    job_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Longest a whole job (every team's report, a large organisation report) "
+        "may take, over all its attempts; past it the job fails with a message.",
+    )
+    job_heartbeat_seconds: float = Field(
+        default=5.0,
+        ge=0.2,
+        le=60,
+        description="How often a running job writes its heartbeat; a job silent for three "
+        "heartbeats counts as abandoned and the sweeper hands it to another worker.",
+    )
+    job_sweep_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="Period of the sweeper that re-queues abandoned jobs (one run per period "
+        "however many processes run it).",
+    )
+    org_report_job_teams: int = Field(
+        default=200,
+        ge=0,
+        description="Organisation reports of more teams than this are made by the job queue "
+        "(202 and a progress page); smaller ones are answered at once.",
     )
     questionnaire_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,

@@ -29,8 +29,10 @@ from app.accounts import routes as account_routes
 from app.admin import routes as admin_routes
 from app.config import Settings, get_settings
 from app.dashboards import routes as dashboard_routes
+from app.jobs import queue
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.reports import jobs as report_jobs
 from app.reports import pdf as report_pdf
 from app.reports import routes as report_routes
 from app.results import summaries
@@ -49,6 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     catalog = catalog_store.load_configured_catalog(settings)
     # the report render pool starts on first use, with the configured limits
     report_pdf.configure_pool(report_pdf.RenderLimits.from_settings(settings))
+    job_queue = queue.JobQueue(
+        settings=settings, engine=engine, handlers=report_jobs.handlers(catalog), role="web"
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -60,8 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(catalog_store.register_at_startup, _app.state.sessions, catalog)
         # results stored before summaries were written with them (app.results.summaries)
         await run_in_threadpool(summaries.backfill_at_startup, _app.state.sessions, engine)
+        # long jobs run here unless `processlens worker` runs them (PROCESSLENS_EMBEDDED_WORKER)
+        consumer = job_queue.start_embedded() if settings.embedded_worker else None
         logger.info("ProcessLens %s ready (%s)", __version__, settings.environment.value)
         yield
+        if consumer is not None:
+            consumer.stop()
         # the render workers go with the server (a SIGTERM'd uvicorn runs no atexit handlers)
         await run_in_threadpool(report_pdf.close_pool)
         engine.dispose()
@@ -89,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.catalog = catalog
+    app.state.job_queue = job_queue
     app.state.sessions = db.session_factory(engine)
     app.state.read_sessions = db.session_factory(db.read_only(engine))
     app.state.templates = templating.create_templates(settings)

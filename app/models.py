@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     Index,
@@ -128,6 +129,9 @@ class Organisation(SQLModel, table=True):
         sa_column_kwargs={"server_default": "[]"},
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # True while a long writer (seed, restore) is still adding it in short transactions:
+    # app.accounts.tenancy hides it (and everything in it) until it is flipped at the end
+    pending: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class BusinessUnit(SQLModel, table=True):
@@ -533,10 +537,12 @@ class ReportJobStatus(StrEnum):
 
 
 class ReportJob(SQLModel, table=True):
-    """A batch of report PDFs made in the background (every team's latest report, zipped).
+    """A long report task run by the job queue (app.jobs): every team's report zipped, or a
+    large organisation report.
 
-    Progress lives here, not in process memory, so whichever web worker answers the job page
-    sees it; the finished zip is a file under the data folder (``file_name``).
+    The row, not the queue, is the source of truth: progress, the worker's heartbeat and its
+    claim (``run_token``) live here, so whichever instance answers the job page sees them and
+    the sweeper can hand a dead worker's job to another. The output is a ``JobFile`` row.
     """
 
     __tablename__: ClassVar[str] = "report_job"
@@ -557,10 +563,52 @@ class ReportJob(SQLModel, table=True):
     done: int = Field(default=0)  # finished, made or not
     failed: int = Field(default=0)  # of those, not made
     error: str | None = Field(default=None, max_length=2000)  # for people: what to do next
-    file_name: str | None = Field(default=None, max_length=200)  # under <data_dir>/report-jobs
+    file_name: str | None = Field(default=None, max_length=200)  # no longer written (JobFile)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # the job queue's bookkeeping (app.jobs.runner)
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_type=JSONType,
+        nullable=False,
+        sa_column_kwargs={"server_default": "{}"},
+    )
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # first claim
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    run_token: str | None = Field(default=None, max_length=64)  # the current claim
+    ran_by: str | None = Field(default=None, max_length=200)  # host:pid:role of the claim
+
+
+class JobFile(SQLModel, table=True):
+    """A job's output (``final``) or a finished piece of it kept for a resumed run (one team's
+    PDF), in the database so that every instance serves it. Unique per job and name: a
+    resumed job never stores a team twice."""
+
+    __tablename__: ClassVar[str] = "job_file"
+    __table_args__ = (Index(None, "job_id", "name", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="report_job.id", ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    final: bool = Field(default=False)
+    media_type: str = Field(max_length=100)
+    size: int = Field(default=0)
+    data: bytes = Field(sa_type=LargeBinary, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ScheduledRun(SQLModel, table=True):
+    """One run of a periodic task in one time slot: the primary key lets only the first of
+    several processes claim a slot, so a scheduled task runs once however many run it."""
+
+    __tablename__: ClassVar[str] = "scheduled_run"
+
+    task: str = Field(primary_key=True, max_length=100)
+    slot: int = Field(primary_key=True, sa_type=BigInteger)
+    ran_by: str = Field(max_length=200)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 # ---------------------------------------------------------------- dashboards (derived data)

@@ -47,8 +47,8 @@ def test_compose_runs_the_app_on_postgres() -> None:
     compose = yaml.safe_load(_text("docker-compose.yml"))
     services = compose["services"]
     assert services["db"]["image"] == "postgres:15"
-    assert services["app"]["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
-    assert "db" in services["app"]["depends_on"]
+    assert services["web"]["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert "db" in services["web"]["depends_on"]
 
 
 def test_ci_script_runs_make_test_and_is_executable() -> None:

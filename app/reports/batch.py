@@ -249,8 +249,10 @@ def organisation_pdf(
     organisation: Organisation,
     catalog: Catalog,
     hide_names: bool,
+    pool: pdf.RenderPool | None = None,
 ) -> tuple[bytes, str]:
-    """The organisation report's PDF and its file name (``hide_names``: teams numbered).
+    """The organisation report's PDF and its file name (``hide_names``: teams numbered;
+    ``pool``: a job's own render pool, whose limit is the job's).
 
     Raises NoResultsError while no team has a stored result.
     """
@@ -268,6 +270,6 @@ def organisation_pdf(
         cell_minimum=settings.org_cell_min,
     )
     cache = pdf.PdfCache(settings.data_dir / "report-cache")
-    document = render.report_pdf("reports/org.html", report, cache=cache)
+    document = render.report_pdf("reports/org.html", report, cache=cache, pool=pool)
     stem = safe_file_name(organisation.slug, "organisation")
     return document, f"{stem}-organisation-report{'-anonymised' if hide_names else ''}.pdf"

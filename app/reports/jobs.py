@@ -1,61 +1,51 @@
-"""Background report jobs: every team's latest report of an organisation, zipped, with progress.
+"""Report jobs: every team's latest report of an organisation, zipped, and a large
+organisation report, made by the job queue (app.jobs) with progress on the job's page.
 
-A job is a ``ReportJob`` row: the page that starts it inserts the row, and once the request
-has committed a thread of that web worker renders the reports in the render pool, writing
-progress (done / total) to the row after each PDF. Progress lives in the database, so
-whichever worker answers the job page sees it; the finished zip is written atomically under
-``<data_dir>/report-jobs``, which every worker of an installation shares.
-
-The thread takes its own connections from the engine, never the request's session: the job
-outlives the request, and every write it makes is a short transaction of its own (never held
-across a render; ENGINEERING.md). If the worker dies mid-job, the row stops changing and the
-job page calls it stopped after ``stale_after`` (the next start makes a new job).
+A job is a ``ReportJob`` row: the page or API call that starts it inserts the row and, once
+the request has committed, sends "run job N" to the queue. Whichever consumer takes it (inside
+a web process, or ``processlens worker``) claims the row, renders in the render pool and
+writes progress after each PDF. Each team's finished PDF is kept as a piece of the job, so a
+job whose worker was killed resumes where it stopped (the sweeper re-queues it) and no team
+appears twice; the finished zip or PDF is kept in the database, so every instance serves it.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import logging
-import os
-import secrets
-import threading
 import zipfile
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
+from typing import Final
 
-from sqlalchemy import Engine, update
-from sqlmodel import Session, col, select
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, col, func, select
 
 from app import db
 from app.config import Settings
 from app.db import utcnow
 from app.errors import DomainError, NotFoundError
-from app.files import inside
-from app.models import Organisation, ReportJob, ReportJobStatus
+from app.jobs import runner
+from app.jobs.runner import JobRun
+from app.models import JobFile, Organisation, ReportJob, ReportJobStatus, Team
 from app.reports import batch, pdf, render
 from app.reports.branding import organisation_branding
+from app.rubric.loader import Catalog
 
 logger = logging.getLogger(__name__)
 
-JOBS_FOLDER = "report-jobs"
+TEAM_REPORTS: Final = "team_reports"
+ORGANISATION_REPORT: Final = "organisation_report"
 ACTIVE = (ReportJobStatus.queued, ReportJobStatus.running)
 NO_RESULTS = batch.NO_RESULTS  # the pages and API answer the same (NoResultsError)
-FAILED = (
-    "Making the reports stopped unexpectedly. Please try again; if it keeps happening, tell "
-    "your administrator."
-)
-
-
-def jobs_dir(settings: Settings) -> Path:
-    return settings.data_dir / JOBS_FOLDER
+PDF: Final = "application/pdf"
+ZIP: Final = "application/zip"
 
 
 def stale_after(settings: Settings) -> timedelta:
-    """How long a running job may go without progress before it counts as stopped: a render
-    never takes longer than its time limit plus the pool's grace, so this is generous."""
-    return timedelta(seconds=max(300.0, 3 * (settings.render_seconds + 10)))
+    """How long an unfinished job may go without any write before the page calls it stopped:
+    long past what the sweeper needs to hand it on, so it means no worker runs at all."""
+    return timedelta(seconds=max(300.0, 10 * settings.job_sweep_seconds))
 
 
 # ---------------------------------------------------------------- reading and starting
@@ -74,105 +64,138 @@ def get_job(*, session: Session, organisation_id: int, job_id: int) -> ReportJob
 
 
 def is_stopped(job: ReportJob, settings: Settings, *, now: datetime | None = None) -> bool:
-    """A queued or running job whose worker has not written progress for too long."""
+    """An unfinished job nothing has touched for too long: no worker is running."""
     if job.status not in ACTIVE:
         return False
     return (now or utcnow()) - job.updated_at > stale_after(settings)
 
 
-def active_job(*, session: Session, organisation_id: int, settings: Settings) -> ReportJob | None:
-    """The organisation's job still under way, if any (one at a time is enough)."""
+def active_job(
+    *,
+    session: Session,
+    organisation_id: int,
+    settings: Settings,
+    kind: str = TEAM_REPORTS,
+    hide_names: bool = False,
+) -> ReportJob | None:
+    """The organisation's job of this kind (and options) still under way, if any."""
     jobs = session.exec(
         select(ReportJob)
         .where(
             ReportJob.organisation_id == organisation_id,
+            ReportJob.kind == kind,
             col(ReportJob.status).in_([s.value for s in ACTIVE]),
         )
         .order_by(col(ReportJob.created_at).desc())
     ).all()
-    return next((job for job in jobs if not is_stopped(job, settings)), None)
+    return next(
+        (
+            job
+            for job in jobs
+            if not is_stopped(job, settings)
+            and bool((job.params or {}).get("hide_names")) == hide_names
+        ),
+        None,
+    )
 
 
-def create_job(*, session: Session, organisation_id: int, user_id: int | None) -> ReportJob:
-    """Queue a job (flushed; the request commits it and then calls ``start``)."""
-    job = ReportJob(organisation_id=organisation_id, created_by_id=user_id)
+def create_job(
+    *,
+    session: Session,
+    organisation_id: int,
+    user_id: int | None,
+    kind: str = TEAM_REPORTS,
+    hide_names: bool = False,
+) -> ReportJob:
+    """Queue a job (flushed; the request commits it and then enqueues it)."""
+    job = ReportJob(
+        organisation_id=organisation_id,
+        created_by_id=user_id,
+        kind=kind,
+        params={"hide_names": True} if hide_names else {},
+    )
     session.add(job)
     session.flush()
     return job
 
 
-def start(*, engine: Engine, settings: Settings, job_id: int) -> threading.Thread:
-    """Run the job in a background thread of this process (after the row is committed)."""
-    thread = threading.Thread(
-        target=run_job,
-        kwargs={"engine": engine, "settings": settings, "job_id": job_id},
-        name=f"report-job-{job_id}",
-        daemon=True,
+def start_organisation_report(
+    *,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    organisation_id: int,
+    user_id: int | None,
+    hide_names: bool,
+) -> ReportJob:
+    """The organisation report's job under way, or a new one, committed at once: the page
+    and the API read through the read session, and only this short write needs a write one
+    (the caller then enqueues the job)."""
+    with sessions() as session:
+        job = active_job(
+            session=session,
+            organisation_id=organisation_id,
+            settings=settings,
+            kind=ORGANISATION_REPORT,
+            hide_names=hide_names,
+        ) or create_job(
+            session=session,
+            organisation_id=organisation_id,
+            user_id=user_id,
+            kind=ORGANISATION_REPORT,
+            hide_names=hide_names,
+        )
+        session.commit()
+    return job
+
+
+def team_count(*, session: Session, organisation_id: int) -> int:
+    """Teams of the organisation: what decides whether its report is made by a job."""
+    return session.exec(
+        select(func.count()).select_from(Team).where(Team.organisation_id == organisation_id)
+    ).one()
+
+
+def organisation_report_is_a_job(
+    *, session: Session, organisation_id: int, settings: Settings
+) -> bool:
+    return (
+        team_count(session=session, organisation_id=organisation_id) > settings.org_report_job_teams
     )
-    thread.start()
-    return thread
 
 
-def zip_path(settings: Settings, job: ReportJob) -> Path | None:
-    """The finished zip of a done job, if its file is still there.
-
-    The stored name must be a plain file name directly in the jobs folder (``files.inside``):
-    a row that names anything else (edited, or from a tampered backup) is a 404.
-    """
-    if job.status != ReportJobStatus.done or not job.file_name:
+def output(*, session: Session, job: ReportJob) -> JobFile | None:
+    """The finished output of a done job (kept in the database, served by every instance)."""
+    if job.status != ReportJobStatus.done:
         return None
-    path = inside(jobs_dir(settings), job.file_name)
-    return path if path.is_file() else None
+    return session.exec(select(JobFile).where(JobFile.job_id == job.id, col(JobFile.final))).first()
 
 
-# ---------------------------------------------------------------- running (in the thread)
+# ---------------------------------------------------------------- running (in a consumer)
 
 
-@dataclass
-class _Progress:
-    engine: Engine
-    job_id: int
-
-    def write(self, **values: Any) -> None:
-        """One short write transaction per change (never held across a render)."""
-        with Session(self.engine) as session:
-            session.execute(
-                update(ReportJob)
-                .where(col(ReportJob.id) == self.job_id)
-                .values(updated_at=utcnow(), **values)
-            )
-            session.commit()
+def handlers(catalog: Catalog) -> dict[str, runner.Handler]:
+    """What each kind of report job does, for the queue (``catalog``: the newest rubric)."""
+    return {
+        TEAM_REPORTS: make_team_reports,
+        ORGANISATION_REPORT: functools.partial(make_organisation_report, catalog=catalog),
+    }
 
 
-def run_job(*, engine: Engine, settings: Settings, job_id: int) -> None:
-    """Make every team's latest report, zip them, and record progress and the outcome.
-
-    Never raises: a failure is recorded on the job with a message for people.
-    """
-    progress = _Progress(engine, job_id)
-    try:
-        _run(engine=engine, settings=settings, job_id=job_id, progress=progress)
-    except Exception as error:
-        if not isinstance(error, DomainError):
-            logger.exception("report job %s failed", job_id)
-        message = error.message if isinstance(error, DomainError) else FAILED
-        try:
-            progress.write(status=ReportJobStatus.failed, error=message, finished_at=utcnow())
-        except Exception:
-            logger.exception("report job %s: could not record the failure", job_id)
+def _organisation(session: Session, run: JobRun) -> Organisation:
+    organisation = session.get(Organisation, run.job.organisation_id)
+    if organisation is None:
+        raise DomainError("The organisation no longer exists.")
+    return organisation
 
 
-def _run(*, engine: Engine, settings: Settings, job_id: int, progress: _Progress) -> None:
-    # read-only work needs no write lock on SQLite
-    with Session(db.read_only(engine)) as session:
-        job = session.get(ReportJob, job_id)
-        if job is None or job.status != ReportJobStatus.queued:
-            # never committed (the request failed), or another thread has it
-            return
-        organisation = session.get(Organisation, job.organisation_id)
-        if organisation is None:
-            return
+def make_team_reports(run: JobRun) -> None:
+    """Every team's latest report, zipped: the teams an earlier attempt made are not made
+    again, each finished PDF is kept at once, and the zip is built from those pieces."""
+    settings = run.settings
+    with Session(db.read_only(run.engine)) as session:
+        organisation = _organisation(session, run)
         assert organisation.id is not None
+        slug = organisation.slug
         results = batch.stored_results(session=session, organisation_id=organisation.id)
         reports, skipped = batch.latest_team_reports(
             session=session,
@@ -183,60 +206,81 @@ def _run(*, engine: Engine, settings: Settings, job_id: int, progress: _Progress
         )
     if not reports:
         raise DomainError(NO_RESULTS)
-    progress.write(status=ReportJobStatus.running, total=len(reports))
     names = batch.zip_entry_names(reports)
+    made = run.stored_pieces()
     cache = pdf.PdfCache(settings.data_dir / "report-cache")
-    files: dict[int, bytes] = {}
-    failures: list[str] = []
     todo: list[int] = []
-    keys = [render.report_key(report, template="reports/team.html") for report in reports]
-    for index, key in enumerate(keys):
-        cached = cache.get(key)
+    for index, name in enumerate(names):
+        if name in made:
+            continue
+        cached = cache.get(render.report_key(reports[index], template="reports/team.html"))
         if cached is None:
             todo.append(index)
         else:
-            files[index] = cached
-    if files:
-        progress.write(done=len(files))
+            run.save_piece(name, cached, PDF)
+    failures: list[str] = []
+    processed: list[int] = []
+    run.progress(total=len(reports), done=len(reports) - len(todo), failed=0)
 
     def done(position: int, outcome: bytes | pdf.ReportRenderError) -> None:
         index = todo[position]
         if isinstance(outcome, bytes):
-            files[index] = outcome
-            cache.put(keys[index], outcome)
+            cache.put(render.report_key(reports[index], template="reports/team.html"), outcome)
+            run.save_piece(names[index], outcome, PDF)
         else:
             failures.append(f"{reports[index].team}: {outcome.message}")
-        progress.write(done=len(files) + len(failures), failed=len(failures))
+        processed.append(position)
+        run.progress(done=len(reports) - len(todo) + len(processed), failed=len(failures))
 
     pdf.get_pool().render_many(
         [functools.partial(render.team_html, reports[index], medium="pdf") for index in todo],
         on_done=done,
     )
-    name = _write_zip(settings, job_id, [(names[i], files[i]) for i in sorted(files)], skipped)
-    progress.write(
-        status=ReportJobStatus.done,
-        file_name=name,
-        error="; ".join(failures)[:2000] or None,
-        finished_at=utcnow(),
+    run.check()
+    archive = _zip(run, skipped)
+    run.finish(
+        name=f"{batch.safe_file_name(slug, 'organisation')}-team-reports.zip",
+        media_type=ZIP,
+        data=archive,
+        note="; ".join(failures) or None,
     )
 
 
-def _write_zip(
-    settings: Settings, job_id: int, files: list[tuple[str, bytes]], skipped: list[str]
-) -> str:
-    folder = jobs_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    # unguessable, though access is checked anyway: the file is only served through the job
-    name = f"job-{job_id}-{secrets.token_hex(8)}.zip"
-    temporary = folder / f".{name}.{os.getpid()}.tmp"
-    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_STORED) as archive:
-        for entry, data in files:
-            archive.writestr(entry, data)
+def _zip(run: JobRun, skipped: list[str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in run.pieces():
+            archive.writestr(name, data)
         if skipped:
             archive.writestr(
                 "not-included.txt",
                 "Teams without enough responses for a team report:\n"
                 + "".join(f"- {team}\n" for team in skipped),
             )
-    os.replace(temporary, folder / name)
-    return name
+    return buffer.getvalue()
+
+
+def make_organisation_report(run: JobRun, *, catalog: Catalog) -> None:
+    """The organisation report as a job: one render whose limit is the job's remaining
+    time, not one request's render limit."""
+    settings = run.settings
+    remaining = (run.deadline - utcnow()).total_seconds()
+    if remaining <= 0:
+        run.check()
+    run.progress(total=1, done=0, failed=0)
+    pool = pdf.RenderPool(pdf.RenderLimits.from_settings(settings, seconds=remaining, workers=1))
+    try:
+        with Session(db.read_only(run.engine)) as session:
+            organisation = _organisation(session, run)
+            document, name = batch.organisation_pdf(
+                session=session,
+                settings=settings,
+                organisation=organisation,
+                catalog=catalog,
+                hide_names=bool(run.job.params.get("hide_names")),
+                pool=pool,
+            )
+    finally:
+        pool.close()
+    run.progress(done=1)
+    run.finish(name=name, media_type=PDF, data=document)

@@ -1,6 +1,7 @@
-"""Report pages and downloads: team reports (page, PDF), the organisation report (PDF),
-background jobs that zip every team's report, with a progress page, and the form that saves
-the consultant's commentary. The JSON/PDF twins under ``/api`` are app.api.reports.
+"""Report pages and downloads: team reports (page, PDF), the organisation report (PDF, or a
+job above PROCESSLENS_ORG_REPORT_JOB_TEAMS teams), jobs that zip every team's report, with a
+progress page, and the form that saves the consultant's commentary. The JSON/PDF twins
+under ``/api`` are app.api.reports.
 
 Routes are thin: tenancy loads the round or organisation (another tenant's id is a 404), the
 service (app.reports.batch) builds the typed context from stored results, the PDF comes from
@@ -18,7 +19,7 @@ import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 from starlette.background import BackgroundTask
 
@@ -35,7 +36,8 @@ from app.accounts.dependencies import (
 from app.accounts.tenancy import Principal
 from app.catalog_store import CatalogDep
 from app.db import ReadSessionDep, SessionDep
-from app.models import Organisation, ReportJob, ReportJobStatus, UserRole
+from app.jobs import queue
+from app.models import JobFile, Organisation, ReportJob, ReportJobStatus, UserRole
 from app.reports import batch, jobs, render
 from app.reports import commentary as report_commentary
 from app.reports.batch import safe_file_name
@@ -100,7 +102,11 @@ def team_report_page(
 # whole render).
 
 
-@router.get("/organisations/{org_id}/report.pdf", response_class=Response)
+@router.get(
+    "/organisations/{org_id}/report.pdf",
+    response_class=Response,
+    responses={202: {"description": "A large organisation: the report is made by a job"}},
+)
 def organisation_report_pdf(
     request: Request,
     org_id: int,
@@ -109,12 +115,29 @@ def organisation_report_pdf(
     catalog: CatalogDep,
     hide_names: HideNames = False,
 ) -> Response:
-    """The organisation report as a PDF download (``hide_names=1``: teams numbered)."""
+    """The organisation report as a PDF download (``hide_names=1``: teams numbered). Above
+    PROCESSLENS_ORG_REPORT_JOB_TEAMS teams it is made by a job: 202 and its progress page."""
     organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+    assert organisation.id is not None
+    settings = settings_of(request)
+    if jobs.organisation_report_is_a_job(
+        session=session, organisation_id=organisation.id, settings=settings
+    ):
+        job = start_organisation_report_job(request, organisation, principal, hide_names)
+        assert job.id is not None
+        page = _job_page(job, organisation, request, file=None)
+        return templating.render(
+            request,
+            "dashboards/report_job.html",
+            dataclasses.replace(page, refresh_url=page.job_url),
+            status_code=202,
+            headers={"Location": page.job_url},
+            background=BackgroundTask(job_queue(request).enqueue, job.id),
+        )
     return pdf_download(
         *batch.organisation_pdf(
             session=session,
-            settings=settings_of(request),
+            settings=settings,
             organisation=organisation,
             catalog=catalog,
             hide_names=hide_names,
@@ -122,7 +145,27 @@ def organisation_report_pdf(
     )
 
 
-# ---------------------------------------------------------------- every team's report, zipped
+def job_queue(request: Request) -> queue.JobQueue:
+    """This process's job queue (app.main builds it)."""
+    found: queue.JobQueue = request.app.state.job_queue
+    return found
+
+
+def start_organisation_report_job(
+    request: Request, organisation: Organisation, principal: Principal, hide_names: bool
+) -> ReportJob:
+    """The organisation report's job (under way, or new); the page and the API share it."""
+    assert organisation.id is not None
+    return jobs.start_organisation_report(
+        sessions=request.app.state.sessions,
+        settings=settings_of(request),
+        organisation_id=organisation.id,
+        user_id=principal.user_id,
+        hide_names=hide_names,
+    )
+
+
+# ---------------------------------------------------------------- report jobs' pages
 
 
 def _jobs_url(org_id: int) -> str:
@@ -134,9 +177,13 @@ class ReportJobPage:
     """Context of templates/dashboards/report_job.html."""
 
     title: str
+    heading: str
+    lede: str
     organisation: str
     dashboard_url: str
-    start_url: str  # POST: a new job (when this one has ended)
+    job_url: str
+    start_url: str  # a new job (when this one has ended)
+    start_method: str  # post (every team's report) | get (the organisation report)
     status: str  # queued | running | done | failed | stopped
     status_text: str
     under_way: bool  # the page refreshes itself while true
@@ -147,34 +194,54 @@ class ReportJobPage:
     started: str
     message: str | None
     download_url: str | None
+    download_label: str
+    refresh_url: str | None = None  # where the refresh goes (the 202 page: the job's page)
 
 
 STATUS_TEXTS = {
     "queued": "Waiting to start…",
-    "running": "Making the team reports…",
+    "running": "Making the reports…",
     "done": "Ready.",
     "failed": "Not made.",
-    "stopped": "Stopped: the server restarted while the reports were being made. Start again.",
+    "stopped": (
+        "Stopped: no job worker has picked this up for a long time. Start again; if it stays "
+        "like this, ask your administrator to check that the job worker runs."
+    ),
 }
 
 
-def _job_page(job: ReportJob, organisation: Organisation, request: Request) -> ReportJobPage:
+def _job_page(
+    job: ReportJob, organisation: Organisation, request: Request, *, file: JobFile | None
+) -> ReportJobPage:
     assert organisation.id is not None
     assert job.id is not None
     settings = settings_of(request)
     status = "stopped" if jobs.is_stopped(job, settings) else job.status
-    base = f"{_jobs_url(organisation.id)}/{job.id}"
-    ready = jobs.zip_path(settings, job) is not None
+    job_url = f"{_jobs_url(organisation.id)}/{job.id}"
     message = job.error
     if job.status == ReportJobStatus.done and job.error:
         message = f"Some reports could not be made: {job.error}"
-    if job.status == ReportJobStatus.done and not ready:
+    if job.status == ReportJobStatus.done and file is None:
         message = "The file is no longer available. Start again to make a new one."
+    whole = job.kind == jobs.ORGANISATION_REPORT
+    hide_names = bool((job.params or {}).get("hide_names"))
     return ReportJobPage(
-        title=f"{organisation.name} — team reports",
+        title=f"{organisation.name} — {'organisation report' if whole else 'team reports'}",
+        heading="The organisation report" if whole else "Every team’s report",
+        lede=(
+            "The organisation report as a PDF; with this many teams it is made in the background."
+            if whole
+            else "Each team’s latest report as a PDF, together in one zip file."
+        ),
         organisation=organisation.name,
         dashboard_url=f"/organisations/{organisation.id}/dashboard",
-        start_url=_jobs_url(organisation.id),
+        job_url=job_url,
+        start_url=(
+            f"/organisations/{organisation.id}/report.pdf{'?hide_names=1' if hide_names else ''}"
+            if whole
+            else _jobs_url(organisation.id)
+        ),
+        start_method="get" if whole else "post",
         status=status,
         status_text=STATUS_TEXTS[status],
         under_way=status in ("queued", "running"),
@@ -184,7 +251,8 @@ def _job_page(job: ReportJob, organisation: Organisation, request: Request) -> R
         percent=round(100 * job.done / job.total) if job.total else 0,
         started=job.created_at.strftime("%Y-%m-%d %H:%M UTC"),
         message=message,
-        download_url=f"{base}/download" if ready else None,
+        download_url=f"{job_url}/download" if file is not None else None,
+        download_label="Download the PDF" if whole else "Download the zip",
     )
 
 
@@ -214,14 +282,12 @@ def start_report_job(
         organisation_id=organisation.id,
         details={"job": job.id},
     )
-    # the task runs once the response is sent, so after the request's session has committed
-    # the job row the thread looks for
+    # sent once the response is, so after the request's session has committed the job row
+    # the consumer looks for
     return RedirectResponse(
         f"{_jobs_url(organisation.id)}/{job.id}",
         status_code=303,
-        background=BackgroundTask(
-            jobs.start, engine=request.app.state.engine, settings=settings, job_id=job.id
-        ),
+        background=BackgroundTask(job_queue(request).enqueue, job.id),
     )
 
 
@@ -247,8 +313,9 @@ def report_job_page(
 ) -> HTMLResponse:
     """The job's progress (the page refreshes itself while it runs) and its download."""
     organisation, job = _organisation_job(session, principal, org_id, job_id)
+    file = jobs.output(session=session, job=job)
     return templating.render(
-        request, "dashboards/report_job.html", _job_page(job, organisation, request)
+        request, "dashboards/report_job.html", _job_page(job, organisation, request, file=file)
     )
 
 
@@ -260,26 +327,34 @@ def report_job_download(
     session: SessionDep,
     principal: OrgViewer,
 ) -> Response:
-    """The finished zip (audit-logged); while the job runs, its progress page."""
+    """The finished zip or PDF (audit-logged); while the job runs, its progress page."""
     organisation, job = _organisation_job(session, principal, org_id, job_id)
-    path = jobs.zip_path(settings_of(request), job)
-    if path is None:
+    file = jobs.output(session=session, job=job)
+    if file is None:
         return RedirectResponse(f"{_jobs_url(org_id)}/{job_id}", status_code=303)
     audit.record(
         session=session,
         request=request,
-        action="export.team_reports_downloaded",
+        action=(
+            "export.organisation_report_downloaded"
+            if job.kind == jobs.ORGANISATION_REPORT
+            else "export.team_reports_downloaded"
+        ),
         target_type="organisation",
         target_id=organisation.id,
         organisation_id=organisation.id,
         details={"job": job_id, "reports": job.done - job.failed},
     )
-    name = f"{safe_file_name(organisation.slug, 'organisation')}-team-reports.zip"
-    return FileResponse(
-        path,
-        media_type="application/zip",
-        filename=name,
-        headers=PDF_HEADERS,
+    return file_download(file)
+
+
+def file_download(file: JobFile) -> Response:
+    """A job's stored output as an attachment that no cache keeps."""
+    name = safe_file_name(file.name, "report")
+    return Response(
+        content=file.data,
+        media_type=file.media_type,
+        headers={**PDF_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

@@ -1,10 +1,11 @@
-"""A report job's zip is served only from the jobs folder: a stored file name that leads
-anywhere else (``../``, an absolute path, a sub-folder, a link out of the folder) answers 404
-and serves nothing, whatever the row says (a restored or edited row must not open files)."""
+"""A report job's output is served from the database (``job_file``), never from a file named
+by the row: a stored file name that leads anywhere (``../``, an absolute path, a file that is
+there) serves nothing, whatever the row says (a restored or edited row must not open files)."""
 
 from __future__ import annotations
 
 import zipfile
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,7 @@ from sqlmodel import Session
 from app.config import Settings
 from app.errors import NotFoundError
 from app.files import inside
-from app.models import ReportJob, ReportJobStatus
-from app.reports import jobs
+from app.models import JobFile, ReportJob, ReportJobStatus
 from tests.accounts import helpers
 
 SECRET = b"not for the browser"
@@ -33,44 +33,53 @@ def test_inside_keeps_names_in_their_folder(tmp_path: Path) -> None:
             inside(folder, name)
 
 
-def test_a_job_whose_file_name_leaves_the_folder_is_not_found(
+def test_a_job_serves_its_stored_output_and_never_a_file_its_row_names(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
     alpha = helpers.tenant(session, settings, "Alpha")
     assert alpha.org.id is not None
     signed_in = helpers.sign_in(session, settings, alpha.consultant)
-    folder = jobs.jobs_dir(settings)
-    (folder / "nested").mkdir(parents=True)
+    (settings.data_dir / "outside.txt").parent.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "outside.txt").write_bytes(SECRET)
-    (folder / "nested" / "job.zip").write_bytes(SECRET)
-    with zipfile.ZipFile(folder / "job-good.zip", "w") as archive:
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("team.pdf", b"%PDF-1.7 placeholder")
-    names = {
-        "job-good.zip": 200,
-        "../outside.txt": 404,
-        "/etc/passwd": 404,
-        str(settings.data_dir / "outside.txt"): 404,
-        "nested/job.zip": 404,
-        "nested/../../outside.txt": 404,
-    }
+    names = ("../outside.txt", "/etc/passwd", str(settings.data_dir / "outside.txt"))
     made = {}
     for name in names:
         job = ReportJob(
-            organisation_id=alpha.org.id,
-            status=ReportJobStatus.done,
-            total=1,
-            done=1,
-            file_name=name,
+            organisation_id=alpha.org.id, status=ReportJobStatus.done, total=1, done=1
         )
+        job.file_name = name
         session.add(job)
         session.flush()
         made[name] = job.id
+    stored = ReportJob(organisation_id=alpha.org.id, status=ReportJobStatus.done, total=1, done=1)
+    session.add(stored)
+    session.flush()
+    assert stored.id is not None
+    session.add(
+        JobFile(
+            job_id=stored.id,
+            name="alpha-team-reports.zip",
+            final=True,
+            media_type="application/zip",
+            size=len(buffer.getvalue()),
+            data=buffer.getvalue(),
+        )
+    )
     session.commit()
     base = f"/organisations/{alpha.org.id}/report-exports"
-    for name, status in names.items():
+    for name, job_id in made.items():
         response = client.get(
-            f"{base}/{made[name]}/download", headers=signed_in.headers(), follow_redirects=False
+            f"{base}/{job_id}/download", headers=signed_in.headers(), follow_redirects=False
         )
-        assert response.status_code == status, name
+        # no output stored: back to the job's page, which says the file is gone
+        assert response.status_code == 303, name
         assert SECRET not in response.content, name
         assert b"root:" not in response.content, name
+    served = client.get(f"{base}/{stored.id}/download", headers=signed_in.headers())
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "application/zip"
+    assert "alpha-team-reports.zip" in served.headers["content-disposition"]
+    assert served.content == buffer.getvalue()

@@ -1,0 +1,108 @@
+"""The sweeper: a periodic task that hands abandoned jobs to another worker, run once per
+period however many processes schedule it.
+
+Every consumer's scheduler enqueues the sweep; the first process to insert the period's
+``scheduled_run`` row (its primary key is task and slot) runs it and the others skip.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import Engine, delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.config import Settings
+from app.db import utcnow
+from app.jobs.runner import JobTimeLimitError, abandoned_after
+from app.models import JobFile, ReportJob, ReportJobStatus, ScheduledRun
+
+logger = logging.getLogger(__name__)
+
+SWEEP = "sweep-jobs"
+MAX_ATTEMPTS = 3
+KEEP_RUNS = timedelta(days=1)
+GAVE_UP = (
+    "The worker making this stopped {attempts} times (the service restarted or ran out of "
+    "memory). Please try again later; if it keeps happening, tell your administrator."
+)
+
+
+def claim_slot(*, engine: Engine, task: str, period_seconds: float, ran_by: str) -> bool:
+    """True for the one process that claims this period of ``task``; False for the others."""
+    slot = int(time.time() // period_seconds)
+    with Session(engine) as session:
+        session.add(ScheduledRun(task=task, slot=slot, ran_by=ran_by))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return False
+    return True
+
+
+@dataclass
+class SweepOutcome:
+    requeued: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def sweep(*, engine: Engine, settings: Settings, enqueue: Callable[[int], None]) -> SweepOutcome:
+    """Re-queue running jobs whose heartbeat stopped and queued jobs whose message was lost;
+    fail those past their time limit or their attempts."""
+    now = utcnow()
+    grace = abandoned_after(settings)
+    silent_since = now - grace
+    # a queued job's message may have died with a consumer; a duplicate message is harmless
+    # (only one claim succeeds)
+    waiting_since = now - max(grace, timedelta(seconds=2 * settings.job_sweep_seconds))
+    limit = timedelta(seconds=settings.job_seconds)
+    outcome = SweepOutcome()
+    with Session(engine) as session:
+        active = session.exec(
+            select(ReportJob).where(
+                col(ReportJob.status).in_([ReportJobStatus.queued, ReportJobStatus.running])
+            )
+        ).all()
+        for job in active:
+            assert job.id is not None
+            beat = job.heartbeat_at or job.updated_at
+            # a worker past the limit stops itself at its next step; this is for one that hangs
+            over_time = job.started_at is not None and now > job.started_at + limit + grace
+            if job.status == ReportJobStatus.running and (over_time or beat < silent_since):
+                if over_time or job.attempts >= MAX_ATTEMPTS:
+                    message = (
+                        JobTimeLimitError(settings.job_seconds).message
+                        if over_time
+                        else GAVE_UP.format(attempts=job.attempts)
+                    )
+                    _fail(session, job, message)
+                    outcome.failed.append(job.id)
+                    continue
+                job.status = ReportJobStatus.queued
+                job.run_token = None
+                job.updated_at = now
+                outcome.requeued.append(job.id)
+            elif job.status == ReportJobStatus.queued and job.updated_at < waiting_since:
+                job.updated_at = now
+                outcome.requeued.append(job.id)
+        session.exec(delete(ScheduledRun).where(col(ScheduledRun.started_at) < now - KEEP_RUNS))
+        session.commit()
+    for job_id in outcome.requeued:
+        enqueue(job_id)
+    if outcome.requeued or outcome.failed:
+        logger.warning("sweeper: re-queued %s, failed %s", outcome.requeued, outcome.failed)
+    return outcome
+
+
+def _fail(session: Session, job: ReportJob, message: str) -> None:
+    job.status = ReportJobStatus.failed
+    job.error = message
+    job.run_token = None
+    job.finished_at = job.updated_at = utcnow()
+    session.exec(delete(JobFile).where(col(JobFile.job_id) == job.id))
