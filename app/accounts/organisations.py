@@ -176,6 +176,7 @@ class VisibleTeam:
     organisation_name: str
     unit_name: str | None
     rounds: int
+    business_unit_id: int | None = None
 
 
 def visible_teams(*, session: Session, principal: Principal) -> list[VisibleTeam]:
@@ -204,6 +205,7 @@ def visible_teams(*, session: Session, principal: Principal) -> list[VisibleTeam
                 organisation_name=organisation_name,
                 unit_name=unit_name,
                 rounds=int(rounds or 0),
+                business_unit_id=team.business_unit_id,
             )
         )
     return result

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.admin import audit_log, organisations, respondents, users
+from app.admin import audit_log, branding, organisations, respondents, users
 
 router = APIRouter()
-for area in (organisations, users, audit_log, respondents):
+for area in (organisations, branding, users, audit_log, respondents):
     router.include_router(area.router)

@@ -24,7 +24,7 @@ from app.rubric import safe_yaml
 
 MAX_LOGO_BYTES = 512 * 1024
 MAX_BRANDING_FILE_BYTES = 1024 * 1024  # four short fields; the cap only stops abuse
-MAX_LOGO_PIXELS = 2000 * 2000
+MAX_LOGO_SIDE = 2000  # pixels a side (a 100,000 x 1 strip is small in bytes but no logo)
 LOGO_BOX = (800, 300)  # re-encoded logos fit in this box; they print at most ~60 x 22 mm
 COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 DEFAULT_NAME = "ProcessLens"
@@ -73,6 +73,12 @@ class Branding:
         return f"#{r:02x}{g:02x}{b:02x}"
 
 
+def contrast_with_white(colour: str) -> float:
+    """The WCAG contrast ratio of white text on ``colour`` (#rrggbb): 1 to 21."""
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return _contrast_with_white(r, g, b)
+
+
 def _contrast_with_white(r: int, g: int, b: int) -> float:
     def channel(value: int) -> float:
         c = value / 255
@@ -86,7 +92,7 @@ def prepare_logo(data: bytes) -> bytes:
     """Check an uploaded logo and re-encode it as a plain PNG; refuse anything else.
 
     Accepts PNG and JPEG only (by content, not by name), up to MAX_LOGO_BYTES and
-    MAX_LOGO_PIXELS; metadata, colour profiles and animation frames are dropped.
+    MAX_LOGO_SIDE pixels a side; metadata, colour profiles and animation frames are dropped.
     """
     if not data:
         raise LogoError("The logo file is empty. Upload a PNG or JPEG file.")
@@ -109,9 +115,10 @@ def prepare_logo(data: bytes) -> bytes:
                         "Upload the logo as a PNG or JPEG file."
                     )
                 width, height = image.size
-                if width * height > MAX_LOGO_PIXELS or width < 1 or height < 1:
+                if max(width, height) > MAX_LOGO_SIDE or width < 1 or height < 1:
                     raise LogoError(
-                        f"The logo is {width} x {height} pixels; the limit is 2000 x 2000. "
+                        f"The logo is {width} x {height} pixels; the limit is "
+                        f"{MAX_LOGO_SIDE} x {MAX_LOGO_SIDE}. "
                         "Upload a smaller image."
                     )
                 image.load()
@@ -134,7 +141,8 @@ def default_branding(settings: Settings | None = None) -> Branding:
 
 
 def organisation_branding(organisation: Organisation, settings: Settings) -> Branding:
-    """An organisation's branding, falling back to the installation's for what it leaves out.
+    """An organisation's branding (set on its branding page, in the API or with
+    ``processlens org brand``), falling back to the installation's for what it leaves out.
 
     A stored logo is re-checked and re-encoded: what was stored by an older version (or by
     hand) cannot reach a PDF unchecked.
@@ -148,7 +156,7 @@ def organisation_branding(organisation: Organisation, settings: Settings) -> Bra
         except LogoError:
             logo = None
     return Branding(
-        name=base.name,
+        name=organisation.brand_name or base.name,
         colour=colour if colour and COLOUR.fullmatch(colour) else base.colour,
         logo=logo,
         consultant=organisation.consultant_name or None,

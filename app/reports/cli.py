@@ -11,21 +11,24 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from app import catalog_store, db
+from app import catalog_store, cli_session, db
+from app.accounts.audit import Actor
 from app.config import QUESTIONNAIRES_DIR, ConfigurationError, Settings, load_settings
 from app.errors import DomainError
 from app.models import Organisation
-from app.reports import batch, context, pdf, render
+from app.reports import batch, branding_service, context, pdf, render
 from app.reports.batch import zip_files
 from app.reports.branding import (
+    MAX_LOGO_BYTES,
     Branding,
     default_branding,
     load_branding_file,
     organisation_branding,
 )
 from app.reports.org import StoredTeamResult, organisation_report
+from app.rubric import safe_yaml
 from app.rubric.answers_file import AnswersFile, assess_file, read_answers_file
 from app.rubric.loader import Catalog, load_catalog
 from app.rubric.output import to_data
@@ -282,3 +285,58 @@ def _all_teams(
     for failure in failures:
         console.print(f"Not made: {failure}")
     return zip_files(sorted(files))
+
+
+def brand(
+    organisation: Annotated[str, typer.Argument(help="The organisation's short name.")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Name on reports (your firm); '' for the default.")
+    ] = None,
+    consultant: Annotated[
+        str | None, typer.Option("--consultant", help="Shown as 'Prepared by'; '' for none.")
+    ] = None,
+    colour: Annotated[
+        str | None, typer.Option("--colour", help="Accent colour #rrggbb; '' for the default.")
+    ] = None,
+    logo: Annotated[
+        Path | None, typer.Option("--logo", help="A PNG or JPEG file (re-encoded and stored).")
+    ] = None,
+    remove_logo: Annotated[bool, typer.Option("--remove-logo", help="Drop the logo.")] = False,
+) -> None:
+    """Set an organisation's report branding (what is not given stays as it is); with no
+    option, show it. The same checks and audit event as the branding page (via=cli)."""
+    data = None
+    if logo is not None:
+        try:
+            # one byte past the cap, so the logo check names the size instead of a cut file
+            data = safe_yaml.read_bytes(logo, max_bytes=MAX_LOGO_BYTES + 1)
+        except safe_yaml.InputFileError as error:
+            fail(f"logo {error}")
+    with cli_session.database_session() as (session, settings):
+        found = session.exec(select(Organisation).where(Organisation.slug == organisation)).first()
+        if found is None:
+            fail(
+                f"no organisation with the short name {organisation!r} (see `processlens org list`)"
+            )
+        if (name, consultant, colour, data, remove_logo) == (None, None, None, None, False):
+            _print_branding(branding_service.current(organisation=found, settings=settings))
+            return
+        change = branding_service.BrandingChange(
+            display_name=found.brand_name or "" if name is None else name,
+            consultant=found.consultant_name or "" if consultant is None else consultant,
+            colour=found.brand_colour or "" if colour is None else colour,
+            logo=data,
+            remove_logo=remove_logo,
+        )
+        saved = branding_service.update(
+            session=session, settings=settings, organisation=found, change=change, actor=Actor.cli()
+        )
+        _print_branding(saved)
+
+
+def _print_branding(shown: branding_service.BrandingSettings) -> None:
+    effective = shown.effective
+    typer.echo(f"name on reports: {effective.name}")
+    typer.echo(f"consultant: {effective.consultant or '-'}")
+    typer.echo(f"colour: {effective.colour}")
+    typer.echo(f"logo: {'yes' if shown.has_logo else 'no'}")
