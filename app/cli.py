@@ -361,8 +361,6 @@ app.add_typer(rubric_cli.rubric_app, name="rubric")
 app.command("report")(reports_cli.report)
 # an organisation's report branding, beside the other `processlens org` commands
 accounts_cli.org_app.command("brand")(reports_cli.brand)
-# an organisation's report branding, beside the other `processlens org` commands
-accounts_cli.org_app.command("brand")(reports_cli.brand)
 
 # Admin commands (users, organisations, units, teams, assignments, tokens, audit): see
 # app/accounts/cli.py.
