@@ -15,7 +15,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from app.config import QUESTIONNAIRES_DIR
-from app.rubric import document, repository_compare, repository_signals, safe_yaml
+from app.rubric import document, repository_compare, repository_signals, safe_yaml, score_text
 from app.rubric.answers_file import assess_file, read_answers_file
 from app.rubric.changelog import changelog_markdown
 from app.rubric.loader import (
@@ -166,7 +166,11 @@ def diff(
 def score(
     answers_file: Annotated[Path, typer.Argument(help="Answers file (YAML or JSON).")],
     output_format: Annotated[
-        str, typer.Option("--format", help="json (complete, deterministic) or text (a summary).")
+        str,
+        typer.Option(
+            "--format",
+            help="json (complete, deterministic) or text (the same, in readable sections).",
+        ),
     ] = "json",
     rubric_path: Annotated[
         Path | None, typer.Option("--rubric", help="Rubric folder (default: built-in).")
@@ -193,7 +197,7 @@ def score(
     if output_format == "json":
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(text_summary(data))
+        sys.stdout.write(score_text.render(data))
         if comparison is not None:
             sys.stdout.write(repository_compare.comparison_text(comparison))
 
@@ -211,43 +215,6 @@ def _repository_comparison(
     return repository_compare.compare(
         catalog=catalog, signals=signals, readings=readings, spreads=spreads
     )
-
-
-def text_summary(data: dict[str, Any]) -> str:
-    lines = []
-    top = data["process_models"][0]
-    runner = data["process_models"][1]
-    close = " (it's close)" if data["recommendation"]["close"] else ""
-    lines.append(f"Recommended process: {top['name']} (fit {top['fit']:g}){close}")
-    lines.append(f"Runner-up: {runner['name']} (fit {runner['fit']:g})")
-    for reason in top["reasons"]:
-        lines.append(f"  + {reason['reason']}")
-    for caveat in top["caveats"]:
-        marker = "!" if caveat["status"] == "holds" else "?"
-        lines.append(f"  {marker} {caveat['text']}")
-    trajectory = data["trajectory"]
-    lines.append(f"Trajectory: {trajectory['label']} (fit: {trajectory['fit']})")
-    for result in data["dimensions"].values():
-        if result["score"] is None:
-            lines.append(f"{result['title']}: no score (no scored answers)")
-            continue
-        label = result["band"]["label"] if result["band"] else f"level {result.get('level')}"
-        lines.append(
-            f"{result['title']}: {result['score']:g}/100, {label}, "
-            f"coverage {round(100 * result['coverage'])}%"
-        )
-    if data["handoff"]:
-        per_artifact = ", ".join(
-            f"{a['title']} {a['level']}" for a in data["handoff"]["artifacts"].values()
-        )
-        lines.append(f"Handoff level {data['handoff']['level']} ({per_artifact})")
-    for bucket in ("now", "next", "later"):
-        items = data["roadmap"][bucket]
-        if items:
-            lines.append(f"{bucket.title()}: " + "; ".join(i["title"] for i in items))
-    for warning in data["warnings"]:
-        lines.append(f"Note: {warning}")
-    return "\n".join(lines) + "\n"
 
 
 def _set_custom_instrument(organisation_slug: str, instrument_id: str, *, enabled: bool) -> None:
