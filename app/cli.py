@@ -25,6 +25,7 @@ from app.logs import configure_logging
 from app.reports import cli as reports_cli
 from app.reports import jobs as report_jobs
 from app.reports import pdf as report_pdf
+from app.repository_check import cli as repository_check_cli
 from app.rubric.loader import RubricError
 
 app = typer.Typer(
@@ -356,6 +357,9 @@ def seed(
 app.command("validate")(rubric_cli.validate)
 app.command("score")(rubric_cli.score)
 app.add_typer(rubric_cli.rubric_app, name="rubric")
+
+# The repository check (offline: a checkout in, a signals file out): see app/repository_check/.
+app.command("repo-check")(repository_check_cli.repo_check)
 
 # Reports (offline from an answers file, or from stored results): see app/reports/cli.py.
 app.command("report")(reports_cli.report)
