@@ -57,6 +57,7 @@ PUBLIC_ROUTES = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/api/openapi.json"),
+    ("GET", "/api/docs"),  # the page that shows the OpenAPI document
 }
 
 

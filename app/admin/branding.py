@@ -38,6 +38,15 @@ def _url(org_id: int) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class BrandingForm:
+    """The form's values: the stored ones, or after a refused save what was typed."""
+
+    display_name: str
+    consultant: str
+    colour: str
+
+
+@dataclasses.dataclass(frozen=True)
 class BrandingPage:
     """Context of templates/admin/branding.html."""
 
@@ -45,6 +54,7 @@ class BrandingPage:
     organisation_id: int
     organisation_name: str
     branding: branding_service.BrandingSettings
+    form: BrandingForm
     installation_name: str
     installation_colour: str
     max_logo_kb: int
@@ -61,6 +71,7 @@ def _page(
     message: str | None = None,
     error: str | None = None,
     status: int = 200,
+    typed: BrandingForm | None = None,
 ) -> HTMLResponse:
     settings = settings_of(request)
     assert organisation.id is not None
@@ -69,6 +80,12 @@ def _page(
         organisation_id=organisation.id,
         organisation_name=organisation.name,
         branding=branding_service.current(organisation=organisation, settings=settings),
+        form=typed
+        or BrandingForm(
+            display_name=organisation.brand_name or "",
+            consultant=organisation.consultant_name or "",
+            colour=organisation.brand_colour or "",
+        ),
         installation_name=settings.brand_name,
         installation_colour=settings.brand_colour,
         max_logo_kb=MAX_LOGO_BYTES // 1024,
@@ -124,7 +141,12 @@ def save_branding(
         )
     except DomainError as problem:
         return _page(
-            request, principal, organisation, error=problem.message, status=problem.status_code
+            request,
+            principal,
+            organisation,
+            error=problem.message,
+            status=problem.status_code,
+            typed=BrandingForm(display_name=display_name, consultant=consultant, colour=colour),
         )
     return redirect_done(_url(org_id), "saved")
 

@@ -167,7 +167,9 @@ def test_bad_branding_is_refused_with_a_clear_error_and_changes_nothing(
         client, world, **{"display_name": "After", "colour": "#123456", **fields}
     )
     assert response.status_code == 400
-    assert expected in response.context["page"].error
+    page = response.context["page"]
+    assert expected in page.error
+    assert page.form.display_name == fields.get("display_name", "After")  # kept to correct
     session.refresh(org)
     assert (org.brand_name, org.brand_colour, org.logo) == ("Before", "#1f5f5b", None)
     assert _branding_events(session, org.id or 0) == []
