@@ -254,6 +254,19 @@ class Comparison:
     questions_up: int
     questions_down: int
     adopted: tuple[tuple[str, str], ...]  # practice title, "moved up" / ...
+    # across rubric versions: what is compared and why no more ("The previous round used
+    # rubric 2026.1: ..."); None when both rounds used the same rubric
+    across_versions: str | None = None
+
+
+def across_versions_note(previous_rubric: str | None) -> str | None:
+    if previous_rubric is None:
+        return None
+    return (
+        f"The previous round used rubric {previous_rubric}, another version: only dimension "
+        "scores are compared, each as its own rubric computed it. Its answers are not "
+        "re-scored into this rubric's levels, types or fit."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -835,7 +848,12 @@ def team_report(
         )
     # the charts draw from the JSON form
     chart_data = result.to_data()
-    chart_previous = None if earlier is None else earlier.to_data()
+    # the previous round's profile is drawn only under the same rubric: across versions the
+    # sub-dimensions may differ, and only dimension scores are compared (in `comparison`)
+    same_rubric = earlier is not None and dict(earlier.round.rubric_versions) == dict(
+        round_info.rubric_versions
+    )
+    chart_previous = earlier.to_data() if earlier is not None and same_rubric else None
     dimension_titles = {d: raw.title for d, raw in result.dimensions.items()}
     targets = {t.dimension: t for t in result.targets}
     shown_range = _range_label(result.handoff, disputes_shown(result)) if result.handoff else None
@@ -965,6 +983,7 @@ def team_report(
                     (practice_titles.get(p, humanise(p)), MOVED_LABELS.get(moved, humanise(moved)))
                     for p, moved in comparison.adopted_moved.items()
                 ),
+                across_versions=across_versions_note(comparison.previous_rubric),
             )
         ),
         commentary=commentary_paragraphs(commentary),

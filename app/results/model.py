@@ -306,6 +306,9 @@ class Comparison(_Frozen):
     dimensions: dict[str, Number | None]
     questions: dict[str, Number]
     adopted_moved: dict[str, Moved]
+    # 2026.2: the previous round's rubric ("2026.1") when it was another version; then only
+    # dimension scores are compared, each as its own rubric computed it
+    previous_rubric: str | None = None
 
 
 class TeamResult(_Frozen):

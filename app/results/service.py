@@ -7,7 +7,8 @@ stored beside it under its own label, never over it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from sqlmodel import Session, col, delete, select
@@ -28,11 +29,19 @@ from app.results.model import TeamResult
 from app.results.reads import ORIGINAL, previous_shown, write
 from app.rubric import aggregate
 from app.rubric.answers import Answer, RoundSettings, parse_answer
-from app.rubric.assessment import Assessment, assess
+from app.rubric.assessment import Assessment, EarlierScores, assess
 from app.rubric.loader import Catalog
-from app.rubric.versions import answers_to_renew
+from app.rubric.versions import answers_to_renew, release
 
-__all__ = ["ORIGINAL", "assess_round", "round_settings", "store_round_result"]
+__all__ = [
+    "ORIGINAL",
+    "ComputedRoundResult",
+    "assess_round",
+    "compute_round_result",
+    "round_settings",
+    "save_round_result",
+    "store_round_result",
+]
 
 
 def round_settings(assessment_round: AssessmentRound) -> RoundSettings:
@@ -108,11 +117,21 @@ def _targets(session: Session, team_id: int, catalog: Catalog) -> dict[str, str 
 
 def _previous(
     session: Session, assessment_round: AssessmentRound, catalog: Catalog
-) -> Assessment | None:
-    """The previous round's assessment (``previous_shown``'s round), under ``catalog``."""
+) -> Assessment | EarlierScores | None:
+    """The previous round (``previous_shown``'s) to compare with: assessed again under
+    ``catalog`` when it used the same rubric; under another rubric version only its dimension
+    scores, as its own stored result has them (its answers are not re-scored into this
+    rubric's levels or fit)."""
     shown = previous_shown(session, assessment_round)
     if shown is None or shown.round.id is None:
         return None
+    versions = dict(shown.row.rubric_versions or shown.round.rubric_versions)
+    if versions != dict(catalog.versions):
+        earlier = catalog_store.catalog_for(session=session, versions=versions)
+        return EarlierScores(
+            dimensions={d: part.score for d, part in shown.result.dimensions.items()},
+            rubric=release(earlier),
+        )
     respondents, _ = _respondents(session, shown.round.id, catalog)
     if not respondents:
         return None
@@ -138,16 +157,62 @@ def store_round_result(
     ).first()
     if existing is not None and existing.final:
         return existing
+    computed = compute_round_result(
+        session=session, assessment_round=assessment_round, catalog=catalog
+    )
+    return save_round_result(
+        session=session,
+        assessment_round=assessment_round,
+        computed=computed,
+        label=label,
+        existing=existing,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ComputedRoundResult:
+    """A round's result worked out from what was read, not yet stored: a long writer computes
+    it in a read transaction and stores it in a short write (the scoring is the slow part)."""
+
+    assessment: Assessment
+    result: TeamResult
+    versions: Mapping[str, str]
+    response_ids: Mapping[str, int]  # the assessment's respondent id -> response id
+
+
+def compute_round_result(
+    *, session: Session, assessment_round: AssessmentRound, catalog: Catalog | None = None
+) -> ComputedRoundResult:
+    """The round's result from its submitted responses; reads only."""
     assessment, responses, used = assess_round(
         session=session, assessment_round=assessment_round, catalog=catalog
     )
-    computed = TeamResult.from_assessment(used, assessment)
+    return ComputedRoundResult(
+        assessment=assessment,
+        result=TeamResult.from_assessment(used, assessment),
+        versions=dict(used.versions),
+        response_ids={f"r{response.respondent_id}": response.id or 0 for response in responses},
+    )
+
+
+def save_round_result(
+    *,
+    session: Session,
+    assessment_round: AssessmentRound,
+    computed: ComputedRoundResult,
+    label: str = ORIGINAL,
+    existing: RoundResult | None = None,
+) -> RoundResult:
+    """Store ``computed`` as the round's result under ``label`` (and its dashboard rows)."""
+    assert assessment_round.id is not None
     if label == ORIGINAL:
-        _store_response_scores(session, assessment_round.id, assessment, responses)
+        _store_response_scores(
+            session, assessment_round.id, computed.assessment, computed.response_ids
+        )
     result = existing or RoundResult(round_id=assessment_round.id, label=label)
-    write(result, computed)
-    result.rubric_versions = dict(used.versions)
-    result.respondent_count = assessment.respondents
+    write(result, computed.result)
+    result.rubric_versions = dict(computed.versions)
+    result.respondent_count = computed.assessment.respondents
     result.final = assessment_round.status == "closed"
     session.add(result)
     session.flush()
@@ -156,19 +221,18 @@ def store_round_result(
 
 
 def _store_response_scores(
-    session: Session, round_id: int, assessment: Assessment, responses: Sequence[Response]
+    session: Session, round_id: int, assessment: Assessment, response_ids: Mapping[str, int]
 ) -> None:
     session.exec(delete(ResponseScore).where(col(ResponseScore.round_id) == round_id))
     rows: list[dict[str, Any]] = []
-    by_respondent = {f"r{response.respondent_id}": response for response in responses}
     for respondent_id, score in zip(
         assessment.respondent_ids, assessment.response_scores, strict=True
     ):
-        response = by_respondent[respondent_id]
+        response_id = response_ids[respondent_id]
         for dimension, result in score.dimensions.items():
             rows.append(
                 {
-                    "response_id": response.id,
+                    "response_id": response_id,
                     "round_id": round_id,
                     "dimension": dimension,
                     "sub_dimension": "",
@@ -180,7 +244,7 @@ def _store_response_scores(
             for sub_id, sub in result.sub_dimensions.items():
                 rows.append(
                     {
-                        "response_id": response.id,
+                        "response_id": response_id,
                         "round_id": round_id,
                         "dimension": dimension,
                         "sub_dimension": sub_id,

@@ -67,6 +67,18 @@ class Comparison:
     dimensions: Mapping[str, float | None]
     questions: Mapping[str, float]
     adopted_moved: Mapping[str, str]  # practice -> up | same | down | unknown
+    # the previous round's rubric ("2026.1") when it differs: then only dimension scores are
+    # compared, each as its own rubric computed it
+    previous_rubric: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierScores:
+    """A previous round scored under another rubric version: its dimension scores as that
+    rubric computed them. Its answers are not re-scored into this rubric's levels or fit."""
+
+    dimensions: Mapping[str, float | None]
+    rubric: str  # its version names, e.g. "2026.1"
 
 
 @dataclass(frozen=True)
@@ -104,7 +116,7 @@ def assess(
     results_min: int | None = None,
     targets: Targets | None = None,
     adopted: Iterable[str] = (),
-    previous: Assessment | None = None,
+    previous: Assessment | EarlierScores | None = None,
 ) -> Assessment:
     """Score every respondent, aggregate the team and derive every categorical result."""
     thresholds = thresholds or anonymity.Thresholds()
@@ -205,7 +217,9 @@ def assess(
         warnings=tuple(warnings),
         rubric_versions=dict(catalog.versions),
     )
-    if previous is not None:
+    if isinstance(previous, EarlierScores):
+        result = _with_scores_compared(result, previous)
+    elif previous is not None:
         result = _with_comparison(catalog, result, previous, adopted)
     return result
 
@@ -340,6 +354,22 @@ def _consensus_warnings(
 def _label(question: Any, value: Any) -> str:
     option = question.option(value) if isinstance(value, str) else None
     return option.label if option is not None else str(value)
+
+
+def _with_scores_compared(current: Assessment, earlier: EarlierScores) -> Assessment:
+    """Across rubric versions: dimension scores only, each under its own rubric, labelled."""
+    dimensions = {}
+    for dimension, result in current.dimensions.items():
+        before = earlier.dimensions.get(dimension)
+        dimensions[dimension] = (
+            round(result.score - before, 1)
+            if before is not None and result.score is not None
+            else None
+        )
+    comparison = Comparison(
+        dimensions=dimensions, questions={}, adopted_moved={}, previous_rubric=earlier.rubric
+    )
+    return replace(current, comparison=comparison)
 
 
 def _with_comparison(

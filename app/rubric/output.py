@@ -170,6 +170,7 @@ def to_data(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
                 "dimensions": dict(sorted(assessment.comparison.dimensions.items())),
                 "questions": dict(sorted(assessment.comparison.questions.items())),
                 "adopted_moved": dict(sorted(assessment.comparison.adopted_moved.items())),
+                "previous_rubric": assessment.comparison.previous_rubric,
             }
         ),
         "warnings": list(assessment.warnings),

@@ -85,3 +85,14 @@ def answers_to_renew(new: Catalog, answers: Mapping[str, Any]) -> dict[str, str]
         ):
             renew[qid] = "a chosen option no longer exists"
     return renew
+
+
+def release(catalog: Catalog) -> str:
+    """The rubric's version names ("2026.2"), as its files declare them: what a person reads
+    where two rubric versions meet (file hashes identify them exactly)."""
+    names = {
+        *(instrument.version for instrument in catalog.instruments.values()),
+        catalog.practices.version,
+        catalog.process_models.version,
+    }
+    return ", ".join(sorted(names))

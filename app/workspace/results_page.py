@@ -243,6 +243,7 @@ class ComparisonView:
     questions_up: int
     questions_down: int
     adopted: tuple[tuple[str, str], ...]  # practice, whether its answers moved
+    across_versions: str | None = None  # the label of a comparison across rubric versions
 
 
 def _comparison(report: TeamReport) -> ComparisonView | None:
@@ -254,6 +255,7 @@ def _comparison(report: TeamReport) -> ComparisonView | None:
         questions_up=comparison.questions_up,
         questions_down=comparison.questions_down,
         adopted=comparison.adopted,
+        across_versions=comparison.across_versions,
     )
 
 
@@ -787,8 +789,12 @@ def _shown_page(
         role_group_minimum=settings.role_group_min,
     )
     data = result.to_data()
+    # the previous profile only under the same rubric (the report's rule: app.reports.context)
+    same_rubric = previous_result is not None and dict(
+        previous_result.round.rubric_versions
+    ) == dict(result.round.rubric_versions)
     radar, radar_rows, radar_has_previous = _radar(
-        data, None if previous_result is None else previous_result.to_data()
+        data, previous_result.to_data() if previous_result is not None and same_rubric else None
     )
     handoff = result.handoff
     evidence = result.confidence.evidence_share

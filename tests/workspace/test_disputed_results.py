@@ -1,0 +1,96 @@
+"""Disputed answers on the results page and in the team report (Rubric 2026.2, class 4): a
+level resting on a disputed answer shows its range and is never "certain", aggregates use the
+lower bound and say so, every disputed question is listed in one notice, and all of it shows
+only within the anonymity rule (dispute marks are role-group figures)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from app.config import Settings
+from app.models import AssessmentRound
+from app.workspace import results_page, rounds
+from tests.workspace import helpers
+
+RANGE = re.compile(r"level \d–\d, disputed")
+
+
+def split_round(
+    session: Session, lead: helpers.Lead, *, engineers: int, results_min: int = 3
+) -> AssessmentRound:
+    """Data scientists who answer every handoff question at the top, engineers at the bottom."""
+    assessment_round = helpers.team_round(session, lead.team, kind="full", results_min=results_min)
+    for _ in range(3):
+        helpers.submit(session, assessment_round, "data_scientist", handoff="high", store=False)
+    for _ in range(engineers):
+        helpers.submit(session, assessment_round, "ml_engineer", handoff="low", store=False)
+    rounds.close_round(session=session, assessment_round=assessment_round)
+    session.commit()
+    return assessment_round
+
+
+def get(
+    client: TestClient, lead: helpers.Lead, assessment_round: AssessmentRound, path: str
+) -> Any:
+    response = client.get(
+        f"{lead.team_url}/rounds/{assessment_round.id}/{path}", headers=lead.headers
+    )
+    assert response.status_code == 200, response.text[:500]
+    return response
+
+
+def test_a_split_team_sees_level_ranges_and_one_notice_of_disputed_answers(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    lead = helpers.lead(session, settings)
+    assessment_round = split_round(session, lead, engineers=3)
+    response = get(client, lead, assessment_round, "results")
+    page = response.context["page"]
+    assert isinstance(page, results_page.ResultsPage)
+    assert page.disputes is not None
+    assert len(page.disputes.answers) >= 2
+    assert page.handoff_label is not None
+    assert RANGE.fullmatch(page.handoff_label)
+    assert page.disputes.level is not None
+    assert "lower bound" in page.disputes.level
+    ranged = [a for a in page.artifacts if "disputed" in a.label]
+    assert ranged
+    assert not any(a.certain for a in ranged)
+    html = response.text
+    # one compact notice, the details a click away; no box per disputed question
+    assert len(helpers.document(html).xpath("//*[contains(@class, 'ws-disputes')]")) == 1
+    assert "Disputed answer to" not in html
+    boxes = helpers.document(html).xpath("//div[contains(@class, 'alert')]")
+    assert len(boxes) <= 1 + len([w for w in page.warnings])
+    summary = " ".join(helpers.texts(html, "//section[@id='summary']"))
+    assert RANGE.search(summary)
+    assert "lower bound" in summary
+
+    report = get(client, lead, assessment_round, "report.html").text
+    text = " ".join(helpers.texts(report, "//body"))
+    assert RANGE.search(text), "the report shows the overall range"
+    assert "Where the team’s answers differ" in text
+    assert "lower bound" in text
+
+
+def test_ranges_and_dispute_marks_stay_hidden_when_a_role_group_is_withheld(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """Two engineers are too few to be a role group: their answers must not be readable from a
+    range or a dispute mark, on the page or in the report."""
+    lead = helpers.lead(session, settings)
+    assessment_round = split_round(session, lead, engineers=2, results_min=2)
+    response = get(client, lead, assessment_round, "results")
+    page = response.context["page"]
+    assert page.visible
+    assert page.disputes is None or not page.disputes.answers
+    assert page.handoff_label is not None
+    assert "disputed" not in page.handoff_label
+    assert not any("disputed" in a.label for a in page.artifacts)
+    for html in (response.text, get(client, lead, assessment_round, "report.html").text):
+        text = " ".join(helpers.texts(html, "//body"))
+        assert "disputed" not in text.lower()
