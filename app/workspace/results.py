@@ -241,17 +241,23 @@ def rescore(*, session: Session, assessment_round: AssessmentRound, newest: Cata
 
 
 def refresh_team_results(*, session: Session, team_id: int) -> int:
-    """Recompute the original result of every round of the team that has one.
+    """Recompute the original result of every solo round of the team that has one.
 
-    Targets and adopted practices are the team's, not a round's answers, so they may change
-    after a round has closed: its answers, rubric and previous round stay fixed, and only the
-    percent-to-target, the adopted practices and whether their answers moved change. (A final
-    result is otherwise never recomputed; respondent erasure does the same.)
+    Targets and adopted practices are the team's, not a round's answers, so a solo round's
+    result (the lead's own answers, outside the anonymity rule) follows them: its answers,
+    rubric and previous round stay fixed, and only the percent-to-target, the adopted
+    practices and whether their answers moved change. A team survey's result is published
+    once, at close, and never changes afterwards (PRODUCT.md section 6): a result saved at
+    close and saved again after a recomputation must be the same, so it is left as it is.
     """
     rounds = session.exec(
         select(AssessmentRound)
         .join(RoundResult, col(RoundResult.round_id) == col(AssessmentRound.id))
-        .where(AssessmentRound.team_id == team_id, RoundResult.label == ORIGINAL)
+        .where(
+            AssessmentRound.team_id == team_id,
+            AssessmentRound.mode == RoundMode.solo,
+            RoundResult.label == ORIGINAL,
+        )
         .order_by(col(AssessmentRound.created_at))
     ).all()
     refreshed = 0

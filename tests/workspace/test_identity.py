@@ -16,8 +16,7 @@ from sqlmodel import Session, col, select
 
 from app.config import Settings
 from app.models import Respondent, Response
-from app.workspace import acting
-from app.workspace.results import refresh_team_results
+from app.workspace import acting, rounds
 from tests.workspace import helpers
 
 PROCESSLENS = Path(sys.executable).with_name("processlens")
@@ -69,8 +68,6 @@ def test_page_api_and_cli_show_the_same_result(
         ("product_manager", "high", "high"),
     ):
         helpers.submit(session, assessment_round, role, handoff=handoff, other=other)  # type: ignore[arg-type]
-    assessment_round.status = "closed"  # a team survey's result is published at close
-    session.add(assessment_round)
     acting.set_targets(
         session=session,
         catalog=helpers.catalog(),
@@ -84,7 +81,8 @@ def test_page_api_and_cli_show_the_same_result(
         practice_id="model_registry",
         user_id=None,
     )
-    refresh_team_results(session=session, team_id=lead.team.id or 0)
+    # a team survey's result is published at close, with the team's targets and adoptions
+    rounds.close_round(session=session, assessment_round=assessment_round)
     session.commit()
     url = f"{lead.team_url}/rounds/{assessment_round.id}"
 
