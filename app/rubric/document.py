@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.rubric.loader import Catalog
-from app.rubric.rules import Rule, rule_to_data
+from app.rubric.rules import AllRule, AnyRule, NotRule, Predicate, Rule, rule_to_data
 from app.rubric.schema import Instrument, Question, SourceRef
 
 STAGE_NAMES = {
@@ -337,3 +337,67 @@ def _practices(doc: _Markdown) -> None:
                 doc.add(
                     f"Needed for {practice.unlocks.artifact} level {practice.unlocks.level}.", ""
                 )
+
+
+# ---------------------------------------------------------------- rationale gate tables
+
+GATES_START = "<!-- gate tables: generated from questionnaires/handoff.yaml; do not edit -->"
+GATES_END = "<!-- end of gate tables -->"
+
+
+def _condition(catalog: Catalog, rule: Rule, owner: str) -> str:
+    """A gate's rule in words, with option labels: `registry` at least “A versioned store”."""
+    if isinstance(rule, AllRule | AnyRule):
+        parts = rule.all_ if isinstance(rule, AllRule) else rule.any_
+        joiner = " **and** " if isinstance(rule, AllRule) else " **or** "
+        return joiner.join(_condition(catalog, part, owner) for part in parts)
+    if isinstance(rule, NotRule):
+        return "not (" + _condition(catalog, rule.not_, owner) + ")"
+    if not isinstance(rule, Predicate):
+        return f"`{_compact(rule_to_data(rule))}`"
+    name = rule.q.removeprefix(owner + ".")
+    question = catalog.questions[rule.q].question
+
+    def label(value: object) -> str:
+        option = question.option(value) if isinstance(value, str) else None
+        return f"“{option.label}”" if option else f"`{value}`"
+
+    if rule.at_least is not None:
+        return f"`{name}` at least {label(rule.at_least)}"
+    if rule.at_most is not None:
+        return f"`{name}` at most {label(rule.at_most)}"
+    if rule.equals is not None:
+        return f"`{name}` is {label(rule.equals)}"
+    if rule.in_ is not None:
+        return f"`{name}` is one of " + ", ".join(label(v) for v in rule.in_)
+    return f"`{_compact(rule_to_data(rule))}`"
+
+
+def gate_tables_markdown(catalog: Catalog, instrument_id: str = "handoff") -> str:
+    """The gate tables of docs/rubric-rationale.md (Part II, 2.3), per artifact and for the
+    whole process, from the rubric file: a test keeps the document's copy current."""
+    instrument = catalog.instruments[instrument_id]
+    assert instrument.levels is not None
+    doc = _Markdown(catalog)
+    doc.add(GATES_START, "")
+    parts = [(a.id, a.title) for a in instrument.levels.artifacts]
+    parts.append(("overall", "Whole process (`overall`)"))
+    for artifact, title in parts:
+        doc.add(
+            f"{title}:",
+            "",
+            "| gate | level | condition | reasoning | sources |",
+            "|---|---|---|---|---|",
+        )
+        for gate in sorted(
+            (g for g in instrument.levels.gates if g.artifact == artifact),
+            key=lambda g: g.level,
+        ):
+            reasoning = " ".join(gate.rationale.split())
+            doc.add(
+                f"| `{gate.id}` | {gate.level} | {_condition(catalog, gate.rule, instrument_id)} "
+                f"| {reasoning} | {doc.cite(gate.sources)} |"
+            )
+        doc.add("")
+    doc.add(GATES_END)
+    return "\n".join(doc.lines)
