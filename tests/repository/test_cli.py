@@ -24,7 +24,7 @@ def test_repo_check_writes_the_signals_file_and_a_summary(tmp_path: Path) -> Non
     code, stdout, stderr = invoke("repo-check", str(root), "-o", str(output))
     assert code == 0, stderr
     assert stdout == ""
-    assert "14 files seen, 10 read; 21 of 31 signals found" in stderr
+    assert "14 files seen, 9 read; 21 of 31 signals found" in stderr
     data = json.loads(output.read_text())
     assert data["format"] == "processlens-repository-signals"
     assert data["format_version"] == 1
