@@ -153,3 +153,17 @@ def test_nothing_outside_the_static_folder_is_an_asset(path: str) -> None:
     assert static_assets.static_assets().asset(path) is None
     with pytest.raises(FileNotFoundError):
         static_assets.static_assets().url_path(path)
+
+
+def test_a_file_edited_while_being_served_never_poisons_the_old_name(tmp_path: Path) -> None:
+    file = tmp_path / "site.css"
+    file.write_text("a { color: red }\n")
+    assets = static_assets.StaticAssets(tmp_path)
+    old = assets.asset("site.css")
+    assert old is not None
+    file.write_text("a { color: blue; }\n")
+    assert brotli.decompress(assets.compressed(old, "br")) == b"a { color: blue; }\n"
+    new = assets.asset("site.css")
+    assert new is not None
+    assert new.digest != old.digest
+    assert brotli.decompress(assets.compressed(new, "br")) == b"a { color: blue; }\n"
