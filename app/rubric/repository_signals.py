@@ -323,3 +323,49 @@ def _evidence_problems(
                 f"{evidence.question} has no option {option!r} "
                 f"(options: {', '.join(known) or 'none'})"
             )
+
+
+# --- documentation --------------------------------------------------------------------------------
+
+
+def _condition_text(condition: Condition) -> str:
+    bound = (
+        f"≥ {condition.at_least:g}"
+        if condition.at_least is not None
+        else f"≤ {condition.at_most:g}"
+    )
+    return f"`{condition.measure}` {bound}"
+
+
+def signals_markdown(signals: SignalCatalog, catalog: loader.Catalog) -> str:
+    """The signals as a Markdown table for docs/repository-check.md (a test keeps it current)."""
+    documents = {doc.id: doc.short for doc in catalog.bibliography.sources}
+    lines = [
+        f"Signals version {signals.version}, for the questions of rubric {signals.rubric}.",
+        "",
+        "| family | signal | found when | what it says | why |",
+        "|---|---|---|---|---|",
+    ]
+    for signal in signals.signals:
+        joiner = " and " if signal.match == "all" else " or "
+        says = []
+        for state, evidence_list in (("found", signal.if_found), ("absent", signal.if_absent)):
+            for evidence in evidence_list:
+                parts = []
+                if evidence.supports:
+                    parts.append("supports " + ", ".join(evidence.supports))
+                if evidence.contradicts:
+                    parts.append("contradicts " + ", ".join(evidence.contradicts))
+                says.append(f"{state}: `{evidence.question}` {'; '.join(parts)}")
+        why = "; ".join(f"{documents.get(ref.doc, ref.doc)}, “{ref.section}”" for ref in signal.why)
+        lines.append(
+            f"| {signal.family} | **{signal.id}**: {signal.title} | "
+            f"{joiner.join(_condition_text(c) for c in signal.when)} | "
+            f"{'<br>'.join(says)} | {why} |"
+        )
+    lines.append("")
+    lines.append("| measure | kind | what it counts |")
+    lines.append("|---|---|---|")
+    for measure in signals.measures:
+        lines.append(f"| `{measure.id}` | {measure.kind} | {measure.title} |")
+    return "\n".join(lines) + "\n"
