@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
@@ -85,6 +88,47 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
 
 
+# How long a request may queue for SQLite's write lock before /readyz says "degraded"
+# (docs/performance.md, "Writers and respondents"). Long writers commit in batches that each
+# hold the lock for at most WRITE_BATCH_BUDGET_S, so a request normally waits far less.
+WRITE_LOCK_WAIT_BUDGET_S = 1.0
+WRITE_BATCH_BUDGET_S = 0.2
+
+
+class WriteLockWaits:
+    """The transactions of this process now queuing for SQLite's write lock, and since when."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started: dict[int, float] = {}
+        self._next = 0
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        with self._lock:
+            self._next += 1
+            ticket = self._next
+            self._started[ticket] = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                del self._started[ticket]
+
+    def longest(self) -> float:
+        """Seconds the longest-waiting transaction has been queuing (0 when none waits)."""
+        with self._lock:
+            oldest = min(self._started.values(), default=None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._started)
+
+
+write_lock_waits = WriteLockWaits()
+
+
 def _prepare_sqlite_file(url: URL) -> None:
     """Create the folder of a SQLite file on first run, so the default just works."""
     database = url.database
@@ -125,7 +169,12 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         if mode not in {"IMMEDIATE", "DEFERRED", "EXCLUSIVE"}:
             raise ValueError(f"unknown sqlite_begin mode {mode!r}")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "DEFERRED":
+            conn.exec_driver_sql("BEGIN DEFERRED")
+            return
+        # time spent queuing for the write lock is what /readyz reports as "degraded"
+        with write_lock_waits.waiting():
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def create_db_engine(
@@ -189,8 +238,28 @@ def describe_database_error(error: DBAPIError, url: URL | str) -> str:
     return f"cannot use the database {safe_url}: {detail}"
 
 
+class ReadOnlySessionError(RuntimeError):
+    """A read session was asked to write: the route should take SessionDep instead."""
+
+
+class ReadSession(Session):
+    """A session for work that only reads: on SQLite its transaction starts DEFERRED, so it
+    never queues for (or holds) the write lock, and a flush with changes is refused."""
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        if self.new or self.dirty or self.deleted:
+            raise ReadOnlySessionError(
+                "a read session cannot write; take SessionDep for a route that changes data"
+            )
+        super().flush(objects)
+
+
 def session_factory(bind: Engine | Connection) -> sessionmaker[Session]:
-    """Sessions for ``bind``; tests bind to a connection and get SAVEPOINTs instead of COMMITs."""
+    """Sessions for ``bind``; tests bind to a connection and get SAVEPOINTs instead of COMMITs.
+
+    A ``read_only`` engine's sessions are read sessions (see read_session_factory)."""
+    if isinstance(bind, Engine) and bind.get_execution_options().get("sqlite_begin") == "DEFERRED":
+        return cast("sessionmaker[Session]", read_session_factory(bind))
     return sessionmaker(
         bind=bind,
         class_=Session,
@@ -200,12 +269,24 @@ def session_factory(bind: Engine | Connection) -> sessionmaker[Session]:
     )
 
 
+def read_session_factory(bind: Engine | Connection) -> sessionmaker[ReadSession]:
+    """Read sessions for ``bind`` (an engine's transactions start DEFERRED on SQLite)."""
+    return sessionmaker(
+        bind=read_only(bind) if isinstance(bind, Engine) else bind,
+        class_=ReadSession,
+        expire_on_commit=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """The request's session: it owns the transaction, so services only ``flush()``.
+    """The request's write session: it owns the transaction, so services only ``flush()``.
 
     Commits when the route returns and rolls back when it raises. SessionDep runs this with
     scope="function", so the commit happens *before* the response is sent: a failed commit
-    becomes an error response, never a success page for data that was not stored.
+    becomes an error response, never a success page for data that was not stored. On SQLite
+    its first statement takes the write lock (BEGIN IMMEDIATE): routes that only read take
+    ReadSessionDep instead, so they never queue behind a writer.
     """
     factory: sessionmaker[Session] = request.app.state.sessions
     with factory() as session:
@@ -217,9 +298,10 @@ def get_session(request: Request) -> Iterator[Session]:
         session.commit()
 
 
-def get_read_session(request: Request) -> Iterator[Session]:
-    """A session for pages that only read (dashboards): no write lock on SQLite; never commits."""
-    factory: sessionmaker[Session] = request.app.state.read_sessions
+def get_read_session(request: Request) -> Iterator[ReadSession]:
+    """The request's read session (pages and API calls that change nothing): no write lock
+    on SQLite; never commits."""
+    factory: sessionmaker[ReadSession] = request.app.state.read_sessions
     with factory() as session:
         try:
             yield session
@@ -228,7 +310,78 @@ def get_read_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+ReadSessionDep = Annotated[ReadSession, Depends(get_read_session, scope="function")]
+
+
+def get_request_session(
+    request: Request, write_session: SessionDep, read_session: ReadSessionDep
+) -> Session:
+    """The session shared by a route and its path dependencies (who is asking, the team of
+    the path): the route's write session when anything it depends on takes SessionDep, else
+    the read session. Both are lazy, so the one not used never opens a transaction."""
+    route = request.scope.get("route")
+    return write_session if route is not None and _route_writes(route) else read_session
+
+
+# by endpoint function (routes are not hashable; an endpoint's dependencies never change)
+_ENDPOINT_WRITES: dict[Any, bool] = {}
+
+
+def _route_writes(route: Any) -> bool:
+    known = _ENDPOINT_WRITES.get(route.endpoint)
+    if known is None:
+        known = _ENDPOINT_WRITES[route.endpoint] = _depends_on_write_session(route.dependant)
+    return known
+
+
+def _depends_on_write_session(dependant: Any) -> bool:
+    for dependency in dependant.dependencies:
+        if dependency.call is get_request_session:
+            continue  # its own SessionDep is a choice, not a need
+        if dependency.call is get_session or _depends_on_write_session(dependency):
+            return True
+    return False
+
+
+RequestSessionDep = Annotated[Session, Depends(get_request_session, scope="function")]
+
+
+# ---------------------------------------------------------------- long writers in short batches
+
+
+@dataclasses.dataclass
+class BatchTimings:
+    """How long each batch of a long writer held the write lock (seconds), for tests and logs."""
+
+    held: list[float] = dataclasses.field(default_factory=list)
+
+    @property
+    def longest(self) -> float:
+        return max(self.held, default=0.0)
+
+
+@contextlib.contextmanager
+def write_batch(factory: sessionmaker[Session], timings: BatchTimings) -> Iterator[Session]:
+    """One short transaction of a long writer: everything computed before it, then the lock
+    is taken, the rows written and committed. The time from taking the lock to the end of the
+    commit is added to ``timings`` (the budget is WRITE_BATCH_BUDGET_S)."""
+    with factory() as session:
+        session.connection()  # BEGIN (IMMEDIATE on SQLite): waits for, then holds, the lock
+        started = time.perf_counter()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            timings.held.append(time.perf_counter() - started)
+            if timings.held[-1] > WRITE_BATCH_BUDGET_S:
+                logger.warning(
+                    "a write batch held the lock %.0f ms (budget %.0f ms)",
+                    timings.held[-1] * 1000,
+                    WRITE_BATCH_BUDGET_S * 1000,
+                )
 
 
 def alembic_config(

@@ -15,18 +15,21 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from app import catalog_store, models
+from app import catalog_store, db, models
+from app.accounts import pending
 from app.config import QUESTIONNAIRES_DIR
-from app.db import utcnow
-from app.results.service import store_round_result
+from app.db import ReadSession, utcnow
+from app.results.service import compute_round_result, save_round_result, store_round_result
 from app.rubric.answers import RoundSettings, validate_role
 from app.rubric.loader import Catalog, load_catalog
-from app.rubric.rules import STAGES
+from app.rubric.rules import STAGES, Stage
 from app.rubric.schema import Role
-from app.rubric.synthetic import TeamProfile, random_profile, synthetic_answers
+from app.rubric.synthetic import random_profile, synthetic_answers
 from app.workspace import demo as workspace_demo
 
 DEMO_SLUG = "demo"
@@ -64,6 +67,7 @@ SURVEY_ROLES: tuple[tuple[Role, ...], ...] = (
     ("team_lead", "data_scientist", "ml_engineer"),
 )
 Progress = Callable[[int], None]
+SEED = 20261121  # the random seed: the same command always creates the same answers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,69 +101,148 @@ def _free_slug(session: Session, base: str) -> str:
     return f"{base}-{number}"
 
 
-def _add_closed_rounds(
-    session: Session,
+@dataclasses.dataclass(frozen=True)
+class RespondentPlan:
+    role: Role
+    answers: dict[str, Any]
+    answered_at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class RoundPlan:
+    title: str
+    stage: Stage
+    opened_at: datetime
+    respondents: tuple[RespondentPlan, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TeamPlan:
+    """One seeded team worked out in full before anything is written (all the randomness)."""
+
+    unit: str
+    name: str
+    adopted: tuple[str, ...]
+    rounds: tuple[RoundPlan, ...]
+
+
+def _plan_rounds(
     *,
-    team_id: int,
     rounds: int,
     now: datetime,
     stage_offset: int,
     catalog: Catalog,
-    versions: dict[str, str],
     rng: random.Random,
-) -> int:
+) -> tuple[RoundPlan, ...]:
     """``rounds`` closed, answered team surveys a quarter apart, the latest ending before
     ``now``; the team's practices improve a little from one round to the next."""
     stages = list(STAGES)
     profile = random_profile(catalog, rng)
+    plans: list[RoundPlan] = []
     for index in range(rounds):
         opened_at = now - ROUND_SPACING * (rounds - index)
         # a team moves forward through the stages over its rounds, never back
         stage = stages[min(len(stages) - 1, (stage_offset + index) // 2)]
-        assessment_round = models.AssessmentRound(
-            team_id=team_id,
-            title=f"Round {index + 1}",
-            mode="team_survey",
-            kind="full",
-            stage=stage,
-            instruments=list(INSTRUMENTS),
-            rubric_versions=versions,
-            status=models.RoundStatus.closed,
-            created_at=opened_at,
-            opened_at=opened_at,
-            closes_at=opened_at + ROUND_LENGTH,
-            closed_at=opened_at + ROUND_LENGTH,
-        )
-        session.add(assessment_round)
-        session.flush()
         matured = dataclasses.replace(profile, maturity=min(1.0, profile.maturity + 0.08 * index))
-        _add_responses(session, assessment_round, catalog, matured, rng)
-        store_round_result(session=session, assessment_round=assessment_round)
-    return rounds
+        settings = RoundSettings(stage=stage, mode="team_survey", instruments=tuple(INSTRUMENTS))
+        respondents = tuple(
+            RespondentPlan(
+                role=role,
+                answers=synthetic_answers(
+                    catalog, settings, validate_role(role), matured, rng, with_notes=True
+                ),
+                answered_at=opened_at + timedelta(hours=6 + 20 * number),
+            )
+            for number, role in enumerate(rng.choice(SURVEY_ROLES))
+        )
+        plans.append(
+            RoundPlan(
+                title=f"Round {index + 1}",
+                stage=stage,
+                opened_at=opened_at,
+                respondents=respondents,
+            )
+        )
+    return tuple(plans)
 
 
-def _add_responses(
-    session: Session,
-    assessment_round: models.AssessmentRound,
+def plan_teams(
+    *,
+    units: dict[str, tuple[str, ...]],
+    rounds: int,
+    now: datetime,
     catalog: Catalog,
-    profile: TeamProfile,
-    rng: random.Random,
-) -> None:
-    assert assessment_round.id is not None
-    assert assessment_round.opened_at is not None
-    settings = RoundSettings(
-        stage=assessment_round.stage,
+    seed: int = SEED,
+    adopt: bool = False,
+) -> list[TeamPlan]:
+    """Every team of a seed, in order, from one random seed: the same call, the same data."""
+    rng = random.Random(seed)
+    plans: list[TeamPlan] = []
+    for unit_name, teams in units.items():
+        for team_name in teams:
+            adopted: tuple[str, ...] = ()
+            if adopt and rounds:
+                # two practices adopted, as a team would after its first round
+                adopted = tuple(
+                    practice.id for practice in rng.sample(list(catalog.practices.practices), 2)
+                )
+            plans.append(
+                TeamPlan(
+                    unit=unit_name,
+                    name=team_name,
+                    adopted=adopted,
+                    rounds=_plan_rounds(
+                        rounds=rounds,
+                        now=now,
+                        stage_offset=len(plans),
+                        catalog=catalog,
+                        rng=rng,
+                    ),
+                )
+            )
+    return plans
+
+
+def _add_team(
+    session: Session, plan: TeamPlan, *, organisation_id: int, unit_id: int
+) -> models.Team:
+    team = models.Team(organisation_id=organisation_id, business_unit_id=unit_id, name=plan.name)
+    session.add(team)
+    session.flush()
+    assert team.id is not None
+    for practice_id in plan.adopted:
+        session.add(models.AdoptedPractice(team_id=team.id, practice_id=practice_id))
+    return team
+
+
+def _add_round(
+    session: Session, plan: RoundPlan, *, team_id: int, versions: dict[str, str]
+) -> models.AssessmentRound:
+    """A closed team survey and its submitted responses (its result is stored separately)."""
+    assessment_round = models.AssessmentRound(
+        team_id=team_id,
+        title=plan.title,
         mode="team_survey",
-        instruments=tuple(assessment_round.instruments),
+        kind="full",
+        stage=plan.stage,
+        instruments=list(INSTRUMENTS),
+        rubric_versions=versions,
+        status=models.RoundStatus.closed,
+        created_at=plan.opened_at,
+        opened_at=plan.opened_at,
+        closes_at=plan.opened_at + ROUND_LENGTH,
+        closed_at=plan.opened_at + ROUND_LENGTH,
     )
-    for number, role in enumerate(rng.choice(SURVEY_ROLES)):
-        answered_at = assessment_round.opened_at + timedelta(hours=6 + 20 * number)
+    session.add(assessment_round)
+    session.flush()
+    assert assessment_round.id is not None
+    for respondent_plan in plan.respondents:
         respondent = models.Respondent(
             round_id=assessment_round.id,
-            role=role,
+            role=respondent_plan.role,
             # seeded respondents get no usable resume link: the hash of nothing anyone holds
             resume_token_hash=secrets.token_hex(32),
-            created_at=answered_at,
+            created_at=respondent_plan.answered_at,
         )
         session.add(respondent)
         session.flush()
@@ -168,29 +251,15 @@ def _add_responses(
             models.Response(
                 respondent_id=respondent.id,
                 round_id=assessment_round.id,
-                answers=synthetic_answers(
-                    catalog,
-                    settings,
-                    validate_role(role),
-                    profile,
-                    rng,
-                    with_notes=True,
-                ),
+                answers=respondent_plan.answers,
                 status=models.ResponseStatus.submitted,
-                created_at=answered_at,
-                updated_at=answered_at,
-                submitted_at=answered_at,
+                created_at=respondent_plan.answered_at,
+                updated_at=respondent_plan.answered_at,
+                submitted_at=respondent_plan.answered_at,
             )
         )
     session.flush()
-
-
-def _adopt_some_practices(
-    session: Session, *, team_id: int, rng: random.Random, catalog: Catalog
-) -> None:
-    """Mark two practices as adopted, as a team would after its first round."""
-    for practice in rng.sample(list(catalog.practices.practices), 2):
-        session.add(models.AdoptedPractice(team_id=team_id, practice_id=practice.id))
+    return assessment_round
 
 
 def _seed(
@@ -201,53 +270,56 @@ def _seed(
     units: dict[str, tuple[str, ...]],
     rounds: int,
     now: datetime,
-    seed: int = 20261121,
     progress: Progress | None = None,
     adopt: bool = False,
 ) -> SeedSummary:
+    """The seed in the caller's one transaction (the demo, tests); see seed_in_batches."""
     catalog = load_catalog(QUESTIONNAIRES_DIR)
+    plans = plan_teams(units=units, rounds=rounds, now=now, catalog=catalog, adopt=adopt)
     versions = catalog_store.register_catalog(session=session, catalog=catalog)
-    rng = random.Random(seed)
     organisation = models.Organisation(name=name, slug=slug)
     session.add(organisation)
     session.flush()
     assert organisation.id is not None
-    team_names: list[str] = []
-    round_count = 0
-    for unit_name, teams in units.items():
-        unit = models.BusinessUnit(organisation_id=organisation.id, name=unit_name)
+    unit_ids = _add_units(session, organisation.id, units)
+    for plan in plans:
+        team = _add_team(
+            session, plan, organisation_id=organisation.id, unit_id=unit_ids[plan.unit]
+        )
+        assert team.id is not None
+        for round_plan in plan.rounds:
+            assessment_round = _add_round(session, round_plan, team_id=team.id, versions=versions)
+            store_round_result(session=session, assessment_round=assessment_round)
+        if progress is not None:
+            progress(1)
+    session.flush()
+    return _summary(organisation, units, plans)
+
+
+def _add_units(
+    session: Session, organisation_id: int, units: dict[str, tuple[str, ...]]
+) -> dict[str, int]:
+    unit_ids: dict[str, int] = {}
+    for unit_name in units:
+        unit = models.BusinessUnit(organisation_id=organisation_id, name=unit_name)
         session.add(unit)
         session.flush()
-        for team_name in teams:
-            team = models.Team(
-                organisation_id=organisation.id, business_unit_id=unit.id, name=team_name
-            )
-            session.add(team)
-            session.flush()
-            assert team.id is not None
-            if adopt and rounds:
-                _adopt_some_practices(session, team_id=team.id, rng=rng, catalog=catalog)
-            round_count += _add_closed_rounds(
-                session,
-                team_id=team.id,
-                rounds=rounds,
-                now=now,
-                stage_offset=len(team_names),
-                catalog=catalog,
-                versions=versions,
-                rng=rng,
-            )
-            team_names.append(team_name)
-            if progress is not None:
-                progress(1)
-    session.flush()
+        assert unit.id is not None
+        unit_ids[unit_name] = unit.id
+    return unit_ids
+
+
+def _summary(
+    organisation: models.Organisation, units: dict[str, tuple[str, ...]], plans: list[TeamPlan]
+) -> SeedSummary:
+    assert organisation.id is not None
     return SeedSummary(
         organisation_id=organisation.id,
-        organisation_name=name,
-        slug=slug,
+        organisation_name=organisation.name,
+        slug=organisation.slug,
         business_units=tuple(units),
-        teams=tuple(team_names),
-        rounds=round_count,
+        teams=tuple(plan.name for plan in plans),
+        rounds=sum(len(plan.rounds) for plan in plans),
         created=True,
     )
 
@@ -297,6 +369,87 @@ def seed_demo(*, session: Session, now: datetime | None = None) -> SeedSummary:
     return summary
 
 
+def _units_for(teams: int, rounds: int) -> dict[str, tuple[str, ...]]:
+    """``teams`` team names in ten-team business units (at most 20 units)."""
+    if teams < 1:
+        raise ValueError("teams must be at least 1")
+    if rounds < 0:
+        raise ValueError("rounds must not be negative")
+    unit_count = min(MAX_UNITS, math.ceil(teams / TEAMS_PER_UNIT))
+    width = len(str(teams))
+    units: dict[str, list[str]] = {f"Unit {u + 1}": [] for u in range(unit_count)}
+    unit_names = list(units)
+    for number in range(1, teams + 1):
+        units[unit_names[(number - 1) % unit_count]].append(f"Team {number:0{width}d}")
+    return {unit: tuple(names) for unit, names in units.items()}
+
+
+# long: the seed's steps in order — plan, create pending, teams and rounds, publish or remove
+def seed_in_batches(
+    *,
+    sessions: sessionmaker[Session],
+    read_sessions: sessionmaker[ReadSession],
+    name: str,
+    teams: int,
+    rounds: int,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+    timings: db.BatchTimings | None = None,
+) -> SeedSummary:
+    """``seed_organisation`` for a running service: the same data, written so that people
+    using the service never wait long for it.
+
+    Everything random is worked out first; then the organisation is created *pending*
+    (hidden, see app.accounts.pending) and filled in short transactions: a team, a round
+    with its responses, a round's result (scored in a read transaction, stored in a short
+    write). Each holds the write lock for a few milliseconds (``timings`` records how long);
+    at the end the organisation is flipped visible, and if anything fails it is removed.
+    """
+    units = _units_for(teams, rounds)
+    catalog = load_catalog(QUESTIONNAIRES_DIR)
+    plans = plan_teams(units=units, rounds=rounds, now=now or utcnow(), catalog=catalog, adopt=True)
+    timings = timings if timings is not None else db.BatchTimings()
+    with db.write_batch(sessions, timings) as session:
+        versions = catalog_store.register_catalog(session=session, catalog=catalog)
+        organisation = models.Organisation(
+            name=name, slug=_free_slug(session, slugify(name)), pending=True
+        )
+        session.add(organisation)
+        session.flush()
+        assert organisation.id is not None
+        organisation_id = organisation.id
+        unit_ids = _add_units(session, organisation_id, units)
+    try:
+        for plan in plans:
+            with db.write_batch(sessions, timings) as session:
+                team = _add_team(
+                    session, plan, organisation_id=organisation_id, unit_id=unit_ids[plan.unit]
+                )
+                assert team.id is not None
+            for round_plan in plan.rounds:
+                with db.write_batch(sessions, timings) as session:
+                    assessment_round = _add_round(
+                        session, round_plan, team_id=team.id, versions=versions
+                    )
+                with read_sessions() as read_session:
+                    computed = compute_round_result(
+                        session=read_session, assessment_round=assessment_round, catalog=catalog
+                    )
+                    read_session.rollback()
+                with db.write_batch(sessions, timings) as session:
+                    save_round_result(
+                        session=session, assessment_round=assessment_round, computed=computed
+                    )
+            if progress is not None:
+                progress(1)
+        pending.publish(sessions=sessions, organisation_id=organisation_id, timings=timings)
+    except BaseException:
+        pending.remove(sessions=sessions, organisation_id=organisation_id, timings=timings)
+        raise
+    organisation.pending = False
+    return _summary(organisation, units, plans)
+
+
 def seed_organisation(
     *,
     session: Session,
@@ -308,21 +461,12 @@ def seed_organisation(
 ) -> SeedSummary:
     """A new organisation with ``teams`` teams in ten-team business units (at most 20 units),
     each team with ``rounds`` closed, answered team surveys a quarter apart."""
-    if teams < 1:
-        raise ValueError("teams must be at least 1")
-    if rounds < 0:
-        raise ValueError("rounds must not be negative")
-    unit_count = min(MAX_UNITS, math.ceil(teams / TEAMS_PER_UNIT))
-    width = len(str(teams))
-    units: dict[str, list[str]] = {f"Unit {u + 1}": [] for u in range(unit_count)}
-    unit_names = list(units)
-    for number in range(1, teams + 1):
-        units[unit_names[(number - 1) % unit_count]].append(f"Team {number:0{width}d}")
+    units = _units_for(teams, rounds)
     return _seed(
         session,
         name=name,
         slug=_free_slug(session, slugify(name)),
-        units={unit: tuple(names) for unit, names in units.items()},
+        units=units,
         rounds=rounds,
         now=now or utcnow(),
         progress=progress,

@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = catalog
     app.state.job_queue = job_queue
     app.state.sessions = db.session_factory(engine)
-    app.state.read_sessions = db.session_factory(db.read_only(engine))
+    app.state.read_sessions = db.read_session_factory(engine)
     app.state.templates = templating.create_templates(settings)
     errors.install(app)
     ratelimit.install(app, settings)

@@ -262,7 +262,7 @@ def app(settings: Settings, db_connection: Connection) -> Iterator[FastAPI]:
     """The real app; its request sessions share the test's rolled-back connection."""
     application = create_app(settings)
     application.state.sessions = db.session_factory(db_connection)
-    application.state.read_sessions = db.session_factory(db_connection)
+    application.state.read_sessions = db.read_session_factory(db_connection)
     yield application
     application.state.engine.dispose()
 

@@ -59,7 +59,8 @@ def create(
     return CreatedToken(token=token, row=row)
 
 
-def authenticate(*, session: Session, settings: Settings, token: str) -> Principal | None:
+def find(*, session: Session, settings: Settings, token: str) -> tuple[ApiToken, User] | None:
+    """The token row and its user for a bearer token, revoked or not; writes nothing."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     token_hash = tokens.hash_token(settings, token, purpose="api")
@@ -68,13 +69,23 @@ def authenticate(*, session: Session, settings: Settings, token: str) -> Princip
         .join(User, col(User.id) == col(ApiToken.user_id))
         .where(ApiToken.token_hash == token_hash)
     ).first()
+    return None if found is None else (found[0], found[1])
+
+
+def needs_touch(row: ApiToken) -> bool:
+    """Whether authenticating with ``row`` records its use (at most every few minutes)."""
+    return row.last_used_at is None or utcnow() - row.last_used_at > LAST_USED_INTERVAL
+
+
+def authenticate(*, session: Session, settings: Settings, token: str) -> Principal | None:
+    found = find(session=session, settings=settings, token=token)
     if found is None:
         return None
     row, user = found
     if row.revoked_at is not None or not user.is_active:
         return None
     now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_INTERVAL:
+    if needs_touch(row):
         row.last_used_at = now
         session.add(row)
         session.flush()

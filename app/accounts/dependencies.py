@@ -32,14 +32,15 @@ from urllib.parse import urlencode
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from app.accounts import api_tokens, csrf, sessions, tenancy
 from app.accounts.tenancy import Principal
 from app.config import Settings
-from app.db import SessionDep
+from app.db import ReadSession, RequestSessionDep
 from app.errors import DomainError, NotFoundError, error_response, wants_json
-from app.models import AssessmentRound, Organisation, Team, UserRole
+from app.models import AssessmentRound, Organisation, Team, User, UserRole, UserSession
 
 
 class SignInRequiredError(DomainError):
@@ -58,12 +59,31 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
+def _resolve_cookie(
+    request: Request, session: Session, settings: Settings, token: str
+) -> tuple[UserSession, User] | None:
+    """The live session of the cookie. A read-only request resolves it in its read session;
+    only when that would write (an ended session, a last-seen time due) does it take a short
+    write transaction of its own, so signed-in pages never queue for the write lock."""
+    if not isinstance(session, ReadSession):
+        return sessions.resolve(session=session, settings=settings, token=token)
+    found = sessions.find(session=session, settings=settings, token=token)
+    if found is None or not sessions.needs_upkeep(*found):
+        return found
+    session.rollback()  # end the read first: its snapshot must not outlive the write below
+    write_sessions: sessionmaker[Session] = request.app.state.sessions
+    with write_sessions() as write_session:
+        resolved = sessions.resolve(session=write_session, settings=settings, token=token)
+        write_session.commit()
+    return resolved
+
+
 def _principal_from_cookie(request: Request, session: Session) -> Principal | None:
     settings = settings_of(request)
     token = request.cookies.get(sessions.session_cookie_name(settings))
     if not token:
         return None
-    resolved = sessions.resolve(session=session, settings=settings, token=token)
+    resolved = _resolve_cookie(request, session, settings, token)
     if resolved is None:
         return None
     row, user = resolved
@@ -73,7 +93,7 @@ def _principal_from_cookie(request: Request, session: Session) -> Principal | No
     return principal
 
 
-def resolve_session(request: Request, session: SessionDep) -> Principal | None:
+def resolve_session(request: Request, session: RequestSessionDep) -> Principal | None:
     """The signed-in user, if any (no CSRF check: use the dependencies below for routes)."""
     known: Principal | object | None = getattr(request.state, "principal", _UNRESOLVED)
     if known is not _UNRESOLVED:
@@ -164,8 +184,27 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
+def _authenticate_bearer(request: Request, session: Session, token: str) -> Principal | None:
+    """Like _resolve_cookie for API tokens: a read-only call records the token's use (every
+    few minutes) in a short write transaction of its own."""
+    settings = settings_of(request)
+    if isinstance(session, ReadSession):
+        found = api_tokens.find(session=session, settings=settings, token=token)
+        if found is None or not api_tokens.needs_touch(found[0]):
+            return api_tokens.authenticate(session=session, settings=settings, token=token)
+        session.rollback()
+        write_sessions: sessionmaker[Session] = request.app.state.sessions
+        with write_sessions() as write_session:
+            principal = api_tokens.authenticate(
+                session=write_session, settings=settings, token=token
+            )
+            write_session.commit()
+        return principal
+    return api_tokens.authenticate(session=session, settings=settings, token=token)
+
+
 async def api_principal(
-    request: Request, session: SessionDep, cookie_principal: OptionalPrincipal
+    request: Request, session: RequestSessionDep, cookie_principal: OptionalPrincipal
 ) -> Principal:
     """The API's caller. A session cookie wins and brings CSRF with it: a browser sends the
     cookie on its own, so only a request that no cookie authenticates is exempt."""
@@ -175,7 +214,7 @@ async def api_principal(
     token = _bearer(request)
     if token is None:
         raise SignInRequiredError("Send an API token: Authorization: Bearer <token>.")
-    principal = api_tokens.authenticate(session=session, settings=settings_of(request), token=token)
+    principal = _authenticate_bearer(request, session, token)
     if principal is None:
         raise SignInRequiredError("The API token is not valid; it may have been revoked.")
     request.state.principal = principal
@@ -232,12 +271,12 @@ PracticeId = Annotated[str, Path(min_length=1, max_length=80)]
 
 
 def scoped_organisation(
-    org_id: int, principal: CurrentPrincipal, session: SessionDep
+    org_id: int, principal: CurrentPrincipal, session: RequestSessionDep
 ) -> Organisation:
     return tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
 
 
-def scoped_team(team_id: TeamId, principal: CurrentPrincipal, session: SessionDep) -> Team:
+def scoped_team(team_id: TeamId, principal: CurrentPrincipal, session: RequestSessionDep) -> Team:
     return tenancy.get_team(session=session, principal=principal, team_id=team_id)
 
 
@@ -246,7 +285,7 @@ ScopedTeam = Annotated[Team, Depends(scoped_team)]
 
 
 def scoped_round(
-    round_id: RoundId, team: ScopedTeam, principal: CurrentPrincipal, session: SessionDep
+    round_id: RoundId, team: ScopedTeam, principal: CurrentPrincipal, session: RequestSessionDep
 ) -> AssessmentRound:
     """The ``{round_id}`` of the path, a round of the path's team (a route taking both gets
     the team loaded once)."""

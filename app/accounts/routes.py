@@ -34,7 +34,7 @@ from app.accounts.dependencies import (
     settings_of,
 )
 from app.accounts.tenancy import Principal
-from app.db import SessionDep
+from app.db import ReadSessionDep, SessionDep
 from app.errors import DomainError, NotFoundError
 from app.models import Respondent, UserRole
 
@@ -212,7 +212,9 @@ INVALID_LINK_STATUS = 404
 
 
 @router.get("/reset/{token}", response_class=HTMLResponse)
-def reset_form(request: Request, session: SessionDep, _p: AnonymousCsrf, token: str) -> Response:
+def reset_form(
+    request: Request, session: ReadSessionDep, _p: AnonymousCsrf, token: str
+) -> Response:
     ratelimit.hit(
         request, scope="reset-lookup", key=ratelimit.client_address(request), limit="30/minute"
     )
@@ -300,7 +302,7 @@ require_org_wide = require_roles(UserRole.consultant, UserRole.org_leader)
 @router.get("/organisations/{org_id}", response_class=HTMLResponse)
 def organisation_overview(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     organisation: ScopedOrganisation,
     principal: Annotated[Principal, Depends(require_org_wide)],
 ) -> HTMLResponse:
@@ -362,7 +364,7 @@ def _account_page(
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account(request: Request, session: SessionDep, principal: CurrentPrincipal) -> HTMLResponse:
+def account(request: Request, session: ReadSessionDep, principal: CurrentPrincipal) -> HTMLResponse:
     return _account_page(request, session, principal)
 
 
@@ -419,7 +421,7 @@ def _respondent_or_404(request: Request, session: SessionDep, token: str) -> Res
 
 @router.get("/privacy/{token}", response_class=HTMLResponse)
 def privacy_page(
-    request: Request, session: SessionDep, _p: AnonymousCsrf, token: str
+    request: Request, session: ReadSessionDep, _p: AnonymousCsrf, token: str
 ) -> HTMLResponse:
     _respondent_or_404(request, session, token)
     page = PrivacyPage(title="Your answers and your data", token=token, found=True, erased=False)

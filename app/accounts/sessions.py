@@ -132,8 +132,8 @@ def create(*, session: Session, settings: Settings, user: User) -> NewSession:
     return NewSession(token=token, row=row)
 
 
-def resolve(*, session: Session, settings: Settings, token: str) -> tuple[UserSession, User] | None:
-    """The live session and its active user for a cookie token, or None (expired ones go)."""
+def find(*, session: Session, settings: Settings, token: str) -> tuple[UserSession, User] | None:
+    """The session row and its user for a cookie token, live or not; writes nothing."""
     if not token or len(token) > 200:
         return None
     token_hash = tokens.hash_token(settings, token, purpose="session")
@@ -142,6 +142,22 @@ def resolve(*, session: Session, settings: Settings, token: str) -> tuple[UserSe
         .join(User, col(User.id) == col(UserSession.user_id))
         .where(UserSession.token_hash == token_hash)
     ).first()
+    return None if found is None else (found[0], found[1])
+
+
+def needs_upkeep(row: UserSession, user: User) -> bool:
+    """Whether resolving this session writes (it has ended, or its last-seen time is due), so a
+    read-only request can leave the common case to its read session."""
+    now = utcnow()
+    # TOUCH_INTERVAL is shorter than IDLE_TIMEOUT, so an idle session is due as well
+    return not user.is_active or row.expires_at <= now or now - row.last_seen_at > TOUCH_INTERVAL
+
+
+def resolve(*, session: Session, settings: Settings, token: str) -> tuple[UserSession, User] | None:
+    """The live session and its active user for a cookie token, or None (expired ones go)."""
+    if not token or len(token) > 200:
+        return None
+    found = find(session=session, settings=settings, token=token)
     if found is None:
         return None
     row, user = found

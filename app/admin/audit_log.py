@@ -11,7 +11,7 @@ from app import templating
 from app.accounts import audit
 from app.accounts.dependencies import AdminPrincipal
 from app.admin.common import PREFIX
-from app.db import SessionDep
+from app.db import ReadSessionDep
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -30,7 +30,7 @@ class AuditLogPage:
 @router.get("/audit", response_class=HTMLResponse)
 def audit_log(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     _admin: AdminPrincipal,
     offset: int = 0,
     action: str = "",

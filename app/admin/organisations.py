@@ -15,7 +15,7 @@ from app.accounts.actor import PageActor
 from app.accounts.dependencies import AdminPrincipal, ScopedOrganisation
 from app.accounts.tenancy import ROLE_LABELS, Principal
 from app.admin.common import PREFIX, done_message, redirect_done
-from app.db import SessionDep
+from app.db import ReadSessionDep, SessionDep
 from app.errors import DomainError, InvalidInputError
 from app.models import Organisation, UserRole
 
@@ -64,7 +64,7 @@ def _home(
 
 @router.get("", response_class=HTMLResponse)
 def admin_home(
-    request: Request, session: SessionDep, principal: AdminPrincipal, done: str | None = None
+    request: Request, session: ReadSessionDep, principal: AdminPrincipal, done: str | None = None
 ) -> HTMLResponse:
     return _home(request, session, principal, message=done_message(done))
 
@@ -157,7 +157,7 @@ def _organisation_page(
 @router.get("/organisations/{org_id}", response_class=HTMLResponse)
 def organisation_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: AdminPrincipal,
     org_id: int,
     organisation: ScopedOrganisation,

@@ -14,7 +14,7 @@ from app.accounts import privacy, tenancy
 from app.accounts.actor import PageActor
 from app.accounts.dependencies import AdminPrincipal, settings_of
 from app.admin.common import PREFIX, done_message, redirect_done
-from app.db import SessionDep
+from app.db import ReadSessionDep, SessionDep
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -35,7 +35,7 @@ class RespondentPage:
 @router.get("/respondents", response_class=HTMLResponse)
 def find_respondent(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     _admin: AdminPrincipal,
     done: str | None = None,
 ) -> HTMLResponse:

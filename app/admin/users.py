@@ -17,7 +17,7 @@ from app.accounts.api_tokens import TokenRow, token_rows
 from app.accounts.dependencies import AdminPrincipal, settings_of
 from app.accounts.tenancy import ROLE_LABELS
 from app.admin.common import PREFIX, ROLE_CHOICES, done_message, redirect_done
-from app.db import SessionDep
+from app.db import ReadSessionDep, SessionDep
 from app.errors import DomainError, InvalidInputError
 from app.models import User, UserRole
 
@@ -72,7 +72,7 @@ def _users_page(
 
 @router.get("/users", response_class=HTMLResponse)
 def users_page(
-    request: Request, session: SessionDep, _admin: AdminPrincipal, done: str | None = None
+    request: Request, session: ReadSessionDep, _admin: AdminPrincipal, done: str | None = None
 ) -> HTMLResponse:
     return _users_page(request, session, message=done_message(done))
 
@@ -173,7 +173,7 @@ def _user_page(
 @router.get("/users/{user_id}", response_class=HTMLResponse)
 def user_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     _admin: AdminPrincipal,
     user_id: int,
     done: str | None = None,

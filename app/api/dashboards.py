@@ -28,7 +28,7 @@ from app.accounts.dependencies import (
 from app.accounts.tenancy import Principal
 from app.catalog_store import CatalogDep
 from app.dashboards import exports, routes, service, views
-from app.db import SessionDep
+from app.db import ReadSessionDep, SessionDep
 from app.rubric.loader import Catalog
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, tags=["dashboards"])
@@ -59,7 +59,7 @@ class DashboardOut(BaseModel):
 def dashboard(
     request: Request,
     org_id: int,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: ApiOrgViewer,
     catalog: CatalogDep,
 ) -> DashboardOut:

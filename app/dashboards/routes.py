@@ -152,7 +152,9 @@ class DashboardsIndexPage:
 
 
 @router.get("/dashboards", response_class=HTMLResponse)
-def dashboards_index(request: Request, session: SessionDep, principal: OrgViewer) -> HTMLResponse:
+def dashboards_index(
+    request: Request, session: ReadSessionDep, principal: OrgViewer
+) -> HTMLResponse:
     """The organisations whose dashboard the user may open."""
     visible = organisations.visible_organisations(session=session, principal=principal)
     ids = [org.id for org in visible if org.id is not None]

@@ -5,6 +5,9 @@ bad answer, a stale tab or a second submit is refused the same way everywhere. S
 ``flush()``: the request's session dependency commits or rolls back.
 
 No lost answers:
+- a save from the version it loaded is one ``UPDATE ... WHERE version = ?`` (the write lock
+  held for that statement and the commit alone); when the row moved on since, the save
+  falls back to the careful path:
 - every save names the response version it started from; the row is locked (``FOR UPDATE`` on
   PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers) and a save from an older
   version is refused with the answers that differ (``StaleResponseError``), never merged
@@ -23,7 +26,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Final
 
+from sqlalchemy import update
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
@@ -519,6 +524,10 @@ def save_answers(
         if isinstance(changes, PreparedSave)
         else prepare_save(survey=survey, changes=changes)
     )
+    if version == survey.version == prepared.version:
+        saved = _save_if_unchanged(session, survey, prepared, resume_at)
+        if saved is not None:
+            return saved
     response = _lock_response(session, survey)
     _require_editable(survey)  # a submit may have landed while we waited for the lock
     # unchanged since it was loaded: what this save stores is exactly ``prepared.answers``
@@ -559,6 +568,50 @@ def save_answers(
         progress=prepared.progress if as_prepared else survey.progress(),
         answers=dict(response.answers),
     )
+
+
+def _save_if_unchanged(
+    session: Session, survey: Survey, prepared: PreparedSave, resume_at: str | None
+) -> SaveResult | None:
+    """The common save in one statement: ``UPDATE ... WHERE version = <loaded version>``.
+
+    Everything was worked out from the response as loaded, before any lock; when no other
+    save or submit came in since, this single UPDATE stores it, and the write lock is held
+    for that statement and the commit alone. None (nothing written) when the row moved on:
+    the caller then re-reads it under the lock and compares answer by answer.
+    """
+    response = survey.response
+    answers = dict(prepared.answers)
+    new_resume_at = response.resume_at if resume_at is None else resume_at
+    if answers == response.answers and new_resume_at == response.resume_at:
+        return SaveResult(version=survey.version, progress=prepared.progress, answers=answers)
+    now = utcnow()
+    result = session.execute(
+        update(Response)
+        .where(
+            col(Response.id) == response.id,
+            col(Response.version) == prepared.version,
+            col(Response.status) == ResponseStatus.draft,
+        )
+        .values(
+            answers=answers,
+            resume_at=new_resume_at,
+            updated_at=now,
+            version=prepared.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    # the loaded object now matches the row; set as committed so no second UPDATE follows
+    for name, value in (
+        ("answers", answers),
+        ("resume_at", new_resume_at),
+        ("updated_at", now),
+        ("version", prepared.version + 1),
+    ):
+        set_committed_value(response, name, value)
+    return SaveResult(version=survey.version, progress=prepared.progress, answers=answers)
 
 
 def preview_answers(survey: Survey, changes: Mapping[str, Answer | None]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from app.accounts.actor import PageActor
 from app.accounts.dependencies import CurrentPrincipal, ScopedRound, ScopedTeam, settings_of
 from app.accounts.tenancy import Principal
 from app.catalog_store import CatalogDep
-from app.db import SessionDep
+from app.db import ReadSessionDep, SessionDep
 from app.errors import DomainError, InvalidInputError, NotFoundError
 from app.forms import FormDep
 from app.models import AssessmentRound, Organisation, Team
@@ -106,7 +106,7 @@ def _with_notice(url: str, notice: str) -> str:
 
 @router.get("/teams", response_class=HTMLResponse)
 def home(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, catalog: CatalogDep
+    request: Request, session: ReadSessionDep, principal: CurrentPrincipal, catalog: CatalogDep
 ) -> HTMLResponse:
     """The signed-in home: every team the user may see, with its latest round and result."""
     page = pages.home_page(session=session, catalog=catalog, principal=principal)
@@ -116,7 +116,7 @@ def home(
 @router.get("/teams/{team_id}", response_class=HTMLResponse)
 def team_overview(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
@@ -136,7 +136,7 @@ def team_overview(
 @router.get("/teams/{team_id}/rounds/new", response_class=HTMLResponse)
 def new_round_form(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
@@ -284,7 +284,7 @@ def _round_page(
 @router.get("/teams/{team_id}/rounds/{round_id}", response_class=HTMLResponse)
 def round_overview(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
@@ -472,7 +472,7 @@ def _report_links(request: Request, team_id: int, round_id: int) -> list[results
 @router.get("/teams/{team_id}/rounds/{round_id}/results", response_class=HTMLResponse)
 def results(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: CurrentPrincipal,
     catalog: CatalogDep,
     team_id: TeamId,
@@ -588,28 +588,28 @@ def _export(
 
 @router.get("/teams/{team_id}/rounds/{round_id}/roadmap.csv")
 def roadmap_csv(
-    session: SessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
+    session: ReadSessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
 ) -> Response:
     return _export(session, assessment_round, team_id, round_id, "roadmap", "csv")
 
 
 @router.get("/teams/{team_id}/rounds/{round_id}/roadmap.json")
 def roadmap_json(
-    session: SessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
+    session: ReadSessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
 ) -> Response:
     return _export(session, assessment_round, team_id, round_id, "roadmap", "json")
 
 
 @router.get("/teams/{team_id}/rounds/{round_id}/debt-register.csv")
 def debt_csv(
-    session: SessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
+    session: ReadSessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
 ) -> Response:
     return _export(session, assessment_round, team_id, round_id, "debt-register", "csv")
 
 
 @router.get("/teams/{team_id}/rounds/{round_id}/debt-register.json")
 def debt_json(
-    session: SessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
+    session: ReadSessionDep, assessment_round: ScopedRound, team_id: TeamId, round_id: RoundId
 ) -> Response:
     return _export(session, assessment_round, team_id, round_id, "debt-register", "json")
 
@@ -617,7 +617,7 @@ def debt_json(
 @router.get("/teams/{team_id}/rounds/{round_id}/result.json")
 def result_json(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: CurrentPrincipal,
     assessment_round: ScopedRound,
     team_id: TeamId,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +13,8 @@ import pytest
 import redis
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.testclient import TestClient
+from limits import parse
+from limits.strategies import MovingWindowRateLimiter
 
 from app.accounts import ratelimit
 from app.config import Settings
@@ -55,7 +59,7 @@ def _exercise(app: FastAPI) -> None:
 
 def test_memory_storage_limits(plain_settings: Settings) -> None:
     app = _app(plain_settings)
-    assert isinstance(app.state.rate_limiter.storage, ratelimit.MemoryStorage)
+    assert isinstance(app.state.rate_limiter.storage, ratelimit.LocalWindowStorage)
     _exercise(app)
 
 
@@ -117,3 +121,21 @@ def test_helpers_for_invitations_and_answers(plain_settings: Settings) -> None:
             client.get("/probe-save/a")
         assert client.get("/probe-save/a").status_code == 429
         assert client.get("/probe-save/b").status_code == 200
+
+
+def test_local_storage_forgets_idle_keys_without_a_timer_thread() -> None:
+    """The in-process store drops a key once its window has passed, on the next hit of any
+    key (no thread scanning every key every few milliseconds), and keeps the moving window."""
+    threads_before = threading.active_count()
+    storage = ratelimit.LocalWindowStorage()
+    limiter = MovingWindowRateLimiter(storage)
+    item = parse("2/second")
+    assert [limiter.hit(item, "alice") for _ in range(3)] == [True, True, False]
+    assert limiter.get_window_stats(item, "alice").remaining == 0
+    assert limiter.hit(item, "bob")
+    assert storage.key_count() == 2
+    time.sleep(1.05)
+    assert limiter.hit(item, "carol")  # alice's and bob's windows have passed: both leave
+    assert storage.key_count() == 1
+    assert limiter.hit(item, "alice")  # and alice may try again
+    assert threading.active_count() == threads_before
