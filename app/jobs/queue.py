@@ -24,6 +24,11 @@ from app.config import Settings
 from app.jobs import runner, sweeper
 
 logger = logging.getLogger(__name__)
+# Huey logs every task and every periodic enqueue at INFO (a line a second per process with a
+# short sweep period); the consumer's start and stop lines stay, and our own lines say more
+logging.getLogger("huey").setLevel(logging.WARNING)
+logging.getLogger("huey.consumer").setLevel(logging.INFO)
+logging.getLogger("huey.consumer.Scheduler").setLevel(logging.WARNING)
 
 QUEUE_FILE = "queue.db"
 
