@@ -118,7 +118,9 @@ def _what_would_change(data: Data) -> list[str]:
     for change in changes:
         if change["question"] != question:
             question = change["question"]
-            lines += _wrap(f"“{change['text']}” (now “{change['current_label']}”)", 0, "- ")
+            answered = change["current"] is not None and change["current_label"]
+            now = f"“{change['current_label']}”" if answered else "no answer"
+            lines += _wrap(f"“{change['text']}” (now {now})", 0, "- ")
         if change["effect"] == "top_model":
             before = names.get(change["before"], change["before"])
             after = names.get(change["after"], change["after"])
@@ -128,7 +130,8 @@ def _what_would_change(data: Data) -> list[str]:
                 f"{_words(change['subject'])} {_words(change['effect'])} "
                 f"{change['before']} → {change['after']}"
             )
-        lines += _wrap(f"“{change['alternative_label']}”: {effect}", 4, "if ")
+        alternative = change["alternative_label"] or _words(change["alternative"])
+        lines += _wrap(f"“{alternative}”: {effect}", 4, "if ")
     return lines
 
 

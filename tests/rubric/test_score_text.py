@@ -73,6 +73,8 @@ def test_every_part_of_the_json_has_a_section(catalog: Catalog, example: str) ->
     positions = [text.index(f"{heading}\n{'=' * len(heading)}") for heading in headings]
     assert positions == sorted(positions)
     assert all(len(line) <= score_text.WIDTH for line in text.splitlines()), "lines are wrapped"
+    # a question without an answer reads as such, never as Python's None
+    assert "“None”" not in text
 
 
 def test_the_text_shows_what_the_json_holds(survey_with_gaps: Path) -> None:
