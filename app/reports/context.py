@@ -276,6 +276,9 @@ class Distribution:
     counts: tuple[tuple[str, int], ...]
     consensus: str
     disagreement: bool
+    # the top of a disputed answer's range (the consensus is its bottom), within the
+    # anonymity rule only
+    disputed_high: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -722,6 +725,7 @@ def _gap_value(kind: str, value: float) -> str:
 def _distributions(
     result: TeamResult, catalog: Catalog, dimensions: Mapping[str, str]
 ) -> tuple[Distribution, ...]:
+    shown = disputes_shown(result)
     rows = []
     # rubric order (instrument, then question), not alphabetical order
     for qid, ref in catalog.questions.items():
@@ -742,6 +746,9 @@ def _distributions(
                 ),
                 consensus=spread.consensus_label,
                 disagreement=spread.disagreement,
+                disputed_high=(
+                    _answer_label(catalog, qid, spread.high) if shown and spread.disputed else None
+                ),
             )
         )
     return tuple(rows)

@@ -6,13 +6,16 @@ only within the anonymity rule (dispute marks are role-group figures)."""
 from __future__ import annotations
 
 import re
+import secrets
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.config import Settings
-from app.models import AssessmentRound
+from app.db import utcnow
+from app.models import AssessmentRound, Invitation, Respondent
 from app.workspace import results_page, rounds
 from tests.workspace import helpers
 
@@ -24,13 +27,33 @@ def split_round(
 ) -> AssessmentRound:
     """Data scientists who answer every handoff question at the top, engineers at the bottom."""
     assessment_round = helpers.team_round(session, lead.team, kind="full", results_min=results_min)
-    for _ in range(3):
-        helpers.submit(session, assessment_round, "data_scientist", handoff="high", store=False)
-    for _ in range(engineers):
-        helpers.submit(session, assessment_round, "ml_engineer", handoff="low", store=False)
+    people = [("data_scientist", "high")] * 3 + [("ml_engineer", "low")] * engineers
+    links: dict[str, int] = {}
+    for role, level in people:
+        response = helpers.submit(session, assessment_round, role, handoff=level, store=False)  # type: ignore[arg-type]
+        # answered through an invitation link: a respondent who does not see the results
+        respondent = session.get(Respondent, response.respondent_id)
+        assert respondent is not None
+        respondent.invitation_id = links.get(role) or invitation(session, assessment_round, role)
+        links[role] = respondent.invitation_id
+        session.add(respondent)
     rounds.close_round(session=session, assessment_round=assessment_round)
     session.commit()
     return assessment_round
+
+
+def invitation(session: Session, assessment_round: AssessmentRound, role: str) -> int:
+    assert assessment_round.id is not None
+    link = Invitation(
+        round_id=assessment_round.id,
+        role=role,  # type: ignore[arg-type]
+        token_hash=secrets.token_hex(32),
+        expires_at=utcnow() + timedelta(days=7),
+    )
+    session.add(link)
+    session.flush()
+    assert link.id is not None
+    return link.id
 
 
 def get(
@@ -75,6 +98,9 @@ def test_a_split_team_sees_level_ranges_and_one_notice_of_disputed_answers(
     assert RANGE.search(text), "the report shows the overall range"
     assert "Where the team’s answers differ" in text
     assert "lower bound" in text
+    # Appendix A marks each disputed answer with both ends of its range
+    marked = helpers.document(report).xpath("//td/span[@class='flag'][text()='disputed']")
+    assert len(marked) == len(page.disputes.answers)
 
 
 def test_ranges_and_dispute_marks_stay_hidden_when_a_role_group_is_withheld(
@@ -93,4 +119,7 @@ def test_ranges_and_dispute_marks_stay_hidden_when_a_role_group_is_withheld(
     assert not any("disputed" in a.label for a in page.artifacts)
     for html in (response.text, get(client, lead, assessment_round, "report.html").text):
         text = " ".join(helpers.texts(html, "//body"))
-        assert "disputed" not in text.lower()
+        assert not re.search(r"\d–\d, disputed", text)
+        assert "disputed between role groups" not in text
+        assert "Where the team" not in text
+        assert not helpers.document(html).xpath("//td/span[@class='flag'][text()='disputed']")
