@@ -331,6 +331,9 @@ class AssessmentRound(SQLModel, table=True):
     # the consultant's free-text commentary for the team report (app.reports.commentary);
     # plain text, escaped wherever it is shown
     commentary: str | None = Field(default=None, sa_type=Text)
+    # a `processlens repo-check` signals file attached to the round (app.repository_check):
+    # shown beside the results, never part of a score
+    repository_signals: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
 
 
 class RoundCreationKey(SQLModel, table=True):

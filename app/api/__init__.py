@@ -6,6 +6,7 @@ by ``install`` (called once by app.main.create_app).
 - app.api.workspace: rounds, invitation links, results, targets and adopted practices
 - app.api.dashboards: the dashboard's tables and the analysis exports
 - app.api.reports: team and organisation reports as PDF, the consultant's commentary
+- app.api.repository: a round's repository check (signals file and comparison)
 - app.api.docs: the interactive documentation at ``/api/docs`` (Swagger UI, served offline)
 
 A new endpoint goes into its area's module (a new area: a new module, added to ``ROUTERS``).
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from app.api import accounts, dashboards, docs, reports, surveys, workspace
+from app.api import accounts, dashboards, docs, reports, repository, surveys, workspace
 
 __all__ = ["ROUTERS", "install"]
 
@@ -31,6 +32,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     surveys.router,
     dashboards.router,
     reports.router,
+    repository.router,
     accounts.router,
     workspace.router,
     docs.router,

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
 from app.rubric import safe_yaml
-from app.rubric.aggregate import Spread
 from app.rubric.loader import Catalog
 from app.rubric.repository_match import RepositorySignals
 from app.rubric.repository_signals import SignalCatalog
@@ -23,6 +22,19 @@ from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
 MAX_SIGNALS_FILE_BYTES = 512 * 1024  # a full file is a few dozen KB
 Verdict = Literal["agrees", "contradicts", "silent"]
 Stance = Literal["supports", "contradicts", "neutral"]
+
+
+class TeamAnswer(Protocol):
+    """A team's answer to one question: the engine's Spread, or a stored result's AnswerSpread."""
+
+    @property
+    def consensus(self) -> Any: ...
+
+    @property
+    def disputed(self) -> bool: ...
+
+    @property
+    def high(self) -> Any: ...
 
 
 class SignalsFileError(safe_yaml.BadInputError):
@@ -103,7 +115,7 @@ def _label(catalog: Catalog, qid: str, value: Any) -> str:
     return option.label if option is not None else str(value)
 
 
-def _held(spread: Spread | None) -> tuple[str, ...]:
+def _held(spread: TeamAnswer | None) -> tuple[str, ...]:
     """The answers the team holds: its consensus, or both ends of a disputed range."""
     if spread is None or not isinstance(spread.consensus, str):
         return ()
@@ -137,7 +149,7 @@ def compare(
     catalog: Catalog,
     signals: SignalCatalog,
     readings: RepositorySignals,
-    spreads: Mapping[str, Spread],
+    spreads: Mapping[str, TeamAnswer],
 ) -> RepositoryComparison:
     """Per question the signals speak to: the team's answer, what the repository shows, and
     whether they agree, contradict or the repository is silent on the team's answer."""

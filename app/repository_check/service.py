@@ -1,0 +1,124 @@
+"""A round's repository signals: attaching a signals file, and comparing it with the result.
+
+The file is stored on the round as it was checked (app.models.AssessmentRound.
+repository_signals); the comparison is computed when it is read, from the round's visible team
+result, so it follows the same anonymity rule as the result and never changes it.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from app.accounts import audit, tenancy
+from app.accounts.audit import Actor
+from app.accounts.tenancy import Principal
+from app.config import QUESTIONNAIRES_DIR
+from app.errors import InvalidInputError
+from app.models import AssessmentRound, Team, UserRole
+from app.results import visibility
+from app.results.reads import result_of
+from app.rubric import repository_compare, repository_signals
+from app.rubric.loader import Catalog, RubricError
+from app.rubric.repository_match import RepositorySignals
+from app.workspace.results import load_results, require_visible
+
+_CACHE_KEY = "repository_check.signals"
+
+
+class SignalsNotUsableError(InvalidInputError):
+    status_code = 422
+    title = "The signals file could not be attached"
+    default_message = (
+        "This signals file was made with another version of the repository signals. Run "
+        "`processlens repo-check` again and attach the new file; nothing was changed."
+    )
+
+
+def signal_catalog(catalog: Catalog) -> repository_signals.SignalCatalog:
+    """The built-in signals, checked against `catalog` once and kept with it."""
+    cached = catalog.cache.get(_CACHE_KEY)
+    if cached is None:
+        try:
+            cached, _ = repository_signals.load_signal_catalog(QUESTIONNAIRES_DIR, catalog)
+        except RubricError:
+            # signals naming questions this catalog lacks: a custom rubric folder; the check
+            # is then unavailable rather than the page
+            cached = False
+        catalog.cache[_CACHE_KEY] = cached
+    if cached is False:
+        raise SignalsNotUsableError("The repository check is not available with this rubric.")
+    assert isinstance(cached, repository_signals.SignalCatalog)
+    return cached
+
+
+def may_attach(principal: Principal) -> bool:
+    """The team's lead, the organisation's consultants and admins (tenancy scopes each)."""
+    return principal.is_admin or principal.role in (UserRole.team_lead, UserRole.consultant)
+
+
+def attach_and_audit(
+    *,
+    session: Session,
+    principal: Principal,
+    catalog: Catalog,
+    team_id: int,
+    round_id: int,
+    signals_file: RepositorySignals | None,
+    actor: Actor,
+) -> AssessmentRound:
+    """Attach a checked signals file to a round the principal may see (None removes it);
+    another tenant's round is a 404. Audits the change for `actor`."""
+    assessment_round = tenancy.get_round(
+        session=session, principal=principal, round_id=round_id, team_id=team_id
+    )
+    if signals_file is not None and signals_file.signals_version != signal_catalog(catalog).version:
+        raise SignalsNotUsableError()
+    stored = None if signals_file is None else signals_file.model_dump(mode="json")
+    team = session.get(Team, assessment_round.team_id)
+    assert team is not None
+    assessment_round.repository_signals = stored
+    session.add(assessment_round)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="round.repository_signals_" + ("removed" if stored is None else "attached"),
+        target_type="round",
+        target_id=round_id,
+        organisation_id=team.organisation_id,
+        details={}
+        if signals_file is None
+        else {
+            "repository": signals_file.repository,
+            "signals_version": signals_file.signals_version,
+        },
+    )
+    return assessment_round
+
+
+def stored_signals(assessment_round: AssessmentRound) -> RepositorySignals | None:
+    if assessment_round.repository_signals is None:
+        return None
+    return RepositorySignals.model_validate(assessment_round.repository_signals)
+
+
+def comparison_for(
+    *,
+    session: Session,
+    catalog: Catalog,
+    assessment_round: AssessmentRound,
+    viewer: visibility.Viewer = visibility.ANYONE,
+) -> repository_compare.RepositoryComparison | None:
+    """The round's comparison, None without a signals file; the results' own error while they
+    are not visible to `viewer` (the comparison reads the team's answers)."""
+    readings = stored_signals(assessment_round)
+    if readings is None:
+        return None
+    loaded = load_results(session=session, assessment_round=assessment_round, viewer=viewer)
+    result = result_of(require_visible(loaded))
+    return repository_compare.compare(
+        catalog=catalog,
+        signals=signal_catalog(catalog),
+        readings=readings,
+        spreads=result.answers,
+    )
