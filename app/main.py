@@ -35,6 +35,7 @@ from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.reports import jobs as report_jobs
 from app.reports import pdf as report_pdf
 from app.reports import routes as report_routes
+from app.repository_check import routes as repository_routes
 from app.results import summaries
 from app.surveys import routes as survey_routes
 from app.workspace import routes as workspace_routes
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(workspace_routes.router)
     app.include_router(dashboard_routes.router)
     app.include_router(report_routes.router)
+    app.include_router(repository_routes.router)
     # every JSON endpoint: app/api/, one module per area
     api.install(app)
     return app
