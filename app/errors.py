@@ -31,10 +31,20 @@ class DomainError(Exception):
     status_code: ClassVar[int] = 400
     title: ClassVar[str] = "That did not work"
     default_message: ClassVar[str] = "The request could not be completed."
+    # the default message for API callers where the page's speaks of pages and clicks; set on
+    # the class that sets default_message (a subclass's own default is never replaced by it)
+    api_message: ClassVar[str | None] = None
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
         super().__init__(self.message)
+
+    def message_for(self, *, api: bool) -> str:
+        """The message for a page or, with ``api``, for a script (when the class words it)."""
+        if not api or self.message != self.default_message:
+            return self.message
+        defining = next(cls for cls in type(self).__mro__ if "default_message" in vars(cls))
+        return vars(defining).get("api_message") or self.message
 
 
 class NotFoundError(DomainError):
@@ -43,12 +53,17 @@ class NotFoundError(DomainError):
     default_message = (
         "We could not find that page. Check the address, or start again from the home page."
     )
+    api_message = (
+        "Nothing was found at this path, or it is not yours to see. Check the method, the path "
+        "and the ids in it; /api/docs lists every endpoint."
+    )
 
 
 class ConflictError(DomainError):
     status_code = 409
     title = "Changed in the meantime"
     default_message = "Someone changed this while you were working on it. Reload and try again."
+    api_message = "It changed since you read it, so nothing was changed. Read it again and retry."
 
 
 class InvalidInputError(DomainError):
@@ -86,6 +101,12 @@ HTTP_MESSAGES: dict[int, tuple[str, str]] = {
         "Something went wrong on our side and nothing was changed by it. Please try again; "
         "if it keeps happening, tell your administrator the reference below.",
     ),
+}
+# The same for API callers, where the page's message speaks of pages.
+API_HTTP_MESSAGES: dict[int, str] = {
+    404: NotFoundError.api_message or "",
+    500: "Something went wrong on our side and nothing was changed by it. Retry; if it keeps "
+    "happening, give your administrator the request_id of this answer.",
 }
 
 
@@ -134,7 +155,10 @@ def error_response(
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     return error_response(
-        request, status_code=exc.status_code, title=exc.title, message=exc.message
+        request,
+        status_code=exc.status_code,
+        title=exc.title,
+        message=exc.message_for(api=wants_json(request)),
     )
 
 
@@ -143,6 +167,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     title, message = HTTP_MESSAGES.get(
         exc.status_code, ("That did not work", "The request could not be completed.")
     )
+    if wants_json(request):
+        message = API_HTTP_MESSAGES.get(exc.status_code, message)
     return error_response(
         request,
         status_code=exc.status_code,
@@ -314,7 +340,10 @@ class UnhandledErrorMiddleware:
             if response_started:
                 raise  # too late for an error page; the server closes the connection
             title, message = HTTP_MESSAGES[500]
-            response = error_response(Request(scope), status_code=500, title=title, message=message)
+            request = Request(scope)
+            if wants_json(request):
+                message = API_HTTP_MESSAGES[500]
+            response = error_response(request, status_code=500, title=title, message=message)
             await response(scope, receive, send)
 
 

@@ -35,6 +35,11 @@ class CsrfError(DomainError):
         "For your security we could not accept this request. Go back, reload the page and "
         "send it again."
     )
+    api_message: ClassVar[str | None] = (
+        "This call sent a session cookie but not its CSRF token, so nothing was changed. Send "
+        "the X-CSRF-Token header with the session's csrf_token, or call without cookies using "
+        "an API token (Authorization: Bearer <token>)."
+    )
 
 
 def bind_csrf_token(request: Request, token: str) -> None:

@@ -1,8 +1,14 @@
 """The survey's JSON API: the same steps as the pages, through the same service functions.
 
-A respondent's resume token is their credential here too (in the path, never logged). Unsafe
-requests send ``X-CSRF-Token`` with the ``csrf_token`` the GET endpoints return, exactly like
-the pages' forms, so a browser cannot be made to post to these endpoints from another site.
+A respondent's resume token is their credential here (in the path, never logged): a script
+needs nothing else. A request that sends a cookie is treated as a browser's: its unsafe
+requests also send ``X-CSRF-Token`` with the ``csrf_token`` the GET endpoints return, like the
+pages' forms, so a browser cannot be made to post here from another site. A request with no
+cookie cannot have been forged that way (a browser sends the site's cookies on its own, and
+the cross-site check refuses it first), so it needs no CSRF token; one that sends a wrong token
+anyway is still refused.
+
+Errors speak of tokens and calls, not of pages (``SURVEY_API_MESSAGES``).
 
 - ``GET  /api/survey/invitations/{token}``: what the welcome page shows
 - ``POST /api/survey/invitations/{token}/start``: start (counts one use) -> the resume token
@@ -15,32 +21,38 @@ the pages' forms, so a browser cannot be made to post to these endpoints from an
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
 
 from asgi_correlation_id import correlation_id
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from starlette.background import BackgroundTask
 
 from app import catalog_store
 from app.accounts import ratelimit
-from app.accounts.csrf import bind_csrf_token, require_csrf
+from app.accounts.csrf import CSRF_HEADER, CsrfError, bind_csrf_token, require_csrf
 from app.accounts.tokens import hash_token
 from app.db import ReadSessionDep, SessionDep
-from app.errors import InvalidInputError
+from app.errors import DomainError, InvalidInputError
 from app.models import Team
 from app.results.service import round_settings
 from app.rubric.answers import MAX_NOTE_CHARS, MAX_URL_CHARS
 from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
 from app.surveys import invitations, pages, service
+from app.surveys.invitations import InvitationUnavailableError
 from app.surveys.routes import guarded_lookup, load, load_for_writing, settings_of
 from app.surveys.service import (
+    AlreadySubmittedError,
     InvalidAnswersError,
     MissingAnswersError,
+    ResumeLinkUnavailableError,
     StaleResponseError,
     Survey,
+    SurveyClosedError,
 )
 
 
@@ -77,15 +89,60 @@ async def refuse_duplicate_keys(request: Request) -> None:
         return  # not JSON at all: FastAPI has answered that already
 
 
+SURVEY_CSRF_MESSAGE = (
+    "This call sent a cookie, so it is treated as a browser's and needs the X-CSRF-Token "
+    "header with the csrf_token that GET /api/survey/{token} (or the invitation's GET) "
+    "returns. Nothing was changed. A script can instead send no cookie at all: the token in "
+    "the path is enough."
+)
+# The survey's errors as a script should read them (the pages' speak of links and tabs).
+SURVEY_API_MESSAGES: dict[type[DomainError], str] = {
+    ResumeLinkUnavailableError: "No survey response has this resume token (mistyped, cut "
+    "short or erased). Use the resume_token that the start call returned, whole.",
+    InvitationUnavailableError: "This invitation token does not work: it is unknown, expired, "
+    "revoked or used up. Ask whoever runs the round for a new invitation link.",
+    SurveyClosedError: "The round this resume token belongs to has closed, so answers can no "
+    "longer be saved or changed.",
+    invitations.RoundClosedError: "The round this invitation token belongs to has closed, so "
+    "it can no longer be started.",
+    AlreadySubmittedError: "This response has been submitted, so it can no longer be "
+    "changed. GET /api/survey/{token} shows what was submitted.",
+    StaleResponseError: "Answers were saved from another version since the one this call "
+    "started from, so nothing was saved. 'conflicts' lists both values of each; GET the "
+    "survey again and send your answers with its version.",
+}
+
+
+class SurveyApiRoute(APIRoute):
+    """Rewords the survey's own errors for API callers (only their default messages)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def worded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except DomainError as error:
+                if error.message == error.default_message and type(error) in SURVEY_API_MESSAGES:
+                    error.message = SURVEY_API_MESSAGES[type(error)]
+                raise
+
+        return worded
+
+
 router = APIRouter(
-    prefix="/api/survey", tags=["survey"], dependencies=[Depends(refuse_duplicate_keys)]
+    prefix="/api/survey",
+    tags=["survey"],
+    dependencies=[Depends(refuse_duplicate_keys)],
+    route_class=SurveyApiRoute,
 )
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
         "description": "Bad input; nothing was changed. ``errors`` maps question ids to messages."
     },
-    404: {"description": "The link does not work (unknown, expired, revoked or used up)."},
+    403: {"description": "A cookie was sent without X-CSRF-Token (send no cookie, or it)."},
+    404: {"description": "The token does not work (unknown, expired, revoked or used up)."},
     409: {"description": "Stale version, or already submitted; nothing was changed."},
     410: {"description": "The survey has closed."},
     429: {"description": "Too many requests; see Retry-After."},
@@ -235,16 +292,24 @@ class SubmittedOut(BaseModel):
 # ---------------------------------------------------------------- dependencies
 
 
-async def invitation_api_csrf(request: Request, token: str) -> str:
+async def _token_csrf(request: Request, token: str) -> str:
     bind_csrf_token(request, hash_token(settings_of(request), token, purpose="csrf"))
-    await require_csrf(request)
+    # a browser's request (see the module docstring), or one that sends a token: a wrong one
+    # is refused rather than ignored
+    if "cookie" in request.headers or CSRF_HEADER in request.headers:
+        try:
+            await require_csrf(request)
+        except CsrfError:
+            raise CsrfError(SURVEY_CSRF_MESSAGE) from None
     return token
+
+
+async def invitation_api_csrf(request: Request, token: str) -> str:
+    return await _token_csrf(request, token)
 
 
 async def resume_api_csrf(request: Request, token: str) -> str:
-    bind_csrf_token(request, hash_token(settings_of(request), token, purpose="csrf"))
-    await require_csrf(request)
-    return token
+    return await _token_csrf(request, token)
 
 
 # read by tests/test_isolation.py: whoever holds the link may use these endpoints
@@ -433,7 +498,7 @@ def save(
     except StaleResponseError as error:
         return _error(
             409,
-            error.message,
+            SURVEY_API_MESSAGES[StaleResponseError],
             version=error.version,
             conflicts=[
                 {"question": c.qid, "yours": c.yours, "saved": c.saved} for c in error.conflicts

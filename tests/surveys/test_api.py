@@ -148,8 +148,14 @@ def test_bad_answers_are_refused_with_a_message_per_question(
 def test_unsafe_requests_need_the_csrf_header(
     session: Session, settings: Settings, survey_client: TestClient
 ) -> None:
+    """A request that sends a cookie is a browser's and needs the header; a script sends no
+    cookie and needs none (tests/accounts/test_api_wording.py)."""
     resume, _survey = started(survey_client, session, settings)
-    refused = survey_client.put(f"/api/survey/{resume}/answers", json={"version": 1, "answers": {}})
+    refused = survey_client.put(
+        f"/api/survey/{resume}/answers",
+        json={"version": 1, "answers": {}},
+        headers={"cookie": "processlens_csrf=from-a-browser"},
+    )
     assert refused.status_code == 403
 
 
