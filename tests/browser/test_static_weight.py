@@ -5,6 +5,7 @@ reload finds the hashed static files in the browser's cache. Screenshots go to t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from typing import Any
@@ -157,6 +158,11 @@ def test_results_and_dashboard_are_light_and_draw_under_a_strict_csp(
         assert traces == TRACE_TYPES
         assert page.evaluate("window.cspViolations") == []
         assert not [text for text in console if "Content Security Policy" in text], console
+        # the watch works: an inline script is refused and reported (Playwright may raise too)
+        with contextlib.suppress(Exception):
+            page.add_script_tag(content="window.inlineRan = true;")
+        page.wait_for_function("window.cspViolations.length > 0")
+        assert page.evaluate("window.inlineRan") is None
 
         # hashed static files come from the browser's cache on the next visit
         again = _load(page, devtools, server.url + path)
