@@ -43,13 +43,13 @@ def engine(settings: Settings) -> Iterator[Engine]:
     made.dispose()
 
 
-def _job(engine: Engine, **values: object) -> int:
+def _job(engine: Engine) -> int:
     with Session(engine) as session:
         organisation = Organisation(name="Jobs organisation", slug=f"jobs-{uuid.uuid4().hex[:8]}")
         session.add(organisation)
         session.flush()
         assert organisation.id is not None
-        job = ReportJob(organisation_id=organisation.id, kind="test", **values)
+        job = ReportJob(organisation_id=organisation.id, kind="test")
         session.add(job)
         session.commit()
         assert job.id is not None
