@@ -5,6 +5,7 @@ PDF): autoescaped, strict about undefined names outside production."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +17,8 @@ from starlette.responses import HTMLResponse
 
 from app import static_assets
 from app.config import TEMPLATES_DIR, Environment, Settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,13 +52,20 @@ def _url_for(prefix: str) -> Any:
     return url_for
 
 
-def _static_url(prefix: str) -> Any:
+def _static_url(prefix: str, *, strict: bool) -> Any:
     """Templates' ``static_url("css/app.css")``: the file's content-hashed path under /static,
-    which browsers may keep for a year (app.static_assets)."""
+    which browsers may keep for a year (app.static_assets). A missing file fails the render
+    when ``strict``; in production the page still renders, with the plain path, and a warning."""
     assets = static_assets.static_assets()
 
     def static_url(path: str, /) -> str:
-        return f"{prefix}/static/{assets.url_path(path)}"
+        try:
+            return f"{prefix}/static/{assets.url_path(path)}"
+        except FileNotFoundError:
+            if strict:
+                raise
+            logger.warning("static file %r is missing", path)
+            return f"{prefix}/static/{path}"
 
     return static_url
 
@@ -74,7 +84,7 @@ def new_environment(*, strict: bool, auto_reload: bool) -> jinja2.Environment:
         # in a loop) cost a survey page about 14 % of its CPU: only development reloads
         auto_reload=auto_reload,
     )
-    environment.globals["static_url"] = _static_url("")
+    environment.globals["static_url"] = _static_url("", strict=strict)
     return environment
 
 
@@ -87,7 +97,9 @@ def create_templates(settings: Settings) -> Jinja2Templates:
     )
     # set before Jinja2Templates, which only adds its own url_for when none is there
     environment.globals["url_for"] = _url_for(link_prefix(settings))
-    environment.globals["static_url"] = _static_url(link_prefix(settings))
+    environment.globals["static_url"] = _static_url(
+        link_prefix(settings), strict=settings.environment is not Environment.production
+    )
     environment.globals["site"] = Site(
         name=settings.brand_name,
         colour=settings.brand_colour,

@@ -12,7 +12,7 @@ import brotli
 import pytest
 from fastapi.testclient import TestClient
 
-from app import static_assets
+from app import static_assets, templating
 from app.config import STATIC_DIR
 
 HASHED_STYLESHEET = re.compile(
@@ -167,3 +167,21 @@ def test_a_file_edited_while_being_served_never_poisons_the_old_name(tmp_path: P
     assert new is not None
     assert new.digest != old.digest
     assert brotli.decompress(assets.compressed(new, "br")) == b"a { color: blue; }\n"
+
+
+def test_static_url_names_a_file_by_content_and_a_missing_one_fails_outside_production() -> None:
+    strict = templating.new_environment(strict=True, auto_reload=False)
+    digest = static_assets.static_assets().asset("css/app.css")
+    assert digest is not None
+    assert (
+        strict.from_string("{{ static_url('css/app.css') }}").render()
+        == f"/static/css/app.{digest.digest}.css"
+    )
+    with pytest.raises(FileNotFoundError):
+        strict.from_string("{{ static_url('css/nothing.css') }}").render()
+    # production renders the page all the same, with the plain path
+    lenient = templating.new_environment(strict=False, auto_reload=False)
+    assert (
+        lenient.from_string("{{ static_url('css/nothing.css') }}").render()
+        == "/static/css/nothing.css"
+    )
