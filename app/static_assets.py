@@ -44,6 +44,8 @@ REVALIDATE = "no-cache"  # may be stored, but asked about (ETag) before each use
 COMPRESSIBLE_SUFFIXES = frozenset({".css", ".js", ".json", ".svg", ".txt", ".map"})
 # preferred first; the file suffix of a pre-compressed copy is the encoding's
 ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+# build inputs of the Plotly bundle (with node_modules after a rebuild): never sent
+NOT_SERVED = frozenset({"src"})
 _HASHED_NAME = re.compile(
     rf"^(?P<stem>.+)\.(?P<digest>[0-9a-f]{{{DIGEST_LENGTH}}})(?P<suffix>\.[^./]+)$"
 )
@@ -194,6 +196,8 @@ class StaticAssetFiles(StaticFiles):
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         request_path = path.replace(os.sep, "/")
+        if request_path.split("/", 1)[0] in NOT_SERVED:
+            raise HTTPException(status_code=404)
         found = None
         if scope["method"] in ("GET", "HEAD"):
             found = await run_in_threadpool(self.assets.lookup, request_path)

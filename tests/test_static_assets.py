@@ -102,7 +102,14 @@ def test_fonts_and_missing_files_are_not_compressed_or_invented(client: TestClie
     font = client.get("/static/fonts/IBMPlexSans-Regular.ttf", headers={"accept-encoding": "br"})
     assert font.status_code == 200
     assert "content-encoding" not in font.headers
-    for path in ("/static/css/nothing.css", "/static/css/nothing.0123456789ab.css", "/static/css"):
+    for path in (
+        "/static/css/nothing.css",
+        "/static/css/nothing.0123456789ab.css",
+        "/static/css",
+        # the Plotly bundle's build inputs are not served
+        "/static/src/package.json",
+        "/static/src",
+    ):
         assert client.get(path).status_code == 404, path
     assert client.post("/static/css/app.css").status_code in (403, 405)
 
