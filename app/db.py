@@ -354,14 +354,20 @@ class BatchTimings:
     """How long each batch of a long writer held the write lock (seconds), for tests and logs."""
 
     held: list[float] = dataclasses.field(default_factory=list)
+    labels: list[str] = dataclasses.field(default_factory=list)  # what each batch wrote
 
     @property
     def longest(self) -> float:
         return max(self.held, default=0.0)
 
+    def slowest(self, count: int = 3) -> list[tuple[float, str]]:
+        return sorted(zip(self.held, self.labels, strict=True), reverse=True)[:count]
+
 
 @contextlib.contextmanager
-def write_batch(factory: sessionmaker[Session], timings: BatchTimings) -> Iterator[Session]:
+def write_batch(
+    factory: sessionmaker[Session], timings: BatchTimings, label: str = ""
+) -> Iterator[Session]:
     """One short transaction of a long writer: everything computed before it, then the lock
     is taken, the rows written and committed. The time from taking the lock to the end of the
     commit is added to ``timings`` (the budget is WRITE_BATCH_BUDGET_S)."""
@@ -376,9 +382,11 @@ def write_batch(factory: sessionmaker[Session], timings: BatchTimings) -> Iterat
             raise
         finally:
             timings.held.append(time.perf_counter() - started)
+            timings.labels.append(label)
             if timings.held[-1] > WRITE_BATCH_BUDGET_S:
                 logger.warning(
-                    "a write batch held the lock %.0f ms (budget %.0f ms)",
+                    "a write batch (%s) held the lock %.0f ms (budget %.0f ms)",
+                    label,
                     timings.held[-1] * 1000,
                     WRITE_BATCH_BUDGET_S * 1000,
                 )

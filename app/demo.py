@@ -409,7 +409,7 @@ def seed_in_batches(
     catalog = load_catalog(QUESTIONNAIRES_DIR)
     plans = plan_teams(units=units, rounds=rounds, now=now or utcnow(), catalog=catalog, adopt=True)
     timings = timings if timings is not None else db.BatchTimings()
-    with db.write_batch(sessions, timings) as session:
+    with db.write_batch(sessions, timings, "seed: organisation") as session:
         versions = catalog_store.register_catalog(session=session, catalog=catalog)
         organisation = models.Organisation(
             name=name, slug=_free_slug(session, slugify(name)), pending=True
@@ -421,13 +421,13 @@ def seed_in_batches(
         unit_ids = _add_units(session, organisation_id, units)
     try:
         for plan in plans:
-            with db.write_batch(sessions, timings) as session:
+            with db.write_batch(sessions, timings, "seed: team") as session:
                 team = _add_team(
                     session, plan, organisation_id=organisation_id, unit_id=unit_ids[plan.unit]
                 )
                 assert team.id is not None
             for round_plan in plan.rounds:
-                with db.write_batch(sessions, timings) as session:
+                with db.write_batch(sessions, timings, "seed: round") as session:
                     assessment_round = _add_round(
                         session, round_plan, team_id=team.id, versions=versions
                     )
@@ -436,7 +436,7 @@ def seed_in_batches(
                         session=read_session, assessment_round=assessment_round, catalog=catalog
                     )
                     read_session.rollback()
-                with db.write_batch(sessions, timings) as session:
+                with db.write_batch(sessions, timings, "seed: result") as session:
                     save_round_result(
                         session=session, assessment_round=assessment_round, computed=computed
                     )

@@ -22,7 +22,10 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Ready for traffic: the database answers and its schema is the one the code expects."""
+    """Ready for traffic: the database answers and its schema is the one the code expects.
+
+    "degraded" (still 200) while a request of this process has queued for SQLite's write lock
+    longer than db.WRITE_LOCK_WAIT_BUDGET_S: a long writer holding it, say, with the reason."""
     try:
         status = db.schema_status(request.app.state.engine)
     except db.DatabaseUnavailableError as error:
@@ -41,5 +44,20 @@ def readyz(request: Request) -> JSONResponse:
                 "code_revision": list(status.head),
             },
             status_code=503,
+        )
+    waited = db.write_lock_waits.longest()
+    if waited > db.WRITE_LOCK_WAIT_BUDGET_S:
+        # still ready (200): requests are answered, only slowly; a load balancer should not
+        # take the instance out, an operator should look (docs/performance.md)
+        return JSONResponse(
+            {
+                "status": "degraded",
+                "reason": (
+                    f"requests are waiting for the database's write lock: the longest for "
+                    f"{waited:.1f} s (budget {db.WRITE_LOCK_WAIT_BUDGET_S:.1f} s), "
+                    f"{db.write_lock_waits.count()} waiting"
+                ),
+                "revision": list(status.head),
+            }
         )
     return JSONResponse({"status": "ready", "revision": list(status.head)})

@@ -729,6 +729,11 @@ def measure_backend(
                 results["app save"] = drive(
                     port, groups, lambda r: save_request(r, prefix="/r"), **_timing(sizes)
                 )
+            _reset(respondents)
+            with seeding(database_url, folder, secret_key):
+                results["app save during seed"] = drive(
+                    port, groups, lambda r: save_request(r, prefix="/r"), **_timing(sizes)
+                )
         _reset(respondents)
         port = free_port()
         floor_env = _clean_environment() | {
@@ -743,9 +748,83 @@ def measure_backend(
             results["floor save"] = drive(
                 port, groups, lambda r: save_request_floor(r), **_timing(sizes)
             )
-    return _figures(backend, "page", results["app page"], results["floor page"]) + _figures(
-        backend, "save", results["app save"], results["floor save"]
+    return (
+        _figures(backend, "page", results["app page"], results["floor page"])
+        + _figures(backend, "save", results["app save"], results["floor save"])
+        + _during_seed_figures(backend, results["app save during seed"], results["app save"])
     )
+
+
+# a seed big enough to outlast a phase: teams with a scored round each (the slow part, which
+# the seed does in read transactions; only its short writes take the lock)
+SEED_TEAMS = 400
+SEED_ROUNDS = 1
+
+
+@contextlib.contextmanager
+def seeding(database_url: str, folder: Path, secret_key: str) -> Iterator[None]:
+    """`processlens seed` running against the app's database for the duration (stopped at the
+    end if it is still writing: its organisation stays pending, which nobody sees)."""
+    environment = app_environment(database_url, folder, secret_key)
+    command = [sys.executable, "-m", "app.cli", "seed", "--teams", str(SEED_TEAMS)]
+    command += ["--rounds", str(SEED_ROUNDS), "--organisation", "Seeded during the benchmark"]
+    with (folder / "seed.log").open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        time.sleep(2.0)  # past loading the rubric and planning: the writes have begun
+        if process.poll() is not None:
+            raise RuntimeError(f"the seed ended early ({process.returncode}): see seed.log")
+        yield
+    finally:
+        stop_process_group(process)
+
+
+def _during_seed_figures(
+    backend: str, during: PhaseResult, without: PhaseResult
+) -> list[dict[str, Any]]:
+    """The save's p99 while `processlens seed` writes, beside its p99 without one."""
+    name = f"survey answer save POST during a {SEED_TEAMS}-team seed ({backend})"
+    p99, quiet_p99 = during.percentile(0.99), without.percentile(0.99)
+    ratio = p99 / quiet_p99 if quiet_p99 else float("inf")
+    return [
+        {
+            "name": f"{name}: p99 latency",
+            "value": round(p99, 1),
+            "unit": "ms",
+            "floor": round(quiet_p99, 1),
+            "ratio": round(ratio, 3),
+            "target": "informational: beside the save's p99 without a seed (the floor column)",
+            "ok": True,
+        },
+        {
+            "name": f"{name}: throughput",
+            "value": round(during.throughput, 1),
+            "unit": "requests/s",
+            "floor": round(without.throughput, 1),
+            "ratio": round(during.throughput / without.throughput, 3)
+            if without.throughput
+            else None,
+            "target": "informational",
+            "ok": True,
+        },
+        {
+            "name": f"{name}: errors",
+            "value": during.errors,
+            "unit": f"of {during.requests} requests",
+            "floor": without.errors,
+            "ratio": None,
+            "target": "0",
+            "ok": during.errors == 0 and during.requests > 0,
+            **({"first_error": during.first_error} if during.first_error else {}),
+        },
+    ]
 
 
 def _profile_path(folder: Path | None, backend: str, kind: str) -> Path | None:

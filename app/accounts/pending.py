@@ -28,7 +28,7 @@ def publish(
     *, sessions: sessionmaker[Session], organisation_id: int, timings: db.BatchTimings
 ) -> None:
     """Make a pending organisation visible: the one moment readers see it appear, whole."""
-    with db.write_batch(sessions, timings) as session:
+    with db.write_batch(sessions, timings, "publish") as session:
         session.exec(
             update(Organisation)
             .where(col(Organisation.id) == organisation_id)
@@ -44,6 +44,7 @@ def remove(
     Refuses (does nothing) for an organisation that is not pending: a visible one is never
     removed by a writer's failure."""
     with sessions() as session:
+        session.connection(execution_options={"sqlite_begin": "DEFERRED"})  # only reads
         organisation = session.get(Organisation, organisation_id)
         if organisation is None or not organisation.pending:
             session.rollback()
@@ -57,10 +58,10 @@ def remove(
         ]
         session.rollback()
     for start in range(0, len(team_ids), REMOVE_TEAMS_PER_BATCH):
-        with db.write_batch(sessions, timings) as session:
+        with db.write_batch(sessions, timings, "remove: teams") as session:
             chunk = team_ids[start : start + REMOVE_TEAMS_PER_BATCH]
             session.exec(delete(Team).where(col(Team.id).in_(chunk)))
-    with db.write_batch(sessions, timings) as session:
+    with db.write_batch(sessions, timings, "remove: organisation") as session:
         session.exec(
             delete(Organisation).where(
                 col(Organisation.id) == organisation_id,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import hashlib
 import heapq
 import hmac
@@ -25,7 +26,8 @@ import uuid
 from typing import ClassVar
 
 from fastapi import FastAPI, Request
-from limits import RateLimitItem, parse
+from limits import RateLimitItem
+from limits import parse as parse_limit
 from limits.storage import MovingWindowSupport, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.responses import Response
@@ -34,6 +36,9 @@ from app import errors
 from app.config import Settings
 
 logger = logging.getLogger(__name__)
+
+# a handful of limit strings, parsed once each (re-parsing showed in the answer page's profile)
+parse = functools.lru_cache(maxsize=64)(parse_limit)
 
 # Limits used by the accounts and survey code; one place to read and tune them.
 # Sign-in: every attempt counts against the address; only FAILED attempts count against the

@@ -54,10 +54,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from app import db, files
-from app.accounts import audit
+from app.accounts import audit, pending
 from app.accounts.audit import Actor
 from app.models import Organisation, UserRole
 from app.results import summaries
@@ -76,6 +77,9 @@ DERIVED: Final = frozenset({"result_summary", "result_dimension", "result_fact"}
 # on the server that made it, and its name must never come from a file (it is served)
 REPORT_JOBS: Final = "report_job"
 LEFT_OUT: Final = frozenset({REPORT_JOBS})
+# e-mail addresses invited to a round and messages waiting to be sent: never written to a
+# backup (PRODUCT.md section 6; deleted when the round closes)
+NEVER_BACKED_UP: Final = frozenset({"invitation_address", "outgoing_mail"})
 MEMBERSHIP: Final = "membership"
 CHUNK: Final = 500
 
@@ -105,7 +109,7 @@ def organisation_tables() -> list[Table]:
     owned: list[Table] = []
     names: set[str] = set()
     for table in db.metadata.sorted_tables:
-        if table.name in INSTALLATION or table.name in DERIVED:
+        if table.name in INSTALLATION or table.name in DERIVED or table.name in NEVER_BACKED_UP:
             continue
         if table.name == ROOT or any(fk.column.table.name in names for fk in table.foreign_keys):
             owned.append(table)
@@ -573,11 +577,125 @@ def _restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
     """
     checked = _checked(document)
     tables = {table.name: table for table in organisation_tables() if table.name not in LEFT_OUT}
-    prepared = checked.rows
-    _refuse_collisions(session, tables, prepared)
-    organisation_row = prepared[ROOT][0]
+    _refuse_collisions(session, tables, checked.rows)
+    organisation_row = checked.rows[ROOT][0]
+    kept, skipped = _kept_rows(session, tables, checked)
+    _restore_rubric_versions(session, checked.rubric_versions)
+    restored: dict[str, int] = {}
+    for name, table in tables.items():
+        for start in range(0, len(kept[name]), CHUNK):
+            _insert(session, name, table, kept[name][start : start + CHUNK])
+        restored[name] = len(kept[name])
+    session.flush()
+    _reset_sequences(session, tables.values())
+    summaries.rebuild(session=session, organisation_id=checked.organisation_id)
+    return Summary(
+        organisation_id=checked.organisation_id,
+        organisation=str(organisation_row.get("name", "")),
+        rows=restored,
+        skipped=tuple(skipped),
+    )
 
-    # accounts by e-mail: references to accounts this database does not have become empty
+
+# ---------------------------------------------------------------- restore beside a running service
+
+FIRST_CHUNK: Final = 25  # rows in a table's first transaction; then adapted to the budget
+MAX_CHUNK: Final = 5000
+
+
+# long: the batched restore's steps in order — check, create pending, tables, publish or remove
+def restore_in_batches(
+    *,
+    sessions: sessionmaker[Session],
+    document: Mapping[str, Any],
+    actor: Actor | None = None,
+    timings: db.BatchTimings | None = None,
+) -> Summary:
+    """``restore`` for a running service: the same checks and the same rows, written so that
+    people using the service never wait long for it.
+
+    The whole file is checked and the database looked at (ids, slug, accounts) before the
+    first write. The organisation is then created *pending* (hidden, app.accounts.pending)
+    and its rows written in short transactions, each holding the write lock well under
+    ``db.WRITE_BATCH_BUDGET_S`` (the number of rows per transaction adapts to how long the
+    last one took; ``timings`` records each). At the end it is flipped visible with its
+    audit event; if anything fails, what was written is removed, so a refused or failed
+    restore changes nothing anyone sees.
+    """
+    timings = timings if timings is not None else db.BatchTimings()
+    checked = _checked(document)
+    tables = {table.name: table for table in organisation_tables() if table.name not in LEFT_OUT}
+    with sessions() as session:
+        session.connection(execution_options={"sqlite_begin": "DEFERRED"})  # only reads
+        _refuse_collisions(session, tables, checked.rows)
+        kept, skipped = _kept_rows(session, tables, checked)
+        session.rollback()
+    organisation_row = {**kept[ROOT][0], "pending": True}
+    with db.write_batch(sessions, timings, "restore: organisation") as session:
+        _restore_rubric_versions(session, checked.rubric_versions)
+        session.execute(insert(tables[ROOT]), [organisation_row])
+    try:
+        for name, table in tables.items():
+            rows = kept[name] if name != ROOT else []
+            start, chunk = 0, FIRST_CHUNK  # rows differ in size from table to table
+            while start < len(rows):
+                label = f"restore: {min(chunk, len(rows) - start)} {name} rows"
+                with db.write_batch(sessions, timings, label) as session:
+                    _insert(session, name, table, rows[start : start + chunk])
+                start += chunk
+                chunk = _next_chunk(chunk, timings.held[-1])
+        with db.write_batch(sessions, timings, "restore: summaries") as session:
+            _reset_sequences(session, tables.values())
+            summaries.rebuild(session=session, organisation_id=checked.organisation_id)
+        with db.write_batch(sessions, timings, "restore: audit") as session:
+            if actor is not None:
+                _record_restored(session, actor, checked.organisation_id, kept)
+        pending.publish(sessions=sessions, organisation_id=checked.organisation_id, timings=timings)
+    except BaseException:
+        pending.remove(sessions=sessions, organisation_id=checked.organisation_id, timings=timings)
+        raise
+    return Summary(
+        organisation_id=checked.organisation_id,
+        organisation=str(organisation_row.get("name", "")),
+        rows={name: len(rows) for name, rows in kept.items()},
+        skipped=tuple(skipped),
+    )
+
+
+def _next_chunk(chunk: int, held: float) -> int:
+    """Rows for the next transaction: as many as the last one's pace fits in a quarter of the
+    budget (room for a slow disk or a busy machine), at most doubling from one to the next."""
+    fits = int(chunk * (db.WRITE_BATCH_BUDGET_S / 4) / max(held, 1e-4))
+    return max(1, min(MAX_CHUNK, chunk * 2, fits))
+
+
+def _insert(session: Session, name: str, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    try:
+        session.execute(insert(table), list(rows))
+    except (IntegrityError, DataError) as error:
+        detail = str(error.orig).strip().splitlines()[0] if error.orig else "a conflict"
+        raise BackupError(f"{name}: this database refuses the backup's rows ({detail})") from error
+
+
+def _record_restored(
+    session: Session, actor: Actor, organisation_id: int, kept: Mapping[str, Sequence[Any]]
+) -> None:
+    audit.record(
+        session=session,
+        actor=actor,
+        action="organisation.restored",
+        target_type="organisation",
+        target_id=organisation_id,
+        organisation_id=organisation_id,
+        details={"rows": sum(len(rows) for rows in kept.values())},
+    )
+
+
+def _kept_rows(
+    session: Session, tables: Mapping[str, Table], checked: _Checked
+) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """The rows to write, with account references mapped to this database's accounts (by
+    e-mail), and what is skipped and why."""
     users_table = db.metadata.tables[USERS]
     emails = checked.users
     accounts = {
@@ -592,15 +710,12 @@ def _restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
         f"{name}: {count} rows (report jobs are made again on the new server)"
         for name, count in checked.left_out.items()
     ]
-
-    _restore_rubric_versions(session, checked.rubric_versions)
-
-    restored: dict[str, int] = {}
+    kept: dict[str, list[dict[str, Any]]] = {}
     for name, table in tables.items():
-        rows = [dict(row) for row in prepared.get(name, [])]
         references = _user_references(table)
-        kept = []
-        for row in rows:
+        kept[name] = []
+        for source in checked.rows.get(name, []):
+            row = dict(source)
             keep = True
             for column in references:
                 old = row.get(column.name)
@@ -619,25 +734,8 @@ def _restore(*, session: Session, document: Mapping[str, Any]) -> Summary:
                     )
                 row[column.name] = user_id
             if keep:
-                kept.append(row)
-        try:
-            for start in range(0, len(kept), CHUNK):
-                session.execute(insert(table), kept[start : start + CHUNK])
-        except (IntegrityError, DataError) as error:
-            detail = str(error.orig).strip().splitlines()[0] if error.orig else "a conflict"
-            raise BackupError(
-                f"{name}: this database refuses the backup's rows ({detail})"
-            ) from error
-        restored[name] = len(kept)
-    session.flush()
-    _reset_sequences(session, tables.values())
-    summaries.rebuild(session=session, organisation_id=checked.organisation_id)
-    return Summary(
-        organisation_id=checked.organisation_id,
-        organisation=str(organisation_row.get("name", "")),
-        rows=restored,
-        skipped=tuple(skipped),
-    )
+                kept[name].append(row)
+    return kept, skipped
 
 
 def _reset_sequences(session: Session, tables: Iterable[Table]) -> None:

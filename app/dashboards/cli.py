@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from sqlmodel import Session
 
-from app import catalog_store
+from app import catalog_store, db
 from app.accounts import audit
 from app.accounts.audit import Actor
 from app.cli_session import database_session, fail
@@ -138,7 +138,13 @@ def restore(
     try:
         document = backups.loads(raw)
         with database_session() as (session, _settings):
-            summary = backups.restore(session=session, document=document, actor=Actor.cli())
+            # short transactions under a hidden organisation: a running service keeps
+            # answering while this writes (docs/performance.md, "Writers and respondents")
+            summary = backups.restore_in_batches(
+                sessions=db.session_factory(session.get_bind().engine),
+                document=document,
+                actor=Actor.cli(),
+            )
     except backups.BackupFileError as error:
         fail(str(error), 2)
     except backups.BackupError as error:
