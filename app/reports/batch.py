@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from app import catalog_store
 from app.accounts import tenancy
 from app.accounts.tenancy import Principal
-from app.config import Settings
+from app.config import QUESTIONNAIRES_DIR, Settings
 from app.errors import ConflictError, NotFoundError
 from app.models import (
     AssessmentRound,
@@ -34,7 +34,9 @@ from app.reports import context, pdf, render
 from app.reports.branding import Branding, organisation_branding
 from app.reports.org import StoredTeamResult, latest_per_team, organisation_report
 from app.results import visibility
+from app.results.model import parse_stored
 from app.results.reads import load_row, previous_shown, result_of
+from app.rubric import repository_compare
 from app.rubric.loader import Catalog
 
 ORIGINAL = "original"
@@ -156,6 +158,14 @@ def team_report_for_round(
         previous=previous.data if previous else None,
         role_group_minimum=role_group_minimum,
         commentary=assessment_round.commentary,
+        repository=repository_compare.compare_stored(
+            catalog=catalog,
+            folder=QUESTIONNAIRES_DIR,
+            stored=assessment_round.repository_signals,
+            spreads=parse_stored(result.data).answers,
+        )
+        if assessment_round.repository_signals is not None
+        else None,
     )
 
 

@@ -35,6 +35,7 @@ from app.rubric.labels import (
 )
 from app.rubric.loader import Catalog
 from app.rubric.output import SPECIAL_LABELS
+from app.rubric.repository_compare import RepositoryComparison
 
 
 class ResultsNotVisibleError(DomainError):
@@ -363,6 +364,8 @@ class TeamReport:
     notes: tuple[SharedNote, ...]
     rubric_versions: tuple[tuple[str, str], ...]
     sources: tuple[Source, ...]
+    # the repository check (templates/reports/_repository.html), when a signals file is attached
+    repository: RepositoryComparison | None = None
 
 
 # ---------------------------------------------------------------- building
@@ -831,6 +834,7 @@ def team_report(
     date: str | None = None,
     branding: Branding,
     commentary: str | None = None,
+    repository: RepositoryComparison | None = None,
     notes: Sequence[SharedNote] = (),
     previous: TeamResult | Mapping[str, Any] | None = None,
     role_group_minimum: int = DEFAULT_ROLE_GROUP_MIN,
@@ -998,4 +1002,5 @@ def team_report(
         notes=tuple(notes),
         rubric_versions=tuple(sorted(round_info.rubric_versions.items())),
         sources=tuple(Source(s.short, s.citation) for s in catalog.bibliography.sources),
+        repository=repository,
     )

@@ -18,11 +18,9 @@ from app.models import AssessmentRound, Team, UserRole
 from app.results import visibility
 from app.results.reads import result_of
 from app.rubric import repository_compare, repository_signals
-from app.rubric.loader import Catalog, RubricError
+from app.rubric.loader import Catalog
 from app.rubric.repository_match import RepositorySignals
 from app.workspace.results import load_results, require_visible
-
-_CACHE_KEY = "repository_check.signals"
 
 
 class SignalsNotUsableError(InvalidInputError):
@@ -35,20 +33,11 @@ class SignalsNotUsableError(InvalidInputError):
 
 
 def signal_catalog(catalog: Catalog) -> repository_signals.SignalCatalog:
-    """The built-in signals, checked against `catalog` once and kept with it."""
-    cached = catalog.cache.get(_CACHE_KEY)
-    if cached is None:
-        try:
-            cached, _ = repository_signals.load_signal_catalog(QUESTIONNAIRES_DIR, catalog)
-        except RubricError:
-            # signals naming questions this catalog lacks: a custom rubric folder; the check
-            # is then unavailable rather than the page
-            cached = False
-        catalog.cache[_CACHE_KEY] = cached
-    if cached is False:
+    """The built-in signals, checked against `catalog` (once: kept with it)."""
+    signals = repository_compare.signals_for(catalog, QUESTIONNAIRES_DIR)
+    if signals is None:
         raise SignalsNotUsableError("The repository check is not available with this rubric.")
-    assert isinstance(cached, repository_signals.SignalCatalog)
-    return cached
+    return signals
 
 
 def may_attach(principal: Principal) -> bool:

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
 from app.rubric import safe_yaml
-from app.rubric.loader import Catalog
+from app.rubric.loader import Catalog, RubricError
 from app.rubric.repository_match import RepositorySignals
-from app.rubric.repository_signals import SignalCatalog
+from app.rubric.repository_signals import SignalCatalog, load_signal_catalog
 from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
 
 MAX_SIGNALS_FILE_BYTES = 512 * 1024  # a full file is a few dozen KB
+_CACHE_KEY = "repository_compare.signals"
 Verdict = Literal["agrees", "contradicts", "silent"]
 Stance = Literal["supports", "contradicts", "neutral"]
 
@@ -39,6 +41,39 @@ class TeamAnswer(Protocol):
 
 class SignalsFileError(safe_yaml.BadInputError):
     """A signals file that cannot be used, as one line."""
+
+
+def signals_for(catalog: Catalog, folder: Path) -> SignalCatalog | None:
+    """The signals file in `folder`, checked against `catalog` once and kept with it; None
+    when it does not fit the catalog (a custom or older rubric): the check is then unavailable
+    rather than the page."""
+    if _CACHE_KEY not in catalog.cache:
+        try:
+            catalog.cache[_CACHE_KEY], _ = load_signal_catalog(folder, catalog)
+        except RubricError:
+            catalog.cache[_CACHE_KEY] = None
+    found: SignalCatalog | None = catalog.cache[_CACHE_KEY]
+    return found
+
+
+def compare_stored(
+    *,
+    catalog: Catalog,
+    folder: Path,
+    stored: Mapping[str, Any] | None,
+    spreads: Mapping[str, TeamAnswer],
+) -> RepositoryComparison | None:
+    """The comparison for a signals file stored with a round (None without one, or when the
+    signals do not fit the catalog)."""
+    signals = signals_for(catalog, folder)
+    if stored is None or signals is None:
+        return None
+    return compare(
+        catalog=catalog,
+        signals=signals,
+        readings=RepositorySignals.model_validate(stored),
+        spreads=spreads,
+    )
 
 
 def parse_signals_file(text: str, *, source: str, signals: SignalCatalog) -> RepositorySignals:

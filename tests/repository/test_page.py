@@ -64,6 +64,12 @@ def test_a_lead_uploads_signals_and_sees_the_table(
     assert verdicts.count("contradicts") == 5
     assert not tree.xpath("//form[@enctype='multipart/form-data']")  # org leaders only read
 
+    report = client.get(page_path(alpha, "report.html"), headers=lead.headers())
+    assert report.status_code == 200
+    (chapter,) = lxml.html.document_fromstring(report.text).xpath("//section[@id='repository']")
+    assert len(chapter.xpath(".//tbody/tr")) == 11
+    assert "5 contradict" in chapter.text_content()
+
 
 def test_bad_uploads_and_other_tenants_change_nothing(
     client: TestClient, world: dict[str, Any], session: Session, tmp_path: Path
