@@ -14,12 +14,19 @@ the level ranges resting on them) on each role group's responses as well. The ru
   or by date) with at least k responses, and never changes afterwards; while it is open,
   viewers see progress only. An erasure after close withdraws it.
 
-Reads of a round's result for display go through ``shown`` (or ``load_shown``), which take the
-viewer. A viewer not known by their own response is ``ANYONE``: the rule is then applied for
-every viewer who could hold a response in the round at once (the leads and org leaders who
-answered through the workspace, and every respondent when respondents see results), which is
-never less strict than the viewer's own. Solo rounds are outside the rule: the lead answers for
-the team, openly.
+Reads of a round's result for display go through ``shown`` (or ``shown_row``), which take the
+viewer. A viewer known by their own response (or by having none) gets the rule for them. A read
+that does not know its viewer (``ANYONE``: a batch of reports, the previous round, lists and
+dashboards) applies the team part for every viewer who could hold a response in the round at
+once (the leads and org leaders who answered through the workspace, and every respondent when
+respondents see results) and shows **no role-group figures**: the same person may see the
+round on their own page too, and two different sets of role groups, one from each, could be
+subtracted (the team less every group shown on either isolates whoever is left). Solo rounds
+are outside the rule: the lead answers for the team, openly.
+
+What the rule cannot know: a lead who answers through an invitation link instead of the
+round's "answer" route is a respondent like any other, so their response counts for them
+(docs/security.md says so; the answer route is how a lead answers).
 """
 
 from __future__ import annotations
@@ -113,6 +120,11 @@ def decide(members: Sequence[Member], *, k: int, viewer: Viewer) -> Shown:
     team_ok = all(len({m.response_id for m in members} - {own}) >= k for own in owns)
     if not team_ok:
         return Shown(team=False, groups=frozenset(), withheld_groups=frozenset(present))
+    if not viewer.known:
+        # team figures only: a viewer shown one set of role groups on their own page and
+        # another set here could subtract the two (the team less every group shown on either
+        # isolates whoever is left), so a read that does not know its viewer shows none
+        return Shown(team=True, groups=frozenset(), withheld_groups=frozenset(present))
     by_group = {g: [m for m in members if m.group == g] for g in present}
     shown = {g for g in present if _part_holds(by_group[g], group_min, owns)}
     shown = {g for g in shown if len(by_group[g]) >= group_min}
