@@ -454,3 +454,126 @@ def delete_organisation(
             details=dataclasses.asdict(counts),
         )
     return counts
+
+
+# ---------------------------------------------------------------- renaming and moving
+
+
+def rename_organisation(
+    *, session: Session, organisation: Organisation, name: str, actor: Actor
+) -> Organisation:
+    """A new display name; the short name (slug) stays, so links and commands keep working."""
+    name = check_name(name, what="organisation")
+    before = organisation.name
+    if name != before:
+        organisation.name = name
+        session.add(organisation)
+        session.flush()
+        audit.record(
+            session=session,
+            actor=actor,
+            action="organisation.renamed",
+            target_type="organisation",
+            target_id=organisation.id,
+            organisation_id=organisation.id,
+            details={"from": before, "to": name},
+        )
+    return organisation
+
+
+def rename_unit(*, session: Session, unit: BusinessUnit, name: str, actor: Actor) -> BusinessUnit:
+    name = check_name(name, what="business unit")
+    before = unit.name
+    if name == before:
+        return unit
+    taken = session.exec(
+        select(BusinessUnit.id).where(
+            BusinessUnit.organisation_id == unit.organisation_id, BusinessUnit.name == name
+        )
+    ).first()
+    if taken is not None:
+        raise NameTakenError()
+    unit.name = name
+    session.add(unit)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="business_unit.renamed",
+        target_type="business_unit",
+        target_id=unit.id,
+        organisation_id=unit.organisation_id,
+        details={"from": before, "to": name},
+    )
+    return unit
+
+
+def delete_unit(*, session: Session, unit: BusinessUnit, actor: Actor) -> int:
+    """Delete a business unit; its teams stay, without a unit. Returns how many it had."""
+    unit_id, organisation_id = unit.id, unit.organisation_id
+    teams = session.exec(select(Team).where(Team.business_unit_id == unit_id)).all()
+    for team in teams:
+        team.business_unit_id = None
+        session.add(team)
+    session.flush()
+    session.exec(delete(BusinessUnit).where(col(BusinessUnit.id) == unit_id))
+    session.flush()
+    session.expunge(unit)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="business_unit.deleted",
+        target_type="business_unit",
+        target_id=unit_id,
+        organisation_id=organisation_id,
+        details={"teams_kept": len(teams)},
+    )
+    return len(teams)
+
+
+def change_team(
+    *,
+    session: Session,
+    principal: Principal,
+    team: Team,
+    name: str | None,
+    unit_id: int | None,
+    move: bool,
+    actor: Actor,
+) -> Team:
+    """Rename a team (``name``) and/or move it (``move``: to ``unit_id``, a unit of its own
+    organisation, or out of any unit with None). Everything is checked before anything
+    changes; one event records what did."""
+    new_name = check_name(name, what="team") if name is not None else team.name
+    if move and unit_id is not None:
+        tenancy.get_unit(
+            session=session, principal=principal, unit_id=unit_id, org_id=team.organisation_id
+        )
+    if new_name != team.name:
+        taken = session.exec(
+            select(Team.id).where(
+                Team.organisation_id == team.organisation_id, Team.name == new_name
+            )
+        ).first()
+        if taken is not None:
+            raise NameTakenError()
+    details: dict[str, object] = {}
+    if new_name != team.name:
+        details.update({"from": team.name, "to": new_name})
+        team.name = new_name
+    if move and unit_id != team.business_unit_id:
+        details.update({"from_unit_id": team.business_unit_id, "to_unit_id": unit_id})
+        team.business_unit_id = unit_id
+    if details:
+        session.add(team)
+        session.flush()
+        audit.record(
+            session=session,
+            actor=actor,
+            action="team.changed",
+            target_type="team",
+            target_id=team.id,
+            organisation_id=team.organisation_id,
+            details=details,
+        )
+    return team

@@ -1,7 +1,8 @@
 """The JSON API under ``/api``: one module per area, each with its own ``router``, all mounted
 by ``install`` (called once by app.main.create_app).
 
-- app.api.accounts: who am I, organisations and teams I may see, my tokens
+- app.api.accounts: who am I, organisations and teams I may see, branding, my tokens
+- app.api.organisations: setting organisations up (organisations, units, teams, assignments)
 - app.api.surveys: a respondent's survey (``/api/survey/...``; the resume token is the key)
 - app.api.workspace: rounds, invitation links, results, targets and adopted practices
 - app.api.dashboards: the dashboard's tables and the analysis exports
@@ -23,7 +24,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from app.api import accounts, dashboards, docs, reports, repository, surveys, workspace
+from app.api import (
+    accounts,
+    dashboards,
+    docs,
+    organisations,
+    reports,
+    repository,
+    surveys,
+    workspace,
+)
 
 __all__ = ["ROUTERS", "install"]
 
@@ -34,6 +44,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports.router,
     repository.router,
     accounts.router,
+    organisations.router,
     workspace.router,
     docs.router,
 )
