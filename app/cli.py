@@ -191,6 +191,7 @@ def worker(
     try:
         job_queue.consumer(workers=threads).run()
     finally:
+        job_queue.stopping.set()  # a job under way ends its attempt before the pool closes
         report_pdf.close_pool()
         engine.dispose()
 

@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         logger.info("ProcessLens %s ready (%s)", __version__, settings.environment.value)
         yield
         if consumer is not None:
-            consumer.stop()
+            job_queue.stop(consumer)
         # the render workers go with the server (a SIGTERM'd uvicorn runs no atexit handlers)
         await run_in_threadpool(report_pdf.close_pool)
         engine.dispose()

@@ -26,6 +26,7 @@ Conventions a new route must follow, or this test fails and says what to do:
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 import zipfile
 from collections.abc import Callable
@@ -41,8 +42,15 @@ from starlette.routing import Mount
 
 from app.accounts import api_tokens
 from app.config import ROOT_DIR, Settings
-from app.models import Membership, ReportJob, ReportJobStatus, RoundResult, User, UserRole
-from app.reports import jobs
+from app.models import (
+    JobFile,
+    Membership,
+    ReportJob,
+    ReportJobStatus,
+    RoundResult,
+    User,
+    UserRole,
+)
 from app.results import summaries
 from app.rubric.answers_file import assess_file, read_answers_file
 from app.rubric.output import to_data
@@ -231,21 +239,25 @@ def _stored_result_data() -> dict[str, Any]:
 
 def _finished_job(session: Session, settings: Settings, tenant: helpers.Tenant) -> int:
     assert tenant.org.id is not None
-    job = ReportJob(
-        organisation_id=tenant.org.id,
-        status=ReportJobStatus.done,
-        total=1,
-        done=1,
-        file_name=f"walk-{tenant.marker.lower()}-{tenant.org.id}.zip",
-    )
+    job = ReportJob(organisation_id=tenant.org.id, status=ReportJobStatus.done, total=1, done=1)
     session.add(job)
     session.flush()
     assert job.id is not None
-    assert job.file_name is not None
-    folder = jobs.jobs_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(folder / job.file_name, "w") as archive:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("team.pdf", b"%PDF-1.7 placeholder")
+    # a job's output is kept in the database (app.jobs), served by every instance
+    session.add(
+        JobFile(
+            job_id=job.id,
+            name=f"walk-{tenant.marker.lower()}-{tenant.org.id}.zip",
+            final=True,
+            media_type="application/zip",
+            size=len(buffer.getvalue()),
+            data=buffer.getvalue(),
+        )
+    )
+    session.flush()
     return job.id
 
 

@@ -14,8 +14,8 @@ survive unchanged. Two kinds of rows are referenced rather than owned:
   is one; otherwise the reference becomes empty, and a membership without its account, or
   whose role is not the account's role there, is skipped (the restore reports it).
 
-Report jobs (``report_job``) are left out too: a job's zip is a file on the server that made
-it, and a stored file name is served from disk, so none ever comes from a file.
+Report jobs (``report_job``, ``job_file``) are left out too: they are made again on demand,
+and what a job serves never comes from a file.
 
 Derived rows (dashboard summaries) are left out; the restore rebuilds them. The
 backup file holds hashes of resume and invitation links and the answers: treat it like the
@@ -70,13 +70,15 @@ ROOT: Final = "organisation"
 USERS: Final = "user_account"
 RUBRIC: Final = "rubric_file_version"
 # installation-wide tables: never part of an organisation's backup
-INSTALLATION: Final = frozenset({USERS, "user_session", "api_token", "audit_event", RUBRIC})
+INSTALLATION: Final = frozenset(
+    {USERS, "user_session", "api_token", "audit_event", RUBRIC, "scheduled_run"}
+)
 # derived from the rest, rebuilt when needed
 DERIVED: Final = frozenset({"result_summary", "result_dimension", "result_fact"})
-# owned by an organisation, but never backed up nor restored: a report job's zip is a file
-# on the server that made it, and its name must never come from a file (it is served)
+# owned by an organisation, but never backed up nor restored: a report job and its files
+# (app.jobs) are made again on demand, and what is served must never come from a file
 REPORT_JOBS: Final = "report_job"
-LEFT_OUT: Final = frozenset({REPORT_JOBS})
+LEFT_OUT: Final = frozenset({REPORT_JOBS, "job_file"})
 # e-mail addresses invited to a round and messages waiting to be sent: never written to a
 # backup (PRODUCT.md section 6; deleted when the round closes)
 NEVER_BACKED_UP: Final = frozenset({"invitation_address", "outgoing_mail"})

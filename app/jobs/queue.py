@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -74,10 +75,16 @@ class JobQueue:
     ) -> None:
         self.settings = settings
         self.huey = _storage(settings)
+        self.stopping = threading.Event()
 
         def run_job(job_id: int) -> None:
             runner.run_job(
-                engine=engine, settings=settings, job_id=job_id, handlers=handlers, role=role
+                engine=engine,
+                settings=settings,
+                job_id=job_id,
+                handlers=handlers,
+                role=role,
+                stopping=self.stopping,
             )
 
         def sweep_jobs() -> None:
@@ -132,6 +139,12 @@ class JobQueue:
         consumer = self.consumer(embedded=True)
         consumer.start()
         return consumer
+
+    def stop(self, consumer: Consumer) -> None:
+        """Stop consuming. A job under way ends its attempt without another write (before the
+        render pool closes under it), and the sweeper hands it to a worker that runs."""
+        self.stopping.set()
+        consumer.stop()
 
 
 class _EmbeddedConsumer(Consumer):  # type: ignore[misc]

@@ -39,7 +39,10 @@ FAILED = (
 
 
 class JobLostError(Exception):
-    """This worker's claim is gone (the job was handed to another worker, or failed)."""
+    """This worker's claim is gone (the job was handed to another worker, or failed), or
+    its process is stopping: the attempt ends without another write, and the sweeper hands
+    the job to a worker that runs (a render pool closing under it must not finish the job
+    with teams missing)."""
 
 
 class JobTimeLimitError(DomainError):
@@ -85,10 +88,11 @@ class JobRun:
     token: str
     deadline: datetime
     lost: threading.Event = field(default_factory=threading.Event)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def check(self) -> None:
-        """Stop here if the claim is gone or the job's time is up."""
-        if self.lost.is_set():
+        """Stop here if the claim is gone, the process is stopping, or the time is up."""
+        if self.lost.is_set() or self.stopping.is_set():
             raise JobLostError()
         if utcnow() > self.deadline:
             raise JobTimeLimitError(self.settings.job_seconds)
@@ -191,7 +195,14 @@ class JobRun:
 Handler = Callable[[JobRun], None]
 
 
-def claim(*, engine: Engine, settings: Settings, job_id: int, role: str) -> JobRun | None:
+def claim(
+    *,
+    engine: Engine,
+    settings: Settings,
+    job_id: int,
+    role: str,
+    stopping: threading.Event | None = None,
+) -> JobRun | None:
     """Take a queued job for this worker, or None (done, failed, or another worker has it)."""
     token = secrets.token_hex(16)
     now = utcnow()
@@ -226,7 +237,14 @@ def claim(*, engine: Engine, settings: Settings, job_id: int, role: str) -> JobR
             created_by_id=row.created_by_id,
         )
     deadline = started + timedelta(seconds=settings.job_seconds)
-    return JobRun(engine=engine, settings=settings, job=job, token=token, deadline=deadline)
+    return JobRun(
+        engine=engine,
+        settings=settings,
+        job=job,
+        token=token,
+        deadline=deadline,
+        stopping=stopping or threading.Event(),
+    )
 
 
 @contextmanager
@@ -259,10 +277,14 @@ def run_job(
     job_id: int,
     handlers: Mapping[str, Handler],
     role: str,
+    stopping: threading.Event | None = None,
 ) -> None:
     """Claim the job and run its kind's handler. Never raises: a failure is recorded on the
-    job with a message for people; a lost claim is left to the job's new worker."""
-    run = claim(engine=engine, settings=settings, job_id=job_id, role=role)
+    job with a message for people; a lost claim (or ``stopping`` set) is left to the next
+    worker."""
+    if stopping is not None and stopping.is_set():
+        return
+    run = claim(engine=engine, settings=settings, job_id=job_id, role=role, stopping=stopping)
     if run is None:
         return
     logger.info("job %s (%s): attempt %s", job_id, run.job.kind, run.job.attempts)
@@ -273,8 +295,11 @@ def run_job(
                 raise DomainError(f"No worker here makes jobs of kind {run.job.kind!r}.")
             handler(run)
         except JobLostError:
-            logger.warning("job %s: handed to another worker; this attempt stops", job_id)
+            logger.warning("job %s: this attempt stops; the sweeper hands the job on", job_id)
         except Exception as error:
+            if run.stopping.is_set():
+                logger.warning("job %s: stopped with the process; it will be resumed", job_id)
+                return
             if not isinstance(error, DomainError):
                 logger.exception("job %s failed", job_id)
             try:
