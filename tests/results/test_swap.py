@@ -7,9 +7,9 @@ the exports: ``shown`` is ``filtered`` of the engine's result under ``decide``'s
 for every other response r checks that at least k-1 other responses (none the viewer's own)
 exist whose answers can be swapped with r's without changing anything the viewer obtained.
 
-The instruments are the quick check's trajectory and collaboration questions, which every role
-answers (the questions asked of some roles only are a support set of their own; see the
-report of issue 17).
+The first test's instruments are the quick check's trajectory and collaboration questions,
+which every role answers; the second adds handoff and debt, whose questions are asked of some
+roles only (a support set of their own), and swaps answers to the questions both were asked.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import functools
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -124,3 +125,109 @@ def test_no_response_can_be_told_from_k_minus_one_others(scenario: Scenario) -> 
             == seen
         ]
         assert len(alike) >= scenario.k - 1, (scenario, r, alike)
+
+
+# ---------------------------------------------------------------- questions asked of some roles
+
+# Handoff and debt questions are asked of every role but product managers (and "other"): their
+# figures rest on a support set of their own (the roles asked). A swap exchanges two
+# responses' answers to the questions both were asked; the test then checks the same property.
+PARTIAL = RoundSettings(
+    stage="productionising",
+    kind="quick",
+    mode="team_survey",
+    instruments=("collaboration", "handoff", "debt"),
+)
+PARTIAL_ROLES = (*ROLES, "other")
+
+Answers = tuple[tuple[str, str], ...]  # (question id, answer as JSON), sorted
+
+
+@functools.cache
+def _partial_answers(role: str, level: str) -> Answers:
+    chosen = helpers.answers_for(PARTIAL, role, handoff=level, other=level)  # type: ignore[arg-type]
+    return tuple(sorted((qid, json.dumps(value)) for qid, value in chosen.items()))
+
+
+@functools.cache
+def obtained_partial(
+    roles: tuple[str, ...], answers: tuple[Answers, ...], k: int, viewer: int | None
+) -> str:
+    """What the viewer obtains of a closed round over questions asked of some roles only."""
+    catalog = helpers.catalog()
+    respondents = [
+        aggregate.Respondent(
+            id=f"r{index}",
+            role=role,  # type: ignore[arg-type]
+            answers={qid: parse_answer({"value": json.loads(value)}) for qid, value in given},
+        )
+        for index, (role, given) in enumerate(zip(roles, answers, strict=True))
+    ]
+    result = TeamResult.from_assessment(
+        catalog, assess(catalog, PARTIAL, respondents, results_min=k)
+    )
+    members = tuple(
+        Member(index, role_group(role), may_view=index == viewer)
+        for index, role in enumerate(roles)
+    )
+    verdict = decide(members, k=k, viewer=Viewer(own_response_id=viewer))
+    if not verdict.team or not result.visible:
+        return json.dumps({"submitted": len(roles), "hidden": True})
+    return json.dumps(filtered(result, verdict).to_data(), sort_keys=True)
+
+
+def _exchanged(answers: tuple[Answers, ...], a: int, b: int) -> tuple[Answers, ...]:
+    """``answers`` with responses a and b exchanging their answers to the questions both
+    were asked (each keeps the questions only they were asked)."""
+    first, second = dict(answers[a]), dict(answers[b])
+    common = first.keys() & second.keys()
+    changed = list(answers)
+    changed[a] = tuple(sorted({**first, **{q: second[q] for q in common}}.items()))
+    changed[b] = tuple(sorted({**second, **{q: first[q] for q in common}}.items()))
+    return tuple(changed)
+
+
+@st.composite
+def partial_rounds(draw: st.DrawFn) -> tuple[tuple[str, ...], tuple[Answers, ...], int, int | None]:
+    n = draw(st.integers(min_value=3, max_value=6))
+    roles = tuple(draw(st.lists(st.sampled_from(PARTIAL_ROLES), min_size=n, max_size=n)))
+    levels = draw(st.lists(st.sampled_from(LEVELS), min_size=n, max_size=n))
+    answers = tuple(
+        _partial_answers(role, level) for role, level in zip(roles, levels, strict=True)
+    )
+    viewer = draw(st.one_of(st.none(), st.integers(min_value=0, max_value=n - 1)))
+    return roles, answers, draw(st.sampled_from((2, 3))), viewer
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "open (issue 17): a handoff artifact's level range and certainty come from answers "
+        "that differ between role groups even when the overall level is not disputed, and "
+        "visibility.filtered narrows them only for a disputed overall level; e.g. two data "
+        "scientists and one ML engineer, k=2: swapping the engineer's answers with a data "
+        "scientist's changes handoff.process.range and .certain"
+    ),
+)
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(partial_rounds())
+def test_questions_asked_of_some_roles_single_out_no_one(
+    drawn: tuple[tuple[str, ...], tuple[Answers, ...], int, int | None],
+) -> None:
+    roles, answers, k, viewer = drawn
+    seen = obtained_partial(roles, answers, k, viewer)
+    if "submitted" in json.loads(seen):
+        return
+    others = [i for i in range(len(roles)) if i != viewer]
+    for r in others:
+        alike = [
+            s
+            for s in others
+            if s != r and obtained_partial(roles, _exchanged(answers, r, s), k, viewer) == seen
+        ]
+        assert len(alike) >= k - 1, (roles, answers, k, viewer, r, alike)
