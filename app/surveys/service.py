@@ -2,7 +2,8 @@
 
 The HTML pages (routes.py) and the JSON API (api.py) call these functions and nothing else, so a
 bad answer, a stale tab or a second submit is refused the same way everywhere. Services only
-``flush()``: the request's session dependency commits or rolls back.
+``flush()``: the request's session dependency commits or rolls back (one exception: the common
+answer save commits its single statement at once, see ``_save_if_unchanged``).
 
 No lost answers:
 - a save from the version it loaded is one ``UPDATE ... WHERE version = ?`` (the write lock
@@ -576,9 +577,10 @@ def _save_if_unchanged(
     """The common save in one statement: ``UPDATE ... WHERE version = <loaded version>``.
 
     Everything was worked out from the response as loaded, before any lock; when no other
-    save or submit came in since, this single UPDATE stores it, and the write lock is held
-    for that statement and the commit alone. None (nothing written) when the row moved on:
-    the caller then re-reads it under the lock and compares answer by answer.
+    save or submit came in since, this single UPDATE stores it and is committed at once, so
+    the write lock is held for that statement and the commit alone. None (nothing written)
+    when the row moved on: the caller then re-reads it under the lock and compares answer by
+    answer.
     """
     response = survey.response
     answers = dict(prepared.answers)
@@ -603,6 +605,11 @@ def _save_if_unchanged(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
+    # The save is this one statement: commit it now, so that the write lock (on SQLite every
+    # other writer waits for it) is not held while the response is built and the request's
+    # session dependency gets to its commit. The exception to "services only flush", for the
+    # survey's hottest write; the callers write nothing after a save.
+    session.commit()
     # the loaded object now matches the row; set as committed so no second UPDATE follows
     for name, value in (
         ("answers", answers),

@@ -8,7 +8,7 @@ writes into the same database. Afterwards: no request got a 5xx, every acknowled
 stored exactly, both organisations are complete and visible, and on SQLite no batch held the
 write lock longer than the documented budget (``db.WRITE_BATCH_BUDGET_S``).
 
-The short form (a 200-team seed without rounds, a 10-team restore) runs in ``make test``; the
+The short form (a 200-team seed without rounds, a 4-team restore) runs in ``make test``; the
 long form (200 teams with a scored round each) is marked ``slow``.
 """
 
@@ -146,7 +146,7 @@ def test_seed_and_restore_while_sixteen_respondents_save(
     fresh_database_url: str, make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     run_writers_while_saving(
-        fresh_database_url, make_settings, tmp_path, teams=200, rounds=0, restore_teams=10
+        fresh_database_url, make_settings, tmp_path, teams=200, rounds=0, restore_teams=4
     )
 
 
