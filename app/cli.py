@@ -27,6 +27,7 @@ from app.reports import jobs as report_jobs
 from app.reports import pdf as report_pdf
 from app.repository_check import cli as repository_check_cli
 from app.rubric.loader import RubricError
+from app.surveys import email_invitations
 
 app = typer.Typer(
     name="processlens",
@@ -186,6 +187,8 @@ def worker(
     job_queue = queue.JobQueue(
         settings=settings, engine=engine, handlers=report_jobs.handlers(catalog), role="worker"
     )
+    # e-mail (invitations, reminders) is sent by the same consumer
+    email_invitations.mail_queue(job_queue, engine=engine, role="worker")
     storage = "Redis" if settings.redis_url else f"SQLite ({queue.queue_file(settings)})"
     console.print(f"Job worker ready: queue on {storage}, {threads} at a time (Ctrl+C stops)")
     try:

@@ -210,10 +210,40 @@ class Settings(BaseSettings):
         description="Organisation reports of more teams than this are made by the job queue "
         "(202 and a progress page); smaller ones are answered at once.",
     )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server for e-mail (invitations, reminders, account links); unset: no "
+        "e-mail is sent (see mail_outbox).",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (port 587), tls (implicit TLS, port 465) or none (a relay on "
+        "the same host only).",
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP user name, if it needs one.")
+    smtp_password: SecretStr | None = Field(
+        default=None, description="SMTP password, from the environment only."
+    )
+    mail_from: str = Field(
+        default="ProcessLens <processlens@localhost>",
+        max_length=320,
+        description="The sender of every message, e.g. 'Team survey <survey@example.com>'.",
+    )
+    mail_outbox: bool = Field(
+        default=False,
+        description="Without an SMTP server, write messages to <data_dir>/outbox instead of "
+        "sending them (the demo; each file is labelled 'not sent').",
+    )
     questionnaire_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Extra folders of questionnaire files (JSON list or os.pathsep-separated).",
     )
+
+    @property
+    def mail_enabled(self) -> bool:
+        """E-mail is off unless an SMTP server (or the demo's outbox) is configured."""
+        return bool(self.smtp_host) or self.mail_outbox
 
     @field_validator("environment", mode="before")
     @classmethod

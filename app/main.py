@@ -37,7 +37,9 @@ from app.reports import pdf as report_pdf
 from app.reports import routes as report_routes
 from app.repository_check import routes as repository_routes
 from app.results import summaries
+from app.surveys import email_invitations
 from app.surveys import routes as survey_routes
+from app.workspace import email_routes as workspace_email_routes
 from app.workspace import routes as workspace_routes
 
 logger = logging.getLogger(__name__)
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.catalog = catalog
     app.state.job_queue = job_queue
+    app.state.mail_queue = email_invitations.mail_queue(job_queue, engine=engine, role="web")
     app.state.sessions = db.session_factory(engine)
     app.state.read_sessions = db.read_session_factory(engine)
     app.state.templates = templating.create_templates(settings)
@@ -115,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_routes.router)
     app.include_router(survey_routes.router)
     app.include_router(workspace_routes.router)
+    app.include_router(workspace_email_routes.router)
     app.include_router(dashboard_routes.router)
     app.include_router(report_routes.router)
     app.include_router(repository_routes.router)

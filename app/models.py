@@ -736,3 +736,74 @@ class ResultFact(SQLModel, table=True):
     value: float | None = Field(default=None)
     # respondents behind the fact where that decides whether it may be shown (levels)
     respondents: int = Field(default=0)
+
+
+# ---------------------------------------------------------------- e-mail
+
+
+class MailStatus(StrEnum):
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    refused = "refused"  # the SMTP server refused it at sending time: never retried
+    failed = "failed"  # could not be handed over after every retry
+
+
+class OutgoingMail(SQLModel, table=True):
+    """One message to send. ``idempotency_key`` (UNIQUE) queues a message once however often
+    it is asked for, and the claim (queued -> sending) lets one worker send it once. Once sent,
+    the recipient and the text (which hold personal links) are blanked; a round's rows are
+    deleted when it closes (app.surveys.email_invitations)."""
+
+    __tablename__: ClassVar[str] = "outgoing_mail"
+    __table_args__ = (one_of("status", MailStatus),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    round_id: int | None = Field(
+        default=None, foreign_key="assessment_round.id", ondelete="CASCADE", index=True
+    )
+    purpose: str = Field(max_length=30)
+    recipient: str = Field(max_length=320)
+    message: str = Field(sa_type=Text)
+    status: str = Field(default=MailStatus.queued, max_length=20, index=True)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_error: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class InvitationAddress(SQLModel, table=True):
+    """The one join of an address to a response: an address invited by e-mail, its role, the
+    hash of its personal resume token and whether it has submitted (for reminders). Never
+    shown to anyone, never in a backup, deleted when the round closes."""
+
+    __tablename__: ClassVar[str] = "invitation_address"
+    __table_args__ = (
+        one_of("role", RespondentRole),
+        Index(None, "round_id", "address", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="assessment_round.id", ondelete="CASCADE")
+    address: str = Field(max_length=320)
+    role: Role = Field(sa_type=String(30))
+    token_hash: str = Field(max_length=128, unique=True)
+    submitted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    reminders: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class RoundMailing(SQLModel, table=True):
+    """A round's e-mail totals and reminder schedule: counts only, never who."""
+
+    __tablename__: ClassVar[str] = "round_mailing"
+
+    round_id: int = Field(foreign_key="assessment_round.id", ondelete="CASCADE", primary_key=True)
+    reminder_every_days: int | None = Field(default=None)
+    next_reminder_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    invitations_sent: int = Field(default=0)
+    invitations_refused: int = Field(default=0)
+    reminders_sent: int = Field(default=0)
+    reminders_refused: int = Field(default=0)

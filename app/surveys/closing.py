@@ -3,7 +3,8 @@
 A round closes when its lead closes it or when its closing date passes. Closing by date has no
 event of its own: the first page that reads the round afterwards (the lead's pages, the API, a
 respondent's pages) closes it, and publishes its result: a team survey's only when at least
-its threshold of responses is in (fewer publishes nothing). Both ways go through ``close``.
+its threshold of responses is in (fewer publishes nothing). Both ways go through ``close``,
+which also deletes the addresses invited by e-mail (``email_invitations.forget_round``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from app.models import (
 )
 from app.results import visibility
 from app.results.service import store_round_result
+from app.surveys import email_invitations
 
 
 def submitted_count(*, session: Session, round_id: int) -> int:
@@ -43,6 +45,8 @@ def close(
     assessment_round.closed_at = at or db.utcnow()
     session.add(assessment_round)
     session.flush()
+    # the addresses invited by e-mail and their messages go at close, whoever closes it
+    email_invitations.forget_round(session=session, round_id=assessment_round.id or 0)
     submitted = submitted_count(session=session, round_id=assessment_round.id or 0)
     needed = 1 if assessment_round.mode == RoundMode.solo else assessment_round.results_min
     if submitted >= needed:

@@ -30,7 +30,7 @@ from app.rubric.answers import Kind, Mode, RoundSettings
 from app.rubric.labels import KIND_LABELS, MODE_LABELS, humanise
 from app.rubric.loader import Catalog
 from app.rubric.schema import ROLES, Role
-from app.surveys import invitations
+from app.surveys import email_invitations, invitations
 from app.surveys.pages import STAGES, minutes_for
 from app.surveys.service import round_closed, survey_plan
 from app.workspace import rounds
@@ -313,6 +313,23 @@ class NewLink:
     expires: str
 
 
+# what the e-mail forms report (totals only: the page never says who)
+MAIL_NOTICES: Final = {
+    "emailed": "The invitations are being sent. Each address gets its own link.",
+    "reminded": "Reminders are being sent to those invited who have not submitted.",
+    "reminder_schedule": "Saved how often reminders are sent.",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class EmailForm:
+    """The invitation-by-e-mail form: totals, and what was typed when a list was refused."""
+
+    summary: email_invitations.MailingSummary
+    roles: tuple[Option, ...]
+    typed: Mapping[str, str]
+
+
 @dataclasses.dataclass(frozen=True)
 class RoundPage:
     """Context of templates/workspace/round.html."""
@@ -352,6 +369,7 @@ class RoundPage:
     max_date: str
     notice: str | None
     error: str | None
+    email: EmailForm
 
 
 def reminder_text(*, team: Team, assessment_round: AssessmentRound, minutes: int) -> str:
@@ -400,6 +418,7 @@ def _last_day(assessment_round: AssessmentRound, today: date) -> date:
     return today + timedelta(days=rounds.DEFAULT_SURVEY_DAYS)
 
 
+# long: one flat, typed context for the whole page, built in one place
 def round_page(
     *,
     session: Session,
@@ -411,6 +430,7 @@ def round_page(
     new_links: Mapping[str, invitations.IssuedInvitation] | None = None,
     notice: str | None = None,
     error: str | None = None,
+    typed_addresses: Mapping[str, str] | None = None,
 ) -> RoundPage:
     assert team.id is not None
     assert assessment_round.id is not None
@@ -477,6 +497,13 @@ def round_page(
         closes_on=closes_on.isoformat(),
         min_date=today.isoformat(),
         max_date=(today + timedelta(days=rounds.MAX_ROUND_DAYS)).isoformat(),
-        notice=NOTICES.get(notice or ""),
+        notice=NOTICES.get(notice or "") or MAIL_NOTICES.get(notice or ""),
         error=error,
+        email=EmailForm(
+            summary=email_invitations.summary(
+                session=session, settings=settings, round_id=assessment_round.id
+            ),
+            roles=tuple(Option(role, role_label(role), "", False) for role in ROLES),
+            typed=typed_addresses or {},
+        ),
     )

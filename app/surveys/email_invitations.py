@@ -1,0 +1,396 @@
+"""Inviting respondents by e-mail, reminding those who have not submitted, and forgetting
+every address when the round closes (PRODUCT.md section 6).
+
+Each address gets a personal resume link: a respondent of the chosen role is started for it
+(``invitations.start_respondent``) and the address is kept in ``invitation_address`` with the
+role, the hash of the link's token and whether it has submitted. That row is the one join of
+an address to a response: no page, API, export, log or audit event ever shows it, a backup
+skips it, and closing the round deletes it with every queued message and outbox file.
+
+A reminder carries a new personal link (the address row holds only a hash, so the old link
+cannot be sent again); the earlier link stops working and the answers stay with the new one.
+The lead sees totals only: invited, sent, reminders sent, could not be delivered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy import Engine, delete, func
+from sqlmodel import Session, col, select
+
+from app.accounts import audit
+from app.accounts.audit import Actor
+from app.accounts.tokens import generate_token, hash_token
+from app.config import Settings
+from app.db import utcnow
+from app.errors import DomainError, InvalidInputError
+from app.jobs import queue
+from app.mail import messages, outgoing, transport
+from app.models import (
+    AssessmentRound,
+    InvitationAddress,
+    Organisation,
+    OutgoingMail,
+    Respondent,
+    Response,
+    ResponseStatus,
+    RoundMailing,
+    RoundMode,
+    RoundStatus,
+    Team,
+)
+from app.rubric.labels import ROLE_LABELS
+from app.surveys import invitations
+from app.surveys.service import round_closed
+
+MAX_ADDRESSES: Final = 500
+MAX_REMINDER_EVERY_DAYS: Final = 30
+# deliberately plain: one @, no spaces, a dot in the domain; the SMTP server has the last word
+ADDRESS: Final = re.compile(r"[^@\s<>,;\"()\[\]\\]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+SEPARATORS: Final = re.compile(r"[\s,;]+")
+
+
+class MailOffError(DomainError):
+    status_code = 409
+    title = "E-mail is not set up"
+    default_message = (
+        "This installation sends no e-mail. Copy the round's invitation links instead, or ask "
+        "your administrator to configure an SMTP server (PROCESSLENS_SMTP_HOST)."
+    )
+
+
+@dataclass(frozen=True)
+class Invited:
+    """What a lead learns from inviting: counts, and the ids of the messages to send."""
+
+    queued: int
+    already_invited: int
+    mail_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Reminded:
+    queued: int
+    mail_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MailingSummary:
+    """What the round page shows: totals, never who."""
+
+    enabled: bool
+    invited: int
+    invitations_sent: int
+    invitations_refused: int
+    reminders_sent: int
+    reminders_refused: int
+    reminder_every_days: int | None
+    next_reminder_at: datetime | None
+
+
+def _record(
+    session: Session,
+    actor: Actor | None,
+    assessment_round: AssessmentRound,
+    action: str,
+    **counts: int | None,
+) -> None:
+    """An audit event with counts only: never an address, a link or who has submitted."""
+    team = session.get(Team, assessment_round.team_id)
+    audit.record(
+        session=session,
+        actor=actor,
+        action=action,
+        target_type="round",
+        target_id=assessment_round.id,
+        organisation_id=team.organisation_id if team else None,
+        details=counts,
+    )
+
+
+def parse_addresses(text: str) -> list[str]:
+    """The addresses in ``text`` (one per line, or separated by commas), lower-cased, each
+    once. Any that is not an address refuses the whole list, naming it."""
+    found: list[str] = []
+    bad: list[str] = []
+    for part in SEPARATORS.split(text.strip()):
+        if not part:
+            continue
+        if len(part) > 254 or not ADDRESS.fullmatch(part):
+            bad.append(part[:60])
+        elif part.lower() not in found:
+            found.append(part.lower())
+    if bad:
+        shown = ", ".join(repr(item) for item in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise InvalidInputError(
+            f"Not an e-mail address: {shown}{more}. Nothing was sent; correct the list and "
+            "send again."
+        )
+    if len(found) > MAX_ADDRESSES:
+        raise InvalidInputError(f"At most {MAX_ADDRESSES} addresses at a time.")
+    return found
+
+
+def _look(
+    session: Session, settings: Settings, assessment_round: AssessmentRound
+) -> tuple[messages.MailBranding, str]:
+    team = session.get(Team, assessment_round.team_id)
+    organisation = session.get(Organisation, team.organisation_id) if team else None
+    return messages.branding(settings, organisation), team.name if team else "your team"
+
+
+def invite(
+    *,
+    session: Session,
+    settings: Settings,
+    assessment_round: AssessmentRound,
+    addresses_by_role: Mapping[str, Iterable[str]],
+    actor: Actor | None = None,
+) -> Invited:
+    """Start a respondent for each new address and queue its invitation; an address already
+    invited to this round is left alone (it has its link)."""
+    if not settings.mail_enabled:
+        raise MailOffError()
+    if round_closed(assessment_round) or assessment_round.status == RoundStatus.closed:
+        raise InvalidInputError("This round has closed; it takes no new invitations.")
+    if assessment_round.mode == RoundMode.solo:
+        raise InvalidInputError("A solo round is answered by its lead alone: nobody to invite.")
+    assert assessment_round.id is not None
+    look, team_name = _look(session, settings, assessment_round)
+    known = set(
+        session.exec(
+            select(InvitationAddress.address).where(
+                InvitationAddress.round_id == assessment_round.id
+            )
+        ).all()
+    )
+    mail_ids: list[int] = []
+    skipped = 0
+    for role, addresses in addresses_by_role.items():
+        for address in addresses:
+            if address in known:
+                skipped += 1
+                continue
+            known.add(address)
+            started = invitations.start_respondent(
+                session=session, settings=settings, assessment_round=assessment_round, role=role
+            )
+            row = InvitationAddress(
+                round_id=assessment_round.id,
+                address=address,
+                role=started.respondent.role,
+                token_hash=started.respondent.resume_token_hash,
+            )
+            session.add(row)
+            session.flush()
+            message = messages.compose(
+                settings=settings,
+                recipient=address,
+                template="invitation",
+                subject=f"{team_name}: your invitation to the team survey",
+                context={
+                    "team": team_name,
+                    "link": started.url(settings),
+                    "role": ROLE_LABELS.get(role, role),
+                    "closes_at": assessment_round.closes_at,
+                },
+                look=look,
+            )
+            queued = outgoing.queue_message(
+                session=session,
+                key=f"invitation:{row.id}",
+                purpose="invitation",
+                message=message,
+                round_id=assessment_round.id,
+            )
+            if queued is not None and queued.id is not None:
+                mail_ids.append(queued.id)
+    _record(session, actor, assessment_round, "invitation.emailed", queued=len(mail_ids))
+    return Invited(queued=len(mail_ids), already_invited=skipped, mail_ids=tuple(mail_ids))
+
+
+def _mark_submitted(session: Session, round_id: int) -> None:
+    """Record which invited addresses have submitted (the reminders' one use of the join)."""
+    submitted_hashes = (
+        select(Respondent.resume_token_hash)
+        .join(Response, col(Response.respondent_id) == col(Respondent.id))
+        .where(Respondent.round_id == round_id, Response.status == ResponseStatus.submitted)
+    )
+    rows = session.exec(
+        select(InvitationAddress).where(
+            InvitationAddress.round_id == round_id,
+            ~col(InvitationAddress.submitted),
+            col(InvitationAddress.token_hash).in_(submitted_hashes),
+        )
+    ).all()
+    for row in rows:
+        row.submitted = True
+        session.add(row)
+    session.flush()
+
+
+def remind(
+    *,
+    session: Session,
+    settings: Settings,
+    assessment_round: AssessmentRound,
+    actor: Actor | None = None,
+) -> Reminded:
+    """Queue a reminder, with a new personal link, to every invited address that has not
+    submitted; at most one per address per day however often this runs."""
+    if not settings.mail_enabled:
+        raise MailOffError()
+    if round_closed(assessment_round) or assessment_round.status != RoundStatus.open:
+        raise InvalidInputError("Only an open round's invitees can be reminded.")
+    assert assessment_round.id is not None
+    _mark_submitted(session, assessment_round.id)
+    look, team_name = _look(session, settings, assessment_round)
+    day = utcnow().date().isoformat()
+    waiting = session.exec(
+        select(InvitationAddress).where(
+            InvitationAddress.round_id == assessment_round.id, ~col(InvitationAddress.submitted)
+        )
+    ).all()
+    mail_ids: list[int] = []
+    for row in waiting:
+        key = f"reminder:{row.id}:{day}"
+        if session.exec(select(OutgoingMail.id).where(OutgoingMail.idempotency_key == key)).first():
+            continue
+        respondent = session.exec(
+            select(Respondent).where(Respondent.resume_token_hash == row.token_hash)
+        ).first()
+        if respondent is None:  # erased on request: nobody to remind
+            continue
+        token = generate_token()
+        respondent.resume_token_hash = row.token_hash = hash_token(
+            settings, token, purpose="resume"
+        )
+        row.reminders += 1
+        session.add_all([respondent, row])
+        session.flush()
+        message = messages.compose(
+            settings=settings,
+            recipient=row.address,
+            template="reminder",
+            subject=f"{team_name}: a reminder about the team survey",
+            context={
+                "team": team_name,
+                "link": invitations.absolute_url(settings, f"/r/{token}"),
+                "closes_at": assessment_round.closes_at,
+            },
+            look=look,
+            unsubscribe=invitations.absolute_url(settings, f"/r/{token}/unsubscribe"),
+        )
+        queued = outgoing.queue_message(
+            session=session, key=key, purpose="reminder", message=message, round_id=row.round_id
+        )
+        if queued is not None and queued.id is not None:
+            mail_ids.append(queued.id)
+    _record(session, actor, assessment_round, "invitation.reminded", queued=len(mail_ids))
+    return Reminded(queued=len(mail_ids), mail_ids=tuple(mail_ids))
+
+
+def set_reminder_schedule(
+    *,
+    session: Session,
+    assessment_round: AssessmentRound,
+    every_days: int | None,
+    actor: Actor | None = None,
+) -> None:
+    """Remind every ``every_days`` days from now (None: no scheduled reminders)."""
+    if every_days is not None and not 1 <= every_days <= MAX_REMINDER_EVERY_DAYS:
+        raise InvalidInputError(f"Reminders can be sent every 1 to {MAX_REMINDER_EVERY_DAYS} days.")
+    assert assessment_round.id is not None
+    tally = session.get(RoundMailing, assessment_round.id) or RoundMailing(
+        round_id=assessment_round.id
+    )
+    tally.reminder_every_days = every_days
+    tally.next_reminder_at = utcnow() + timedelta(days=every_days) if every_days else None
+    session.add(tally)
+    session.flush()
+    _record(session, actor, assessment_round, "invitation.reminder_schedule", every_days=every_days)
+
+
+def send_due_reminders(
+    *, engine: Engine, settings: Settings, enqueue: Callable[[int], None]
+) -> int:
+    """The scheduled reminders that are due, each round in a transaction of its own."""
+    if not settings.mail_enabled:
+        return 0
+    with Session(engine) as session:
+        due = session.exec(
+            select(RoundMailing.round_id).where(
+                col(RoundMailing.next_reminder_at).is_not(None),
+                col(RoundMailing.next_reminder_at) <= utcnow(),
+            )
+        ).all()
+    sent = 0
+    for round_id in due:
+        with Session(engine) as session:
+            tally = session.get(RoundMailing, round_id)
+            assessment_round = session.get(AssessmentRound, round_id)
+            if tally is None or assessment_round is None or tally.reminder_every_days is None:
+                continue
+            tally.next_reminder_at = utcnow() + timedelta(days=tally.reminder_every_days)
+            session.add(tally)
+            if assessment_round.status == RoundStatus.open and not round_closed(assessment_round):
+                reminded = remind(
+                    session=session, settings=settings, assessment_round=assessment_round
+                )
+            else:
+                reminded = Reminded(queued=0, mail_ids=())
+            session.commit()
+        for mail_id in reminded.mail_ids:
+            enqueue(mail_id)
+        sent += reminded.queued
+    return sent
+
+
+def forget_round(*, session: Session, round_id: int) -> None:
+    """At close: every invited address and every queued or sent message of the round go,
+    and the outbox files this process wrote for it (the periodic task removes the rest)."""
+    session.exec(delete(InvitationAddress).where(col(InvitationAddress.round_id) == round_id))
+    session.exec(delete(OutgoingMail).where(col(OutgoingMail.round_id) == round_id))
+    tally = session.get(RoundMailing, round_id)
+    if tally is not None:
+        tally.reminder_every_days = tally.next_reminder_at = None
+        session.add(tally)
+    session.flush()
+    transport.forget_files(outgoing.round_prefix(round_id))
+
+
+def summary(*, session: Session, settings: Settings, round_id: int) -> MailingSummary:
+    tally = session.get(RoundMailing, round_id) or RoundMailing(round_id=round_id)
+    invited = session.exec(
+        select(func.count())
+        .select_from(InvitationAddress)
+        .where(InvitationAddress.round_id == round_id)
+    ).one()
+    return MailingSummary(
+        enabled=settings.mail_enabled,
+        invited=invited,
+        invitations_sent=tally.invitations_sent,
+        invitations_refused=tally.invitations_refused,
+        reminders_sent=tally.reminders_sent,
+        reminders_refused=tally.reminders_refused,
+        reminder_every_days=tally.reminder_every_days,
+        next_reminder_at=tally.next_reminder_at,
+    )
+
+
+def mail_queue(job_queue: queue.JobQueue, *, engine: Engine, role: str) -> outgoing.MailQueue:
+    """This process's mail tasks on its job queue, with the scheduled reminders."""
+    settings = job_queue.settings
+
+    def reminders(enqueue: Callable[[int], None]) -> None:
+        send_due_reminders(engine=engine, settings=settings, enqueue=enqueue)
+
+    return outgoing.MailQueue(
+        huey=job_queue.huey, engine=engine, settings=settings, scheduled=[reminders], ran_by=role
+    )
