@@ -126,7 +126,7 @@ def installation(
             server.wait_ready()
         yield Installation(settings, seeded, email, servers[0], servers[1], worker, tmp)
     finally:
-        worker.stop()
+        worker.kill()  # nothing of its to keep: quicker than a polite stop
         for server in servers:
             server.stop()
 
@@ -311,9 +311,9 @@ def test_a_scheduled_task_runs_once_per_period_however_many_workers_run(
     extra.start()
     try:
         since = time.time()
-        time.sleep(6)
+        time.sleep(4)
     finally:
-        extra.stop()
+        extra.kill()
     until = time.time()
     period = int(QUICK_JOBS["PROCESSLENS_JOB_SWEEP_SECONDS"])
     engine = db.create_db_engine(installation.settings)
@@ -329,7 +329,7 @@ def test_a_scheduled_task_runs_once_per_period_however_many_workers_run(
     finally:
         engine.dispose()
     slots = [run.slot for run in runs]
-    assert len(slots) >= 3, slots
+    assert len(slots) >= 2, slots
     assert len(slots) == len(set(slots))
     logs = installation.worker.log_text() + extra.log_text()
     ran = re.findall(r"scheduled task sweep-jobs ran here \(([^)]+)\)", logs)
