@@ -425,12 +425,13 @@ def _write(
     created: dict[str, User] = {}
     links: list[PasswordLink] = []
     for action in actions:
-        unit_id = units[action.unit].id if action.unit else None
         if action.kind == "unit":
             units[action.unit] = organisations.create_unit(
                 session=session, organisation=organisation, name=action.unit, actor=actor
             )
-        elif action.kind == "team":
+            continue
+        unit_id = units[action.unit].id if action.unit else None
+        if action.kind == "team":
             teams[action.team] = organisations.create_team(
                 session=session,
                 principal=principal,

@@ -3,6 +3,7 @@ by ``install`` (called once by app.main.create_app).
 
 - app.api.accounts: who am I, organisations and teams I may see, branding, my tokens
 - app.api.organisations: setting organisations up (organisations, units, teams, assignments)
+- app.api.setup: bulk set-up (CSV import, preview and export) and many rounds at once
 - app.api.surveys: a respondent's survey (``/api/survey/...``; the resume token is the key)
 - app.api.workspace: rounds, invitation links, results, targets and adopted practices
 - app.api.dashboards: the dashboard's tables and the analysis exports
@@ -31,6 +32,7 @@ from app.api import (
     organisations,
     reports,
     repository,
+    setup,
     surveys,
     workspace,
 )
@@ -45,6 +47,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     repository.router,
     accounts.router,
     organisations.router,
+    setup.router,
     workspace.router,
     docs.router,
 )

@@ -28,6 +28,7 @@ from app.accounts.dependencies import (
     settings_of,
 )
 from app.catalog_store import CatalogDep
+from app.config import Settings
 from app.db import ReadSessionDep, RequestSessionDep, SessionDep
 from app.errors import NotFoundError
 from app.models import AssessmentRound, Organisation, Team
@@ -274,6 +275,27 @@ def list_rounds(
     return [_round_out(session, item) for item in found]
 
 
+def round_request(
+    body: RoundIn, *, settings: Settings, catalog: Catalog, organisation: Organisation
+) -> rounds.RoundRequest:
+    """The API's round settings with the organisation's defaults filled in (one round, or the
+    same for many: app.api.setup)."""
+    available = tuple(catalog_store.round_instruments(catalog, organisation))
+    return rounds.RoundRequest(
+        mode=body.mode,
+        kind=body.kind,
+        stage=body.stage,
+        instruments=tuple(body.instruments) if body.instruments is not None else available,
+        title=body.title,
+        results_min=body.results_min
+        if body.results_min is not None
+        else rounds.results_threshold(settings, organisation),
+        closes_on=body.closes_on,
+        respondents_see_results=body.respondents_see_results,
+        roles=tuple(body.roles) if body.roles is not None else rounds.DEFAULT_ROLES,
+    )
+
+
 REPEATED: dict[int | str, dict[str, Any]] = {
     200: {
         "model": CreatedRoundOut,
@@ -311,26 +333,13 @@ def create_round(
     per role (shown only here); a solo round with the address where the lead answers it."""
     team, organisation = scope.team, scope.organisation
     settings = settings_of(request)
-    available = tuple(catalog_store.round_instruments(catalog, organisation))
     started = services.create_round(
         session=session,
         settings=settings,
         catalog=catalog,
         team=team,
         organisation=organisation,
-        request=rounds.RoundRequest(
-            mode=body.mode,
-            kind=body.kind,
-            stage=body.stage,
-            instruments=tuple(body.instruments) if body.instruments is not None else available,
-            title=body.title,
-            results_min=body.results_min
-            if body.results_min is not None
-            else rounds.results_threshold(settings, organisation),
-            closes_on=body.closes_on,
-            respondents_see_results=body.respondents_see_results,
-            roles=tuple(body.roles) if body.roles is not None else rounds.DEFAULT_ROLES,
-        ),
+        request=round_request(body, settings=settings, catalog=catalog, organisation=organisation),
         actor=actor,
         idempotency_key=idempotency_key,
     )
