@@ -52,7 +52,9 @@ from app.models import (
     RoundResult,
     RoundStatus,
 )
+from app.results import model
 from app.results.model import TeamResult, parse_stored
+from app.rubric import categorical
 from app.rubric.schema import ROLE_GROUPS
 
 ROLE_GROUP_MIN = 3  # role-group figures always need at least this many responses
@@ -178,13 +180,12 @@ def filtered(result: TeamResult, shown: Shown) -> TeamResult:
             update["high"] = spread.consensus
         answers[qid] = spread.model_copy(update=update) if update else spread
     update_result: dict[str, object] = {}
-    # level ranges and alternative outcomes rest on disputed answers: their bottom is kept
+    # level ranges (and the certainty they take away) rest on answers that differ between
+    # role groups, for an artifact even when the overall level is not disputed: every level
+    # reads as its bottom, as certain as its own gates make it
     handoff = result.handoff
-    if handoff is not None and getattr(handoff, "disputed", False):
-        artifacts = {key: _single_level(artifact) for key, artifact in handoff.artifacts.items()}
-        update_result["handoff"] = _single_level(handoff).model_copy(
-            update={"artifacts": artifacts, "disputed": False, "label": f"level {handoff.level}"}
-        )
+    if handoff is not None:
+        update_result["handoff"] = _consensus_handoff(handoff)
     classifications = {
         key: item.model_copy(update={"disputed": False, "alternative": None})
         if getattr(item, "disputed", False)
@@ -206,6 +207,40 @@ def filtered(result: TeamResult, shown: Shown) -> TeamResult:
                 *(w for w in result.warnings if not w.startswith(DISPUTED_WARNING)),
                 note,
             ),
+        }
+    )
+
+
+def _consensus_part(part: model.Artifact) -> model.Artifact:
+    """An artifact's level without the range a disputed answer gave it: its bottom, certain
+    as its gates at the next level make it (the engine's rule, ``categorical``)."""
+    applying = [gate for gate in part.gates if gate.status not in categorical.LEFT_OUT]
+    certain = (
+        part.not_expected
+        or part.next_level is None
+        or not any(gate.status == "unknown" for gate in applying)
+        or any(gate.status == "missing" for gate in applying)
+    )
+    return part.model_copy(
+        update={
+            "range": None if part.range is None else (part.level, part.level),
+            "certain": certain,
+        }
+    )
+
+
+def _consensus_handoff(handoff: model.Handoff) -> model.Handoff:
+    artifacts = {key: _consensus_part(artifact) for key, artifact in handoff.artifacts.items()}
+    process = None if handoff.process is None else _consensus_part(handoff.process)
+    parts = [*artifacts.values(), *([process] if process is not None else [])]
+    return handoff.model_copy(
+        update={
+            "artifacts": artifacts,
+            "process": process,
+            "range": None if handoff.range is None else (handoff.level, handoff.level),
+            "certain": any(p.level == handoff.level and p.certain for p in parts),
+            "disputed": False,
+            "label": f"level {handoff.level}" if handoff.disputed else handoff.label,
         }
     )
 

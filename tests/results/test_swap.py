@@ -19,7 +19,6 @@ import functools
 import json
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -199,16 +198,6 @@ def partial_rounds(draw: st.DrawFn) -> tuple[tuple[str, ...], tuple[Answers, ...
     return roles, answers, draw(st.sampled_from((2, 3))), viewer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open (issue 17): a handoff artifact's level range and certainty come from answers "
-        "that differ between role groups even when the overall level is not disputed, and "
-        "visibility.filtered narrows them only for a disputed overall level; e.g. two data "
-        "scientists and one ML engineer, k=2: swapping the engineer's answers with a data "
-        "scientist's changes handoff.process.range and .certain"
-    ),
-)
 @settings(
     max_examples=40,
     deadline=None,
