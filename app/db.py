@@ -191,7 +191,10 @@ def create_db_engine(
             parsed,
             # connections move between the threads of FastAPI's pool, one at a time
             connect_args={"check_same_thread": False},
-            pool_size=settings.db_pool_size,
+            # a SQLite connection is only a file handle: keep as many as a busy worker uses
+            # (an overflow connection is opened, set up with its PRAGMAs and closed again for
+            # every request past the pool, which showed in the answer save's profile)
+            pool_size=settings.db_pool_size + settings.db_max_overflow,
             max_overflow=settings.db_max_overflow,
         )
         _configure_sqlite(engine, foreign_keys=not for_migrations)
