@@ -18,18 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
-from huey.consumer import Consumer
+from huey.consumer import Consumer, Scheduler
 from sqlalchemy import Engine, make_url
 
 from app.config import Settings
 from app.jobs import runner, sweeper
 
 logger = logging.getLogger(__name__)
-# Huey logs every task and every periodic enqueue at INFO (a line a second per process with a
-# short sweep period); the consumer's start and stop lines stay, and our own lines say more
+# Huey logs every task at INFO; the consumer's start and stop lines stay, and our own lines
+# (a job's attempts, the sweeper's runs) say more
 logging.getLogger("huey").setLevel(logging.WARNING)
 logging.getLogger("huey.consumer").setLevel(logging.INFO)
-logging.getLogger("huey.consumer.Scheduler").setLevel(logging.WARNING)
 
 QUEUE_FILE = "queue.db"
 
@@ -90,15 +89,17 @@ class JobQueue:
         def sweep_jobs() -> None:
             period = settings.job_sweep_seconds
             who = runner.worker_name(role)
-            if sweeper.claim_slot(
-                engine=engine, task=sweeper.SWEEP, period_seconds=period, ran_by=who
-            ):
-                logger.info("scheduled task %s ran here (%s)", sweeper.SWEEP, who)
-                sweeper.sweep(engine=engine, settings=settings, enqueue=self.enqueue)
+            try:
+                if sweeper.claim_slot(
+                    engine=engine, task=sweeper.SWEEP, period_seconds=period, ran_by=who
+                ):
+                    logger.info("scheduled task %s ran here (%s)", sweeper.SWEEP, who)
+                    sweeper.sweep(engine=engine, settings=settings, enqueue=self.enqueue)
+            except Exception:  # a busy or unreachable database: the next period tries again
+                logger.exception("scheduled task %s failed", sweeper.SWEEP)
 
         self._run_job = self.huey.task(name="run_job")(run_job)
-        # every scheduler tick that is due enqueues it; scheduled_run lets one run per period
-        self.huey.periodic_task(lambda _when: True, name=sweeper.SWEEP)(sweep_jobs)
+        self._sweep_jobs = sweep_jobs
 
     def enqueue(self, job_id: int) -> None:
         """Send "run job N" (after the job's row is committed). If the queue cannot be
@@ -109,18 +110,28 @@ class JobQueue:
             logger.exception("job %s: could not be queued; the sweeper will try again", job_id)
 
     def consumer(self, *, workers: int = 1, embedded: bool = False) -> Consumer:
-        """A Huey consumer whose scheduler enqueues the sweep every ``job_sweep_seconds``
-        (an embedded one first after a period, a worker's at once)."""
+        """A Huey consumer whose scheduler runs the sweep every ``job_sweep_seconds`` (an
+        embedded one first after a period, a worker's at once)."""
         period = float(self.settings.job_sweep_seconds)
         first_after = period if embedded else 0.0
-        base = _EmbeddedConsumer if embedded else Consumer
+        sweep_jobs = self._sweep_jobs
 
-        class _Consumer(base):  # type: ignore[misc,valid-type]
-            def _create_scheduler(self) -> Any:
-                scheduler = super()._create_scheduler()
-                scheduler.periodic_task_seconds = period
-                scheduler._next_periodic = time.monotonic() + first_after
-                return scheduler
+        class _Scheduler(Scheduler):  # type: ignore[misc]
+            """Huey's scheduler, whose periodic step is the sweep itself: run on the
+            scheduler's thread rather than queued, it never waits behind a long job (nor
+            piles up in the queue while every worker thread is busy)."""
+
+            periodic_task_seconds = period
+
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self._next_periodic = time.monotonic() + first_after
+
+            def enqueue_periodic_tasks(self, now: Any) -> None:
+                sweep_jobs()
+
+        class _Consumer(_EmbeddedConsumer if embedded else Consumer):  # type: ignore[misc]
+            scheduler_class = _Scheduler
 
         return _Consumer(
             self.huey,

@@ -1,8 +1,9 @@
 """The sweeper: a periodic task that hands abandoned jobs to another worker, run once per
 period however many processes schedule it.
 
-Every consumer's scheduler enqueues the sweep; the first process to insert the period's
-``scheduled_run`` row (its primary key is task and slot) runs it and the others skip.
+Every consumer's scheduler runs the sweep each period (on its own thread, never queued behind
+a job); the first process to insert the period's ``scheduled_run`` row (its primary key is
+task and slot) runs it and the others skip.
 """
 
 from __future__ import annotations
