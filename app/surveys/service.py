@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Final
 
-from sqlalchemy import update
+from sqlalchemy import false, update
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -40,12 +40,14 @@ from app.db import utcnow
 from app.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
 from app.models import (
     AssessmentRound,
+    Organisation,
     Respondent,
     RespondentRole,
     Response,
     ResponseStatus,
     RoundMode,
     RoundStatus,
+    Team,
 )
 from app.results.service import round_settings, store_round_result
 from app.rubric.answers import (
@@ -336,12 +338,18 @@ def load_survey(*, session: Session, settings: Settings, resume_token: str) -> S
     """The survey behind a resume link, or ResumeLinkUnavailableError (404, neutral)."""
     if not resume_token or len(resume_token) > 200:
         raise ResumeLinkUnavailableError()
-    # respondent, response and round in one query (every survey request starts here)
+    # respondent, response and round in one query (every survey request starts here); a
+    # link into an organisation still being restored (pending) works once it is complete
     found = session.exec(
         select(Respondent, Response, AssessmentRound)
         .join(Response, col(Response.respondent_id) == col(Respondent.id))
         .join(AssessmentRound, col(AssessmentRound.id) == col(Respondent.round_id))
-        .where(Respondent.resume_token_hash == resume_token_hash(settings, resume_token))
+        .join(Team, col(Team.id) == col(AssessmentRound.team_id))
+        .join(Organisation, col(Organisation.id) == col(Team.organisation_id))
+        .where(
+            Respondent.resume_token_hash == resume_token_hash(settings, resume_token),
+            col(Organisation.pending) == false(),
+        )
     ).first()
     if found is None:
         raise ResumeLinkUnavailableError()
