@@ -178,17 +178,14 @@ def _verdict(
     return "silent", None
 
 
-# long: one pass over the signals, then one verdict per question they speak to
-def compare(
-    *,
-    catalog: Catalog,
-    signals: SignalCatalog,
-    readings: RepositorySignals,
-    spreads: Mapping[str, TeamAnswer],
-) -> RepositoryComparison:
-    """Per question the signals speak to: the team's answer, what the repository shows, and
-    whether they agree, contradict or the repository is silent on the team's answer."""
-    by_question: dict[str, list[tuple[str, str, str, frozenset[str], frozenset[str]]]] = {}
+_Reading = tuple[str, str, str, frozenset[str], frozenset[str]]  # id, title, shows, +, -
+
+
+def _readings_by_question(
+    *, catalog: Catalog, signals: SignalCatalog, readings: RepositorySignals
+) -> dict[str, list[_Reading]]:
+    """What each found or absent signal says, grouped by the question it speaks to."""
+    by_question: dict[str, list[_Reading]] = {}
     for signal in signals.signals:
         state = readings.state(signal.id)
         if state not in ("found", "absent"):
@@ -206,6 +203,20 @@ def compare(
                     frozenset(evidence.contradicts),
                 )
             )
+    return by_question
+
+
+# long: one pass over the signals, then one verdict per question they speak to
+def compare(
+    *,
+    catalog: Catalog,
+    signals: SignalCatalog,
+    readings: RepositorySignals,
+    spreads: Mapping[str, TeamAnswer],
+) -> RepositoryComparison:
+    """Per question the signals speak to: the team's answer, what the repository shows, and
+    whether they agree, contradict or the repository is silent on the team's answer."""
+    by_question = _readings_by_question(catalog=catalog, signals=signals, readings=readings)
     checks = []
     findings = []
     order = list(catalog.questions)
@@ -276,6 +287,38 @@ def compare(
         findings=tuple(findings),
         notes=tuple(notes),
     )
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """The one option the repository's signals point to for a question, with what it shows."""
+
+    question: str
+    option: str
+    shows: tuple[str, ...]
+
+
+def suggestions(
+    *, catalog: Catalog, signals: SignalCatalog, readings: RepositorySignals
+) -> dict[str, Suggestion]:
+    """Per question, the option a solo round's lead may take as a pre-filled answer: only where
+    the signals that speak to it, read as in `compare`, together support exactly one option
+    (every supporting signal names it) and none contradicts it. Multiple-choice questions get
+    none (one option would read as the whole answer)."""
+    found: dict[str, Suggestion] = {}
+    by_question = _readings_by_question(catalog=catalog, signals=signals, readings=readings)
+    for qid, lines in by_question.items():
+        if catalog.questions[qid].question.type not in ("ordinal", "single"):
+            continue
+        backing = [line[3] for line in lines if line[3]]
+        if not backing:
+            continue
+        contradicted = set().union(*(line[4] for line in lines))
+        candidates = set(frozenset.intersection(*backing)) - contradicted
+        if len(candidates) == 1:
+            shows = tuple(dict.fromkeys(line[2] for line in lines))
+            found[qid] = Suggestion(question=qid, option=candidates.pop(), shows=shows)
+    return found
 
 
 def comparison_data(comparison: RepositoryComparison) -> dict[str, Any]:

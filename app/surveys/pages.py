@@ -12,12 +12,14 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
-from app.config import Settings
-from app.models import Team
+from app.config import QUESTIONNAIRES_DIR, Settings
+from app.models import RoundMode, Team
 from app.results.model import TeamResult
+from app.rubric import repository_compare
 from app.rubric.answers import MAX_NOTE_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS
 from app.rubric.loader import Catalog
 from app.rubric.output import answer_label
+from app.rubric.repository_match import RepositorySignals
 from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
 from app.rubric.schema import ROLES
 from app.surveys.forms import (
@@ -129,6 +131,8 @@ class QuestionView:
     citations: tuple[Citation, ...]
     error: str | None
     names: Mapping[str, str]  # field names: answer, special, note, ...
+    # what the repository shows, while its suggested option is pre-filled and not yet saved
+    suggested_by_repository: str | None = None
 
     @property
     def described_by(self) -> str:
@@ -195,6 +199,7 @@ def question_view(
     values: FieldValues,
     hidden: bool,
     error: str | None,
+    suggested_by_repository: str | None = None,
 ) -> QuestionView:
     question = item.question
     ident = dom_id(item.qid)
@@ -250,7 +255,39 @@ def question_view(
             "evidence": EVIDENCE + item.qid,
             "evidence_backed": EVIDENCE_BACKED + item.qid,
         },
+        suggested_by_repository=suggested_by_repository,
     )
+
+
+def repository_suggestions(survey: Survey) -> Mapping[str, repository_compare.Suggestion]:
+    """A solo round's suggestions from the signals file attached to it. A team survey never
+    gets any: each respondent's answers are their own, and anonymous."""
+    attached = survey.assessment_round.repository_signals
+    if survey.assessment_round.mode != RoundMode.solo or attached is None:
+        return {}
+    signals = repository_compare.signals_for(survey.catalog, QUESTIONNAIRES_DIR)
+    if signals is None:
+        return {}
+    return repository_compare.suggestions(
+        catalog=survey.catalog,
+        signals=signals,
+        readings=RepositorySignals.model_validate(attached),
+    )
+
+
+def _field_values(
+    item: Any,
+    stored: Mapping[str, Any],
+    typed: Mapping[str, FieldValues] | None,
+    suggestion: repository_compare.Suggestion | None,
+) -> tuple[FieldValues, str | None]:
+    """What a question shows: as typed, as stored, or (never saved) the repository's
+    suggestion, pre-filled and marked until the lead saves the page."""
+    if typed and item.qid in typed:
+        return typed[item.qid], None
+    if item.qid in stored or suggestion is None:
+        return FieldValues.from_stored(stored.get(item.qid)), None
+    return FieldValues(choices=(suggestion.option,)), "; ".join(suggestion.shows)
 
 
 def display_answer(catalog: Catalog, qid: str, data: Mapping[str, Any] | None) -> str:
@@ -416,14 +453,20 @@ def question_page(
     position = next((n for n, p in enumerate(shown_pages, 1) if p.index == page.index), 1)
     numbers = {item.qid: n for n, item in enumerate(plan.asked, 1)}
     errors = errors or {}
+    suggested = repository_suggestions(survey)
+    shown = {
+        item.qid: _field_values(item, stored, values, suggested.get(item.qid))
+        for item in page.questions
+    }
     views = tuple(
         question_view(
             survey,
             item,
             number=numbers[item.qid],
-            values=(values or {}).get(item.qid) or FieldValues.from_stored(stored.get(item.qid)),
+            values=shown[item.qid][0],
             hidden=item.qid in progress.hidden,
             error=errors.get(item.qid),
+            suggested_by_repository=shown[item.qid][1],
         )
         for item in page.questions
     )
