@@ -13,8 +13,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.admin import audit_log, branding, organisations, respondents, users
+from app.admin import (
+    audit_log,
+    branding,
+    bulk_rounds,
+    imports,
+    organisations,
+    respondents,
+    users,
+)
 
 router = APIRouter()
-for area in (organisations, branding, users, audit_log, respondents):
+for area in (organisations, branding, imports, bulk_rounds, users, audit_log, respondents):
     router.include_router(area.router)

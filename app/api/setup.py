@@ -194,7 +194,7 @@ def start_many_rounds(
         principal=principal,
         organisation=organisation,
         team_ids=body.team_ids,
-        unit_id=body.unit_id,
+        unit_ids=[body.unit_id] if body.unit_id is not None else [],
     )
     started = bulk_rounds.start_rounds(
         session=session,

@@ -52,10 +52,10 @@ def select_teams(
     principal: Principal,
     organisation: Organisation,
     team_ids: Sequence[int],
-    unit_id: int | None,
+    unit_ids: Sequence[int] = (),
 ) -> list[Team]:
-    """The chosen teams of the organisation: ``team_ids`` (each loaded through tenancy, so
-    another organisation's id is a 404) and every team of ``unit_id``."""
+    """The chosen teams of the organisation: ``team_ids`` and every team of ``unit_ids``, each
+    loaded through tenancy (another organisation's id is a 404)."""
     assert organisation.id is not None
     chosen: dict[int, Team] = {}
     for team_id in team_ids:
@@ -64,7 +64,7 @@ def select_teams(
         )
         assert team.id is not None
         chosen[team.id] = team
-    if unit_id is not None:
+    for unit_id in unit_ids:
         unit = tenancy.get_unit(
             session=session, principal=principal, unit_id=unit_id, org_id=organisation.id
         )
