@@ -382,3 +382,11 @@ def test_processlens_org_brand_sets_the_same_branding_and_event(
             assert event.details["via"] == "cli"
     finally:
         engine.dispose()
+
+
+def test_the_admin_organisation_page_links_its_branding(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    org_id = world["alpha"].org.id
+    page = client.get(f"/admin/organisations/{org_id}", headers=world["admin"].headers())
+    assert f'href="/organisations/{org_id}/branding"' in page.text
