@@ -9,6 +9,7 @@ the audit log with ``"via": "cli"``.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlmodel import Session, col, select
 
-from app.accounts import api_tokens, audit, organisations, users
+from app.accounts import api_tokens, audit, bulk_setup, organisations, users
 from app.accounts.tenancy import MAX_ID, ROLE_LABELS, Principal
 from app.cli_session import database_session, fail
 from app.models import ApiToken, Organisation, Team, User, UserRole
@@ -463,6 +464,87 @@ def audit_command(
     console.print(table)
 
 
+# ---------------------------------------------------------------- bulk set-up
+
+
+def _print_plan(plan: bulk_setup.SetupPlan) -> None:
+    table = Table("line", "unit", "team", "lead", "outcome")
+    for row in plan.rows:
+        table.add_row(
+            str(row.line),
+            escape(row.unit),
+            escape(row.team),
+            escape(row.lead_email),
+            f"[red]{escape(row.error)}[/red]" if row.error else escape(row.outcome),
+        )
+    console.print(table)
+
+
+def import_command(
+    organisation: Annotated[str, typer.Argument(help="Short name of the organisation.")],
+    file: Annotated[
+        str, typer.Argument(help="The CSV file ('-' for standard input; with --export, output).")
+    ],
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Show what each line would do; write nothing.")
+    ] = False,
+    export: Annotated[
+        bool,
+        typer.Option(
+            "--export", help="Write the organisation's units, teams and leads to FILE instead."
+        ),
+    ] = False,
+) -> None:
+    """Import business units, teams and team leads from a CSV file, all or nothing.
+
+    The file is UTF-8 CSV with the header unit,team,lead_email,lead_name (at most 1000 rows).
+    A line with a unit and no team declares the unit; a line with a team puts it in its unit,
+    with an optional team lead. Units and teams are matched by name, so importing the same
+    file again changes nothing, and what a later file leaves out is never deleted. A new
+    e-mail gets a team-lead account and a one-time set-password link, printed once; an
+    existing account is only assigned to the team if it is a team lead's. Any line with an
+    error refuses the whole file (exit 1, nothing written).
+
+    Example: processlens import acme teams.csv --preview, then processlens import acme teams.csv
+    """
+    with database_session() as (session, settings):
+        org = _organisation(session, organisation)
+        if export:
+            text = bulk_setup.export_csv(session=session, organisation=org)
+            if file == "-":
+                sys.stdout.write(text)
+            else:
+                with open(file, "w", encoding="utf-8", newline="") as out:
+                    out.write(text)
+                console.print(f"Wrote the set-up of {escape(org.name)} to {escape(file)}.")
+            return
+        try:
+            data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+        except OSError as problem:
+            fail(f"cannot read {file}: {problem.strerror}")
+        if preview:
+            plan = bulk_setup.preview(session=session, organisation=org, data=data)
+            _print_plan(plan)
+            if not plan.ok:
+                fail(f"{len(plan.errors)} line(s) with an error; importing would change nothing")
+            return
+        try:
+            result = bulk_setup.apply(
+                session=session,
+                settings=settings,
+                principal=CLI_PRINCIPAL,
+                organisation=org,
+                data=data,
+                actor=CLI_ACTOR,
+            )
+        except bulk_setup.SetupRefusedError as refused:
+            _print_plan(refused.plan)
+            fail(refused.message)
+    _print_plan(result.plan)
+    for link in result.password_links:
+        console.print(f"set-password link for {escape(link.email)} (shown once): {link.url}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the admin commands to the `processlens` command."""
     app.add_typer(user_app, name="user")
@@ -473,3 +555,4 @@ def register(app: typer.Typer) -> None:
     app.command("assign")(assign)
     app.command("unassign")(unassign)
     app.command("audit")(audit_command)
+    app.command("import")(import_command)
