@@ -14,10 +14,19 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app import templating
+from app.accounts import tenancy
 from app.accounts.actor import PageActor
-from app.accounts.dependencies import CurrentPrincipal, ScopedRound, ScopedTeam, require_roles
+from app.accounts.dependencies import (
+    CurrentPrincipal,
+    OrgViewer,
+    ScopedRound,
+    ScopedTeam,
+    require_roles,
+    settings_of,
+)
 from app.accounts.tenancy import Principal
 from app.catalog_store import CatalogDep
+from app.dashboards import repository_counts
 from app.db import SessionDep
 from app.errors import InvalidInputError
 from app.models import UserRole
@@ -151,3 +160,39 @@ def remove_signals(
         actor=actor,
     )
     return RedirectResponse(f"{_url(team_id, round_id)}?notice=removed", status_code=303)
+
+
+@dataclasses.dataclass(frozen=True)
+class ContradictionsPage:
+    """Context of templates/dashboards/repository_counts.html."""
+
+    organisation: str
+    dashboard_url: str
+    counts: repository_counts.ContradictionCounts
+
+
+@router.get("/organisations/{org_id}/repository-contradictions", response_class=HTMLResponse)
+def contradictions_page(
+    request: Request,
+    org_id: int,
+    session: SessionDep,
+    principal: OrgViewer,
+    catalog: CatalogDep,
+) -> HTMLResponse:
+    """How often the repository contradicts teams' answers, per question, across the
+    organisation (only teams whose result the viewer may see)."""
+    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+    assert organisation.id is not None
+    counts = repository_counts.contradiction_counts(
+        session=session,
+        settings=settings_of(request),
+        catalog=catalog,
+        organisation_id=organisation.id,
+        user_id=principal.user_id,
+    )
+    page = ContradictionsPage(
+        organisation=organisation.name,
+        dashboard_url=f"/organisations/{organisation.id}/dashboard",
+        counts=counts,
+    )
+    return templating.render(request, "dashboards/repository_counts.html", page)

@@ -1,0 +1,57 @@
+"""The organisation's count of repository contradictions: per question across teams, only
+teams whose result the viewer may see, never another tenant's."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from app.models import RoundStatus
+from tests.repository import common
+from tests.repository.test_api import world  # noqa: F401  (the fixture)
+from tests.surveys import helpers as survey_helpers
+
+TIDY = json.loads((common.GOLDEN / "tidy_package.signals.json").read_text())
+
+
+def _rows(html: str) -> dict[str, list[str]]:
+    document = survey_helpers.document(html)
+    return {
+        row.get("data-question"): [cell.text_content() for cell in row.xpath("./td")]
+        for row in document.xpath("//tr[@data-question]")
+    }
+
+
+def test_the_dashboard_counts_contradictions_of_visible_teams_only(
+    client: TestClient, world: dict[str, Any], session: Session  # noqa: F811
+) -> None:
+    alpha, bravo = world["alpha"], world["bravo"]
+    url = f"/organisations/{alpha.team.organisation_id}/repository-contradictions"
+    consultant = world["consultant"].headers()
+    empty = client.get(url, headers=consultant)
+    assert empty.status_code == 200
+    assert "No team whose results you may see" in empty.text
+
+    for tenant in (alpha, bravo):
+        tenant.round.repository_signals = TIDY
+        tenant.round.status = RoundStatus.closed
+        session.add(tenant.round)
+    session.commit()
+    shown = client.get(url, headers=consultant)
+    assert shown.status_code == 200
+    rows = _rows(shown.text)
+    assert rows, shown.text[:2000]
+    # one team checked: each question it speaks to counts once, in one verdict
+    assert all(sum(int(n) for n in counts) == 1 for counts in rows.values())
+    assert "Teams checked: 1." in shown.text
+    dashboard = client.get(
+        f"/organisations/{alpha.team.organisation_id}/dashboard", headers=consultant
+    )
+    assert "/repository-contradictions" in dashboard.text
+
+    # another tenant's consultant gets a 404, not Alpha's counts
+    other = client.get(url, headers=world["bravo_consultant"].headers())
+    assert other.status_code == 404
