@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import subprocess
-from collections.abc import Callable
+import time
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,11 @@ from typer.testing import CliRunner
 
 from app import cli, cli_session, db
 from app.accounts import api_tokens
+from app.accounts.audit import Actor
 from app.config import ROOT_DIR, Settings
+from app.main import create_app
 from app.models import AuditEvent, Organisation, RoundResult, UserRole
-from app.reports import pdf
+from app.reports import branding_service, pdf
 from app.rubric.answers_file import assess_file, read_answers_file
 from app.rubric.output import to_data
 from tests.accounts import helpers
@@ -390,3 +394,73 @@ def test_the_admin_organisation_page_links_its_branding(
     org_id = world["alpha"].org.id
     page = client.get(f"/admin/organisations/{org_id}", headers=world["admin"].headers())
     assert f'href="/organisations/{org_id}/branding"' in page.text
+
+
+@pytest.fixture
+def own_client(
+    fresh_database_url: str, make_settings: Callable[..., Settings], tmp_path: Path
+) -> Iterator[TestClient]:
+    """The real app on a database of its own: the report job commits from its own
+    connections, as in production."""
+    application = create_app(make_settings(fresh_database_url, data_dir=tmp_path / "data"))
+    with TestClient(application) as client:
+        yield client
+    application.state.engine.dispose()
+
+
+def _pdf_shows_the_branding(document: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "entry.pdf"
+    path.write_bytes(document)
+    text = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True)
+    assert FIRM in text.stdout
+    images = subprocess.run(
+        ["pdfimages", "-list", str(path)], check=True, capture_output=True, text=True
+    ).stdout
+    assert ["120", "40"] in [line.split()[3:5] for line in images.splitlines()[2:]], images
+
+
+def test_the_zip_of_every_teams_report_shows_the_branding(
+    own_client: TestClient, tmp_path: Path
+) -> None:
+    """The batch zip, made by the job queue, looks the branding up like every other report."""
+    app: Any = own_client.app
+    settings: Settings = app.state.settings
+    catalog = helpers.catalog()
+    example = read_answers_file(ROOT_DIR / "examples" / "quick-check.yaml", catalog)
+    with Session(app.state.engine) as session:
+        alpha = helpers.tenant(session, settings, "Alpha")
+        assert alpha.round.id is not None
+        published.publish(session, alpha.round, 4)
+        session.add(
+            RoundResult(
+                round_id=alpha.round.id,
+                computed=to_data(catalog, assess_file(catalog, example)),
+                respondent_count=4,
+                final=True,
+            )
+        )
+        branding_service.update(
+            session=session,
+            settings=settings,
+            organisation=alpha.org,
+            change=branding_service.BrandingChange(display_name=FIRM, logo=png()),
+            actor=Actor(user_id=None),
+        )
+        consultant = helpers.sign_in(session, settings, alpha.consultant)
+        session.commit()
+        base = f"/organisations/{alpha.org.id}/report-exports"
+    started = own_client.post(base, headers=consultant.headers(), follow_redirects=False)
+    assert started.status_code == 303
+    job_url = started.headers["location"]
+    deadline = time.monotonic() + 240
+    while True:
+        page = own_client.get(job_url, headers=consultant.headers())
+        if not page.context["page"].under_way:  # type: ignore[attr-defined]
+            break
+        assert time.monotonic() < deadline, "the job did not finish"
+        time.sleep(0.5)
+    download = own_client.get(job_url + "/download", headers=consultant.headers())
+    assert download.status_code == 200, download.text[:300]
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        [name] = archive.namelist()
+        _pdf_shows_the_branding(archive.read(name), tmp_path)
