@@ -14,12 +14,12 @@ from collections import Counter
 
 from sqlmodel import Session, col, select
 
-from app.config import Settings
-from app.models import AssessmentRound, RoundStatus, Team
-from app.repository_check import service
+from app.config import QUESTIONNAIRES_DIR, Settings
+from app.models import AssessmentRound, RoundResult, RoundStatus, Team
 from app.results import reads, visibility
-from app.rubric import repository_compare
+from app.rubric import anonymity, repository_compare
 from app.rubric.loader import Catalog
+from app.rubric.repository_match import RepositorySignals
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +38,7 @@ class QuestionCount:
 @dataclasses.dataclass(frozen=True)
 class ContradictionCounts:
     teams_checked: int  # teams whose checked round's result the viewer may see
-    teams_hidden: int  # teams with a signals file whose result does not show
+    teams_hidden: int  # teams with a signals file whose result does not show to the viewer
     questions: tuple[QuestionCount, ...]  # most contradicted first
 
 
@@ -59,6 +59,22 @@ def _newest_checked_rounds(session: Session, organisation_id: int) -> list[Asses
     return list(newest.values())
 
 
+def _shown_in_organisation_views(
+    session: Session, rounds: list[AssessmentRound], *, minimum: int
+) -> frozenset[int]:
+    """The teams the organisation views' rule lets appear (`anonymity.shown_teams`, as the
+    dashboard and the organisation report): a team survey with too few respondents stays out."""
+    counts = []
+    for assessment_round in rounds:
+        assert assessment_round.id is not None
+        row = reads.load_row(session, assessment_round.id)
+        respondents = row.respondent_count if isinstance(row, RoundResult) else 0
+        counts.append(
+            anonymity.TeamCount(assessment_round.team_id, assessment_round.mode, respondents)
+        )
+    return anonymity.shown_teams(counts, minimum=minimum)
+
+
 def contradiction_counts(
     *,
     session: Session,
@@ -71,18 +87,25 @@ def contradiction_counts(
     with or is silent on."""
     verdicts: Counter[tuple[str, repository_compare.Verdict]] = Counter()
     checked = hidden = 0
-    for assessment_round in _newest_checked_rounds(session, organisation_id):
+    signals = repository_compare.signals_for(catalog, QUESTIONNAIRES_DIR)
+    rounds = _newest_checked_rounds(session, organisation_id)
+    allowed = _shown_in_organisation_views(session, rounds, minimum=settings.org_cell_min)
+    for assessment_round in rounds:
         viewer = visibility.viewer_of_user(session, settings, assessment_round, user_id)
         result = reads.shown_result(session, assessment_round, viewer=viewer)
-        readings = service.stored_signals(assessment_round)
-        if result is None or readings is None:
+        if (
+            signals is None
+            or result is None
+            or assessment_round.repository_signals is None
+            or assessment_round.team_id not in allowed
+        ):
             hidden += 1
             continue
         checked += 1
         comparison = repository_compare.compare(
             catalog=catalog,
-            signals=service.signal_catalog(catalog),
-            readings=readings,
+            signals=signals,
+            readings=RepositorySignals.model_validate(assessment_round.repository_signals),
             spreads=result.answers,
         )
         verdicts.update((check.question, check.verdict) for check in comparison.checks)
