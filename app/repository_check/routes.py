@@ -62,6 +62,7 @@ class RepositoryPage:
     comparison: repository_compare.RepositoryComparison | None
     waiting: str | None  # why there is no comparison yet, when a file is attached
     notice: str | None
+    prefills: int | None = None  # an open solo round: answers the lead's survey pre-fills
 
 
 def _url(team_id: int, round_id: int) -> str:
@@ -99,6 +100,7 @@ def repository_page(
         comparison=comparison,
         waiting=waiting,
         notice=NOTICES.get(notice),
+        prefills=service.solo_prefills(catalog=catalog, assessment_round=assessment_round),
     )
     return templating.render(request, "results/repository.html", page)
 

@@ -14,7 +14,7 @@ from app.accounts.audit import Actor
 from app.accounts.tenancy import Principal
 from app.config import QUESTIONNAIRES_DIR
 from app.errors import InvalidInputError
-from app.models import AssessmentRound, Team, UserRole
+from app.models import AssessmentRound, RoundMode, RoundStatus, Team, UserRole
 from app.results import visibility
 from app.results.reads import result_of
 from app.rubric import repository_compare, repository_signals
@@ -111,3 +111,19 @@ def comparison_for(
         readings=readings,
         spreads=result.answers,
     )
+
+
+def solo_prefills(*, catalog: Catalog, assessment_round: AssessmentRound) -> int | None:
+    """How many answers the lead's survey of an open solo round pre-fills from its signals file
+    (app.surveys.pages marks each until the lead keeps or changes it); None for any other round."""
+    readings = stored_signals(assessment_round)
+    if (
+        readings is None
+        or assessment_round.mode != RoundMode.solo
+        or assessment_round.status == RoundStatus.closed
+    ):
+        return None
+    found = repository_compare.suggestions(
+        catalog=catalog, signals=signal_catalog(catalog), readings=readings
+    )
+    return len(found)

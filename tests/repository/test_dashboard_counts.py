@@ -11,8 +11,10 @@ from sqlmodel import Session
 
 from app.models import RoundStatus
 from tests.repository import common
-from tests.repository.test_api import world  # noqa: F401  (the fixture)
+from tests.repository.test_api import world
 from tests.surveys import helpers as survey_helpers
+
+__all__ = ["world"]  # the fixture, shared with the API tests
 
 TIDY = json.loads((common.GOLDEN / "tidy_package.signals.json").read_text())
 
@@ -26,7 +28,7 @@ def _rows(html: str) -> dict[str, list[str]]:
 
 
 def test_the_dashboard_counts_contradictions_of_visible_teams_only(
-    client: TestClient, world: dict[str, Any], session: Session  # noqa: F811
+    client: TestClient, world: dict[str, Any], session: Session
 ) -> None:
     alpha, bravo = world["alpha"], world["bravo"]
     url = f"/organisations/{alpha.team.organisation_id}/repository-contradictions"

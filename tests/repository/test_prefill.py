@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from app.config import Settings
 from app.models import AssessmentRound, Respondent, Response
+from app.repository_check import service
 from app.rubric import repository_compare
 from app.rubric.repository_match import RepositorySignals
 from app.surveys import pages
@@ -38,8 +39,8 @@ def test_the_pure_core_suggests_only_where_the_signals_point_to_one_option() -> 
 
 
 def _start(client: TestClient, session: Session, settings: Settings, mode: str) -> str:
-    """A round started by its lead on the team page, with a signals file attached; the
-    address the lead is sent to."""
+    """A round started by its lead on the team page, with the signals file uploaded on its
+    repository page before any answer; the address the lead is sent to."""
     lead = helpers.lead(session, settings)
     created = client.post(
         f"{lead.team_url}/rounds",
@@ -49,9 +50,19 @@ def _start(client: TestClient, session: Session, settings: Settings, mode: str) 
     )
     assert created.status_code == 303, created.text[:300]
     assessment_round = session.exec(select(AssessmentRound)).one()
-    assessment_round.repository_signals = TIDY
-    session.add(assessment_round)
-    session.commit()
+    repository = f"{lead.team_url}/rounds/{assessment_round.id}/repository"
+    attached = client.post(
+        repository,
+        data={"csrf_token": lead.signed_in.csrf_token},
+        files={"signals": ("tidy.json", json.dumps(TIDY).encode(), "application/json")},
+        headers={"cookie": lead.signed_in.cookie_header},
+        follow_redirects=False,
+    )
+    assert attached.status_code == 303, attached.text[:500]
+    if mode == "solo":
+        page = client.get(repository, headers=lead.headers)
+        note = survey_helpers.document(page.text).xpath("//*[@data-prefills]/@data-prefills")
+        assert note == ["2"]
     return str(created.headers["location"])
 
 
@@ -121,9 +132,12 @@ def test_a_team_survey_never_shows_the_repositorys_suggestions(
 ) -> None:
     assessment_round = survey_helpers.team_round(session, repository_signals=TIDY)
     survey = _survey(session, settings, assessment_round)
+    catalog = survey_helpers.catalog()
     assert pages.repository_suggestions(survey) == {}
+    assert service.solo_prefills(catalog=catalog, assessment_round=assessment_round) is None
     assessment_round.mode = "solo"
     assert set(pages.repository_suggestions(survey)) == {"handoff.environment", "handoff.registry"}
+    assert service.solo_prefills(catalog=catalog, assessment_round=assessment_round) == 2
 
 
 def _survey(session: Session, settings: Settings, assessment_round: AssessmentRound) -> Any:
