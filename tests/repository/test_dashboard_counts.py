@@ -9,7 +9,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.models import RoundStatus
+from app.models import RoundResult, RoundStatus
+from app.rubric.output import to_data
+from tests import factories
 from tests.repository import common
 from tests.repository.test_api import world
 from tests.surveys import helpers as survey_helpers
@@ -41,6 +43,22 @@ def test_the_dashboard_counts_contradictions_of_visible_teams_only(
         tenant.round.repository_signals = TIDY
         tenant.round.status = RoundStatus.closed
         session.add(tenant.round)
+    # a second Alpha team, surveyed but without enough responses: its result never shows,
+    # so its repository check stays out of the counts
+    hidden = factories.assessment_round(
+        session, common.catalog(), alpha.other_team, mode="team_survey", status="closed"
+    )
+    hidden.repository_signals = TIDY
+    assert hidden.id is not None
+    session.add(
+        RoundResult(
+            round_id=hidden.id,
+            computed=to_data(common.catalog(), common.assessment()),
+            respondent_count=1,
+            rubric_versions=hidden.rubric_versions,
+            final=True,
+        )
+    )
     session.commit()
     shown = client.get(url, headers=consultant)
     assert shown.status_code == 200
@@ -49,6 +67,7 @@ def test_the_dashboard_counts_contradictions_of_visible_teams_only(
     # one team checked: each question it speaks to counts once, in one verdict
     assert all(sum(int(n) for n in counts) == 1 for counts in rows.values())
     assert "Teams checked: 1." in shown.text
+    assert "1 team with a signals file is left out" in " ".join(shown.text.split())
     dashboard = client.get(
         f"/organisations/{alpha.team.organisation_id}/dashboard", headers=consultant
     )
