@@ -135,3 +135,12 @@ def mail_client(mail_app: FastAPI) -> Iterator[TestClient]:
     """The app with its embedded job consumer running (it sends the messages)."""
     with TestClient(mail_app) as client:
         yield client
+    wait_for_consumer_threads()
+
+
+def wait_for_consumer_threads() -> None:
+    """A stopped consumer's threads finish the task under way on their own: wait, so none
+    still holds a connection when the engine is disposed."""
+    for thread in threading.enumerate():
+        if thread.name.startswith(("Worker-", "Scheduler")):
+            thread.join(timeout=15)

@@ -26,7 +26,7 @@ from app.jobs import queue
 from app.main import create_app
 from app.models import InvitationAddress, OutgoingMail, Respondent, Response, ResponseStatus
 from app.surveys.service import resume_token_hash
-from tests.mail.conftest import Mailbox
+from tests.mail.conftest import Mailbox, wait_for_consumer_threads
 from tests.workspace import helpers
 
 ADDRESSES = {
@@ -242,4 +242,6 @@ def test_without_smtp_the_outbox_holds_labelled_messages_until_close(
         assert "cy.three@example.com" in content
         client.post(f"{lead.team_url}/rounds/{round_id}/close", headers=lead.headers)
         assert list(outbox.glob("*")) == []
+    wait_for_consumer_threads()
+    app.state.engine.dispose()
     engine.dispose()
