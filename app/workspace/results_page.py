@@ -28,7 +28,7 @@ from app.reports.context import TeamReport
 from app.results import model
 from app.results import visibility as anonymity_rule
 from app.results.model import TeamResult
-from app.results.reads import ORIGINAL, previous_shown, result_of
+from app.results.reads import ORIGINAL, ShownResult, previous_shown, result_of
 from app.rubric import labels
 from app.rubric.anonymity import Visibility
 from app.rubric.labels import humanise
@@ -152,6 +152,11 @@ class DimensionView:
     explanation: tuple[ExplainRow, ...]
     knowledge_gaps: tuple[str, ...]
     later: tuple[str, ...]
+    # questions not answered (not asked, "don't know", skipped) that leave this dimension's
+    # level or findings open: counted here, in the coverage note and under knowledge gaps
+    unsettled: tuple[str, ...] = ()
+    # "68.8 — level 0 because “Model versioned” is missing": what holds a level down
+    level_reason: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,6 +192,7 @@ class ModelCard:
     avoid_when: str
     fit: str
     fit_formula: str
+    fit_words: str  # the fit in words, shown before the formula
     reasons: tuple[ReasonView, ...]
     against: tuple[ReasonView, ...]
     undecided: tuple[ReasonView, ...]
@@ -332,6 +338,8 @@ class ResultsPage:
     knowledge_gaps: tuple[KnowledgeGap, ...]
     debt_register: tuple[report_context.DebtItem, ...]
     comparison: ComparisonView | None
+    # why no change is shown although there is a previous round (another kind of round)
+    comparison_note: str | None
     evidence_share: str | None
     warnings: tuple[str, ...]
     targets: tuple[acting.TargetChoice, ...]
@@ -385,6 +393,60 @@ def _target_view(
     return TargetView(label=label, percent=raw.percent, met=raw.met, formula=formula)
 
 
+def _unsettled(result: TeamResult, dimension_id: str) -> tuple[str, ...]:
+    """Question ids without an option answer that leave the dimension's level (its gates)
+    or findings open: the one count of what is not known, wherever the page says it."""
+    because: list[str] = []
+    for finding in result.findings:
+        if finding.id.startswith(dimension_id + ".") and finding.status == "unknown":
+            because.extend(finding.unknown_because)
+    if dimension_id == "handoff" and result.handoff is not None:
+        parts = [*result.handoff.artifacts.values(), result.handoff.process]
+        for part in parts:
+            for gate in part.gates if part is not None else ():
+                if gate.status == "unknown":
+                    because.extend(gate.unknown_because)
+    return tuple(dict.fromkeys(because))
+
+
+def _coverage_note(gaps: Sequence[str], unsettled: Sequence[str]) -> str:
+    note = "Coverage is the share of the asked questions' weight the team answered with an option."
+    if gaps:
+        note += (
+            f" {len(gaps)} question{'s' if len(gaps) != 1 else ''} answered “don't know” "
+            "(or left unanswered) lower it."
+        )
+    if unsettled:
+        note += (
+            f" {len(unsettled)} question{'s' if len(unsettled) != 1 else ''} whose answers are "
+            "not known (not asked in this round, or not answered) leave the level or some "
+            "findings not certain: see Knowledge gaps."
+        )
+    if not gaps and not unsettled:
+        note += " Every expected question was answered."
+    return note
+
+
+def _level_reason(dimension: DimensionView, artifacts: Sequence[ArtifactView]) -> str | None:
+    """'68.8 — level 0 because “…” is missing': the gates that hold the lowest artifact down."""
+    if dimension.kind != "level" or not artifacts:
+        return None
+    lowest = min(artifacts, key=lambda a: a.level)
+    if not lowest.missing:
+        return None
+    named = [
+        f"“{gate.removesuffix(' (not known)')}” is "
+        + ("not known" if gate.endswith(" (not known)") else "missing")
+        for gate in lowest.missing[:2]
+    ]
+    more = len(lowest.missing) - len(named)
+    reason = " and ".join(named) + (f" (and {more} more)" if more else "")
+    return (
+        f"{dimension.score} — level {lowest.level} because {reason} "
+        f"for {lowest.title.lower()} at level {lowest.next_level}"
+    )
+
+
 def _dimensions(
     result: TeamResult, catalog: Catalog, report: TeamReport
 ) -> tuple[DimensionView, ...]:
@@ -415,6 +477,7 @@ def _dimensions(
                 for b in instrument.bands
             )
         gaps = raw.knowledge_gaps
+        unsettled = _unsettled(result, dimension_id)
         change = comparison.get(dimension_id)
         views.append(
             DimensionView(
@@ -423,16 +486,7 @@ def _dimensions(
                 description=instrument.description,
                 score=number(raw.score, 1),
                 coverage=percent(raw.coverage),
-                coverage_note=(
-                    "Coverage is the share of the questions' weight the team answered with an "
-                    "option. "
-                    + (
-                        f"{len(gaps)} question{'s' if len(gaps) != 1 else ''} "
-                        "answered “don't know” (or left unanswered) lower it."
-                        if gaps
-                        else "Every expected question was answered."
-                    )
-                ),
+                coverage_note=_coverage_note(gaps, unsettled),
                 kind=kind,
                 level_label=label,
                 level_description=description,
@@ -455,6 +509,7 @@ def _dimensions(
                 explanation=tuple(row for _, row in rows),
                 knowledge_gaps=tuple(_question(catalog, q) for q in gaps),
                 later=tuple(_question(catalog, q) for q in raw.later),
+                unsettled=tuple(_question(catalog, q) for q in unsettled),
             )
         )
     return tuple(views)
@@ -539,6 +594,12 @@ def _model(raw: model.ProcessModel, catalog: Catalog) -> ModelCard:
         fits_when=source.fits_when if source else "",
         avoid_when=source.avoid_when if source else "",
         fit=number(raw.fit),
+        fit_words=(
+            f"The conditions that hold for it weigh {max(0, holding)} of the {positive} points "
+            f"its favourable conditions could give, so it fits {number(raw.fit)} of 100."
+            if positive
+            else ""
+        ),
         fit_formula=(
             f"Fit = 100 × max(0, {holding:+d}) ÷ {positive} = {number(raw.fit)}: the weights "
             "of the conditions that hold, over the weights of all its favourable conditions."
@@ -632,6 +693,8 @@ def _knowledge_gaps(result: TeamResult, catalog: Catalog) -> tuple[KnowledgeGap,
         spread = result.answers.get(qid)
         counts = spread.counts if spread else {}
         unknown = counts.get(DONT_KNOW, 0)
+        if spread is None:
+            return "not asked in this round: the level or a finding depends on it"
         if not unknown:
             return "not answered"
         return f"{unknown} of {sum(counts.values())} answered “don't know”"
@@ -643,7 +706,8 @@ def _knowledge_gaps(result: TeamResult, catalog: Catalog) -> tuple[KnowledgeGap,
             continue
         raw = result.dimensions.get(instrument_id)
         if raw is not None:
-            qids = list(raw.knowledge_gaps)
+            # "don't know" and the questions that leave a level or finding open, once each
+            qids = list(dict.fromkeys((*raw.knowledge_gaps, *_unsettled(result, instrument_id))))
         else:
             qids = [
                 qid
@@ -750,9 +814,29 @@ def _waiting_page(
         knowledge_gaps=(),
         debt_register=(),
         comparison=None,
+        comparison_note=None,
         evidence_share=None,
         warnings=(),
         downloads=(),
+    )
+
+
+def _other_kind_note(previous: ShownResult | None, assessment_round: AssessmentRound) -> str | None:
+    """Why no change is shown: the previous round was of another kind (quick or full)."""
+    if previous is None or previous.round.kind == assessment_round.kind:
+        return None
+
+    def kind(assessment_round: AssessmentRound) -> str:
+        return (
+            labels.KIND_LABELS.get(assessment_round.kind, assessment_round.kind).lower()
+            + f" ({labels.MODE_LABELS.get(assessment_round.mode, assessment_round.mode).lower()})"
+        )
+
+    return (
+        f"No change is shown: the previous round was a {kind(previous.round)} and this one "
+        f"a {kind(assessment_round)}. "
+        "They ask different questions, so their scores are not comparable; changes are "
+        "shown between rounds of the same kind."
     )
 
 
@@ -774,9 +858,14 @@ def _shown_page(
     """The page of a result the viewer may see, with the previous round's beside it."""
     result = result_of(stored)
     previous = previous_shown(session, assessment_round)
+    # changes only between rounds of the same kind: a quick check asks fewer questions than
+    # a full survey, so their scores differ by what was asked, not by what changed
+    comparison_note = _other_kind_note(previous, assessment_round)
     # only the original result is compared with the previous round
     previous_result = (
-        previous.result if previous is not None and results.label == ORIGINAL else None
+        previous.result
+        if previous is not None and results.label == ORIGINAL and comparison_note is None
+        else None
     )
     report = report_context.team_report(
         data=result,
@@ -798,6 +887,15 @@ def _shown_page(
     )
     handoff = result.handoff
     evidence = result.confidence.evidence_share
+    artifacts = _artifacts(report)
+    dimensions = tuple(
+        dataclasses.replace(
+            d,
+            level_reason=_level_reason(d, artifacts),
+            change=None if comparison_note else d.change,
+        )
+        for d in _dimensions(result, catalog, report)
+    )
     return ResultsPage(
         **common,
         waiting=None,
@@ -806,21 +904,22 @@ def _shown_page(
         data=data,
         report=report,
         trajectory=report.trajectory,
-        dimensions=_dimensions(result, catalog, report),
+        dimensions=dimensions,
         radar=radar,
         radar_rows=radar_rows,
         radar_has_previous=radar_has_previous,
         handoff_level=handoff.level if handoff else None,
         handoff_certain=bool(handoff and handoff.certain),
         handoff_label=report.handoff_label,
-        artifacts=_artifacts(report),
+        artifacts=artifacts,
         disputes=report.disputes,
         recommendation=_recommendation(result, catalog, report),
         roadmap=_roadmap(result, catalog, report, adopted),
         perception_gaps=report.perception_gaps,
         knowledge_gaps=_knowledge_gaps(result, catalog),
         debt_register=report.debt_register,
-        comparison=_comparison(report),
+        comparison=None if comparison_note else _comparison(report),
+        comparison_note=comparison_note,
         evidence_share=None if evidence is None else percent(evidence),
         # the consensus warnings are gathered in `disputes`, within the anonymity rule
         warnings=report.warnings,
