@@ -23,7 +23,7 @@ from tests.workspace.test_disputed_results import invitation
 def page_of(
     client: TestClient, lead: helpers.Lead, assessment_round: AssessmentRound
 ) -> tuple[results_page.ResultsPage, Any]:
-    response = client.get(
+    response: Any = client.get(
         f"{lead.team_url}/rounds/{assessment_round.id}/results", headers=lead.headers
     )
     assert response.status_code == 200, response.text[:500]
