@@ -497,7 +497,7 @@ def import_command(
 ) -> None:
     """Import business units, teams and team leads from a CSV file, all or nothing.
 
-    The file is UTF-8 CSV with the header unit,team,lead_email,lead_name (at most 1000 rows).
+    The file is UTF-8 CSV with the header unit,team,lead_email,lead_name (at most 300 rows).
     A line with a unit and no team declares the unit; a line with a team puts it in its unit,
     with an optional team lead. Units and teams are matched by name, so importing the same
     file again changes nothing, and what a later file leaves out is never deleted. A new

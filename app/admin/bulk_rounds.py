@@ -21,7 +21,7 @@ from app.accounts.actor import PageActor
 from app.accounts.dependencies import require_roles, settings_of
 from app.accounts.tenancy import Principal
 from app.catalog_store import CatalogDep
-from app.db import ReadSessionDep, SessionDep
+from app.db import ReadSessionDep, RequestSessionDep, SessionDep
 from app.errors import DomainError, InvalidInputError
 from app.models import Organisation, RoundKind, RoundMode, UserRole
 from app.surveys.pages import STAGES
@@ -30,6 +30,14 @@ from app.workspace import bulk_rounds, rounds
 router = APIRouter(include_in_schema=False)
 
 RoundStarter = Annotated[Principal, Depends(require_roles(UserRole.consultant))]
+
+
+def _organisation(org_id: int, principal: RoundStarter, session: RequestSessionDep) -> Organisation:
+    # a dependency, so another organisation's id is a 404 before the form is validated
+    return tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+
+
+InOrganisation = Annotated[Organisation, Depends(_organisation)]
 LINKS_HEADER = "team,round_id,role,url"
 
 
@@ -106,9 +114,12 @@ def _page(
 
 @router.get("/organisations/{org_id}/rounds/new", response_class=HTMLResponse)
 def bulk_rounds_page(
-    request: Request, org_id: int, principal: RoundStarter, session: ReadSessionDep
+    request: Request,
+    org_id: int,
+    principal: RoundStarter,
+    organisation: InOrganisation,
+    session: ReadSessionDep,
 ) -> HTMLResponse:
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     return _page(request, session, principal, organisation)
 
 
@@ -123,6 +134,7 @@ def start_rounds(
     request: Request,
     org_id: int,
     principal: RoundStarter,
+    organisation: InOrganisation,
     actor: PageActor,
     session: SessionDep,
     catalog: CatalogDep,
@@ -133,7 +145,6 @@ def start_rounds(
     stage: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """One round with the same settings for every chosen team, all or none."""
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     settings = settings_of(request)
     try:
         teams = bulk_rounds.select_teams(
@@ -184,11 +195,11 @@ def start_rounds(
 def links_csv(
     org_id: int,
     principal: RoundStarter,
+    organisation: InOrganisation,
     session: ReadSessionDep,
     links: Annotated[str, Form(max_length=1024 * 1024)] = "",
 ) -> Response:
     """The page's own copy of the links it showed, as a download (nothing is stored)."""
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     if not links.startswith(LINKS_HEADER):
         raise InvalidInputError("Send the links of the page that started the rounds.")
     return Response(

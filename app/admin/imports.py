@@ -21,7 +21,7 @@ from app.accounts import bulk_setup, tenancy
 from app.accounts.actor import PageActor
 from app.accounts.dependencies import require_roles, settings_of
 from app.accounts.tenancy import Principal
-from app.db import ReadSessionDep, SessionDep
+from app.db import ReadSessionDep, RequestSessionDep, SessionDep
 from app.errors import DomainError
 from app.models import Organisation, UserRole
 
@@ -29,6 +29,14 @@ router = APIRouter(include_in_schema=False)
 
 # admins always; consultants only for the organisations they are assigned to (tenancy)
 SetupEditor = Annotated[Principal, Depends(require_roles(UserRole.consultant))]
+
+
+def _organisation(org_id: int, principal: SetupEditor, session: RequestSessionDep) -> Organisation:
+    # a dependency, so another organisation's id is a 404 before the form is validated
+    return tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+
+
+InOrganisation = Annotated[Organisation, Depends(_organisation)]
 MAX_TEXT = 1024 * 1024  # the previewed file sent back (the form parser's part limit)
 
 
@@ -72,9 +80,12 @@ def _page(
 
 @router.get("/organisations/{org_id}/import", response_class=HTMLResponse)
 def import_page(
-    request: Request, org_id: int, principal: SetupEditor, session: ReadSessionDep
+    request: Request,
+    org_id: int,
+    principal: SetupEditor,
+    organisation: InOrganisation,
+    session: ReadSessionDep,
 ) -> HTMLResponse:
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     return _page(request, principal, organisation)
 
 
@@ -83,11 +94,11 @@ def preview_import(
     request: Request,
     org_id: int,
     principal: SetupEditor,
+    organisation: InOrganisation,
     session: ReadSessionDep,
     file: Annotated[UploadFile, File()],
 ) -> HTMLResponse:
     """Every row's outcome; writes nothing."""
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     data = file.file.read()
     try:
         plan = bulk_setup.preview(session=session, organisation=organisation, data=data)
@@ -106,12 +117,12 @@ def confirm_import(
     request: Request,
     org_id: int,
     principal: SetupEditor,
+    organisation: InOrganisation,
     actor: PageActor,
     session: SessionDep,
     csv_text: Annotated[str, Form(max_length=MAX_TEXT)] = "",
 ) -> Response:
     """Import the previewed file, all or nothing (checked again first)."""
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     try:
         result = bulk_setup.apply(
             session=session,
@@ -134,9 +145,10 @@ def confirm_import(
 
 
 @router.get("/organisations/{org_id}/import.csv", response_class=Response)
-def export_setup(org_id: int, principal: SetupEditor, session: ReadSessionDep) -> Response:
+def export_setup(
+    org_id: int, principal: SetupEditor, organisation: InOrganisation, session: ReadSessionDep
+) -> Response:
     """The organisation's units, teams and leads in the import format."""
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     return Response(
         bulk_setup.export_csv(session=session, organisation=organisation),
         media_type="text/csv; charset=utf-8",

@@ -20,14 +20,25 @@ from app.accounts.dependencies import ERROR_RESPONSES, MAX_ID, require_api_roles
 from app.accounts.tenancy import Principal
 from app.api.workspace import RoundIn, round_request
 from app.catalog_store import CatalogDep
-from app.db import ReadSessionDep, SessionDep
-from app.models import UserRole
+from app.db import ReadSessionDep, RequestSessionDep, SessionDep
+from app.models import Organisation, UserRole
 from app.workspace import bulk_rounds
 
 router = APIRouter(prefix="/api/organisations", responses=ERROR_RESPONSES, tags=["set-up"])
 
 ApiSetupEditor = Annotated[Principal, Depends(require_api_roles(UserRole.consultant))]
 OrgId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def setup_organisation(
+    org_id: OrgId, principal: ApiSetupEditor, session: RequestSessionDep
+) -> Organisation:
+    """The path's organisation through tenancy, as a dependency, so it is loaded before the
+    body is validated: another organisation's id is a 404 whatever was sent."""
+    return tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+
+
+InOrganisation = Annotated[Organisation, Depends(setup_organisation)]
 CsvBody = Annotated[
     bytes,
     Body(
@@ -95,11 +106,14 @@ def _plan_out(plan: bulk_setup.SetupPlan) -> PlanOut:
 
 @router.post("/{org_id}/import/preview", responses=ERRORS)
 def preview_import(
-    org_id: OrgId, data: CsvBody, principal: ApiSetupEditor, session: ReadSessionDep
+    org_id: OrgId,
+    data: CsvBody,
+    principal: ApiSetupEditor,
+    organisation: InOrganisation,
+    session: ReadSessionDep,
 ) -> PlanOut:
     """What importing the CSV would do, line by line (``error`` on a refused line); nothing
     is written."""
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     return _plan_out(bulk_setup.preview(session=session, organisation=organisation, data=data))
 
 
@@ -109,12 +123,12 @@ def run_import(
     data: CsvBody,
     request: Request,
     principal: ApiSetupEditor,
+    organisation: InOrganisation,
     actor: ApiActor,
     session: SessionDep,
 ) -> ImportOut:
     """Import the CSV, all or nothing: any line in error is a 400 naming it and nothing is
     written. Running the same file again changes nothing; rows left out are never deleted."""
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     result = bulk_setup.apply(
         session=session,
         settings=settings_of(request),
@@ -134,9 +148,13 @@ def run_import(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "The import format."}},
 )
-def export_setup(org_id: OrgId, principal: ApiSetupEditor, session: ReadSessionDep) -> Response:
+def export_setup(
+    org_id: OrgId,
+    principal: ApiSetupEditor,
+    organisation: InOrganisation,
+    session: ReadSessionDep,
+) -> Response:
     """The organisation's units, teams and team leads in the import format."""
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     text = bulk_setup.export_csv(session=session, organisation=organisation)
     return Response(
         text,
@@ -181,13 +199,13 @@ def start_many_rounds(
     body: ManyRoundsIn,
     request: Request,
     principal: ApiSetupEditor,
+    organisation: InOrganisation,
     actor: ApiActor,
     session: SessionDep,
     catalog: CatalogDep,
 ) -> ManyRoundsOut:
     """Start a round with the same settings for each chosen team (``team_ids`` and/or every
     team of ``unit_id``), all or none. The links are only in this answer."""
-    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     settings = settings_of(request)
     teams = bulk_rounds.select_teams(
         session=session,
