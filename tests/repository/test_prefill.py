@@ -96,10 +96,13 @@ def test_a_solo_round_shows_suggestions_marked_and_counts_them_only_once_saved(
     document = survey_helpers.document(shown.text)
     checked = document.xpath('//*[@data-qid="handoff.registry"]//input[@checked]/@value')
     assert checked == ["registry_promotion"]
-    # not an answer yet: nothing stored, progress unchanged
+    # not an answer yet: nothing stored, nothing counted, and the review has none
     response = session.exec(select(Response)).one()
     session.refresh(response)
     assert "handoff.registry" not in (response.answers or {})
+    assert shown.context["page"].progress.answered == 0
+    review: Any = client.get(f"{base}/review")
+    assert review.context["page"].answered == 0
 
     # the lead saves the page: the suggestion becomes the lead's answer and the mark goes
     fields = survey_helpers.with_answers(survey_helpers.form_values(shown.text), {}, action="next")
