@@ -235,6 +235,11 @@ class Settings(BaseSettings):
         description="Without an SMTP server, write messages to <data_dir>/outbox instead of "
         "sending them (the demo; each file is labelled 'not sent').",
     )
+    consultants_create_organisations: bool = Field(
+        default=False,
+        description="Let consultants create client organisations (they are assigned to each "
+        "one they create); off: only administrators create organisations.",
+    )
     questionnaire_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Extra folders of questionnaire files (JSON list or os.pathsep-separated).",
