@@ -365,6 +365,13 @@ def forget_round(*, session: Session, round_id: int) -> None:
     transport.forget_files(outgoing.round_prefix(round_id))
 
 
+def stop_reminders(*, session: Session, settings: Settings, resume_token: str) -> None:
+    """The person behind a resume link asked for no more reminders: their address goes."""
+    token_hash = hash_token(settings, resume_token, purpose="resume")
+    session.exec(delete(InvitationAddress).where(col(InvitationAddress.token_hash) == token_hash))
+    session.flush()
+
+
 def summary(*, session: Session, settings: Settings, round_id: int) -> MailingSummary:
     tally = session.get(RoundMailing, round_id) or RoundMailing(round_id=round_id)
     invited = session.exec(

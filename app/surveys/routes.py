@@ -9,6 +9,7 @@ back button must not show someone's answers, and a page shown again must carry a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -32,7 +33,7 @@ from app.results import visibility
 from app.results.reads import shown_result
 from app.results.service import round_settings
 from app.results.visibility import Viewer
-from app.surveys import closing, forms, invitations, pages, service
+from app.surveys import closing, email_invitations, forms, invitations, pages, service
 from app.surveys.service import (
     REVIEW,
     InvalidAnswersError,
@@ -322,6 +323,34 @@ def change_role(
 
 
 # ---------------------------------------------------------------- questions
+
+
+@dataclasses.dataclass(frozen=True)
+class UnsubscribePage:
+    """Context of templates/survey/unsubscribe.html (the reminders' List-Unsubscribe link)."""
+
+    action: str
+    survey_url: str
+    stopped: bool
+
+
+@router.get("/r/{token}/unsubscribe", response_class=HTMLResponse, name="survey_unsubscribe")
+def unsubscribe_page(
+    request: Request, survey: ReadSurvey, token: ResumeToken, stopped: bool = False
+) -> HTMLResponse:
+    base = base_of(token)
+    page = UnsubscribePage(f"{base}/unsubscribe", base, stopped)
+    return templating.render(request, "survey/unsubscribe.html", page)
+
+
+@router.post("/r/{token}/unsubscribe")
+def unsubscribe(
+    request: Request, session: SessionDep, survey: WriteSurvey, token: ResumeToken
+) -> RedirectResponse:
+    email_invitations.stop_reminders(
+        session=session, settings=settings_of(request), resume_token=token
+    )
+    return redirect(f"{base_of(token)}/unsubscribe?stopped=true")
 
 
 @router.get("/r/{token}/questions", response_class=HTMLResponse, name="survey_page")

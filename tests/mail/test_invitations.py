@@ -185,6 +185,17 @@ def test_reminders_go_only_to_those_who_have_not_submitted(
     assert "2 reminders sent in total" in " ".join(page.text.split())
     assert len(mailbox.received) == 5
 
+    # the reminder's List-Unsubscribe link: a page, then a form that deletes the address
+    unsubscribe = reminder["List-Unsubscribe"].strip("<>").removeprefix("http://127.0.0.1:8000")
+    shown = mail_client.get(unsubscribe)
+    assert shown.status_code == 200
+    csrf = helpers.document(shown.text).xpath("//input[@name='csrf_token']/@value")[0]
+    stopped = mail_client.post(unsubscribe, data={"csrf_token": csrf}, follow_redirects=False)
+    assert stopped.status_code == 303
+    with Session(mail_engine) as session:
+        left = session.exec(select(InvitationAddress.address)).all()
+    assert sorted(left) == ["ana.one@example.com", "cy.three@example.com"]
+
 
 def test_a_bad_address_refuses_the_whole_list_and_changes_nothing(
     mail_client: TestClient, mail_engine: Engine, mail_settings: Settings, mailbox: Mailbox
