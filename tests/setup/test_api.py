@@ -30,6 +30,7 @@ GOOD = (
     "Payments,Billing,ada@example.org,\n"
     "Search,Ranking,grace@example.org,Grace Hopper\n"
     "Search,=Crawl,,\n"
+    "Search,@Home,,\n"
 )
 
 
@@ -82,9 +83,9 @@ def test_a_consultant_previews_imports_and_imports_again(
     assert preview.status_code == 200, preview.text
     plan = preview.json()
     assert plan["ok"] is True
-    assert [row["line"] for row in plan["rows"]] == [2, 3, 4, 5, 6, 7]
+    assert [row["line"] for row in plan["rows"]] == [2, 3, 4, 5, 6, 7, 8]
     assert "will be created" in plan["rows"][0]["outcome"]
-    assert (plan["units_created"], plan["teams_created"], plan["leads_created"]) == (2, 4, 2)
+    assert (plan["units_created"], plan["teams_created"], plan["leads_created"]) == (2, 5, 2)
     assert _counts(session, org.id) == before  # a preview writes nothing
 
     done = _post_csv(client, f"{base}/import", GOOD, headers)
@@ -94,11 +95,11 @@ def test_a_consultant_previews_imports_and_imports_again(
     assert all("/reset/" in url for url in links.values())
     session.expire_all()
     units, teams, memberships, accounts = _counts(session, org.id)
-    assert (units, teams) == (before[0] + 2, before[1] + 4)
+    assert (units, teams) == (before[0] + 2, before[1] + 5)
     assert memberships == before[2] + 3
     assert accounts == before[3] + 2
-    crawl = session.exec(select(Team).where(Team.name == "=Crawl")).one()  # stored as text
-    assert crawl.organisation_id == org.id
+    for name in ("=Crawl", "@Home"):  # stored as text, as typed
+        assert session.exec(select(Team).where(Team.name == name)).one().organisation_id == org.id
     actions = session.exec(select(AuditEvent.action).where(AuditEvent.organisation_id == org.id))
     assert "setup.imported" in set(actions)
 
@@ -118,6 +119,7 @@ def test_a_consultant_previews_imports_and_imports_again(
     exported = client.get(f"{base}/import.csv", headers=headers)
     assert exported.status_code == 200
     assert "'=Crawl" in exported.text  # neutralised for spreadsheets, read back as =Crawl
+    assert "'@Home" in exported.text
     round_trip = _post_csv(client, f"{base}/import/preview", exported.text, headers).json()
     assert round_trip["ok"]
     assert (round_trip["units_created"], round_trip["teams_created"]) == (0, 0)
@@ -229,6 +231,11 @@ def test_many_rounds_at_once_for_a_unit_and_a_selection(
     csv_lines = answer.json()["links_csv"].splitlines()
     assert csv_lines[0] == "team,round_id,role,url"
     assert len(csv_lines) == 9
+    events = session.exec(
+        select(AuditEvent.action).where(AuditEvent.organisation_id == alpha.org.id)
+    ).all()
+    assert events.count("rounds.started_together") == 1
+    assert events.count("round.created") >= 2
     session.expire_all()
     for item in started:
         stored = session.get(AssessmentRound, item["round_id"])
