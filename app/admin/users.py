@@ -9,9 +9,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.background import BackgroundTask
 
 from app import templating
-from app.accounts import api_tokens, organisations, users
+from app.accounts import account_mail, api_tokens, organisations, users
 from app.accounts.actor import PageActor
 from app.accounts.api_tokens import TokenRow, token_rows
 from app.accounts.dependencies import AdminPrincipal, settings_of
@@ -233,6 +234,29 @@ def reset_link(
     except DomainError as problem:
         return _user_page(request, session, user, error=problem.message, status=problem.status_code)
     return _user_page(request, session, user, reset_link=link)
+
+
+@router.post("/users/{user_id}/reset-email", response_class=HTMLResponse)
+def reset_email(
+    request: Request, session: SessionDep, _admin: AdminPrincipal, actor: PageActor, user_id: int
+) -> HTMLResponse:
+    """The one-time password link, e-mailed to the account's own address (the queue sends
+    it once the response is out)."""
+    user = users.get_user(session=session, user_id=user_id)
+    try:
+        mail_id = account_mail.email_password_link(
+            session=session, settings=settings_of(request), user=user, actor=actor
+        )
+    except DomainError as problem:
+        return _user_page(request, session, user, error=problem.message, status=problem.status_code)
+    response = _user_page(
+        request,
+        session,
+        user,
+        message="A one-time password link is being sent to the account's address.",
+    )
+    response.background = BackgroundTask(request.app.state.mail_queue.enqueue, mail_id)
+    return response
 
 
 @router.post("/users/{user_id}/tokens", response_class=HTMLResponse)
