@@ -338,6 +338,7 @@ def seed(
     with _friendly_errors():
         _prepare_database(settings, migrate_schema=settings.auto_migrate)
         engine = db.create_db_engine(settings)
+        timings = db.BatchTimings()
         try:
             with Progress(console=console, transient=True) as progress_bar:
                 task = progress_bar.add_task("Seeding teams", total=teams)
@@ -350,11 +351,13 @@ def seed(
                     teams=teams,
                     rounds=rounds,
                     progress=lambda done: progress_bar.advance(task, done),
+                    timings=timings,
                 )
         finally:
             engine.dispose()
     console.print("[bold]Seeded:[/bold]")
     _print_summary(summary)
+    console.print(timings.describe(), soft_wrap=True)
 
 
 # Rubric commands work on files alone (no server, no database): see app/rubric_cli.py.

@@ -366,6 +366,15 @@ class BatchTimings:
     def slowest(self, count: int = 3) -> list[tuple[float, str]]:
         return sorted(zip(self.held, self.labels, strict=True), reverse=True)[:count]
 
+    def describe(self) -> str:
+        """One line for the commands' output (tests read the figure back)."""
+        slowest = self.slowest(1)
+        label = f" ({slowest[0][1]})" if slowest and slowest[0][1] else ""
+        return (
+            f"{len(self.held)} write transactions; the longest held the write lock "
+            f"{self.longest * 1000:.0f} ms{label} (budget {WRITE_BATCH_BUDGET_S * 1000:.0f} ms)"
+        )
+
 
 @contextlib.contextmanager
 def write_batch(

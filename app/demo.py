@@ -51,6 +51,7 @@ ROUND_SPACING = timedelta(days=91)
 ROUND_LENGTH = timedelta(days=14)
 TEAMS_PER_UNIT = 10
 MAX_UNITS = 20
+TEAMS_PER_WRITE = 10  # teams without rounds written per transaction by seed_in_batches
 DEMO_ROUNDS = 2  # two rounds for most demo teams, so results show change over time
 # who answers a seeded team survey: always both sides of the data-science/engineering divide
 SURVEY_ROLES: tuple[tuple[Role, ...], ...] = (
@@ -402,8 +403,9 @@ def seed_in_batches(
     Everything random is worked out first; then the organisation is created *pending*
     (hidden, see app.accounts.pending) and filled in short transactions: a team, a round
     with its responses, a round's result (scored in a read transaction, stored in a short
-    write). Each holds the write lock for a few milliseconds (``timings`` records how long);
-    at the end the organisation is flipped visible, and if anything fails it is removed.
+    write; teams without rounds ten to a transaction). Each holds the write lock for a few
+    milliseconds (``timings`` records how long); at the end the organisation is flipped
+    visible, and if anything fails it is removed.
     """
     units = _units_for(teams, rounds)
     catalog = load_catalog(QUESTIONNAIRES_DIR)
@@ -420,34 +422,53 @@ def seed_in_batches(
         organisation_id = organisation.id
         unit_ids = _add_units(session, organisation_id, units)
     try:
-        for plan in plans:
-            with db.write_batch(sessions, timings, "seed: team") as session:
-                team = _add_team(
-                    session, plan, organisation_id=organisation_id, unit_id=unit_ids[plan.unit]
-                )
+        # teams without rounds are a few rows each: several to a transaction
+        per_write = TEAMS_PER_WRITE if rounds == 0 else 1
+        for start in range(0, len(plans), per_write):
+            group = plans[start : start + per_write]
+            with db.write_batch(sessions, timings, f"seed: {len(group)} teams") as session:
+                teams_written = [
+                    _add_team(
+                        session, plan, organisation_id=organisation_id, unit_id=unit_ids[plan.unit]
+                    )
+                    for plan in group
+                ]
+            for plan, team in zip(group, teams_written, strict=True):
                 assert team.id is not None
-            for round_plan in plan.rounds:
-                with db.write_batch(sessions, timings, "seed: round") as session:
-                    assessment_round = _add_round(
-                        session, round_plan, team_id=team.id, versions=versions
+                for round_plan in plan.rounds:
+                    _seed_round(
+                        sessions, read_sessions, timings, round_plan, team.id, versions, catalog
                     )
-                with read_sessions() as read_session:
-                    computed = compute_round_result(
-                        session=read_session, assessment_round=assessment_round, catalog=catalog
-                    )
-                    read_session.rollback()
-                with db.write_batch(sessions, timings, "seed: result") as session:
-                    save_round_result(
-                        session=session, assessment_round=assessment_round, computed=computed
-                    )
-            if progress is not None:
-                progress(1)
+                if progress is not None:
+                    progress(1)
         pending.publish(sessions=sessions, organisation_id=organisation_id, timings=timings)
     except BaseException:
         pending.remove(sessions=sessions, organisation_id=organisation_id, timings=timings)
         raise
     organisation.pending = False
     return _summary(organisation, units, plans)
+
+
+def _seed_round(
+    sessions: sessionmaker[Session],
+    read_sessions: sessionmaker[ReadSession],
+    timings: db.BatchTimings,
+    plan: RoundPlan,
+    team_id: int,
+    versions: dict[str, str],
+    catalog: Catalog,
+) -> None:
+    """A round and its responses in one short write, its result scored in a read transaction
+    (the slow part, holding no lock) and stored in another short write."""
+    with db.write_batch(sessions, timings, "seed: round") as session:
+        assessment_round = _add_round(session, plan, team_id=team_id, versions=versions)
+    with read_sessions() as read_session:
+        computed = compute_round_result(
+            session=read_session, assessment_round=assessment_round, catalog=catalog
+        )
+        read_session.rollback()
+    with db.write_batch(sessions, timings, "seed: result") as session:
+        save_round_result(session=session, assessment_round=assessment_round, computed=computed)
 
 
 def seed_organisation(

@@ -55,12 +55,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app import db, files
 from app.accounts import audit, pending
 from app.accounts.audit import Actor
-from app.models import Organisation, UserRole
+from app.models import AssessmentRound, Organisation, RoundResult, Team, UserRole
 from app.results import summaries
 from app.rubric.loader import content_hash
 
@@ -646,8 +646,10 @@ def restore_in_batches(
                     _insert(session, name, table, rows[start : start + chunk])
                 start += chunk
                 chunk = _next_chunk(chunk, timings.held[-1])
-        with db.write_batch(sessions, timings, "restore: summaries") as session:
+        _summarise_in_batches(sessions, timings, checked.organisation_id)
+        with db.write_batch(sessions, timings, "restore: sequences") as session:
             _reset_sequences(session, tables.values())
+            # finds nothing left to build (done above); moves summaries if units differ
             summaries.rebuild(session=session, organisation_id=checked.organisation_id)
         with db.write_batch(sessions, timings, "restore: audit") as session:
             if actor is not None:
@@ -662,6 +664,36 @@ def restore_in_batches(
         rows={name: len(rows) for name, rows in kept.items()},
         skipped=tuple(skipped),
     )
+
+
+SUMMARIES_PER_BATCH: Final = 1  # results summarised per transaction (tens of ms each)
+
+
+def _summarise_in_batches(
+    sessions: sessionmaker[Session], timings: db.BatchTimings, organisation_id: int
+) -> None:
+    """The dashboards' summaries of the restored results, a few results per transaction (in
+    one, a large organisation's would hold the write lock far past the budget)."""
+    with sessions() as session:
+        session.connection(execution_options={"sqlite_begin": "DEFERRED"})  # only reads
+        result_ids: list[int] = list(
+            session.execute(
+                select(col(RoundResult.id))
+                .join(AssessmentRound, col(AssessmentRound.id) == col(RoundResult.round_id))
+                .join(Team, col(Team.id) == col(AssessmentRound.team_id))
+                .where(col(Team.organisation_id) == organisation_id)
+                .order_by(col(RoundResult.id))
+            ).scalars()
+        )
+        session.rollback()
+    for start in range(0, len(result_ids), SUMMARIES_PER_BATCH):
+        chunk = result_ids[start : start + SUMMARIES_PER_BATCH]
+        with db.write_batch(sessions, timings, "restore: summaries") as session:
+            results: list[RoundResult] = list(
+                session.execute(select(RoundResult).where(col(RoundResult.id).in_(chunk))).scalars()
+            )
+            for result in results:
+                summaries.store(session=session, result=result)
 
 
 def _next_chunk(chunk: int, held: float) -> int:

@@ -135,6 +135,7 @@ def restore(
         raw = safe_yaml.read_bytes(source, max_bytes=MAX_BACKUP_BYTES)
     except safe_yaml.InputFileError as error:
         fail(str(error), 2)
+    timings = db.BatchTimings()
     try:
         document = backups.loads(raw)
         with database_session() as (session, _settings):
@@ -144,6 +145,7 @@ def restore(
                 sessions=db.session_factory(session.get_bind().engine),
                 document=document,
                 actor=Actor.cli(),
+                timings=timings,
             )
     except backups.BackupFileError as error:
         fail(str(error), 2)
@@ -155,6 +157,7 @@ def restore(
         f"Restored {summary.organisation} (id {summary.organisation_id}, "
         f"{sum(summary.rows.values())} rows)"
     )
+    console.print(timings.describe(), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
