@@ -321,10 +321,11 @@ def _lead_part(row: SetupRow, state: _State) -> tuple[str, list[_Action]]:
             _Action("new_lead", team=row.team, email=email, lead_name=name)
         ]
     if account.role != UserRole.team_lead or not account.is_active:
-        what = "disabled account" if not account.is_active else f"{account.role} account"
+        # the same words whatever the account is, so a consultant's preview does not tell
+        # which role (or state) another organisation's person has
         return (
-            f"{email} is an existing {what}: left unchanged and not assigned "
-            "(only active team-lead accounts lead teams)"
+            f"{email} already has an account that is not an active team lead's: left "
+            "unchanged and not assigned"
         ), []
     assert account.id is not None
     return f"existing team lead {email} will lead it (no new link)", [
