@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import configure_mappers, sessionmaker
 from sqlmodel import Session, select
 
 from app import catalog_store, db, models
@@ -300,14 +300,10 @@ def _seed(
 def _add_units(
     session: Session, organisation_id: int, units: dict[str, tuple[str, ...]]
 ) -> dict[str, int]:
-    unit_ids: dict[str, int] = {}
-    for unit_name in units:
-        unit = models.BusinessUnit(organisation_id=organisation_id, name=unit_name)
-        session.add(unit)
-        session.flush()
-        assert unit.id is not None
-        unit_ids[unit_name] = unit.id
-    return unit_ids
+    added = [models.BusinessUnit(organisation_id=organisation_id, name=name) for name in units]
+    session.add_all(added)
+    session.flush()  # one flush for all: their ids
+    return {unit.name: unit.id for unit in added if unit.id is not None}
 
 
 def _summary(
@@ -411,8 +407,15 @@ def seed_in_batches(
     catalog = load_catalog(QUESTIONNAIRES_DIR)
     plans = plan_teams(units=units, rounds=rounds, now=now or utcnow(), catalog=catalog, adopt=True)
     timings = timings if timings is not None else db.BatchTimings()
-    with db.write_batch(sessions, timings, "seed: organisation") as session:
+    # the first use of the models in a process sets up their mappers and compiles the first
+    # statements: done here, in a read, rather than inside the first write transaction
+    configure_mappers()
+    with read_sessions() as read_session:
+        _free_slug(read_session, slugify(name))
+        read_session.rollback()
+    with db.write_batch(sessions, timings, "seed: rubric files") as session:
         versions = catalog_store.register_catalog(session=session, catalog=catalog)
+    with db.write_batch(sessions, timings, "seed: organisation") as session:
         organisation = models.Organisation(
             name=name, slug=_free_slug(session, slugify(name)), pending=True
         )
