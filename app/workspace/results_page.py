@@ -437,14 +437,11 @@ def _level_reason(dimension: DimensionView, artifacts: Sequence[ArtifactView]) -
     named = [
         f"“{gate.removesuffix(' (not known)')}” is "
         + ("not known" if gate.endswith(" (not known)") else "missing")
-        for gate in lowest.missing[:2]
+        for gate in lowest.missing[:1]
     ]
     more = len(lowest.missing) - len(named)
     reason = " and ".join(named) + (f" (and {more} more)" if more else "")
-    return (
-        f"{dimension.score} — level {lowest.level} because {reason} "
-        f"for {lowest.title.lower()} at level {lowest.next_level}"
-    )
+    return f"{dimension.score} — level {lowest.level} because {reason} ({lowest.title.lower()})"
 
 
 def _dimensions(
