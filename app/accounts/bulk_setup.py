@@ -108,6 +108,15 @@ class SetupResult:
     password_links: tuple[PasswordLink, ...]  # shown once, never stored
 
 
+def may_import(*, principal: Principal, settings: Settings) -> bool:
+    """Admins always; consultants when the installation lets them set up client organisations
+    (``consultants_create_organisations``), and then only into the organisations they are
+    assigned to (tenancy loads the organisation)."""
+    return principal.is_admin or (
+        principal.role is UserRole.consultant and settings.consultants_create_organisations
+    )
+
+
 # ---------------------------------------------------------------- reading the file
 
 

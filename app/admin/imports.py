@@ -22,7 +22,7 @@ from app.accounts.actor import PageActor
 from app.accounts.dependencies import require_roles, settings_of
 from app.accounts.tenancy import Principal
 from app.db import ReadSessionDep, RequestSessionDep, SessionDep
-from app.errors import DomainError
+from app.errors import DomainError, NotFoundError
 from app.models import Organisation, UserRole
 
 router = APIRouter(include_in_schema=False)
@@ -31,8 +31,12 @@ router = APIRouter(include_in_schema=False)
 SetupEditor = Annotated[Principal, Depends(require_roles(UserRole.consultant))]
 
 
-def _organisation(org_id: int, principal: SetupEditor, session: RequestSessionDep) -> Organisation:
+def _organisation(
+    org_id: int, request: Request, principal: SetupEditor, session: RequestSessionDep
+) -> Organisation:
     # a dependency, so another organisation's id is a 404 before the form is validated
+    if not bulk_setup.may_import(principal=principal, settings=settings_of(request)):
+        raise NotFoundError()
     return tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
 
 

@@ -21,6 +21,7 @@ from app.accounts.tenancy import Principal
 from app.api.workspace import RoundIn, round_request
 from app.catalog_store import CatalogDep
 from app.db import ReadSessionDep, RequestSessionDep, SessionDep
+from app.errors import NotFoundError
 from app.models import Organisation, UserRole
 from app.workspace import bulk_rounds
 
@@ -36,6 +37,20 @@ def setup_organisation(
     """The path's organisation through tenancy, as a dependency, so it is loaded before the
     body is validated: another organisation's id is a 404 whatever was sent."""
     return tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+
+
+def import_organisation(
+    request: Request,
+    organisation: Annotated[Organisation, Depends(setup_organisation)],
+    principal: ApiSetupEditor,
+) -> Organisation:
+    """The organisation, for those who may import into it (app.accounts.bulk_setup)."""
+    if not bulk_setup.may_import(principal=principal, settings=settings_of(request)):
+        raise NotFoundError()
+    return organisation
+
+
+ImportInto = Annotated[Organisation, Depends(import_organisation)]
 
 
 InOrganisation = Annotated[Organisation, Depends(setup_organisation)]
@@ -109,7 +124,7 @@ def preview_import(
     org_id: OrgId,
     data: CsvBody,
     principal: ApiSetupEditor,
-    organisation: InOrganisation,
+    organisation: ImportInto,
     session: ReadSessionDep,
 ) -> PlanOut:
     """What importing the CSV would do, line by line (``error`` on a refused line); nothing
@@ -123,7 +138,7 @@ def run_import(
     data: CsvBody,
     request: Request,
     principal: ApiSetupEditor,
-    organisation: InOrganisation,
+    organisation: ImportInto,
     actor: ApiActor,
     session: SessionDep,
 ) -> ImportOut:
@@ -151,7 +166,7 @@ def run_import(
 def export_setup(
     org_id: OrgId,
     principal: ApiSetupEditor,
-    organisation: InOrganisation,
+    organisation: ImportInto,
     session: ReadSessionDep,
 ) -> Response:
     """The organisation's units, teams and team leads in the import format."""

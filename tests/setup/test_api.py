@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 
@@ -32,6 +33,14 @@ GOOD = (
     "Search,=Crawl,,\n"
     "Search,@Home,,\n"
 )
+
+
+@pytest.fixture(autouse=True)
+def consultants_set_up_clients(app: FastAPI) -> None:
+    """The installation lets consultants set up client organisations (off by default)."""
+    app.state.settings = app.state.settings.model_copy(
+        update={"consultants_create_organisations": True}
+    )
 
 
 @pytest.fixture
@@ -136,12 +145,12 @@ def test_one_bad_line_refuses_the_whole_file(
     preview = _post_csv(client, f"/api/organisations/{org.id}/import/preview", bad, headers)
     errors = [row["error"] for row in preview.json()["rows"] if row["error"]]
     assert errors == [
-        "line 8: unit 'Paymnts' does not exist — did you mean 'Payments'? "
+        "line 9: unit 'Paymnts' does not exist — did you mean 'Payments'? "
         "(declare it on a line of its own, with no team)"
     ]
     refused = _post_csv(client, f"/api/organisations/{org.id}/import", bad, headers)
     assert refused.status_code == 400
-    assert refused.json()["detail"].startswith("line 8: unit 'Paymnts' does not exist")
+    assert refused.json()["detail"].startswith("line 9: unit 'Paymnts' does not exist")
     session.expire_all()
     assert _counts(session, org.id) == before
 

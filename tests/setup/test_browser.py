@@ -5,6 +5,7 @@ downloaded as CSV. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from app.accounts import users
-from app.config import ROOT_DIR
+from app.config import ROOT_DIR, Settings
 from app.models import AssessmentRound, Membership, Organisation, Team, UserRole
 from tests.workspace.browser_support import (
     DESKTOP,
@@ -24,6 +25,17 @@ from tests.workspace.browser_support import (
 )
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def make_settings(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
+    """The live server's settings let consultants set up client organisations."""
+
+    def with_consultants(database_url: str, **overrides: Any) -> Settings:
+        return make_settings(database_url, consultants_create_organisations=True, **overrides)
+
+    return with_consultants
+
 
 ARTIFACTS = ROOT_DIR / "test-artifacts"
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 
 from app.config import Settings
-from app.models import AssessmentRound, Team
+from app.models import AssessmentRound, Team, UserRole
 from tests.accounts import helpers
 from tests.rendered import page_of
 
@@ -20,6 +21,14 @@ FILE = (
     "Payments,Ledger,ada@example.org,Ada Lovelace\n"
     "Payments,Billing,,\n"
 )
+
+
+@pytest.fixture(autouse=True)
+def consultants_set_up_clients(app: FastAPI) -> None:
+    """The installation lets consultants set up client organisations (off by default)."""
+    app.state.settings = app.state.settings.model_copy(
+        update={"consultants_create_organisations": True}
+    )
 
 
 @pytest.fixture
@@ -135,3 +144,27 @@ def test_a_refused_round_starts_none_and_others_are_hidden(
         )
     session.expire_all()
     assert session.exec(count).one() == before
+
+
+def test_without_the_setting_consultants_cannot_import_but_admins_can(
+    app: FastAPI,
+    client: TestClient,
+    session: Session,
+    signed_in: dict[str, Any],
+    settings: Settings,
+) -> None:
+    app.state.settings = app.state.settings.model_copy(
+        update={"consultants_create_organisations": False}
+    )
+    alpha = signed_in["alpha"]
+    admin = helpers.sign_in(session, settings, helpers.user(session, UserRole.admin))
+    session.commit()
+    consultant = signed_in["consultant"].headers()
+    for path in ("/organisations/{}/import", "/api/organisations/{}/import.csv"):
+        assert client.get(path.format(alpha.org.id), headers=consultant).status_code == 404
+        assert client.get(path.format(alpha.org.id), headers=admin.headers()).status_code == 200
+    # starting rounds is not setting organisations up: consultants always may
+    assert (
+        client.get(f"/organisations/{alpha.org.id}/rounds/new", headers=consultant).status_code
+        == 200
+    )
