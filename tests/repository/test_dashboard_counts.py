@@ -19,6 +19,7 @@ from tests.surveys import helpers as survey_helpers
 __all__ = ["world"]  # the fixture, shared with the API tests
 
 TIDY = json.loads((common.GOLDEN / "tidy_package.signals.json").read_text())
+NOTEBOOKS = json.loads((common.GOLDEN / "notebooks_only.signals.json").read_text())
 
 
 def _rows(html: str) -> dict[str, list[str]]:
@@ -40,7 +41,8 @@ def test_the_dashboard_counts_contradictions_of_visible_teams_only(
     assert "No team whose results you may see" in empty.text
 
     for tenant in (alpha, bravo):
-        tenant.round.repository_signals = TIDY
+        # the notebooks-only repository contradicts four of the team's answers (its golden table)
+        tenant.round.repository_signals = NOTEBOOKS
         tenant.round.status = RoundStatus.closed
         session.add(tenant.round)
     # a second Alpha team, surveyed but without enough responses: its result never shows,
@@ -66,6 +68,11 @@ def test_the_dashboard_counts_contradictions_of_visible_teams_only(
     assert rows, shown.text[:2000]
     # one team checked: each question it speaks to counts once, in one verdict
     assert all(sum(int(n) for n in counts) == 1 for counts in rows.values())
+    table = json.loads((common.GOLDEN / "notebooks_only.table.json").read_text())
+    contradicted = sorted(qid for qid, verdict, _ in table if verdict == "contradicts")
+    assert len(contradicted) == 4
+    assert sorted(qid for qid, counts in rows.items() if counts[0] == "1") == contradicted
+    assert sorted(list(rows)[:4]) == contradicted  # most contradicted first
     assert "Teams checked: 1." in shown.text
     assert "1 team with a signals file is left out" in " ".join(shown.text.split())
     dashboard = client.get(
