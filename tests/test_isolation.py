@@ -262,6 +262,13 @@ def _finished_job(session: Session, settings: Settings, tenant: helpers.Tenant) 
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Consultants may create organisations here (PROCESSLENS_CONSULTANTS_CREATE_ORGANISATIONS):
+    the walk checks that they still reach only their own organisation."""
+    return settings.model_copy(update={"consultants_create_organisations": True})
+
+
+@pytest.fixture
 def world(session: Session, settings: Settings) -> World:
     tenants = {side: helpers.tenant(session, settings, side) for side in (ALPHA, BRAVO)}
     admin = helpers.user(session, UserRole.admin, name="Root Admin", email="root@example.org")
