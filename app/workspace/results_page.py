@@ -10,6 +10,7 @@ forms to act on the results, downloads, and rescoring under a newer rubric.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -266,6 +267,98 @@ def _comparison(report: TeamReport) -> ComparisonView | None:
 
 
 @dataclasses.dataclass(frozen=True)
+class GapDot:
+    group: str
+    value: str  # as the report shows it: mean option step (0–4) or score (0–100)
+    position: int  # 0–100 along the row: every row of a chart on the same scale
+
+
+@dataclasses.dataclass(frozen=True)
+class GapRow:
+    title: str
+    dimension: str
+    lower: GapDot
+    higher: GapDot
+    size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class GapChart:
+    """A dumbbell chart of perception gaps of one kind: per row the two role groups' dots on
+    one 0–100 scale (questions: the mean option step as a share of the question's steps)."""
+
+    title: str
+    scale: str
+    top: tuple[GapRow, ...]
+    rest: tuple[GapRow, ...]  # shown on "show all"
+
+
+@dataclasses.dataclass(frozen=True)
+class GapPicture:
+    summary: str  # two sentences in words
+    charts: tuple[GapChart, ...]
+
+
+GAPS_SHOWN: Final = 5
+
+
+def _gap_row(gap: report_context.PerceptionGap) -> GapRow:
+    low, high = float(gap.lower_value), float(gap.higher_value)
+    # a question's gap is its mean steps' difference × 100 ÷ (steps − 1): the same factor
+    # puts its mean steps on 0–100
+    factor = gap.size / (high - low) if gap.kind == "question" and high > low else 1.0
+    return GapRow(
+        title=gap.title,
+        dimension=gap.dimension,
+        lower=GapDot(gap.lower_group, gap.lower_value, round(min(100.0, low * factor))),
+        higher=GapDot(gap.higher_group, gap.higher_value, round(min(100.0, high * factor))),
+        size=round(gap.size),
+    )
+
+
+def _gap_summary(gaps: Sequence[report_context.PerceptionGap]) -> str:
+    questions = [g for g in gaps if g.kind == "question"] or list(gaps)
+    pairs = Counter((g.lower_group, g.higher_group) for g in questions)
+    (lower, higher), count = pairs.most_common(1)[0]
+    dimensions = Counter(
+        g.dimension for g in questions if (g.lower_group, g.higher_group) == (lower, higher)
+    )
+    noun = "question" if questions[0].kind == "question" else "dimension"
+    first = (
+        f"{lower} sees things as weaker than {higher.lower()} does on {count} {noun}"
+        f"{'s' if count != 1 else ''}, mostly in {dimensions.most_common(1)[0][0].lower()}."
+    )
+    largest = max(gaps, key=lambda g: g.size)
+    second = (
+        f"The largest gap is on “{largest.title}”: {largest.lower_group} "
+        f"{largest.lower_value}, {largest.higher_group} {largest.higher_value}."
+    )
+    return f"{first} {second}"
+
+
+def _gap_picture(gaps: Sequence[report_context.PerceptionGap]) -> GapPicture | None:
+    """The perception gaps the viewer may see (the report's, within the anonymity rule) as
+    two dumbbell charts, dimensions and questions apart, largest first."""
+    if not gaps:
+        return None
+    charts_ = []
+    for kind, title, scale in (
+        ("dimension", "Per dimension", "Score, 0–100"),
+        (
+            "question",
+            "Per question",
+            "Mean answer, from the lowest option (0) to the highest (100)",
+        ),
+    ):
+        rows = [_gap_row(g) for g in sorted(gaps, key=lambda g: -g.size) if g.kind == kind]
+        if rows:
+            charts_.append(
+                GapChart(title, scale, tuple(rows[:GAPS_SHOWN]), tuple(rows[GAPS_SHOWN:]))
+            )
+    return GapPicture(summary=_gap_summary(gaps), charts=tuple(charts_))
+
+
+@dataclasses.dataclass(frozen=True)
 class Download:
     label: str
     url: str
@@ -334,6 +427,7 @@ class ResultsPage:
     recommendation: RecommendationView | None
     roadmap: RoadmapView | None
     perception_gaps: tuple[report_context.PerceptionGap, ...]
+    gap_picture: GapPicture | None
     role_group_minimum: int
     knowledge_gaps: tuple[KnowledgeGap, ...]
     debt_register: tuple[report_context.DebtItem, ...]
@@ -808,6 +902,7 @@ def _waiting_page(
         recommendation=None,
         roadmap=None,
         perception_gaps=(),
+        gap_picture=None,
         knowledge_gaps=(),
         debt_register=(),
         comparison=None,
@@ -913,6 +1008,7 @@ def _shown_page(
         recommendation=_recommendation(result, catalog, report),
         roadmap=_roadmap(result, catalog, report, adopted),
         perception_gaps=report.perception_gaps,
+        gap_picture=_gap_picture(report.perception_gaps),
         knowledge_gaps=_knowledge_gaps(result, catalog),
         debt_register=report.debt_register,
         comparison=None if comparison_note else _comparison(report),

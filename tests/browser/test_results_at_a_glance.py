@@ -89,6 +89,7 @@ def test_the_results_summary_fits_at_a_glance_on_desktop_and_phone(
             clip={"x": 0, "y": 0, "width": size["width"], "height": heights[label]},
         )
         page.screenshot(path=str(ARTIFACTS / f"results-whole-{label}.png"), full_page=True)
+        page.locator("#gaps").screenshot(path=str(ARTIFACTS / f"results-gaps-{label}.png"))
         if label == "375":
             assert page.evaluate(OVERFLOWING) == []
             assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]

@@ -17,7 +17,7 @@ from app.models import AssessmentRound, Respondent
 from app.results.reads import previous_shown
 from app.workspace import results_page, rounds
 from tests.workspace import helpers
-from tests.workspace.test_disputed_results import invitation
+from tests.workspace.test_disputed_results import invitation, split_round
 
 
 def page_of(
@@ -121,3 +121,35 @@ def test_explanations_say_it_in_words_before_the_formula(
     for body in html.xpath("//section[@id='summary']//div[@class='ws-explain__body']"):
         first = body.xpath("./p")[0]
         assert "=" not in text(first), text(first)
+
+
+def test_perception_gaps_read_as_a_picture_within_the_anonymity_rule(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    lead = helpers.lead(session, settings)
+    page, html = page_of(client, lead, split_round(session, lead, engineers=3))
+    picture = page.gap_picture
+    assert picture is not None
+    # two sentences in words: who sees it weaker than whom, on how many, mostly where
+    assert picture.summary.count(". ") == 1
+    assert picture.summary.endswith(".")
+    assert "Engineering sees things as weaker than data science does on" in picture.summary
+    assert "mostly in handoff" in picture.summary
+    kinds = {chart.title for chart in picture.charts}
+    assert kinds == {"Per dimension", "Per question"}
+    for chart in picture.charts:
+        rows = (*chart.top, *chart.rest)
+        assert len(chart.top) <= results_page.GAPS_SHOWN
+        assert all(0 <= r.lower.position <= r.higher.position <= 100 for r in rows)
+    questions = next(c for c in picture.charts if c.title == "Per question")
+    assert questions.rest, "more gaps than the top few: the rest behind 'show all'"
+    shown = html.xpath("//section[@id='gaps']//figure[contains(@class, 'ws-dumbbell')]")
+    assert len(shown) == 2
+    assert text(html.xpath("//p[@id='gap-summary']")[0]) == picture.summary
+    assert html.xpath("//section[@id='gaps']//details/summary[starts-with(., 'Show all')]")
+
+    # a role group below the anonymity rule's minimum: no picture, no group named
+    other = helpers.lead(session, settings, name="Other team")
+    page, html = page_of(client, other, split_round(session, other, engineers=2))
+    assert page.gap_picture is None
+    assert not html.xpath("//figure[contains(@class, 'ws-dumbbell')]")
