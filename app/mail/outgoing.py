@@ -158,14 +158,15 @@ def _finish(
 
 
 def _count(session: Session, round_id: int, purpose: str, status: MailStatus) -> None:
-    """A round's totals: sent and refused, per purpose (invitation or reminder)."""
+    """A round's totals: sent, and refused by the SMTP server at sending time (a message
+    that could not be handed over after every retry is neither), per purpose."""
     tally = session.get(RoundMailing, round_id) or RoundMailing(round_id=round_id)
     if purpose == "invitation":
         tally.invitations_sent += status is MailStatus.sent
-        tally.invitations_refused += status is not MailStatus.sent
+        tally.invitations_refused += status is MailStatus.refused
     elif purpose == "reminder":
         tally.reminders_sent += status is MailStatus.sent
-        tally.reminders_refused += status is not MailStatus.sent
+        tally.reminders_refused += status is MailStatus.refused
     session.add(tally)
 
 
