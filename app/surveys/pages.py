@@ -453,9 +453,15 @@ def question_page(
     position = next((n for n, p in enumerate(shown_pages, 1) if p.index == page.index), 1)
     numbers = {item.qid: n for n, item in enumerate(plan.asked, 1)}
     errors = errors or {}
+    # a question hidden by a display condition is never pre-filled: its inputs are still sent
     suggested = repository_suggestions(survey)
     shown = {
-        item.qid: _field_values(item, stored, values, suggested.get(item.qid))
+        item.qid: _field_values(
+            item,
+            stored,
+            values,
+            None if item.qid in progress.hidden else suggested.get(item.qid),
+        )
         for item in page.questions
     }
     views = tuple(
