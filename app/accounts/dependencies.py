@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from app.accounts import api_tokens, csrf, sessions, tenancy
+from app.accounts import api_tokens, csrf, organisations, sessions, tenancy
 from app.accounts.tenancy import Principal
 from app.config import Settings
 from app.db import ReadSession, RequestSessionDep
@@ -239,6 +239,32 @@ def require_api_roles(*roles: UserRole) -> Callable[..., Awaitable[Principal]]:
     dependency.roles = allowed  # type: ignore[attr-defined]
     return dependency
 
+
+def _organisation_creator(
+    guard: Callable[..., Awaitable[Principal]],
+) -> Callable[..., Awaitable[Principal]]:
+    """Admins, and consultants when the installation lets them create organisations
+    (``consultants_create_organisations``); anyone else gets 404. The walk in
+    tests/test_isolation.py reads the role rule from ``guard``."""
+
+    # a default rather than Annotated: the string annotation could not name the local guard
+    async def dependency(request: Request, principal: Principal = Depends(guard)) -> Principal:  # noqa: B008
+        consultants_may = settings_of(request).consultants_create_organisations
+        if not organisations.may_create_organisations(
+            principal=principal, consultants_may=consultants_may
+        ):
+            raise NotFoundError()
+        return principal
+
+    return dependency
+
+
+OrganisationCreator = Annotated[
+    Principal, Depends(_organisation_creator(require_roles(UserRole.consultant)))
+]
+ApiOrganisationCreator = Annotated[
+    Principal, Depends(_organisation_creator(require_api_roles(UserRole.consultant)))
+]
 
 api_org_view = require_api_roles(UserRole.consultant, UserRole.org_leader)
 api_respondent_rows = require_api_roles(UserRole.consultant)

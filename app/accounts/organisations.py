@@ -78,6 +78,34 @@ def create_organisation(*, session: Session, name: str, actor: Actor | None = No
     return organisation
 
 
+def may_create_organisations(*, principal: Principal, consultants_may: bool) -> bool:
+    """Admins always; consultants when the installation lets them
+    (``consultants_create_organisations``)."""
+    return principal.is_admin or (principal.role is UserRole.consultant and consultants_may)
+
+
+def create_client_organisation(
+    *, session: Session, principal: Principal, name: str, actor: Actor
+) -> Organisation:
+    """A new organisation made by an admin or a consultant (the caller's guard has checked
+    ``may_create_organisations``). A consultant is assigned to it as its consultant, so it is
+    theirs at once; an admin sees every organisation already and is not assigned."""
+    organisation = create_organisation(session=session, name=name, actor=actor)
+    if principal.role is UserRole.consultant:
+        creator = session.get(User, principal.user_id)
+        if creator is None:
+            raise NotFoundError()
+        assign(
+            session=session,
+            principal=principal,
+            organisation=organisation,
+            user=creator,
+            team_id=None,
+            actor=actor,
+        )
+    return organisation
+
+
 def visible_organisations(*, session: Session, principal: Principal) -> Sequence[Organisation]:
     return session.exec(
         select(Organisation)

@@ -18,11 +18,21 @@ from app.admin import (
     branding,
     bulk_rounds,
     imports,
+    new_organisation,
     organisations,
     respondents,
     users,
 )
 
 router = APIRouter()
-for area in (organisations, branding, imports, bulk_rounds, users, audit_log, respondents):
+for area in (
+    organisations,
+    new_organisation,
+    branding,
+    imports,
+    bulk_rounds,
+    users,
+    audit_log,
+    respondents,
+):
     router.include_router(area.router)

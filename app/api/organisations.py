@@ -1,6 +1,6 @@
 """Setting up organisations through the API: create, rename and delete organisations,
 business units and teams, move teams between units, and assign people (admins only, like the
-admin pages).
+admin pages; consultants may create organisations when the installation allows it).
 
 Thin: each endpoint calls the same app.accounts.organisations service as the admin pages and
 the CLI, which checks, changes and records the audit event. Ids in the path and in the body
@@ -17,7 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from app.accounts import organisations, tenancy, users
 from app.accounts.actor import ApiActor
-from app.accounts.dependencies import ERROR_RESPONSES, MAX_ID, require_api_roles
+from app.accounts.dependencies import (
+    ERROR_RESPONSES,
+    MAX_ID,
+    ApiOrganisationCreator,
+    require_api_roles,
+)
 from app.accounts.tenancy import Principal
 from app.api.accounts import OrganisationOut, TeamOut
 from app.db import SessionDep
@@ -104,10 +109,14 @@ PathOrganisation = Annotated[Organisation, Depends(path_organisation)]
 
 @router.post("/organisations", status_code=201)
 def create_organisation(
-    body: NameIn, principal: ApiAdmin, actor: ApiActor, session: SessionDep
+    body: NameIn, principal: ApiOrganisationCreator, actor: ApiActor, session: SessionDep
 ) -> OrganisationOut:
-    """A new organisation; its short name (slug) is made from the name."""
-    org = organisations.create_organisation(session=session, name=body.name, actor=actor)
+    """A new organisation; its short name (slug) is made from the name. Admins always; a
+    consultant when the installation allows it (PROCESSLENS_CONSULTANTS_CREATE_ORGANISATIONS),
+    and is then assigned to it as its consultant."""
+    org = organisations.create_client_organisation(
+        session=session, principal=principal, name=body.name, actor=actor
+    )
     return _organisation_out(org)
 
 

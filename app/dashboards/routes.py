@@ -149,6 +149,9 @@ class DashboardsIndexPage:
     title: str
     organisations: tuple[OrganisationLink, ...]
     is_admin: bool
+    # consultants edit the branding of the organisations they are assigned to (admins of all)
+    may_brand: bool
+    may_create_organisation: bool  # the "New client organisation" page (app.admin)
 
 
 @router.get("/dashboards", response_class=HTMLResponse)
@@ -172,6 +175,11 @@ def dashboards_index(
             if org.id is not None
         ),
         is_admin=principal.is_admin,
+        may_brand=principal.is_admin or principal.role is UserRole.consultant,
+        may_create_organisation=organisations.may_create_organisations(
+            principal=principal,
+            consultants_may=settings_of(request).consultants_create_organisations,
+        ),
     )
     return templating.render(request, "dashboards/index.html", page)
 
