@@ -330,11 +330,17 @@ def _consensus_warnings(
     for qid, spread in sorted(spreads.items()):
         question = catalog.questions[qid].question
         if spread.disputed:
-            warnings.append(
-                f"{DISPUTED_ANSWER_WARNING}“{question.text}”: role groups answered from "
-                f"{_label(question, spread.consensus)!r} to {_label(question, spread.high)!r}; "
-                "results resting on it show the range."
+            low, high = _label(question, spread.consensus), _label(question, spread.high)
+            # the range runs from the team's answer up; when the team's answer is already the
+            # top, the dispute is a smaller role group answering two or more steps lower
+            spread_text = (
+                f"role groups answered from {low!r} to {high!r}; results resting on it show "
+                "the range."
+                if low != high
+                else f"the team's answer is {low!r}, but a role group answered two or more "
+                "steps lower; results resting on it are marked disputed."
             )
+            warnings.append(f"{DISPUTED_ANSWER_WARNING}“{question.text}”: {spread_text}")
         elif spread.mode == "most_serious" and spread.disagreement:
             others = sorted(str(key) for key in spread.counts if key != spread.consensus)
             warnings.append(
