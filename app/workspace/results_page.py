@@ -913,8 +913,27 @@ def _waiting_page(
     )
 
 
+def _dimension_cards(
+    result: TeamResult,
+    catalog: Catalog,
+    report: TeamReport,
+    artifacts: Sequence[ArtifactView],
+    *,
+    compared: bool,
+) -> tuple[DimensionView, ...]:
+    """The dimensions with what holds a level down, and changes only when ``compared``."""
+    return tuple(
+        dataclasses.replace(
+            d, level_reason=_level_reason(d, artifacts), change=d.change if compared else None
+        )
+        for d in _dimensions(result, catalog, report)
+    )
+
+
 def _other_kind_note(previous: ShownResult | None, assessment_round: AssessmentRound) -> str | None:
-    """Why no change is shown: the previous round was of another kind (quick or full)."""
+    """Why no change is shown: the previous round was of another kind (quick or full). A
+    quick check asks fewer questions than a full assessment, so their scores differ by what
+    was asked, not by what changed."""
     if previous is None or previous.round.kind == assessment_round.kind:
         return None
 
@@ -950,8 +969,6 @@ def _shown_page(
     """The page of a result the viewer may see, with the previous round's beside it."""
     result = result_of(stored)
     previous = previous_shown(session, assessment_round)
-    # changes only between rounds of the same kind: a quick check asks fewer questions than
-    # a full survey, so their scores differ by what was asked, not by what changed
     comparison_note = _other_kind_note(previous, assessment_round)
     # only the original result is compared with the previous round
     previous_result = (
@@ -980,13 +997,8 @@ def _shown_page(
     handoff = result.handoff
     evidence = result.confidence.evidence_share
     artifacts = _artifacts(report)
-    dimensions = tuple(
-        dataclasses.replace(
-            d,
-            level_reason=_level_reason(d, artifacts),
-            change=None if comparison_note else d.change,
-        )
-        for d in _dimensions(result, catalog, report)
+    dimensions = _dimension_cards(
+        result, catalog, report, artifacts, compared=comparison_note is None
     )
     return ResultsPage(
         **common,
