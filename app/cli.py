@@ -277,6 +277,7 @@ def demo_command(
     (disagreeing roles, two rounds for some teams, adopted practices) and one user per role,
     whose sign-in details are printed; running demo again reuses it.
     """
+    demo.apply_demo_settings()  # e.g. consultants may create client organisations
     settings = _settings()
     with _friendly_errors():
         migrate.upgrade(settings)

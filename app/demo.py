@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import random
 import re
 import secrets
@@ -22,7 +23,7 @@ from sqlmodel import Session, select
 
 from app import catalog_store, db, models
 from app.accounts import pending
-from app.config import QUESTIONNAIRES_DIR
+from app.config import QUESTIONNAIRES_DIR, get_settings
 from app.db import ReadSession, utcnow
 from app.results.service import compute_round_result, save_round_result, store_round_result
 from app.rubric.answers import RoundSettings, validate_role
@@ -52,6 +53,9 @@ ROUND_LENGTH = timedelta(days=14)
 TEAMS_PER_UNIT = 10
 MAX_UNITS = 20
 TEAMS_PER_WRITE = 10  # teams without rounds written per transaction by seed_in_batches
+# installation settings the demo turns on, unless the environment sets them: consultants set
+# up their own client organisations (PROCESSLENS_CONSULTANTS_CREATE_ORGANISATIONS)
+DEMO_SETTINGS = {"PROCESSLENS_CONSULTANTS_CREATE_ORGANISATIONS": "true"}
 DEMO_ROUNDS = 2  # two rounds for most demo teams, so results show change over time
 # who answers a seeded team survey: always both sides of the data-science/engineering divide
 SURVEY_ROLES: tuple[tuple[Role, ...], ...] = (
@@ -165,6 +169,13 @@ def _plan_rounds(
             )
         )
     return tuple(plans)
+
+
+def apply_demo_settings() -> None:
+    """Turn on DEMO_SETTINGS for this process (the server the demo starts reads them)."""
+    for name, value in DEMO_SETTINGS.items():
+        os.environ.setdefault(name, value)
+    get_settings.cache_clear()
 
 
 def plan_teams(

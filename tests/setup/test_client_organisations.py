@@ -5,6 +5,7 @@ organisation stays out of reach. Admins always may, see every organisation and c
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 
+from app import demo
 from app.accounts import api_tokens
 from app.config import Settings
 from app.dashboards.routes import DashboardsIndexPage
@@ -206,3 +208,16 @@ def test_the_dashboards_list_links_branding_for_consultants_only(
     leader = client.get("/dashboards", headers=world["pages"]["org_leader"])
     assert leader.status_code == 200
     assert "/branding" not in leader.text
+
+
+def test_the_demo_turns_the_setting_on_unless_the_environment_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    name = "PROCESSLENS_CONSULTANTS_CREATE_ORGANISATIONS"
+    monkeypatch.delenv(name, raising=False)
+    demo.apply_demo_settings()
+    assert os.environ[name] == "true"
+    assert Settings(database_url=settings.database_url).consultants_create_organisations
+    monkeypatch.setenv(name, "false")
+    demo.apply_demo_settings()
+    assert not Settings(database_url=settings.database_url).consultants_create_organisations
