@@ -47,9 +47,7 @@ def test_a_job_serves_its_stored_output_and_never_a_file_its_row_names(
     names = ("../outside.txt", "/etc/passwd", str(settings.data_dir / "outside.txt"))
     made = {}
     for name in names:
-        job = ReportJob(
-            organisation_id=alpha.org.id, status=ReportJobStatus.done, total=1, done=1
-        )
+        job = ReportJob(organisation_id=alpha.org.id, status=ReportJobStatus.done, total=1, done=1)
         job.file_name = name
         session.add(job)
         session.flush()

@@ -8,6 +8,8 @@ included — since each says that some group answered differently.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from app.results.model import TeamResult
 from app.results.visibility import Member, Viewer, decide, filtered, role_group
 from app.rubric import aggregate
@@ -23,7 +25,7 @@ ROUND = RoundSettings(
 )
 # three data scientists who see a mature handoff, two engineers who see none: the engineers'
 # group is below the role-group minimum and must not be told apart
-SPLIT = (
+SPLIT: tuple[tuple[str, Literal["low", "mid", "high"]], ...] = (
     ("data_scientist", "high"),
     ("data_scientist", "high"),
     ("data_scientist", "high"),
@@ -40,8 +42,11 @@ def _result() -> TeamResult:
             role=role,  # type: ignore[arg-type]
             answers={
                 qid: parse_answer({"value": value})
-                for qid, value in helpers.answers_for(  # type: ignore[arg-type]
-                    ROUND, role, handoff=level, other=level
+                for qid, value in helpers.answers_for(
+                    ROUND,
+                    role,
+                    handoff=level,
+                    other=level,
                 ).items()
             },
         )
