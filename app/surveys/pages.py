@@ -710,6 +710,15 @@ class DonePage:
     resume_url: str
 
 
+def _results_url(survey: Survey, base_url: str) -> str | None:
+    """A solo round ends on its results in the workspace (the lead answered it and sees
+    them at once); a survey's respondents see them only when the round allows it."""
+    assessment_round = survey.assessment_round
+    if assessment_round.mode == "solo":
+        return f"/teams/{assessment_round.team_id}/rounds/{assessment_round.id}/results"
+    return f"{base_url}/results" if assessment_round.respondents_see_results else None
+
+
 def done_page(*, survey: Survey, base_url: str, resume_url: str) -> DonePage:
     submitted_at = survey.response.submitted_at
     closes_at = survey.assessment_round.closes_at
@@ -719,9 +728,7 @@ def done_page(*, survey: Survey, base_url: str, resume_url: str) -> DonePage:
         submitted_on=f"{submitted_at:%-d %B %Y}" if submitted_at else "",
         results_min=survey.assessment_round.results_min,
         closes_on=f"{closes_at:%-d %B %Y}" if closes_at else None,
-        results_url=(
-            f"{base_url}/results" if survey.assessment_round.respondents_see_results else None
-        ),
+        results_url=_results_url(survey, base_url),
         groups=groups_of(_sections(survey, base_url, survey.progress())),
         resume_url=resume_url,
     )

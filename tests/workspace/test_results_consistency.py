@@ -5,16 +5,18 @@ words which gate holds it down; changes are shown only between rounds of the sam
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.config import Settings
 from app.db import utcnow
 from app.models import AssessmentRound, Respondent
 from app.results.reads import previous_shown
+from app.surveys.service import resume_token_hash
 from app.workspace import results_page, rounds
 from tests.workspace import helpers
 from tests.workspace.test_disputed_results import invitation, split_round
@@ -153,3 +155,24 @@ def test_perception_gaps_read_as_a_picture_within_the_anonymity_rule(
     page, html = page_of(client, other, split_round(session, other, engineers=2))
     assert page.gap_picture is None
     assert not html.xpath("//figure[contains(@class, 'ws-dumbbell')]")
+
+
+def test_a_solo_round_ends_on_its_results(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    lead = helpers.lead(session, settings)
+    assessment_round = quick_solo_round(session, lead)
+    lead_answers = session.exec(
+        select(Respondent).where(Respondent.round_id == assessment_round.id)
+    ).one()
+    token = secrets.token_urlsafe(16)
+    lead_answers.resume_token_hash = resume_token_hash(settings, token)
+    session.add(lead_answers)
+    session.commit()
+    done = client.get(f"/r/{token}/done", headers=lead.headers)
+    assert done.status_code == 200
+    results = f"{lead.team_url}/rounds/{assessment_round.id}/results"
+    links = helpers.document(done.text).xpath("//a[@class='button']")
+    assert [(link.get("href"), text(link)) for link in links] == [(results, "See the results")]
+    assert "your team lead finds them" not in done.text
+    assert client.get(results, headers=lead.headers).status_code == 200
