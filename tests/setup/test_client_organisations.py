@@ -214,10 +214,26 @@ def test_the_demo_turns_the_setting_on_unless_the_environment_says_otherwise(
     monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
     name = "PROCESSLENS_CONSULTANTS_CREATE_ORGANISATIONS"
-    monkeypatch.delenv(name, raising=False)
+    # set, then removed: monkeypatch then restores the variable's first state, whatever the
+    # demo writes to the environment meanwhile
+    monkeypatch.setenv(name, "false")
+    monkeypatch.delenv(name)
     demo.apply_demo_settings()
     assert os.environ[name] == "true"
     assert Settings(database_url=settings.database_url).consultants_create_organisations
     monkeypatch.setenv(name, "false")
     demo.apply_demo_settings()
     assert not Settings(database_url=settings.database_url).consultants_create_organisations
+
+
+def test_a_consultant_without_an_organisation_is_told_to_create_one(
+    app: FastAPI, client: TestClient, session: Session, settings: Settings
+) -> None:
+    _allow(app, True)
+    newcomer = helpers.user(session, UserRole.consultant, email="new@example.org")
+    headers = helpers.sign_in(session, settings, newcomer).headers()
+    session.commit()
+    index = client.get("/dashboards", headers=headers)
+    assert _index(index).organisations == ()
+    assert "Create your first client organisation below" in index.text
+    assert 'href="/dashboards/new-organisation"' in index.text
