@@ -22,6 +22,7 @@ from app.charts import ChartSpec
 from app.charts.svg import to_svg
 from app.config import Settings
 from app.models import AssessmentRound, Organisation, RoundMode, RoundResult, Team
+from app.reports import batch as report_batch
 from app.reports import commentary as report_commentary
 from app.reports import context as report_context
 from app.reports.branding import organisation_branding
@@ -428,6 +429,8 @@ class ResultsPage:
     roadmap: RoadmapView | None
     perception_gaps: tuple[report_context.PerceptionGap, ...]
     gap_picture: GapPicture | None
+    # notes their authors marked "may be shown": no author, no role, in question order
+    notes: tuple[report_context.SharedNote, ...]
     role_group_minimum: int
     knowledge_gaps: tuple[KnowledgeGap, ...]
     debt_register: tuple[report_context.DebtItem, ...]
@@ -903,6 +906,7 @@ def _waiting_page(
         roadmap=None,
         perception_gaps=(),
         gap_picture=None,
+        notes=(),
         knowledge_gaps=(),
         debt_register=(),
         comparison=None,
@@ -966,11 +970,10 @@ def _shown_page(
     base: str,
     report_links: Sequence[Download],
 ) -> ResultsPage:
-    """The page of a result the viewer may see, with the previous round's beside it."""
+    """A result the viewer may see; the original beside a previous round of its kind."""
     result = result_of(stored)
     previous = previous_shown(session, assessment_round)
     comparison_note = _other_kind_note(previous, assessment_round)
-    # only the original result is compared with the previous round
     previous_result = (
         previous.result
         if previous is not None and results.label == ORIGINAL and comparison_note is None
@@ -1021,6 +1024,8 @@ def _shown_page(
         roadmap=_roadmap(result, catalog, report, adopted),
         perception_gaps=report.perception_gaps,
         gap_picture=_gap_picture(report.perception_gaps),
+        # the team report's appendix rule: only once the result may be seen at all
+        notes=report_batch.round_notes(session=session, round_id=stored.round_id, catalog=catalog),
         knowledge_gaps=_knowledge_gaps(result, catalog),
         debt_register=report.debt_register,
         comparison=None if comparison_note else _comparison(report),

@@ -16,8 +16,10 @@ from app.config import Settings
 from app.db import utcnow
 from app.models import AssessmentRound, Respondent
 from app.results.reads import previous_shown
+from app.results.service import round_settings, store_round_result
 from app.surveys.service import resume_token_hash
 from app.workspace import results_page, rounds
+from tests import factories
 from tests.workspace import helpers
 from tests.workspace.test_disputed_results import invitation, split_round
 
@@ -176,3 +178,25 @@ def test_a_solo_round_ends_on_its_results(
     assert [(link.get("href"), text(link)) for link in links] == [(results, "See the results")]
     assert "your team lead finds them" not in done.text
     assert client.get(results, headers=lead.headers).status_code == 200
+
+
+def test_notes_marked_may_be_shown_appear_without_author_or_role(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    lead = helpers.lead(session, settings)
+    assessment_round = helpers.team_round(session, lead.team, mode="solo", kind="quick")
+    answers: dict[str, Any] = helpers.answers_for(
+        round_settings(assessment_round), "team_lead", handoff="high"
+    )
+    first, second = list(answers)[:2]
+    answers[first] = {"value": answers[first], "note": "We deploy by hand.", "note_shareable": True}
+    answers[second] = {"value": answers[second], "note": "Private remark.", "note_shareable": False}
+    factories.submitted_response(session, assessment_round, "team_lead", answers)
+    store_round_result(session=session, assessment_round=assessment_round)
+    session.commit()
+    page, html = page_of(client, lead, assessment_round)
+    assert [note.text for note in page.notes] == ["We deploy by hand."]
+    section = text(html.xpath("//section[@id='notes']")[0])
+    assert "We deploy by hand." in section
+    assert "Private remark." not in html.text_content()
+    assert "Team lead" not in section
