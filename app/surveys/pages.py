@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 from app.config import QUESTIONNAIRES_DIR, Settings
@@ -426,6 +426,37 @@ class QuestionPage:
     limits: Limits = LIMITS
 
 
+def _question_views(
+    survey: Survey,
+    page: SurveyPage,
+    hidden: Collection[str],
+    values: Mapping[str, FieldValues] | None,
+    errors: Mapping[str, str],
+) -> tuple[QuestionView, ...]:
+    """The page's questions as shown: stored or typed values, or the repository's suggestion."""
+    stored = survey.response.answers
+    numbers = {item.qid: n for n, item in enumerate(survey.plan.asked, 1)}
+    # a question hidden by a display condition is never pre-filled: its inputs are still sent
+    suggested = repository_suggestions(survey)
+    views = []
+    for item in page.questions:
+        shown_values, by_repository = _field_values(
+            item, stored, values, None if item.qid in hidden else suggested.get(item.qid)
+        )
+        views.append(
+            question_view(
+                survey,
+                item,
+                number=numbers[item.qid],
+                values=shown_values,
+                hidden=item.qid in hidden,
+                error=errors.get(item.qid),
+                suggested_by_repository=by_repository,
+            )
+        )
+    return tuple(views)
+
+
 def question_page(
     *,
     survey: Survey,
@@ -451,31 +482,7 @@ def question_page(
     progress = progress_of(survey.catalog, plan, current)
     shown_pages = visible_pages(plan, progress.hidden)
     position = next((n for n, p in enumerate(shown_pages, 1) if p.index == page.index), 1)
-    numbers = {item.qid: n for n, item in enumerate(plan.asked, 1)}
-    errors = errors or {}
-    # a question hidden by a display condition is never pre-filled: its inputs are still sent
-    suggested = repository_suggestions(survey)
-    shown = {
-        item.qid: _field_values(
-            item,
-            stored,
-            values,
-            None if item.qid in progress.hidden else suggested.get(item.qid),
-        )
-        for item in page.questions
-    }
-    views = tuple(
-        question_view(
-            survey,
-            item,
-            number=numbers[item.qid],
-            values=shown[item.qid][0],
-            hidden=item.qid in progress.hidden,
-            error=errors.get(item.qid),
-            suggested_by_repository=shown[item.qid][1],
-        )
-        for item in page.questions
-    )
+    views = _question_views(survey, page, progress.hidden, values, errors or {})
     before, after = neighbours(plan, progress.hidden, page)
     page_base = (
         base if base is not None else {item.qid: stored.get(item.qid) for item in page.questions}
