@@ -122,6 +122,13 @@ def test_a_team_survey_from_links_to_acting_on_results(
     assert model.locator("h3").inner_text()
     assert model.locator(".ws-reasons > li").count() >= 1
     assert page.locator("#roadmap .ws-practice").count() >= 1
+    # the gaps as a picture first, in words and dots; the table a click away
+    assert (
+        "Engineering sees things as weaker than data science"
+        in page.locator("#gap-summary").inner_text()
+    )
+    assert page.locator("#gaps .ws-dumbbell__row").count() >= 1
+    page.get_by_text("The gaps as a table").click()
     gaps = page.locator("#perception-gaps tbody tr")
     handoff_gaps = [row for row in gaps.all_inner_texts() if "Handoff maturity" in row]
     assert handoff_gaps
