@@ -24,12 +24,12 @@ from app.models import (
     RoundResult,
     Target,
 )
-from app.results import summaries
+from app.results import model, summaries
 from app.results.model import TeamResult
 from app.results.reads import ORIGINAL, previous_shown, write
 from app.rubric import aggregate
 from app.rubric.answers import Answer, RoundSettings, parse_answer
-from app.rubric.assessment import Assessment, EarlierScores, assess
+from app.rubric.assessment import Assessment, EarlierScores, assess, target_progress
 from app.rubric.loader import Catalog
 from app.rubric.versions import answers_to_renew, release
 
@@ -91,7 +91,7 @@ def assess_round(
             AdoptedPractice.team_id == assessment_round.team_id
         )
     ).all()
-    targets = _targets(session, assessment_round.team_id, catalog)
+    targets = team_targets(session, assessment_round.team_id, catalog)
     assessment = assess(
         catalog,
         round_settings(assessment_round),
@@ -104,7 +104,7 @@ def assess_round(
     return assessment, responses, catalog
 
 
-def _targets(session: Session, team_id: int, catalog: Catalog) -> dict[str, str | int]:
+def team_targets(session: Session, team_id: int, catalog: Catalog) -> dict[str, str | int]:
     targets: dict[str, str | int] = {}
     for target in session.exec(select(Target).where(Target.team_id == team_id)).all():
         instrument = catalog.instruments.get(target.dimension)
@@ -255,3 +255,33 @@ def _store_response_scores(
                 )
     if rows:
         session.execute(ResponseScore.__table__.insert(), rows)  # type: ignore[attr-defined]
+
+
+def with_current_targets(
+    session: Session, result: TeamResult, catalog: Catalog, team_id: int
+) -> TeamResult:
+    """The published result beside the team's targets as they are now.
+
+    Targets are the team's plans, not anyone's answers: a result published at close keeps its
+    figures, and only how far it is from today's targets is worked out again, from its own
+    scores and the lower bound of its handoff level. A target the result's rubric does not know
+    (a band renamed since) leaves the targets stored with the result."""
+    try:
+        progress = target_progress(
+            catalog,
+            scores={dimension: item.score for dimension, item in result.dimensions.items()},
+            overall_level=result.handoff.level if result.handoff is not None else None,
+            targets=team_targets(session, team_id, catalog),
+        )
+    except ValueError:
+        return result
+    return result.model_copy(
+        update={
+            "targets": tuple(
+                model.TargetProgress(
+                    dimension=p.dimension, target=p.target, percent=p.percent, met=p.met
+                )
+                for p in progress
+            )
+        }
+    )

@@ -230,6 +230,24 @@ def _targets(
     levels: LevelResult | None,
     targets: Targets,
 ) -> list[TargetProgress]:
+    return target_progress(
+        catalog,
+        scores={dimension: score.score for dimension, score in dimensions.items()},
+        overall_level=levels.overall if levels else None,
+        targets=targets,
+    )
+
+
+def target_progress(
+    catalog: Catalog,
+    *,
+    scores: Mapping[str, float | None],
+    overall_level: int | None,
+    targets: Targets,
+) -> list[TargetProgress]:
+    """How far the team is from each target: the current level over the target level, or the
+    score over the score where the target band begins. Raises ValueError for a target the
+    catalogue does not know."""
     progress = []
     for dimension, target in sorted(targets.items()):
         instrument = catalog.instruments.get(dimension)
@@ -239,7 +257,7 @@ def _targets(
             top = max(d.level for d in instrument.levels.definitions)
             if not 0 <= target <= top:
                 raise ValueError(f"target level for {dimension} must be 0-{top}, got {target}")
-            current = levels.overall if levels else 0
+            current = overall_level or 0
             percent = 100 if target == 0 else min(100, round(100 * current / target))
             progress.append(TargetProgress(dimension, target, percent, current >= target))
             continue
@@ -247,8 +265,7 @@ def _targets(
         if band is None:
             names = ", ".join(b.id for b in instrument.bands) or "a level number"
             raise ValueError(f"target for {dimension} must be one of {names}, got {target!r}")
-        score = dimensions[dimension].score if dimension in dimensions else None
-        current_score = score or 0.0
+        current_score = scores.get(dimension) or 0.0
         percent = (
             100 if band.min_score == 0 else min(100, round(100 * current_score / band.min_score))
         )

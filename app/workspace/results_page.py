@@ -28,6 +28,7 @@ from app.reports import context as report_context
 from app.reports.branding import organisation_branding
 from app.reports.context import TeamReport
 from app.results import model
+from app.results import service as results_service
 from app.results import visibility as anonymity_rule
 from app.results.model import TeamResult
 from app.results.reads import ORIGINAL, ShownResult, previous_shown, result_of
@@ -762,9 +763,11 @@ def _roadmap(
     titles = {p.id: p.title for p in catalog.practices.practices}
     moved = result.comparison.adopted_moved if result.comparison else {}
     return RoadmapView(
-        now=tuple(view(p) for p in report.now),
-        next=tuple(view(p) for p in report.next),
-        later=tuple(view(p) for p in report.later),
+        # practices the team has adopted since the result was published leave the buckets
+        # (the published roadmap itself never changes)
+        now=tuple(view(p) for p in report.now if p.id not in adopted),
+        next=tuple(view(p) for p in report.next if p.id not in adopted),
+        later=tuple(view(p) for p in report.later if p.id not in adopted),
         adopted=tuple(
             AdoptedItem(
                 id=practice_id,
@@ -955,6 +958,14 @@ def _other_kind_note(previous: ShownResult | None, assessment_round: AssessmentR
     )
 
 
+def _with_current_targets(
+    session: Session, stored: RoundResult, catalog: Catalog, assessment_round: AssessmentRound
+) -> TeamResult:
+    return results_service.with_current_targets(
+        session, result_of(stored), catalog, assessment_round.team_id
+    )
+
+
 def _shown_page(
     common: Mapping[str, Any],
     *,
@@ -971,7 +982,7 @@ def _shown_page(
     report_links: Sequence[Download],
 ) -> ResultsPage:
     """A result the viewer may see; the original beside a previous round of its kind."""
-    result = result_of(stored)
+    result = _with_current_targets(session, stored, catalog, assessment_round)
     previous = previous_shown(session, assessment_round)
     comparison_note = _other_kind_note(previous, assessment_round)
     previous_result = (
