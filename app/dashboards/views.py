@@ -621,7 +621,8 @@ DESCRIPTIONS: Final = {
     "units": "The mean team score of each business unit, over the teams shown above.",
     "bands": "How many teams are in each band of the collaboration and technical-debt practices.",
     "levels": "How many teams have reached handoff level 0, 1 or 2 for models, code and data, "
-    "and overall (the lowest of the three).",
+    "and overall (the lowest of the three). Where a team's answers were disputed between role "
+    "groups, its level counts at the lower bound of its range.",
     "mix": "Trajectory types (goal- or data-driven; model-first, system-first or parallel) "
     "and the process model recommended to the teams of each.",
     "upgrades": "The practice upgrades most often in teams' Now column, with who usually "

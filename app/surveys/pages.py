@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from app.config import QUESTIONNAIRES_DIR, Settings
 from app.models import RoundMode, Team
-from app.results.model import TeamResult
+from app.results.model import Handoff, TeamResult
 from app.rubric import repository_compare
 from app.rubric.answers import MAX_NOTE_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS
 from app.rubric.loader import Catalog
@@ -764,6 +764,11 @@ class ResultsPage:
     done_url: str
 
 
+def _level_text(handoff: Handoff) -> str:
+    label = handoff.label or f"level {handoff.level}"
+    return label[:1].upper() + label[1:]
+
+
 def results_page(*, survey: Survey, result: TeamResult | None, base_url: str) -> ResultsPage:
     """The headline results for ``result``, the round's stored original (None: none yet)."""
     shown = result is not None and result.visible
@@ -790,7 +795,8 @@ def results_page(*, survey: Survey, result: TeamResult | None, base_url: str) ->
         trajectory=result.trajectory.label,
         model_name=model.name if model else None,
         model_summary=model.summary if model else None,
-        handoff_level=f"Level {handoff.level}" if handoff else None,
+        # the typed label carries a disputed range ("level 0–2, disputed") where the rule shows it
+        handoff_level=_level_text(handoff) if handoff else None,
         dimensions=tuple(
             DimensionSummary(
                 title=d.title,

@@ -123,3 +123,35 @@ def test_ranges_and_dispute_marks_stay_hidden_when_a_role_group_is_withheld(
         assert "disputed between role groups" not in text
         assert "Where the team" not in text
         assert not helpers.document(html).xpath("//td/span[@class='flag'][text()='disputed']")
+
+
+def test_a_respondent_who_may_see_results_sees_the_same_range(
+    session: Session, settings: Settings
+) -> None:
+    """The respondents' own results page (when the lead lets them see results) reads the level
+    through the same rule: a range where role groups may be shown, the bottom alone where not."""
+    from sqlmodel import select
+
+    from app.models import Response
+    from app.results.reads import shown_result
+    from app.results.visibility import Viewer
+    from app.surveys import pages as survey_pages
+
+    lead = helpers.lead(session, settings)
+    # the viewer is an engineer: their group, less their own answer, must still hold 3
+    for engineers, ranged in ((4, True), (2, False)):
+        assessment_round = split_round(session, lead, engineers=engineers, results_min=2)
+        own = session.exec(
+            select(Response.id)
+            .join(Respondent)
+            .where(Respondent.round_id == assessment_round.id)
+            .order_by(Response.id.desc())  # type: ignore[union-attr]
+        ).first()
+        result = shown_result(session, assessment_round, viewer=Viewer(own))
+        page = survey_pages.results_page(survey=None, result=result, base_url="/r/x")  # type: ignore[arg-type]
+        assert page.handoff_level is not None
+        assert bool(re.fullmatch(r"Level \d–\d, disputed", page.handoff_level)) is ranged, (
+            page.handoff_level
+        )
+        if not ranged:
+            assert re.fullmatch(r"Level \d", page.handoff_level)
