@@ -76,6 +76,7 @@ def dashboard(
         catalog=catalog,
         minimum=settings_of(request).org_cell_min,
         cache=routes.cache_of(request.app),
+        viewer=routes.viewer_of(request, principal),
     )
     titles = dict(views.VIEWS)
     return DashboardOut(
@@ -144,6 +145,7 @@ def _send(
         request=request,
         session=session,
         organisation=organisation,
+        principal=principal,
         catalog=catalog,
         dataset_id=dataset_id,
         fmt=fmt,

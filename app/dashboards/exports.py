@@ -51,6 +51,7 @@ from app.models import (
     Team,
 )
 from app.results import exports as team_exports
+from app.results import visibility
 from app.results.model import TeamResult
 from app.results.reads import parse_column, stored_column
 from app.rubric import anonymity
@@ -246,6 +247,7 @@ class Context:
     catalog: Catalog
     minimum: int
     role_group_minimum: int
+    viewer: visibility.SignedIn | None = None  # None: no one in particular (the CLI)
 
 
 def build(context: Context, dataset_id: str) -> Export:
@@ -275,6 +277,7 @@ def _scores(context: Context) -> tuple[list[str], list[tuple[Value, ...]]]:
             _summary.c.fit,
             _summary.c.model_name,
             _summary.c.handoff_level,
+            _round.c.results_min,
         )
         .join(_team, _team.c.id == _summary.c.team_id)
         .outerjoin(_unit, _unit.c.id == _team.c.business_unit_id)
@@ -282,10 +285,20 @@ def _scores(context: Context) -> tuple[list[str], list[tuple[Value, ...]]]:
         .where(_summary.c.organisation_id == context.organisation_id)
         .order_by(func.lower(_team.c.name), _team.c.id, _summary.c.closed_at, _summary.c.round_id)
     ).all()
+    # every closed round, each counted for the viewer without their own response
+    counted = visibility.counted(
+        session,
+        context.viewer,
+        [visibility.OrgRound(r.round_id, r.mode, r.respondents, r.results_min) for r in rows],
+        minimum=context.minimum,
+    )
     shown = [
         row
         for row in rows
-        if round_shown(mode=row.mode, respondents=row.respondents, minimum=context.minimum)
+        if row.round_id not in counted.left_out
+        and round_shown(
+            mode=row.mode, respondents=counted.others[row.round_id], minimum=context.minimum
+        )
     ]
     cells: dict[int, dict[str, Any]] = defaultdict(dict)
     titles: dict[str, tuple[int, str]] = {}
@@ -380,6 +393,7 @@ def _latest_results(context: Context) -> list[LatestResult]:
         organisation_id=context.organisation_id,
         filters=service.Filters(),
         minimum=context.minimum,
+        viewer=context.viewer,
     )
     shown = queries.scoped(scope)
     rows: Sequence[Any] = session.execute(

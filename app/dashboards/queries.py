@@ -36,7 +36,14 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from app.models import BusinessUnit, ResultDimension, ResultFact, ResultSummary, Team
+from app.models import (
+    AssessmentRound,
+    BusinessUnit,
+    ResultDimension,
+    ResultFact,
+    ResultSummary,
+    Team,
+)
 from app.results import summaries
 
 _summary = ResultSummary.__table__  # type: ignore[attr-defined]
@@ -44,6 +51,7 @@ _dimension = ResultDimension.__table__  # type: ignore[attr-defined]
 _fact = ResultFact.__table__  # type: ignore[attr-defined]
 _team = Team.__table__  # type: ignore[attr-defined]
 _unit = BusinessUnit.__table__  # type: ignore[attr-defined]
+_round = AssessmentRound.__table__  # type: ignore[attr-defined]
 
 SOLO = "solo"
 LOW_COVERAGE = 0.6  # the engine warns below this coverage too (app.rubric.assessment)
@@ -80,6 +88,8 @@ class Member:
     result_id: int
     mode: str
     respondents: int
+    round_id: int
+    threshold: int  # the round's own k
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +309,16 @@ def members(*, session: Session, selection: Selection) -> list[Member]:
     """Every team of the selection, for the anonymity rules."""
     chosen = latest(selection)
     rows: Sequence[Any] = session.execute(
-        select(chosen.c.team_id, chosen.c.result_id, chosen.c.mode, chosen.c.respondents)
+        select(
+            chosen.c.team_id,
+            chosen.c.result_id,
+            chosen.c.mode,
+            chosen.c.respondents,
+            _summary.c.round_id,
+            _round.c.results_min,
+        )
+        .join(_summary, _summary.c.result_id == chosen.c.result_id)
+        .join(_round, _round.c.id == _summary.c.round_id)
     ).all()
     return [Member(*row) for row in rows]
 

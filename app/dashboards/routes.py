@@ -38,6 +38,7 @@ from app.dashboards.service import Filters, Line
 from app.db import ReadSessionDep, SessionDep
 from app.errors import NotFoundError
 from app.models import Organisation, Team, UserRole
+from app.results import visibility
 
 router = APIRouter(include_in_schema=False)
 
@@ -107,6 +108,11 @@ def results_link(line: Line) -> str:
     return f"/teams/{line.team_id}/rounds/{line.round_id}/results"
 
 
+def viewer_of(request: Request, principal: Principal) -> visibility.SignedIn:
+    """The signed-in viewer of an organisation view: their own answers never count for them."""
+    return visibility.SignedIn(user_id=principal.user_id, settings=settings_of(request))
+
+
 def _dashboard(
     request: Request,
     session: Session,
@@ -125,6 +131,7 @@ def _dashboard(
         catalog=catalog,
         minimum=settings_of(request).org_cell_min,
         cache=cache_of(request.app),
+        viewer=viewer_of(request, principal),
     )
 
 
@@ -315,6 +322,7 @@ def export_response(
     request: Request,
     session: Session,
     organisation: Organisation,
+    principal: Principal,
     catalog: Any,
     dataset_id: str,
     fmt: str,
@@ -330,6 +338,7 @@ def export_response(
             catalog=catalog,
             minimum=settings.org_cell_min,
             role_group_minimum=settings.role_group_min,
+            viewer=viewer_of(request, principal),
         ),
         dataset_id,
     )
@@ -364,6 +373,7 @@ def _export_route(dataset_id: str, fmt: str, respondent_level: bool) -> Callable
             request=request,
             session=session,
             organisation=organisation,
+            principal=principal,
             catalog=catalog,
             dataset_id=dataset_id,
             fmt=fmt,
@@ -380,6 +390,7 @@ def _export_route(dataset_id: str, fmt: str, respondent_level: bool) -> Callable
             request=request,
             session=session,
             organisation=organisation,
+            principal=principal,
             catalog=catalog,
             dataset_id=dataset_id,
             fmt=fmt,

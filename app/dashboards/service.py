@@ -35,7 +35,7 @@ from typing import Any, Literal
 from sqlmodel import Session
 
 from app.dashboards import queries
-from app.results import summaries
+from app.results import summaries, visibility
 from app.rubric import anonymity
 from app.rubric.labels import ROLE_LABELS, humanise
 from app.rubric.loader import Catalog
@@ -267,10 +267,20 @@ def dashboard(
     catalog: Catalog,
     minimum: int = anonymity.DEFAULT_ORG_CELL_MIN,
     cache: DashboardCache | None = None,
+    viewer: visibility.SignedIn | None = None,
 ) -> Dashboard:
-    """The dashboard of an organisation under ``filters``. Reads only."""
+    """The dashboard of an organisation under ``filters`` as ``viewer`` may see it (their
+    own answers never count for them). Reads only."""
     version = queries.data_version(session=session, organisation_id=organisation_id)
-    key = (organisation_id, filters, minimum)
+    members = (
+        queries.members(session=session, selection=filters.selection(organisation_id))
+        if viewer is not None
+        else []
+    )
+    counted = counted_for(session=session, viewer=viewer, members=members, minimum=minimum)
+    # the rounds holding the viewer's own response change what they see: most viewers have
+    # none, and share one entry per organisation and filters
+    key = (organisation_id, filters, minimum, counted.own)
     if cache is not None and (cached := cache.get(key, version)) is not None:
         return cached
     built = replace(
@@ -280,6 +290,7 @@ def dashboard(
             filters=filters,
             catalog=catalog,
             minimum=minimum,
+            viewer=viewer,
         ),
         data_version=version,
     )
@@ -288,12 +299,37 @@ def dashboard(
     return built
 
 
-def shown_team_ids(members: Sequence[queries.Member], *, minimum: int) -> frozenset[int]:
-    """The teams anonymity lets appear (``anonymity.shown_teams``, the report's rule too)."""
-    return anonymity.shown_teams(
-        (anonymity.TeamCount(m.team_id, m.mode, m.respondents) for m in members),
+def counted_for(
+    *,
+    session: Session,
+    viewer: visibility.SignedIn | None,
+    members: Sequence[queries.Member],
+    minimum: int,
+) -> visibility.Counted:
+    """The per-viewer rule (``app.results.visibility.counted``) over the selection's rounds."""
+    if viewer is None:
+        return visibility.NO_ONE_IN_PARTICULAR
+    rounds = [visibility.OrgRound(m.round_id, m.mode, m.respondents, m.threshold) for m in members]
+    return visibility.counted(session, viewer, rounds, minimum=minimum)
+
+
+def shown_team_ids(
+    members: Sequence[queries.Member],
+    *,
+    minimum: int,
+    counted: visibility.Counted = visibility.NO_ONE_IN_PARTICULAR,
+) -> frozenset[int]:
+    """The teams anonymity lets appear (``anonymity.shown_teams``, the report's rule too),
+    applied to the responses that count for the viewer (``counted``: never their own), less
+    the teams the viewer's rule leaves out."""
+    allowed = anonymity.shown_teams(
+        (
+            anonymity.TeamCount(m.team_id, m.mode, counted.others.get(m.round_id, m.respondents))
+            for m in members
+        ),
         minimum=minimum,
     )
+    return allowed - {m.team_id for m in members if m.round_id in counted.left_out}
 
 
 def _hidden_reason(hidden: int, minimum: int) -> str | None:
@@ -317,12 +353,19 @@ def _band_parts(catalog: Catalog, dimension_ids: Sequence[str]) -> list[str]:
 
 
 def scope_of(
-    *, session: Session, organisation_id: int, filters: Filters, minimum: int
+    *,
+    session: Session,
+    organisation_id: int,
+    filters: Filters,
+    minimum: int,
+    viewer: visibility.SignedIn | None = None,
 ) -> tuple[queries.Scope, list[queries.Member], frozenset[int]]:
-    """The scope a dashboard shows, the selection's teams, and the teams anonymity allows."""
+    """The scope a dashboard shows ``viewer``, the selection's teams, and the teams anonymity
+    allows."""
     selection = filters.selection(organisation_id)
     members = queries.members(session=session, selection=selection)
-    allowed = shown_team_ids(members, minimum=minimum)
+    counted = counted_for(session=session, viewer=viewer, members=members, minimum=minimum)
+    allowed = shown_team_ids(members, minimum=minimum, counted=counted)
     scope = queries.Scope(
         selection=selection,
         visible_from=visible_from(minimum),
@@ -383,11 +426,16 @@ def build(
     filters: Filters,
     catalog: Catalog,
     minimum: int,
+    viewer: visibility.SignedIn | None = None,
 ) -> Dashboard:
     """The dashboard without the cache (what the benchmark times)."""
     queries.tune(session)
     scope, members, allowed = scope_of(
-        session=session, organisation_id=organisation_id, filters=filters, minimum=minimum
+        session=session,
+        organisation_id=organisation_id,
+        filters=filters,
+        minimum=minimum,
+        viewer=viewer,
     )
     unfiltered = replace(scope, model=None, band=None)
     filtered = scope != unfiltered

@@ -260,9 +260,11 @@ def organisation_pdf(
     catalog: Catalog,
     hide_names: bool,
     pool: pdf.RenderPool | None = None,
+    viewer: visibility.SignedIn | None = None,
 ) -> tuple[bytes, str]:
     """The organisation report's PDF and its file name (``hide_names``: teams numbered;
-    ``pool``: a job's own render pool, whose limit is the job's).
+    ``pool``: a job's own render pool, whose limit is the job's; ``viewer``: whose own
+    answers do not count).
 
     Raises NoResultsError while no team has a stored result.
     """
@@ -278,6 +280,7 @@ def organisation_pdf(
         branding=organisation_branding(organisation, settings),
         hide_names=hide_names,
         cell_minimum=settings.org_cell_min,
+        viewer=viewer,
     )
     cache = pdf.PdfCache(settings.data_dir / "report-cache")
     document = render.report_pdf("reports/org.html", report, cache=cache, pool=pool)

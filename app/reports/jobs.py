@@ -30,6 +30,7 @@ from app.jobs.runner import JobRun
 from app.models import JobFile, Organisation, ReportJob, ReportJobStatus, Team
 from app.reports import batch, pdf, render
 from app.reports.branding import organisation_branding
+from app.results import visibility
 from app.rubric.loader import Catalog
 
 logger = logging.getLogger(__name__)
@@ -77,8 +78,11 @@ def active_job(
     settings: Settings,
     kind: str = TEAM_REPORTS,
     hide_names: bool = False,
+    created_by_id: int | None = None,
 ) -> ReportJob | None:
-    """The organisation's job of this kind (and options) still under way, if any."""
+    """The organisation's job of this kind (and options) still under way, if any (and,
+    given ``created_by_id``, only its creator's: an organisation report is made for the
+    viewer who asked, whose own answers do not count in it)."""
     jobs = session.exec(
         select(ReportJob)
         .where(
@@ -94,6 +98,7 @@ def active_job(
             for job in jobs
             if not is_stopped(job, settings)
             and bool((job.params or {}).get("hide_names")) == hide_names
+            and (created_by_id is None or job.created_by_id == created_by_id)
         ),
         None,
     )
@@ -137,6 +142,7 @@ def start_organisation_report(
             settings=settings,
             kind=ORGANISATION_REPORT,
             hide_names=hide_names,
+            created_by_id=user_id,
         ) or create_job(
             session=session,
             organisation_id=organisation_id,
@@ -272,6 +278,7 @@ def make_organisation_report(run: JobRun, *, catalog: Catalog) -> None:
     try:
         with Session(db.read_only(run.engine)) as session:
             organisation = _organisation(session, run)
+            creator = run.job.created_by_id
             document, name = batch.organisation_pdf(
                 session=session,
                 settings=settings,
@@ -279,6 +286,10 @@ def make_organisation_report(run: JobRun, *, catalog: Catalog) -> None:
                 catalog=catalog,
                 hide_names=bool(run.job.params.get("hide_names")),
                 pool=pool,
+                # the report is its creator's: their own answers do not count in it
+                viewer=None
+                if creator is None
+                else visibility.SignedIn(user_id=creator, settings=settings),
             )
     finally:
         pool.close()

@@ -24,6 +24,7 @@ from app.dashboards import queries, service
 from app.dashboards.service import CountRow
 from app.reports.branding import Branding
 from app.reports.context import Chart, chart
+from app.results import visibility
 from app.rubric import anonymity
 from app.rubric.loader import Catalog
 
@@ -118,14 +119,17 @@ def aggregate(
     catalog: Catalog,
     hide_names: bool = False,
     cell_minimum: int = anonymity.DEFAULT_ORG_CELL_MIN,
+    viewer: visibility.SignedIn | None = None,
 ) -> Aggregate:
-    """The organisation's aggregates: the dashboard's, over every team (see the docstring)."""
+    """The organisation's aggregates: the dashboard's, over every team (see the docstring),
+    as ``viewer`` may see them (their own answers never count for them)."""
     built = service.build(
         session=session,
         organisation_id=organisation_id,
         filters=service.Filters(hide_names=hide_names),
         catalog=catalog,
         minimum=cell_minimum,
+        viewer=viewer,
     )
     lines = service.all_lines(session=session, dashboard=built)
     return Aggregate(
@@ -177,14 +181,17 @@ def organisation_report(
     hide_names: bool = False,
     cell_minimum: int = anonymity.DEFAULT_ORG_CELL_MIN,
     lang: str = "en",
+    viewer: visibility.SignedIn | None = None,
 ) -> OrgReport:
-    """The organisation report (each team's latest closed round; the trend over all)."""
+    """The organisation report (each team's latest closed round; the trend over all), as
+    ``viewer`` may see it (None: no one in particular, as the CLI)."""
     summary = aggregate(
         session=session,
         organisation_id=organisation_id,
         catalog=catalog,
         hide_names=hide_names,
         cell_minimum=cell_minimum,
+        viewer=viewer,
     )
     titles = [title for _, title in summary.dimensions]
     heatmaps = []

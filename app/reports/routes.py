@@ -41,6 +41,7 @@ from app.models import JobFile, Organisation, ReportJob, ReportJobStatus, UserRo
 from app.reports import batch, jobs, render
 from app.reports import commentary as report_commentary
 from app.reports.batch import safe_file_name
+from app.results import visibility
 
 router = APIRouter(tags=["reports"])
 PDF_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
@@ -141,6 +142,7 @@ def organisation_report_pdf(
             organisation=organisation,
             catalog=catalog,
             hide_names=hide_names,
+            viewer=visibility.SignedIn(user_id=principal.user_id, settings=settings),
         )
     )
 

@@ -32,7 +32,7 @@ round's "answer" route is a respondent like any other, so their response counts 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -368,6 +368,95 @@ def viewer_of_user(
         .where(Respondent.resume_token_hash == hash_token(settings, token, purpose="resume"))
     ).first()
     return Viewer(own_response_id=own)
+
+
+# ---------------------------------------------------------------- organisation views
+
+
+@dataclasses.dataclass(frozen=True)
+class SignedIn:
+    """A signed-in viewer of an organisation view (org leader, consultant, admin): what
+    finds the responses they gave through rounds' "answer" routes (the key derives them)."""
+
+    user_id: int
+    settings: Settings
+
+
+@dataclasses.dataclass(frozen=True)
+class OrgRound:
+    """A team's round as an organisation view counts it."""
+
+    round_id: int
+    mode: str
+    respondents: int
+    threshold: int  # the round's own k
+
+
+_HASHES_PER_QUERY = 500  # well under every database's limit on bound parameters
+
+
+def own_rounds(
+    session: Session, settings: Settings, user_id: int | None, round_ids: Iterable[int]
+) -> frozenset[int]:
+    """The rounds among ``round_ids`` holding a submitted response ``user_id`` gave through
+    the round's "answer" route: no column names its author, so the keyed links are derived
+    and matched in one query per few hundred rounds."""
+    if user_id is None:
+        return frozenset()
+    by_hash = {
+        hash_token(
+            settings, lead_token(settings, round_id=rid, user_id=user_id), purpose="resume"
+        ): rid
+        for rid in set(round_ids)
+    }
+    hashes = sorted(by_hash)
+    found: set[int] = set()
+    for start in range(0, len(hashes), _HASHES_PER_QUERY):
+        found.update(
+            session.exec(
+                select(Respondent.round_id)
+                .join(Response, col(Response.respondent_id) == col(Respondent.id))
+                .where(
+                    col(Respondent.resume_token_hash).in_(
+                        hashes[start : start + _HASHES_PER_QUERY]
+                    ),
+                    Response.status == ResponseStatus.submitted,
+                )
+            ).all()
+        )
+    return frozenset(found)
+
+
+@dataclasses.dataclass(frozen=True)
+class Counted:
+    """What counts in an organisation view for one viewer (see ``counted``)."""
+
+    own: frozenset[int]  # rounds holding the viewer's own response
+    left_out: frozenset[int]  # of those, rounds with fewer than k others
+    others: Mapping[int, int]  # per round, the responses that count for the viewer
+
+
+NO_ONE_IN_PARTICULAR = Counted(frozenset(), frozenset(), {})
+
+
+def counted(
+    session: Session, viewer: SignedIn | None, rounds: Sequence[OrgRound], *, minimum: int
+) -> Counted:
+    """The rule for one viewer of an organisation view: per round, the responses that count
+    for them (their own never does), and the rounds left out for them outright, holding their
+    own response and fewer than k others (k the larger of the round's threshold and the
+    organisation ``minimum``). Most viewers answered nowhere: every count stays, none is left
+    out. The caller applies the organisation's rule for every team to the counts returned
+    (so a team left out here is hidden, and counted as hidden, like any small team)."""
+    surveyed = [r.round_id for r in rounds if r.mode != RoundMode.solo]
+    own = own_rounds(session, viewer.settings, viewer.user_id, surveyed) if viewer else frozenset()
+    others = {r.round_id: r.respondents - (1 if r.round_id in own else 0) for r in rounds}
+    left_out = frozenset(
+        r.round_id
+        for r in rounds
+        if r.round_id in own and others[r.round_id] < max(r.threshold, minimum)
+    )
+    return Counted(own=own, left_out=left_out, others=others)
 
 
 def waiting_message(

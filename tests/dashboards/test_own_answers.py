@@ -1,0 +1,194 @@
+"""An organisation leader's own answers, given through a team survey's "answer" route, never
+count for them in the organisation views: a team whose latest round rests on fewer than k
+responses besides theirs is left out of their dashboard (page and API), their CSV exports and
+their organisation report, and counted among the teams not shown. Another leader of the same
+organisation, who did not answer there, still sees the team."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.config import Settings
+from app.dashboards import views
+from app.db import utcnow
+from app.models import AssessmentRound, Respondent, Response, ResponseStatus, Team, UserRole
+from app.results.service import round_settings, store_round_result
+from app.surveys.service import resume_token_hash
+from app.workspace import rounds
+from tests import factories
+from tests.dashboards import helpers
+from tests.workspace.helpers import answers_for, catalog
+
+OTHERS = ("product_manager", "data_scientist", "ml_engineer")
+
+
+@dataclass
+class Leaders:
+    organisation_id: int
+    answered: dict[str, str]  # headers of the leader who answered in Kestrel and Lark
+    other: dict[str, str]  # headers of a leader who answered nowhere
+
+
+def _round_answered_by(
+    session: Session, settings: Settings, team: Team, user_id: int, others: tuple[str, ...]
+) -> AssessmentRound:
+    """A closed team survey (k = 3) answered by ``user_id`` through its "answer" route and by
+    ``others`` through their invitations, stored like a real round."""
+    closed_at = helpers.Q3
+    assessment_round = factories.assessment_round(
+        session,
+        catalog(),
+        team,
+        mode="team_survey",
+        status="open",
+        results_min=3,
+        created_at=closed_at - timedelta(days=14),
+        opened_at=closed_at - timedelta(days=14),
+        title=f"{team.name} survey",
+    )
+    path = rounds.lead_response_path(
+        session=session, settings=settings, assessment_round=assessment_round, user_id=user_id
+    )
+    own = session.exec(
+        select(Response).where(
+            Response.respondent_id
+            == select(Respondent.id)
+            .where(
+                Respondent.resume_token_hash == resume_token_hash(settings, path.rsplit("/", 1)[-1])
+            )
+            .scalar_subquery()
+        )
+    ).one()
+    survey = round_settings(assessment_round)
+    own.answers = {qid: {"value": value} for qid, value in answers_for(survey, "team_lead").items()}
+    own.status = ResponseStatus.submitted
+    own.submitted_at = utcnow()
+    session.add(own)
+    for role in others:
+        factories.submitted_response(session, assessment_round, role, answers_for(survey, role))
+    assessment_round.status = "closed"
+    assessment_round.closed_at = closed_at
+    session.add(assessment_round)
+    session.flush()
+    store_round_result(session=session, assessment_round=assessment_round)
+    return assessment_round
+
+
+@pytest.fixture
+def leaders(session: Session, settings: Settings) -> Leaders:
+    """Two full teams, two pairs hidden to everyone (so no sibling needs hiding for them),
+    Kestrel (3 responses, one of them the answering leader's) and Lark (4, one theirs)."""
+    organisation = factories.organisation(session, name="Northwind")
+    answering, answering_in = helpers.viewer(session, settings, organisation, UserRole.org_leader)
+    _, other_in = helpers.viewer(session, settings, organisation, UserRole.org_leader)
+    for name, roles in (
+        ("Atlas", helpers.FULL_TEAM),
+        ("Beacon", helpers.FULL_TEAM),
+        ("Fjord", helpers.PAIR),
+        ("Gorse", helpers.PAIR),
+    ):
+        team = helpers.team(session, organisation, name, None)
+        helpers.closed_round(session, team, roles=roles, results_min=2 if len(roles) == 2 else 3)
+    assert answering.id is not None
+    kestrel = helpers.team(session, organisation, "Kestrel", None)
+    _round_answered_by(session, settings, kestrel, answering.id, OTHERS[:2])
+    lark = helpers.team(session, organisation, "Lark", None)
+    _round_answered_by(session, settings, lark, answering.id, OTHERS)
+    session.commit()
+    assert organisation.id is not None
+    return Leaders(
+        organisation.id,
+        {**answering_in.headers(), "accept": "text/html"},
+        {**other_in.headers(), "accept": "text/html"},
+    )
+
+
+def _dashboard_teams(client: TestClient, leaders: Leaders, headers: dict[str, str]) -> Any:
+    response = client.get(f"/organisations/{leaders.organisation_id}/dashboard", headers=headers)
+    assert response.status_code == 200, response.text[:500]
+    page: views.DashboardPage = response.context["page"]  # type: ignore[attr-defined]
+    teams = next(section for section in page.sections if section.id == "teams")
+    return {row[0] for row in teams.table.rows}, page.hidden_reason
+
+
+def test_the_dashboard_page_leaves_out_a_team_resting_on_the_viewers_own_answer(
+    client: TestClient, leaders: Leaders
+) -> None:
+    seen, hidden = _dashboard_teams(client, leaders, leaders.answered)
+    assert "Kestrel" not in seen  # 3 responses: only 2 besides the leader's own
+    assert {"Atlas", "Beacon", "Lark"} <= seen  # Lark: 3 besides the leader's own
+    assert hidden is not None
+    assert hidden.startswith("3 teams not shown")
+    other_seen, other_hidden = _dashboard_teams(client, leaders, leaders.other)
+    assert {"Atlas", "Beacon", "Kestrel", "Lark"} <= other_seen
+    assert other_hidden is not None
+    assert other_hidden.startswith("2 teams not shown")
+    # the cached dashboard of one leader is never the other's
+    assert _dashboard_teams(client, leaders, leaders.answered)[0] == seen
+
+
+def test_the_api_leaves_it_out_too(client: TestClient, leaders: Leaders) -> None:
+    def teams(headers: dict[str, str]) -> tuple[set[str], int]:
+        response = client.get(
+            f"/api/organisations/{leaders.organisation_id}/dashboard",
+            headers={**headers, "accept": "application/json"},
+        )
+        assert response.status_code == 200, response.text[:500]
+        body = response.json()
+        return {row[0] for row in body["views"]["teams"]["rows"]}, body["teams_shown"]
+
+    seen, shown = teams(leaders.answered)
+    assert "Kestrel" not in seen
+    assert "Lark" in seen
+    assert shown == 3
+    other_seen, other_shown = teams(leaders.other)
+    assert {"Kestrel", "Lark"} <= other_seen
+    assert other_shown == 4
+
+
+@pytest.mark.parametrize("dataset", ["scores", "roadmap"])
+def test_the_csv_exports_leave_it_out(client: TestClient, leaders: Leaders, dataset: str) -> None:
+    def teams(headers: dict[str, str]) -> set[str]:
+        response = client.get(
+            f"/organisations/{leaders.organisation_id}/exports/{dataset}.csv", headers=headers
+        )
+        assert response.status_code == 200, response.text[:500]
+        return {row["team"] for row in csv.DictReader(io.StringIO(response.text))}
+
+    seen = teams(leaders.answered)
+    assert "Kestrel" not in seen
+    assert "Lark" in seen
+    assert {"Kestrel", "Lark"} <= teams(leaders.other)
+
+
+def test_the_organisation_report_leaves_it_out(
+    client: TestClient, leaders: Leaders, tmp_path: Path
+) -> None:
+    def text(headers: dict[str, str]) -> str:
+        response = client.get(
+            f"/organisations/{leaders.organisation_id}/report.pdf", headers=headers
+        )
+        assert response.status_code == 200, response.text[:500]
+        path = tmp_path / "report.pdf"
+        path.write_bytes(response.content)
+        return subprocess.run(
+            ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
+        ).stdout
+
+    seen = text(leaders.answered)
+    assert "Kestrel" not in seen
+    assert "Lark" in seen
+    assert "3 teams not shown" in seen
+    other = text(leaders.other)
+    assert "Kestrel" in other
+    assert "Lark" in other
