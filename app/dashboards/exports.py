@@ -342,7 +342,9 @@ def _scores(context: Context) -> tuple[list[str], list[tuple[Value, ...]]]:
             if value is None:
                 values += [None, None, ""]
             elif not service.cell_shown(
-                mode=row.mode, respondents=value.respondents, minimum=context.minimum
+                mode=row.mode,
+                respondents=value.respondents - (row.round_id in counted.own),
+                minimum=context.minimum,
             ):
                 values += [None, None, service.HIDDEN_CELL]
                 level_hidden = level_hidden or value.label.startswith("Level ")

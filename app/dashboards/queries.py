@@ -73,6 +73,9 @@ class Scope:
     selection: Selection
     visible_from: int  # respondents a cell needs (team surveys)
     hidden_teams: frozenset[int] = frozenset()
+    # results holding the viewer's own response: a cell of one needs one respondent more,
+    # as the viewer's own answer never counts for them
+    own_results: frozenset[int] = frozenset()
     model: str | None = None
     band: tuple[str, str] | None = None  # (dimension, cell label)
 
@@ -274,7 +277,7 @@ def scoped(scope: Scope) -> Subquery:
                 cell.c.result_id == chosen.c.result_id,
                 cell.c.dimension == dimension_id,
                 cell.c.label == label,
-                _visible(scope, cell.c.respondents, chosen.c.mode),
+                _visible(scope, cell.c.respondents, chosen.c.mode, cell.c.result_id),
             )
         )
     return (
@@ -290,7 +293,10 @@ def scoped(scope: Scope) -> Subquery:
     )
 
 
-def _visible(scope: Scope, respondents: Any, mode: Any) -> ColumnElement[bool]:
+def _visible(scope: Scope, respondents: Any, mode: Any, result_id: Any) -> ColumnElement[bool]:
+    if scope.own_results:
+        own = case((result_id.in_(sorted(scope.own_results)), 1), else_=0)
+        return or_(respondents - own >= scope.visible_from, mode == SOLO)
     return or_(respondents >= scope.visible_from, mode == SOLO)
 
 
@@ -303,6 +309,17 @@ def tune(session: Session) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL random_page_cost = 1.1"))
+
+
+def summarised_rounds(*, session: Session, organisation_id: int) -> list[tuple[int, int]]:
+    """(round id, result id) of every summarised team survey of the organisation: the
+    rounds an organisation view may draw on (the trend reaches past each team's latest)."""
+    rows: Sequence[Any] = session.execute(
+        select(_summary.c.round_id, _summary.c.result_id).where(
+            _summary.c.organisation_id == organisation_id, _summary.c.mode != SOLO
+        )
+    ).all()
+    return [(int(round_id), int(result_id)) for round_id, result_id in rows]
 
 
 def members(*, session: Session, selection: Selection) -> list[Member]:
@@ -348,7 +365,7 @@ def dimension_groups(*, session: Session, scope: Scope) -> list[DimensionGroup]:
         )
         .select_from(shown)
         .join(_dimension, _dimension.c.result_id == shown.c.result_id)
-        .where(_visible(scope, _dimension.c.respondents, shown.c.mode))
+        .where(_visible(scope, _dimension.c.respondents, shown.c.mode, _dimension.c.result_id))
         .group_by(unit, _dimension.c.dimension, _dimension.c.label, _dimension.c.band)
     ).all()
     return [
@@ -371,7 +388,7 @@ def low_coverage(*, session: Session, scope: Scope, limit: int) -> list[LowCover
         .join(_dimension, _dimension.c.result_id == shown.c.result_id)
         .join(_team, _team.c.id == shown.c.team_id)
         .where(
-            _visible(scope, _dimension.c.respondents, shown.c.mode),
+            _visible(scope, _dimension.c.respondents, shown.c.mode, _dimension.c.result_id),
             or_(_dimension.c.score.is_(None), _dimension.c.coverage < LOW_COVERAGE),
         )
         .order_by(_dimension.c.coverage, func.lower(_team.c.name), _team.c.id)
@@ -439,7 +456,7 @@ def fact_counts(
         .where(
             or_(
                 _fact.c.kind != summaries.LEVEL,
-                _visible(scope, _fact.c.respondents, shown.c.mode),
+                _visible(scope, _fact.c.respondents, shown.c.mode, _fact.c.result_id),
             )
         )
         .group_by(_fact.c.kind, _fact.c.key, level)
@@ -476,7 +493,7 @@ def trend(*, session: Session, scope: Scope) -> list[TrendRow]:
         _summary.c.latest_in_period == true(),
         *_period_clause(scope.selection),
         _dimension.c.score.is_not(None),
-        _visible(scope, _dimension.c.respondents, _summary.c.mode),
+        _visible(scope, _dimension.c.respondents, _summary.c.mode, _dimension.c.result_id),
     ]
     if scope.selection.unit_id is not None:
         conditions.append(_summary.c.unit_id == scope.selection.unit_id)
@@ -544,7 +561,7 @@ def team_rows(
             select(_dimension.c.result_id, func.avg(_dimension.c.score).label("overall"))
             .select_from(shown)
             .join(_dimension, _dimension.c.result_id == shown.c.result_id)
-            .where(_visible(scope, _dimension.c.respondents, shown.c.mode))
+            .where(_visible(scope, _dimension.c.respondents, shown.c.mode, _dimension.c.result_id))
             .group_by(_dimension.c.result_id)
             .subquery("overall")
         )

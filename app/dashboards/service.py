@@ -11,12 +11,15 @@ that decide what may be shown, in this order:
    of responses, and no small team may be recoverable by subtracting the others), and every
    team x dimension cell needs that many respondents with a score behind it
    (``anonymity.cell_shown``); a solo round is the team lead answering for the team and is
-   shown. Hidden teams and cells are left out of every count,
+   shown. For a signed-in viewer every round counts without the viewer's own response
+   (``app.results.visibility.counted``: a team or cell resting on fewer than k others is
+   hidden for them alone). Hidden teams and cells are left out of every count,
    mean and total, so subtraction cannot bring them back;
 3. the data filters (recommended process model, band or level), applied only to what step 2
    shows, so a filter can never tell which hidden team has a property.
 
-The result is cached per organisation and filters, keyed by the data version of the stored
+The result is cached per organisation, filters and the rounds holding the viewer's own
+response (most viewers have none), keyed by the data version of the stored
 summaries (a new or changed result changes it) and kept at most a minute (renamed teams); the
 cache only saves work: another instance simply computes its own.
 """
@@ -272,15 +275,10 @@ def dashboard(
     """The dashboard of an organisation under ``filters`` as ``viewer`` may see it (their
     own answers never count for them). Reads only."""
     version = queries.data_version(session=session, organisation_id=organisation_id)
-    members = (
-        queries.members(session=session, selection=filters.selection(organisation_id))
-        if viewer is not None
-        else []
-    )
-    counted = counted_for(session=session, viewer=viewer, members=members, minimum=minimum)
+    own = own_of(session=session, viewer=viewer, organisation_id=organisation_id)
     # the rounds holding the viewer's own response change what they see: most viewers have
     # none, and share one entry per organisation and filters
-    key = (organisation_id, filters, minimum, counted.own)
+    key = (organisation_id, filters, minimum, own.rounds)
     if cache is not None and (cached := cache.get(key, version)) is not None:
         return cached
     built = replace(
@@ -291,6 +289,7 @@ def dashboard(
             catalog=catalog,
             minimum=minimum,
             viewer=viewer,
+            own=own,
         ),
         data_version=version,
     )
@@ -299,18 +298,24 @@ def dashboard(
     return built
 
 
-def counted_for(
-    *,
-    session: Session,
-    viewer: visibility.SignedIn | None,
-    members: Sequence[queries.Member],
-    minimum: int,
-) -> visibility.Counted:
-    """The per-viewer rule (``app.results.visibility.counted``) over the selection's rounds."""
+@dataclass(frozen=True, slots=True)
+class Own:
+    """The organisation's summarised rounds holding the viewer's own response."""
+
+    rounds: frozenset[int] = frozenset()
+    results: frozenset[int] = frozenset()  # their stored results
+
+
+def own_of(*, session: Session, viewer: visibility.SignedIn | None, organisation_id: int) -> Own:
+    """Where ``viewer`` answered through a round's "answer" route (``visibility.own_rounds``),
+    over every summarised team survey of the organisation (the trend reaches past the latest)."""
     if viewer is None:
-        return visibility.NO_ONE_IN_PARTICULAR
-    rounds = [visibility.OrgRound(m.round_id, m.mode, m.respondents, m.threshold) for m in members]
-    return visibility.counted(session, viewer, rounds, minimum=minimum)
+        return Own()
+    rounds = queries.summarised_rounds(session=session, organisation_id=organisation_id)
+    own = visibility.own_rounds(
+        session, viewer.settings, viewer.user_id, [round_id for round_id, _ in rounds]
+    )
+    return Own(own, frozenset(result for round_id, result in rounds if round_id in own))
 
 
 def shown_team_ids(
@@ -359,17 +364,27 @@ def scope_of(
     filters: Filters,
     minimum: int,
     viewer: visibility.SignedIn | None = None,
+    own: Own | None = None,
 ) -> tuple[queries.Scope, list[queries.Member], frozenset[int]]:
-    """The scope a dashboard shows ``viewer``, the selection's teams, and the teams anonymity
-    allows."""
+    """The scope a dashboard shows ``viewer`` (``own``: where they answered, if known), the
+    selection's teams, and the teams anonymity allows."""
     selection = filters.selection(organisation_id)
     members = queries.members(session=session, selection=selection)
-    counted = counted_for(session=session, viewer=viewer, members=members, minimum=minimum)
+    if own is None:
+        own = own_of(session=session, viewer=viewer, organisation_id=organisation_id)
+    counted = visibility.counted(
+        session,
+        viewer,
+        [visibility.OrgRound(m.round_id, m.mode, m.respondents, m.threshold) for m in members],
+        minimum=minimum,
+        own=own.rounds,
+    )
     allowed = shown_team_ids(members, minimum=minimum, counted=counted)
     scope = queries.Scope(
         selection=selection,
         visible_from=visible_from(minimum),
         hidden_teams=frozenset(m.team_id for m in members if m.team_id not in allowed),
+        own_results=own.results,
         model=filters.model,
         band=filters.band,
     )
@@ -382,8 +397,10 @@ def lines_of(
     dimension_ids: Sequence[str],
     hide_names: bool,
     minimum: int,
+    own_results: frozenset[int] = frozenset(),
 ) -> tuple[Line, ...]:
-    """Dashboard lines from team rows: hidden cells blanked, names hidden if asked."""
+    """Dashboard lines from team rows: hidden cells blanked (the viewer's own answer, in
+    ``own_results``, not counted), names hidden if asked."""
     lines = []
     for row in rows:
         cells = []
@@ -392,7 +409,11 @@ def lines_of(
             cell = row.cells.get(dimension_id)
             if cell is None:
                 cells.append(Cell(None, "", None, True))
-            elif not cell_shown(mode=row.mode, respondents=cell.respondents, minimum=minimum):
+            elif not cell_shown(
+                mode=row.mode,
+                respondents=cell.respondents - (row.result_id in own_results),
+                minimum=minimum,
+            ):
                 cells.append(Cell(None, HIDDEN_CELL, None, False))
                 level_hidden = level_hidden or cell.label.startswith("Level ")
             else:
@@ -427,6 +448,7 @@ def build(
     catalog: Catalog,
     minimum: int,
     viewer: visibility.SignedIn | None = None,
+    own: Own | None = None,
 ) -> Dashboard:
     """The dashboard without the cache (what the benchmark times)."""
     queries.tune(session)
@@ -436,6 +458,7 @@ def build(
         filters=filters,
         minimum=minimum,
         viewer=viewer,
+        own=own,
     )
     unfiltered = replace(scope, model=None, band=None)
     filtered = scope != unfiltered
@@ -582,7 +605,11 @@ def build(
         limit=PAGE_SIZE,
     )
     lines = lines_of(
-        rows, dimension_ids=dimension_ids, hide_names=filters.hide_names, minimum=minimum
+        rows,
+        dimension_ids=dimension_ids,
+        hide_names=filters.hide_names,
+        minimum=minimum,
+        own_results=scope.own_results,
     )
     hidden = sum(1 for m in members if m.team_id not in allowed)
     return Dashboard(
@@ -654,6 +681,7 @@ def all_lines(*, session: Session, dashboard: Dashboard) -> tuple[Line, ...]:
         dimension_ids=[d for d, _ in dashboard.dimensions],
         hide_names=dashboard.filters.hide_names,
         minimum=dashboard.minimum,
+        own_results=dashboard.scope.own_results,
     )
 
 

@@ -24,6 +24,11 @@ round on their own page too, and two different sets of role groups, one from eac
 subtracted (the team less every group shown on either isolates whoever is left). Solo rounds
 are outside the rule: the lead answers for the team, openly.
 
+Organisation views (the dashboard, its exports, the organisation report) count teams, not
+role groups, with the organisation's own rule (``app.rubric.anonymity``); for a signed-in
+viewer they count each round without the viewer's own response (``counted``), so a team
+resting on fewer than k others is left out for that viewer alone.
+
 What the rule cannot know: a lead who answers through an invitation link instead of the
 round's "answer" route is a respondent like any other, so their response counts for them
 (docs/security.md says so; the answer route is how a lead answers).
@@ -440,7 +445,12 @@ NO_ONE_IN_PARTICULAR = Counted(frozenset(), frozenset(), {})
 
 
 def counted(
-    session: Session, viewer: SignedIn | None, rounds: Sequence[OrgRound], *, minimum: int
+    session: Session,
+    viewer: SignedIn | None,
+    rounds: Sequence[OrgRound],
+    *,
+    minimum: int,
+    own: frozenset[int] | None = None,
 ) -> Counted:
     """The rule for one viewer of an organisation view: per round, the responses that count
     for them (their own never does), and the rounds left out for them outright, holding their
@@ -448,8 +458,11 @@ def counted(
     organisation ``minimum``). Most viewers answered nowhere: every count stays, none is left
     out. The caller applies the organisation's rule for every team to the counts returned
     (so a team left out here is hidden, and counted as hidden, like any small team)."""
-    surveyed = [r.round_id for r in rounds if r.mode != RoundMode.solo]
-    own = own_rounds(session, viewer.settings, viewer.user_id, surveyed) if viewer else frozenset()
+    if viewer is None:
+        own = frozenset()
+    elif own is None:  # ``own``: the viewer's own rounds, when the caller found them already
+        surveyed = [r.round_id for r in rounds if r.mode != RoundMode.solo]
+        own = own_rounds(session, viewer.settings, viewer.user_id, surveyed)
     others = {r.round_id: r.respondents - (1 if r.round_id in own else 0) for r in rounds}
     left_out = frozenset(
         r.round_id

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.config import Settings
-from app.dashboards import views
+from app.dashboards import service, views
 from app.db import utcnow
 from app.models import AssessmentRound, Respondent, Response, ResponseStatus, Team, UserRole
 from app.results.service import round_settings, store_round_result
@@ -192,3 +192,22 @@ def test_the_organisation_report_leaves_it_out(
     other = text(leaders.other)
     assert "Kestrel" in other
     assert "Lark" in other
+
+
+def test_a_cell_resting_on_the_viewers_own_answer_is_not_shown(
+    client: TestClient, leaders: Leaders
+) -> None:
+    """In Lark, handoff and debt are answered by the lead, the data scientist and the engineer:
+    3 respondents, but only 2 besides the answering leader's own."""
+
+    def lark(headers: dict[str, str]) -> list[str]:
+        response = client.get(
+            f"/api/organisations/{leaders.organisation_id}/dashboard",
+            headers={**headers, "accept": "application/json"},
+        )
+        assert response.status_code == 200, response.text[:500]
+        rows = response.json()["views"]["teams"]["rows"]
+        return [str(cell) for cell in next(row for row in rows if row[0] == "Lark")]
+
+    assert service.HIDDEN_CELL in lark(leaders.answered)
+    assert service.HIDDEN_CELL not in lark(leaders.other)
