@@ -40,6 +40,7 @@ from app.reports.routes import (
     pdf_download,
     start_organisation_report_job,
 )
+from app.results import visibility
 
 router = APIRouter(prefix="/api", tags=["reports"])
 HideNames = Annotated[bool, Query(description="Number the teams instead of naming them")]
@@ -139,6 +140,7 @@ def api_organisation_report_pdf(
             organisation=organisation,
             catalog=catalog,
             hide_names=hide_names,
+            viewer=visibility.SignedIn(user_id=principal.user_id, settings=settings),
         )
     )
 
@@ -147,7 +149,9 @@ def _api_job(session: Session, principal: Principal, org_id: int, job_id: int) -
     organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
     assert organisation.id is not None
     tenancy.check_id(job_id)
-    return jobs.get_job(session=session, organisation_id=organisation.id, job_id=job_id)
+    return jobs.get_job(
+        session=session, organisation_id=organisation.id, job_id=job_id, user_id=principal.user_id
+    )
 
 
 @router.get("/organisations/{org_id}/report-jobs/{job_id}", responses=ERROR_RESPONSES)

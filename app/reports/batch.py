@@ -259,8 +259,8 @@ def organisation_pdf(
     organisation: Organisation,
     catalog: Catalog,
     hide_names: bool,
+    viewer: visibility.SignedIn | None,
     pool: pdf.RenderPool | None = None,
-    viewer: visibility.SignedIn | None = None,
 ) -> tuple[bytes, str]:
     """The organisation report's PDF and its file name (``hide_names``: teams numbered;
     ``pool``: a job's own render pool, whose limit is the job's; ``viewer``: whose own

@@ -52,14 +52,25 @@ def stale_after(settings: Settings) -> timedelta:
 # ---------------------------------------------------------------- reading and starting
 
 
-def get_job(*, session: Session, organisation_id: int, job_id: int) -> ReportJob:
-    """A job of the organisation (already loaded through tenancy); another's is a 404."""
+def get_job(
+    *, session: Session, organisation_id: int, job_id: int, user_id: int | None = None
+) -> ReportJob:
+    """A job of the organisation (already loaded through tenancy); another's is a 404, and so
+    is an organisation report made for another viewer (``user_id``: who asks): it counts the
+    teams as its creator may see them, their own answers left out, not as the asker may."""
     job = session.exec(
         select(ReportJob).where(
             ReportJob.id == job_id, ReportJob.organisation_id == organisation_id
         )
     ).first()
     if job is None:
+        raise NotFoundError()
+    if (
+        job.kind == ORGANISATION_REPORT
+        and user_id is not None
+        and job.created_by_id is not None
+        and job.created_by_id != user_id
+    ):
         raise NotFoundError()
     return job
 

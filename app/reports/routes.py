@@ -301,7 +301,7 @@ def _organisation_job(
     assert organisation.id is not None
     tenancy.check_id(job_id)
     return organisation, jobs.get_job(
-        session=session, organisation_id=organisation.id, job_id=job_id
+        session=session, organisation_id=organisation.id, job_id=job_id, user_id=principal.user_id
     )
 
 

@@ -22,6 +22,7 @@ from app.config import Settings
 from app.dashboards import service, views
 from app.db import utcnow
 from app.models import AssessmentRound, Respondent, Response, ResponseStatus, Team, UserRole
+from app.reports import jobs
 from app.results.service import round_settings, store_round_result
 from app.surveys.service import resume_token_hash
 from app.workspace import rounds
@@ -37,6 +38,7 @@ class Leaders:
     organisation_id: int
     answered: dict[str, str]  # headers of the leader who answered in Kestrel and Lark
     other: dict[str, str]  # headers of a leader who answered nowhere
+    answering_id: int
 
 
 def _round_answered_by(
@@ -110,6 +112,7 @@ def leaders(session: Session, settings: Settings) -> Leaders:
         organisation.id,
         {**answering_in.headers(), "accept": "text/html"},
         {**other_in.headers(), "accept": "text/html"},
+        answering.id,
     )
 
 
@@ -171,12 +174,13 @@ def test_the_csv_exports_leave_it_out(client: TestClient, leaders: Leaders, data
     assert {"Kestrel", "Lark"} <= teams(leaders.other)
 
 
+@pytest.mark.parametrize("prefix", ["", "/api"])
 def test_the_organisation_report_leaves_it_out(
-    client: TestClient, leaders: Leaders, tmp_path: Path
+    client: TestClient, leaders: Leaders, tmp_path: Path, prefix: str
 ) -> None:
     def text(headers: dict[str, str]) -> str:
         response = client.get(
-            f"/organisations/{leaders.organisation_id}/report.pdf", headers=headers
+            f"{prefix}/organisations/{leaders.organisation_id}/report.pdf", headers=headers
         )
         assert response.status_code == 200, response.text[:500]
         path = tmp_path / "report.pdf"
@@ -211,3 +215,26 @@ def test_a_cell_resting_on_the_viewers_own_answer_is_not_shown(
 
     assert service.HIDDEN_CELL in lark(leaders.answered)
     assert service.HIDDEN_CELL not in lark(leaders.other)
+
+
+def test_an_organisation_report_job_is_only_its_creators(
+    client: TestClient, session: Session, leaders: Leaders
+) -> None:
+    """A large organisation's report is made by a job for the viewer who asked (their own
+    answers left out): another leader can neither follow nor download it."""
+    job = jobs.create_job(
+        session=session,
+        organisation_id=leaders.organisation_id,
+        user_id=leaders.answering_id,
+        kind=jobs.ORGANISATION_REPORT,
+    )
+    session.commit()
+    base = f"/organisations/{leaders.organisation_id}/report-exports/{job.id}"
+    assert client.get(base, headers=leaders.answered).status_code == 200
+    assert client.get(base, headers=leaders.other).status_code == 404
+    download = client.get(f"{base}/download", headers=leaders.other, follow_redirects=False)
+    assert download.status_code == 404
+    api = f"/api/organisations/{leaders.organisation_id}/report-jobs/{job.id}"
+    assert (
+        client.get(api, headers={**leaders.other, "accept": "application/json"}).status_code == 404
+    )
