@@ -294,8 +294,9 @@ def _fixed(
     return case, (answers[0], answers[1])
 
 
-# three per group but product and lead: role-group figures show, the pair's are withheld
-GROUPS_OF_THREE: tuple[tuple[str, Level], ...] = (
+# three per role group, and the product-and-lead pair: role-group figures show, the pair's
+# are withheld (the rest of two would be singled out); the answers differ within each group
+GROUPS_AND_A_PAIR: tuple[tuple[str, Level], ...] = (
     ("data_scientist", "low"),
     ("data_scientist", "high"),
     ("data_scientist", "mid"),
@@ -305,11 +306,13 @@ GROUPS_OF_THREE: tuple[tuple[str, Level], ...] = (
     ("product_manager", "low"),
     ("product_manager", "high"),
 )
+THREE_GROUPS_OF_THREE = (*GROUPS_AND_A_PAIR, ("team_lead", "mid"))
 
 
-@example(_fixed(GROUPS_OF_THREE, 3, "lead"))
+# every group's figures show: a response exchanged with one of another group is told apart
+@example(_fixed(THREE_GROUPS_OF_THREE, 3, "lead"))
 # the viewer's own answer makes the product-and-lead group three, which it must not count
-@example(_fixed(GROUPS_OF_THREE, 3, "org_leader", answered=True))
+@example(_fixed(GROUPS_AND_A_PAIR, 3, "org_leader", answered=True))
 @hypothesis_settings(
     max_examples=10,
     deadline=None,
