@@ -376,14 +376,17 @@ def test_read_session_sees_data_and_never_commits(
 
     @app.get("/test/organisations")
     def list_organisations(session: db.ReadSessionDep) -> list[str]:
-        # a write through a read session is dropped at the end of the request
-        session.add(models.Organisation(name="Dropped", slug="dropped-read"))
-        session.flush()
         return list(session.exec(select(models.Organisation.slug)))
 
-    listed = client.get("/test/organisations").json()
-    assert "visible" in listed
-    assert "dropped-read" in listed
+    @app.get("/test/organisations/write")
+    def write_in_a_read(session: db.ReadSessionDep) -> list[str]:
+        # a read session refuses to write: a route that changes data must take SessionDep
+        session.add(models.Organisation(name="Dropped", slug="dropped-read"))
+        session.flush()
+        return []
+
+    assert "visible" in client.get("/test/organisations").json()
+    assert client.get("/test/organisations/write").status_code == 500
     session.expire_all()
     slugs = set(session.exec(select(models.Organisation.slug)))
     assert "visible" in slugs

@@ -50,6 +50,14 @@ KNOWN: dict[tuple[str, str], str] = {
         "app/workspace/pages.py",
         "for round_id, head in reads.headlines(session, round_ids, dimensions).items():",
     ): "the team list's headlines, of rounds visibility.headline_shown lets show",
+    (
+        "app/dashboards/backup.py",
+        "session.execute(select(RoundResult).where(col(RoundResult.id).in_(chunk))).scalars()",
+    ): "restore: rebuilding the dashboard summaries of restored results, nothing is shown",
+    ("app/dashboards/repository_counts.py", "row = reads.load_row(session, assessment_round.id)"): (
+        "only the respondent count, for the organisation views' team rule (anonymity.shown_teams);"
+        " each team's comparison is read through the rule"
+    ),
 }
 
 
