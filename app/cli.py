@@ -22,6 +22,7 @@ from app.config import ConfigurationError, Settings, get_settings
 from app.dashboards import cli as dashboards_cli
 from app.jobs import queue
 from app.logs import configure_logging
+from app.mail import transport
 from app.reports import cli as reports_cli
 from app.reports import jobs as report_jobs
 from app.reports import pdf as report_pdf
@@ -310,6 +311,12 @@ def demo_command(
                 f"{account.password}  [dim](sees {escape(account.scope)})[/dim]",
                 soft_wrap=True,
             )
+    if settings.mail_outbox and not settings.smtp_host:
+        console.print(
+            "\n[bold]E-mail[/bold] is not sent: each message is written, labelled 'not sent', "
+            f"to {escape(str(transport.outbox_dir(settings)))} (PROCESSLENS_MAIL_OUTBOX).",
+            soft_wrap=True,
+        )
     shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
     console.print(
         f"\nServing ProcessLens on [bold]http://{shown_host}:{port}[/bold] (Ctrl+C stops)"

@@ -54,8 +54,13 @@ TEAMS_PER_UNIT = 10
 MAX_UNITS = 20
 TEAMS_PER_WRITE = 10  # teams without rounds written per transaction by seed_in_batches
 # installation settings the demo turns on, unless the environment sets them: consultants set
-# up their own client organisations (PROCESSLENS_CONSULTANTS_CREATE_ORGANISATIONS)
-DEMO_SETTINGS = {"PROCESSLENS_CONSULTANTS_CREATE_ORGANISATIONS": "true"}
+# up their own client organisations (PROCESSLENS_CONSULTANTS_CREATE_ORGANISATIONS), and e-mail
+# works without an SMTP server: each message is written, labelled "not sent", to
+# <data dir>/outbox (PROCESSLENS_MAIL_OUTBOX; an SMTP host, if set, still wins)
+DEMO_SETTINGS = {
+    "PROCESSLENS_CONSULTANTS_CREATE_ORGANISATIONS": "true",
+    "PROCESSLENS_MAIL_OUTBOX": "true",
+}
 DEMO_ROUNDS = 2  # two rounds for most demo teams, so results show change over time
 # who answers a seeded team survey: always both sides of the data-science/engineering divide
 SURVEY_ROLES: tuple[tuple[Role, ...], ...] = (

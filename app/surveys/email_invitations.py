@@ -84,6 +84,7 @@ class MailingSummary:
     """What the round page shows: totals, never who."""
 
     enabled: bool
+    outbox: bool  # the demo's catch-all: messages are written to <data dir>/outbox, not sent
     invited: int
     invitations_sent: int
     invitations_refused: int
@@ -381,6 +382,7 @@ def summary(*, session: Session, settings: Settings, round_id: int) -> MailingSu
     ).one()
     return MailingSummary(
         enabled=settings.mail_enabled,
+        outbox=settings.mail_enabled and not settings.smtp_host,
         invited=invited,
         invitations_sent=tally.invitations_sent,
         invitations_refused=tally.invitations_refused,

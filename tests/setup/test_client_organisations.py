@@ -218,6 +218,9 @@ def test_the_demo_turns_the_setting_on_unless_the_environment_says_otherwise(
     # demo writes to the environment meanwhile
     monkeypatch.setenv(name, "false")
     monkeypatch.delenv(name)
+    # the demo's other settings (the e-mail outbox) are restored the same way
+    monkeypatch.setenv("PROCESSLENS_MAIL_OUTBOX", "false")
+    monkeypatch.delenv("PROCESSLENS_MAIL_OUTBOX")
     demo.apply_demo_settings()
     assert os.environ[name] == "true"
     assert Settings(database_url=settings.database_url).consultants_create_organisations
