@@ -258,6 +258,9 @@ class Comparison:
     # across rubric versions: what is compared and why no more ("The previous round used
     # rubric 2026.1: ..."); None when both rounds used the same rubric
     across_versions: str | None = None
+    # why nothing is compared ("no comparison: different kind (quick check vs full
+    # assessment)"); then ``dimensions`` and ``adopted`` are empty
+    not_compared: str | None = None
 
 
 def across_versions_note(previous_rubric: str | None) -> str | None:
@@ -864,7 +867,11 @@ def team_report(
     same_rubric = earlier is not None and dict(earlier.round.rubric_versions) == dict(
         round_info.rubric_versions
     )
-    chart_previous = earlier.to_data() if earlier is not None and same_rubric else None
+    # nor beside a round of another kind (a quick check asks other questions than a full one)
+    same_kind = earlier is not None and earlier.round.kind == round_info.kind
+    chart_previous = (
+        earlier.to_data() if earlier is not None and same_rubric and same_kind else None
+    )
     dimension_titles = {d: raw.title for d, raw in result.dimensions.items()}
     targets = {t.dimension: t for t in result.targets}
     shown_range = _range_label(result.handoff, disputes_shown(result)) if result.handoff else None
@@ -995,6 +1002,7 @@ def team_report(
                     for p, moved in comparison.adopted_moved.items()
                 ),
                 across_versions=across_versions_note(comparison.previous_rubric),
+                not_compared=comparison.not_compared,
             )
         ),
         commentary=commentary_paragraphs(commentary),

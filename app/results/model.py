@@ -309,6 +309,9 @@ class Comparison(_Frozen):
     # 2026.2: the previous round's rubric ("2026.1") when it was another version; then only
     # dimension scores are compared, each as its own rubric computed it
     previous_rubric: str | None = None
+    # why nothing is compared: "no comparison: different kind (quick check vs full
+    # assessment)" when the previous round was of another kind; the mappings are then empty
+    not_compared: str | None = None
 
 
 class TeamResult(_Frozen):

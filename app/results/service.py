@@ -29,7 +29,13 @@ from app.results.model import TeamResult
 from app.results.reads import ORIGINAL, previous_shown, write
 from app.rubric import aggregate
 from app.rubric.answers import Answer, RoundSettings, parse_answer
-from app.rubric.assessment import Assessment, EarlierScores, assess, target_progress
+from app.rubric.assessment import (
+    Assessment,
+    EarlierScores,
+    OtherKind,
+    assess,
+    target_progress,
+)
 from app.rubric.loader import Catalog
 from app.rubric.versions import answers_to_renew, release
 
@@ -117,14 +123,17 @@ def team_targets(session: Session, team_id: int, catalog: Catalog) -> dict[str, 
 
 def _previous(
     session: Session, assessment_round: AssessmentRound, catalog: Catalog
-) -> Assessment | EarlierScores | None:
-    """The previous round (``previous_shown``'s) to compare with: assessed again under
+) -> Assessment | EarlierScores | OtherKind | None:
+    """The previous round (``previous_shown``'s) to compare with (of another kind, quick or
+    full, only the reason it is not compared): assessed again under
     ``catalog`` when it used the same rubric; under another rubric version only its dimension
     scores, as its own stored result has them (its answers are not re-scored into this
     rubric's levels or fit)."""
     shown = previous_shown(session, assessment_round)
     if shown is None or shown.round.id is None:
         return None
+    if shown.round.kind != assessment_round.kind:
+        return OtherKind(kind=assessment_round.kind, previous_kind=shown.round.kind)
     versions = dict(shown.row.rubric_versions or shown.round.rubric_versions)
     if versions != dict(catalog.versions):
         earlier = catalog_store.catalog_for(session=session, versions=versions)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final
 
 from app.rubric import aggregate, anonymity
 from app.rubric.aggregate import PerceptionGap, Respondent, Spread
@@ -70,6 +70,29 @@ class Comparison:
     # the previous round's rubric ("2026.1") when it differs: then only dimension scores are
     # compared, each as its own rubric computed it
     previous_rubric: str | None = None
+    # why nothing is compared ("no comparison: different kind (quick check vs full
+    # assessment)"); then every mapping above is empty
+    not_compared: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OtherKind:
+    """A previous round of another kind (quick or full): it asked other questions, so its
+    scores are not compared with this round's; the comparison says why instead."""
+
+    kind: str  # this round's kind: quick | full
+    previous_kind: str
+
+
+KIND_WORDS: Final = {"quick": "quick check", "full": "full assessment"}
+
+
+def not_compared_note(kind: str, previous_kind: str) -> str:
+    """ "no comparison: different kind (quick check vs full assessment)": this round first."""
+    return (
+        "no comparison: different kind "
+        f"({KIND_WORDS.get(kind, kind)} vs {KIND_WORDS.get(previous_kind, previous_kind)})"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +139,7 @@ def assess(
     results_min: int | None = None,
     targets: Targets | None = None,
     adopted: Iterable[str] = (),
-    previous: Assessment | EarlierScores | None = None,
+    previous: Assessment | EarlierScores | OtherKind | None = None,
 ) -> Assessment:
     """Score every respondent, aggregate the team and derive every categorical result."""
     thresholds = thresholds or anonymity.Thresholds()
@@ -217,7 +240,17 @@ def assess(
         warnings=tuple(warnings),
         rubric_versions=dict(catalog.versions),
     )
-    if isinstance(previous, EarlierScores):
+    if isinstance(previous, OtherKind):
+        result = replace(
+            result,
+            comparison=Comparison(
+                dimensions={},
+                questions={},
+                adopted_moved={},
+                not_compared=not_compared_note(previous.kind, previous.previous_kind),
+            ),
+        )
+    elif isinstance(previous, EarlierScores):
         result = _with_scores_compared(result, previous)
     elif previous is not None:
         result = _with_comparison(catalog, result, previous, adopted)

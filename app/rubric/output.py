@@ -171,6 +171,7 @@ def to_data(catalog: Catalog, assessment: Assessment) -> dict[str, Any]:
                 "questions": dict(sorted(assessment.comparison.questions.items())),
                 "adopted_moved": dict(sorted(assessment.comparison.adopted_moved.items())),
                 "previous_rubric": assessment.comparison.previous_rubric,
+                "not_compared": assessment.comparison.not_compared,
             }
         ),
         "warnings": list(assessment.warnings),

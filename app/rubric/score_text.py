@@ -357,6 +357,8 @@ def _comparison(data: Data) -> list[str]:
     comparison = data["comparison"]
     if comparison is None:
         return ["No earlier round to compare with."]
+    if comparison.get("not_compared"):
+        return [str(comparison["not_compared"]).capitalize() + "."]
     return [
         *_mapping_lines("Dimension changes", comparison["dimensions"]),
         *_mapping_lines("Question changes", comparison["questions"]),
