@@ -26,6 +26,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Session, SQLModel
 
+from app import cache_generations  # noqa: F401  (writers bump the caches' counters)
 from app.config import ALEMBIC_INI, MIGRATIONS_DIR, ConfigurationError, Settings
 
 logger = logging.getLogger(__name__)

@@ -614,6 +614,16 @@ class ScheduledRun(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+class CacheGeneration(SQLModel, table=True):
+    """A counter every instance's in-process caches check: writers bump it in their own
+    transaction (app.cache_generations), so no instance serves what another changed."""
+
+    __tablename__: ClassVar[str] = "cache_generation"
+
+    scope: str = Field(primary_key=True, max_length=60)  # "all" or "organisation:<id>"
+    value: int = Field(default=0, sa_type=BigInteger)
+
+
 # ---------------------------------------------------------------- dashboards (derived data)
 
 

@@ -71,7 +71,15 @@ USERS: Final = "user_account"
 RUBRIC: Final = "rubric_file_version"
 # installation-wide tables: never part of an organisation's backup
 INSTALLATION: Final = frozenset(
-    {USERS, "user_session", "api_token", "audit_event", RUBRIC, "scheduled_run"}
+    {
+        USERS,
+        "user_session",
+        "api_token",
+        "audit_event",
+        RUBRIC,
+        "scheduled_run",
+        "cache_generation",
+    }
 )
 # derived from the rest, rebuilt when needed
 DERIVED: Final = frozenset({"result_summary", "result_dimension", "result_fact"})

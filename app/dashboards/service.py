@@ -19,9 +19,11 @@ that decide what may be shown, in this order:
    shows, so a filter can never tell which hidden team has a property.
 
 The result is cached per organisation, filters and the rounds holding the viewer's own
-response (most viewers have none), keyed by the data version of the stored
-summaries (a new or changed result changes it) and kept at most a minute (renamed teams); the
-cache only saves work: another instance simply computes its own.
+response (most viewers have none), keyed by the data version of the stored summaries (a new
+or changed result changes it) and the organisation's cache generation
+(``app.cache_generations``: a team renamed or moved, a unit renamed, through any instance),
+and kept at most a minute; the cache only saves work: every instance keeps its own, and none
+serves what another changed.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
+from app import cache_generations
 from app.dashboards import queries
 from app.results import summaries, visibility
 from app.rubric import anonymity
@@ -223,8 +226,9 @@ class Dashboard:
 class DashboardCache:
     """Dashboards per organisation and filters, valid while the data version is unchanged.
 
-    Only an optimisation: nothing in it is needed by another instance, and an entry older
-    than ``ttl`` seconds is rebuilt (so a renamed team shows within a minute)."""
+    Only an optimisation: nothing in it is needed by another instance. The version an entry
+    is checked against includes the cache generations every writer bumps, so a change made
+    through another instance is seen at once; an entry older than ``ttl`` is rebuilt anyway."""
 
     def __init__(self, *, max_entries: int = 256, ttl: float = 60.0, enabled: bool = True):
         self.max_entries = max_entries
@@ -274,7 +278,10 @@ def dashboard(
 ) -> Dashboard:
     """The dashboard of an organisation under ``filters`` as ``viewer`` may see it (their
     own answers never count for them). Reads only."""
-    version = queries.data_version(session=session, organisation_id=organisation_id)
+    version = (
+        *queries.data_version(session=session, organisation_id=organisation_id),
+        *cache_generations.current(session, organisation_id),
+    )
     own = own_of(session=session, viewer=viewer, organisation_id=organisation_id)
     # the rounds holding the viewer's own response change what they see: most viewers have
     # none, and share one entry per organisation and filters

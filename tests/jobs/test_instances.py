@@ -4,7 +4,8 @@ data folders) and one ``processlens worker``, against one PostgreSQL and one Red
 What a user or operator would notice: a session made on one instance works on the other (and
 ends on both at sign-out); rate limits count across instances; a job started from one runs on
 the worker, and both show its progress and serve its file (kept in the database, not on any
-instance's disk); the organisation report of a large organisation is a job (202) on the page
+instance's disk); a team renamed through one shows renamed on the other's cached dashboard
+at once; the organisation report of a large organisation is a job (202) on the page
 and in the API; a scheduled task runs once per period however many workers run it.
 
 ``make test`` runs the short form; ``-m slow`` adds a longer run (a larger batch and the
@@ -34,7 +35,7 @@ from app import db
 from app.accounts import passwords
 from app.config import Settings
 from app.jobs import sweeper
-from app.models import Organisation, ReportJobStatus, ScheduledRun, UserRole
+from app.models import Organisation, ReportJobStatus, ScheduledRun, Team, UserRole
 from tests.accounts import helpers
 from tests.jobs.live import QUICK_JOBS, LiveWorker, Seeded, job_row, seeded_organisation
 from tests.live import LiveServer, slow_requested
@@ -183,6 +184,60 @@ def test_rate_limits_count_across_instances(installation: Installation) -> None:
     assert codes["second"][-1] == 429, codes
     # the limit is 20 a minute per address, whichever instance answers
     assert len(codes["second"]) <= 9, codes
+
+
+# ---------------------------------------------------------------- caches across instances
+
+
+def _team_names(client: httpx.Client, base: str, org_id: int, headers: dict[str, str]) -> set[str]:
+    answer = client.get(f"{base}/api/organisations/{org_id}/dashboard", headers=headers)
+    assert answer.status_code == 200, answer.text[:500]
+    return {str(row[0]) for row in answer.json()["views"]["teams"]["rows"]}
+
+
+def _team_id(settings: Settings, org_id: int, name: str) -> int:
+    engine = db.create_db_engine(settings)
+    try:
+        with Session(engine) as session:
+            team = session.exec(
+                select(Team).where(Team.organisation_id == org_id, Team.name == name)
+            ).one()
+            assert team.id is not None
+            return team.id
+    finally:
+        engine.dispose()
+
+
+def test_a_change_made_through_one_instance_shows_at_once_on_the_other(
+    installation: Installation,
+) -> None:
+    """The dashboard is cached in each instance; renaming a team through the first must not
+    leave the second showing the old name (for up to the cache's minute)."""
+    org_id = installation.seeded.organisation_id
+    viewer = installation.seeded.consultant.headers()
+    engine = db.create_db_engine(installation.settings)
+    try:
+        with Session(engine) as session:
+            admin = helpers.user(session, UserRole.admin)
+            signed_in = helpers.sign_in(session, installation.settings, admin)
+            session.commit()
+    finally:
+        engine.dispose()
+    first, second = installation.servers
+    with httpx.Client(timeout=30) as client:
+        before = _team_names(client, second.url, org_id, viewer)
+        assert before == _team_names(client, second.url, org_id, viewer)  # now cached
+        old_name = sorted(before)[0]
+        team_id = _team_id(installation.settings, org_id, old_name)
+        renamed = client.patch(
+            f"{first.url}/api/organisations/{org_id}/teams/{team_id}",
+            json={"name": f"{old_name} (renamed)"},
+            headers=signed_in.headers(),
+        )
+        assert renamed.status_code == 200, renamed.text[:500]
+        after = _team_names(client, second.url, org_id, viewer)
+    assert f"{old_name} (renamed)" in after
+    assert old_name not in after
 
 
 # ---------------------------------------------------------------- jobs across instances
