@@ -76,6 +76,9 @@ class Scope:
     # results holding the viewer's own response: a cell of one needs one respondent more,
     # as the viewer's own answer never counts for them
     own_results: frozenset[int] = frozenset()
+    # results of rounds left out for the viewer outright (their own response and fewer than
+    # the larger of k and the organisation minimum others): the trend skips them whole
+    left_out_results: frozenset[int] = frozenset()
     model: str | None = None
     band: tuple[str, str] | None = None  # (dimension, cell label)
 
@@ -311,15 +314,32 @@ def tune(session: Session) -> None:
         session.execute(text("SET LOCAL random_page_cost = 1.1"))
 
 
-def summarised_rounds(*, session: Session, organisation_id: int) -> list[tuple[int, int]]:
-    """(round id, result id) of every summarised team survey of the organisation: the
-    rounds an organisation view may draw on (the trend reaches past each team's latest)."""
+@dataclass(frozen=True, slots=True)
+class Summarised:
+    """A summarised team survey, with what the anonymity rules need to know about it."""
+
+    round_id: int
+    result_id: int
+    mode: str
+    respondents: int
+    threshold: int  # the round's own k
+
+
+def summarised_rounds(*, session: Session, organisation_id: int) -> list[Summarised]:
+    """Every summarised team survey of the organisation: the rounds an organisation view
+    may draw on (the trend reaches past each team's latest)."""
     rows: Sequence[Any] = session.execute(
-        select(_summary.c.round_id, _summary.c.result_id).where(
-            _summary.c.organisation_id == organisation_id, _summary.c.mode != SOLO
+        select(
+            _summary.c.round_id,
+            _summary.c.result_id,
+            _summary.c.mode,
+            _summary.c.respondents,
+            _round.c.results_min,
         )
+        .join(_round, _round.c.id == _summary.c.round_id)
+        .where(_summary.c.organisation_id == organisation_id, _summary.c.mode != SOLO)
     ).all()
-    return [(int(round_id), int(result_id)) for round_id, result_id in rows]
+    return [Summarised(int(r), int(res), str(m), int(n), int(k)) for r, res, m, n, k in rows]
 
 
 def members(*, session: Session, selection: Selection) -> list[Member]:
@@ -497,6 +517,8 @@ def trend(*, session: Session, scope: Scope) -> list[TrendRow]:
     ]
     if scope.selection.unit_id is not None:
         conditions.append(_summary.c.unit_id == scope.selection.unit_id)
+    if scope.left_out_results:
+        conditions.append(_summary.c.result_id.not_in(sorted(scope.left_out_results)))
     if _narrowed(scope):
         conditions.append(_summary.c.team_id.in_(select(scoped(scope).c.team_id)))
     rows: Sequence[Any] = session.execute(

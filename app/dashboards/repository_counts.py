@@ -3,7 +3,9 @@ organisation's teams.
 
 Each team counts once, with its newest closed round that has a signals file, and only where
 that round's result is visible to the viewer under the anonymity rule (read through
-app.results.reads, as the team's own repository page does). The counts read team consensus
+app.results.reads, as the team's own repository page does) and the organisation views' rule
+lets the team appear to them: counted without the viewer's own response, as the dashboard
+counts it (``visibility.counted``). The counts read team consensus
 only, so they reveal no respondent's answer.
 """
 
@@ -60,19 +62,36 @@ def _newest_checked_rounds(session: Session, organisation_id: int) -> list[Asses
 
 
 def _shown_in_organisation_views(
-    session: Session, rounds: list[AssessmentRound], *, minimum: int
+    session: Session,
+    rounds: list[AssessmentRound],
+    *,
+    minimum: int,
+    viewer: visibility.SignedIn | None,
 ) -> frozenset[int]:
-    """The teams the organisation views' rule lets appear (`anonymity.shown_teams`, as the
-    dashboard and the organisation report): a team survey with too few respondents stays out."""
-    counts = []
+    """The teams the organisation views' rule lets appear to ``viewer`` (as the dashboard and
+    the organisation report): ``anonymity.shown_teams`` over the responses that count for the
+    viewer (``visibility.counted``: never their own), less the rounds left out for them (their
+    own response and fewer than the larger of k and ``minimum`` others)."""
+    found = []
     for assessment_round in rounds:
         assert assessment_round.id is not None
         row = reads.load_row(session, assessment_round.id)
         respondents = row.respondent_count if isinstance(row, RoundResult) else 0
-        counts.append(
-            anonymity.TeamCount(assessment_round.team_id, assessment_round.mode, respondents)
+        found.append(
+            visibility.OrgRound(
+                assessment_round.id,
+                assessment_round.mode,
+                respondents,
+                assessment_round.results_min,
+            )
         )
-    return anonymity.shown_teams(counts, minimum=minimum)
+    counted = visibility.counted(session, viewer, found, minimum=minimum)
+    teams = {r.id: r.team_id for r in rounds}
+    allowed = anonymity.shown_teams(
+        (anonymity.TeamCount(teams[r.round_id], r.mode, counted.others[r.round_id]) for r in found),
+        minimum=minimum,
+    )
+    return allowed - {teams[round_id] for round_id in counted.left_out}
 
 
 def contradiction_counts(
@@ -89,7 +108,10 @@ def contradiction_counts(
     checked = hidden = 0
     signals = repository_compare.signals_for(catalog, QUESTIONNAIRES_DIR)
     rounds = _newest_checked_rounds(session, organisation_id)
-    allowed = _shown_in_organisation_views(session, rounds, minimum=settings.org_cell_min)
+    viewing = None if user_id is None else visibility.SignedIn(user_id=user_id, settings=settings)
+    allowed = _shown_in_organisation_views(
+        session, rounds, minimum=settings.org_cell_min, viewer=viewing
+    )
     for assessment_round in rounds:
         viewer = visibility.viewer_of_user(session, settings, assessment_round, user_id)
         result = reads.shown_result(session, assessment_round, viewer=viewer)

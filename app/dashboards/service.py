@@ -19,11 +19,9 @@ that decide what may be shown, in this order:
    shows, so a filter can never tell which hidden team has a property.
 
 The result is cached per organisation, filters and the rounds holding the viewer's own
-response (most viewers have none), keyed by the data version of the stored summaries (a new
-or changed result changes it) and the organisation's cache generation
-(``app.cache_generations``: a team renamed or moved, a unit renamed, through any instance),
-and kept at most a minute; the cache only saves work: every instance keeps its own, and none
-serves what another changed.
+response (most viewers have none), keyed by the data version of the stored
+summaries (a new or changed result changes it) and kept at most a minute (renamed teams); the
+cache only saves work: another instance simply computes its own.
 """
 
 from __future__ import annotations
@@ -39,7 +37,6 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
-from app import cache_generations
 from app.dashboards import queries
 from app.results import summaries, visibility
 from app.rubric import anonymity
@@ -226,9 +223,8 @@ class Dashboard:
 class DashboardCache:
     """Dashboards per organisation and filters, valid while the data version is unchanged.
 
-    Only an optimisation: nothing in it is needed by another instance. The version an entry
-    is checked against includes the cache generations every writer bumps, so a change made
-    through another instance is seen at once; an entry older than ``ttl`` is rebuilt anyway."""
+    Only an optimisation: nothing in it is needed by another instance, and an entry older
+    than ``ttl`` seconds is rebuilt (so a renamed team shows within a minute)."""
 
     def __init__(self, *, max_entries: int = 256, ttl: float = 60.0, enabled: bool = True):
         self.max_entries = max_entries
@@ -278,10 +274,7 @@ def dashboard(
 ) -> Dashboard:
     """The dashboard of an organisation under ``filters`` as ``viewer`` may see it (their
     own answers never count for them). Reads only."""
-    version = (
-        *queries.data_version(session=session, organisation_id=organisation_id),
-        *cache_generations.current(session, organisation_id),
-    )
+    version = queries.data_version(session=session, organisation_id=organisation_id)
     own = own_of(session=session, viewer=viewer, organisation_id=organisation_id)
     # the rounds holding the viewer's own response change what they see: most viewers have
     # none, and share one entry per organisation and filters
@@ -311,6 +304,24 @@ class Own:
 
     rounds: frozenset[int] = frozenset()
     results: frozenset[int] = frozenset()  # their stored results
+    summarised: tuple[queries.Summarised, ...] = ()  # those rounds, as the rules count them
+
+    def left_out_results(
+        self, session: Session, viewer: visibility.SignedIn | None, minimum: int
+    ) -> frozenset[int]:
+        """The results of the rounds left out for the viewer outright, the older ones too
+        (``visibility.counted``): their own response and too few others."""
+        counted = visibility.counted(
+            session,
+            viewer,
+            [
+                visibility.OrgRound(r.round_id, r.mode, r.respondents, r.threshold)
+                for r in self.summarised
+            ],
+            minimum=minimum,
+            own=self.rounds,
+        )
+        return frozenset(r.result_id for r in self.summarised if r.round_id in counted.left_out)
 
 
 def own_of(*, session: Session, viewer: visibility.SignedIn | None, organisation_id: int) -> Own:
@@ -320,9 +331,10 @@ def own_of(*, session: Session, viewer: visibility.SignedIn | None, organisation
         return Own()
     rounds = queries.summarised_rounds(session=session, organisation_id=organisation_id)
     own = visibility.own_rounds(
-        session, viewer.settings, viewer.user_id, [round_id for round_id, _ in rounds]
+        session, viewer.settings, viewer.user_id, [r.round_id for r in rounds]
     )
-    return Own(own, frozenset(result for round_id, result in rounds if round_id in own))
+    mine = tuple(r for r in rounds if r.round_id in own)
+    return Own(own, frozenset(r.result_id for r in mine), mine)
 
 
 def shown_team_ids(
@@ -392,6 +404,7 @@ def scope_of(
         visible_from=visible_from(minimum),
         hidden_teams=frozenset(m.team_id for m in members if m.team_id not in allowed),
         own_results=own.results,
+        left_out_results=own.left_out_results(session, viewer, minimum),
         model=filters.model,
         band=filters.band,
     )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import subprocess
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,25 @@ from sqlmodel import Session, select
 from app.config import Settings
 from app.dashboards import service, views
 from app.db import utcnow
-from app.models import AssessmentRound, Respondent, Response, ResponseStatus, Team, UserRole
+from app.models import (
+    AssessmentRound,
+    Organisation,
+    Respondent,
+    Response,
+    ResponseStatus,
+    Team,
+    User,
+    UserRole,
+)
 from app.reports import jobs
+from app.results import visibility
 from app.results.service import round_settings, store_round_result
 from app.surveys.service import resume_token_hash
 from app.workspace import rounds
 from tests import factories
+from tests.accounts import helpers as account_helpers
 from tests.dashboards import helpers
+from tests.repository import common as repository_common
 from tests.workspace.helpers import answers_for, catalog
 
 OTHERS = ("product_manager", "data_scientist", "ml_engineer")
@@ -42,18 +55,24 @@ class Leaders:
 
 
 def _round_answered_by(
-    session: Session, settings: Settings, team: Team, user_id: int, others: tuple[str, ...]
+    session: Session,
+    settings: Settings,
+    team: Team,
+    user_id: int,
+    others: tuple[str, ...],
+    *,
+    results_min: int = 3,
+    closed_at: datetime = helpers.Q3,
 ) -> AssessmentRound:
-    """A closed team survey (k = 3) answered by ``user_id`` through its "answer" route and by
-    ``others`` through their invitations, stored like a real round."""
-    closed_at = helpers.Q3
+    """A closed team survey (k = ``results_min``) answered by ``user_id`` through its
+    "answer" route and by ``others`` through their invitations, stored like a real round."""
     assessment_round = factories.assessment_round(
         session,
         catalog(),
         team,
         mode="team_survey",
         status="open",
-        results_min=3,
+        results_min=results_min,
         created_at=closed_at - timedelta(days=14),
         opened_at=closed_at - timedelta(days=14),
         title=f"{team.name} survey",
@@ -238,3 +257,78 @@ def test_an_organisation_report_job_is_only_its_creators(
     assert (
         client.get(api, headers={**leaders.other, "accept": "application/json"}).status_code == 404
     )
+
+
+def _organisation_with_two_leaders(
+    session: Session, settings: Settings
+) -> tuple[int, User, account_helpers.SignedIn, User, account_helpers.SignedIn]:
+    organisation = factories.organisation(session, name="Heronsgate")
+    answering, answering_in = helpers.viewer(session, settings, organisation, UserRole.org_leader)
+    other, other_in = helpers.viewer(session, settings, organisation, UserRole.org_leader)
+    assert organisation.id is not None
+    return organisation.id, answering, answering_in, other, other_in
+
+
+def test_the_repository_contradictions_leave_out_a_round_resting_on_the_viewers_own_answer(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """A round of threshold 2 under the organisation minimum of 3: the leader's own answer and
+    two invited respondents. An organisation view counts it without the leader's own answer
+    (two, fewer than 3), so the leader's count of repository contradictions leaves it out;
+    another leader's counts it."""
+    org_id, answering, answering_in, _, other_in = _organisation_with_two_leaders(session, settings)
+    assert answering.id is not None
+    team = helpers.team(session, session.get_one(Organisation, org_id), "Kestrel", None)
+    checked = _round_answered_by(session, settings, team, answering.id, OTHERS[:2], results_min=2)
+    checked.repository_signals = json.loads(
+        (repository_common.GOLDEN / "notebooks_only.signals.json").read_text()
+    )
+    session.add(checked)
+    session.commit()
+    url = f"/organisations/{org_id}/repository-contradictions"
+
+    def page(signed_in: account_helpers.SignedIn) -> str:
+        response = client.get(url, headers=signed_in.headers())
+        assert response.status_code == 200, response.text[:500]
+        return " ".join(response.text.split())
+
+    assert "Teams checked: 1." in page(other_in)
+    mine = page(answering_in)
+    assert "Teams checked: 1." not in mine
+    assert "1 team with a signals file is left out" in mine
+
+
+def test_an_older_round_resting_on_the_viewers_own_answer_leaves_the_trend(
+    session: Session, settings: Settings
+) -> None:
+    """Kestrel's older round (threshold 3) holds the leader's own answer and two invited
+    respondents; under an organisation minimum of 2 each of its cells has 2 respondents
+    besides the leader's, but the round as a whole rests on fewer than max(3, 2) others: the
+    trend over time leaves the whole round out for that leader, as the latest round would
+    be. Another leader sees both quarters."""
+    org_id, answering, _, other, _ = _organisation_with_two_leaders(session, settings)
+    assert answering.id is not None
+    assert other.id is not None
+    team = helpers.team(session, session.get_one(Organisation, org_id), "Kestrel", None)
+    _round_answered_by(
+        session, settings, team, answering.id, OTHERS[:2], results_min=3, closed_at=helpers.Q2
+    )
+    helpers.closed_round(session, team, roles=helpers.FULL_TEAM, closed_at=helpers.Q3)
+    session.commit()
+
+    def trend(user_id: int) -> tuple[tuple[str, ...], tuple[object, ...]]:
+        built = service.dashboard(
+            session=session,
+            organisation_id=org_id,
+            filters=service.Filters(),
+            catalog=catalog(),
+            minimum=2,
+            viewer=visibility.SignedIn(user_id=user_id, settings=settings),
+        )
+        return built.trend_periods, built.unit_trend
+
+    periods, _ = trend(other.id)
+    assert periods == ("2026 Q2", "2026 Q3")
+    mine, unit_trend = trend(answering.id)
+    assert mine == ("2026 Q3",)
+    assert all(row.period != "2026 Q2" for row in unit_trend)
