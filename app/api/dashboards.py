@@ -78,7 +78,7 @@ def dashboard(
         cache=routes.cache_of(request.app),
         viewer=routes.viewer_of(request, principal),
     )
-    titles = dict(views.VIEWS)
+    titles = views.CSV_TITLES
     return DashboardOut(
         organisation_id=org_id,
         organisation=organisation.name,

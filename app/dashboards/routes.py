@@ -99,13 +99,19 @@ def filters_from(
         band=band,
         hide_names=query.get("hide_names", "") in ("1", "on", "true"),
         sort="score" if query.get("sort") == "score" else "name",
+        search=" ".join(query.get("q", "").split())[: service.SEARCH_MAX],
         page=int(page) if page.isdigit() and len(page) <= 6 else 1,
     )
 
 
+def team_results_url(team_id: int, round_id: int) -> str:
+    """A team's results page for a round (app.workspace.routes)."""
+    return f"/teams/{team_id}/rounds/{round_id}/results"
+
+
 def results_link(line: Line) -> str:
-    """A team's results page for the round the dashboard shows (app.workspace.routes)."""
-    return f"/teams/{line.team_id}/rounds/{line.round_id}/results"
+    """A team's results page for the round the dashboard shows."""
+    return team_results_url(line.team_id, line.round_id)
 
 
 def viewer_of(request: Request, principal: Principal) -> visibility.SignedIn:
@@ -217,6 +223,7 @@ def dashboard(
         teams_in_organisation=teams,
         is_admin=principal.is_admin,
         results_link=results_link,
+        team_link=team_results_url,
     )
     return templating.render(request, "dashboards/dashboard.html", page)
 
@@ -248,7 +255,7 @@ def _view_csv(view_id: str) -> Callable[..., Response]:
     return download
 
 
-for _view in views.VIEW_IDS:
+for _view in views.CSV_IDS:
     router.add_api_route(
         f"/organisations/{{org_id}}/dashboard/{_view}.csv",
         _view_csv(_view),

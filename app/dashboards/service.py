@@ -19,9 +19,11 @@ that decide what may be shown, in this order:
    shows, so a filter can never tell which hidden team has a property.
 
 The result is cached per organisation, filters and the rounds holding the viewer's own
-response (most viewers have none), keyed by the data version of the stored
-summaries (a new or changed result changes it) and kept at most a minute (renamed teams); the
-cache only saves work: another instance simply computes its own.
+response (most viewers have none), keyed by the data version of the stored summaries (a new
+or changed result changes it) and the organisation's cache generation
+(``app.cache_generations``: a team renamed or moved, a unit renamed, through any instance),
+and kept at most a minute; the cache only saves work: every instance keeps its own, and none
+serves what another changed.
 """
 
 from __future__ import annotations
@@ -37,11 +39,14 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
-from app.dashboards import queries
+from app import cache_generations
+from app.dashboards import glance, queries
+from app.natural_sort import natural_key
 from app.results import summaries, visibility
 from app.rubric import anonymity
 from app.rubric.labels import ROLE_LABELS, humanise
 from app.rubric.loader import Catalog
+from app.rubric.output import NO_RECOMMENDATION
 
 TOP_UPGRADES = 10
 TOP_HOT_SPOTS = 12
@@ -50,6 +55,8 @@ LOW_COVERAGE_LISTED = 200
 PAGE_SIZE = 40
 NO_UNIT = "No business unit"
 HIDDEN_CELL = "not shown"
+UNKNOWN_TRAJECTORY = queries.UNKNOWN_TRAJECTORY
+SEARCH_MAX = 80
 Sort = Literal["name", "score"]
 
 
@@ -88,11 +95,19 @@ class Filters:
     hide_names: bool = False
     sort: Sort = "name"
     page: int = 1
+    search: str = ""  # part of a team's name (applied after anonymity, like model and band)
 
     @property
     def narrowed(self) -> bool:
         return any(
-            (self.unit_id, self.period_from, self.period_to, self.model, self.band is not None)
+            (
+                self.unit_id,
+                self.period_from,
+                self.period_to,
+                self.model,
+                self.band is not None,
+                self.search,
+            )
         )
 
     @property
@@ -209,6 +224,8 @@ class Dashboard:
     trend: tuple[tuple[str, tuple[float | None, ...]], ...]
     units: tuple[UnitRow, ...]
     unit_trend: tuple[UnitTrend, ...]
+    top_gaps: tuple[glance.TopGap, ...] = ()
+    far_teams: tuple[glance.FarTeam, ...] = ()
     scope: queries.Scope | None = field(default=None, compare=False)
     data_version: tuple[Any, ...] = field(default=(), compare=False)
 
@@ -223,8 +240,9 @@ class Dashboard:
 class DashboardCache:
     """Dashboards per organisation and filters, valid while the data version is unchanged.
 
-    Only an optimisation: nothing in it is needed by another instance, and an entry older
-    than ``ttl`` seconds is rebuilt (so a renamed team shows within a minute)."""
+    Only an optimisation: nothing in it is needed by another instance. The version an entry
+    is checked against includes the cache generations every writer bumps, so a change made
+    through another instance is seen at once; an entry older than ``ttl`` is rebuilt anyway."""
 
     def __init__(self, *, max_entries: int = 256, ttl: float = 60.0, enabled: bool = True):
         self.max_entries = max_entries
@@ -274,7 +292,10 @@ def dashboard(
 ) -> Dashboard:
     """The dashboard of an organisation under ``filters`` as ``viewer`` may see it (their
     own answers never count for them). Reads only."""
-    version = queries.data_version(session=session, organisation_id=organisation_id)
+    version = (
+        *queries.data_version(session=session, organisation_id=organisation_id),
+        *cache_generations.current(session, organisation_id),
+    )
     own = own_of(session=session, viewer=viewer, organisation_id=organisation_id)
     # the rounds holding the viewer's own response change what they see: most viewers have
     # none, and share one entry per organisation and filters
@@ -407,6 +428,7 @@ def scope_of(
         left_out_results=own.left_out_results(session, viewer, minimum),
         model=filters.model,
         band=filters.band,
+        search=filters.search.strip()[:SEARCH_MAX] or None,
     )
     return scope, members, allowed
 
@@ -450,7 +472,7 @@ def lines_of(
                 respondents=row.respondents,
                 trajectory=row.trajectory,
                 fit=row.fit,
-                model=row.model_name,
+                model=model_shown(row.trajectory, row.model_name),
                 cells=tuple(cells),
                 handoff_level=None if level_hidden else row.handoff_level,
                 change=row.change,
@@ -480,7 +502,7 @@ def build(
         viewer=viewer,
         own=own,
     )
-    unfiltered = replace(scope, model=None, band=None)
+    unfiltered = replace(scope, model=None, band=None, search=None)
     filtered = scope != unfiltered
 
     groups = queries.dimension_groups(session=session, scope=scope)
@@ -524,9 +546,10 @@ def build(
     mix: dict[str, Counter[str]] = defaultdict(Counter)
     unit_teams: Counter[int | None] = Counter()
     for row in sorted(mix_rows, key=lambda r: (r.trajectory, r.model_name)):
+        model_name = model_shown(row.trajectory, row.model_name)
         trajectories[row.trajectory] += row.teams
-        models[row.model_name] += row.teams
-        mix[row.trajectory][row.model_name] += row.teams
+        models[model_name] += row.teams
+        mix[row.trajectory][model_name] += row.teams
         unit_teams[row.unit_id] += row.teams
 
     tallies = queries.fact_counts(
@@ -599,12 +622,16 @@ def build(
                     )
                     for unit_id, count in unit_teams.items()
                 ),
-                key=lambda r: (r.unit == NO_UNIT, r.unit.lower()),
+                key=lambda r: (r.unit == NO_UNIT, natural_key(r.unit)),
             )
         )
         unit_periods = sorted(
             {(u, p) for u, p, _ in trend_sums if u is not ORGANISATION},
-            key=lambda item: (unit_name(item[0]) == NO_UNIT, unit_name(item[0]).lower(), item[1]),
+            key=lambda item: (
+                unit_name(item[0]) == NO_UNIT,
+                natural_key(unit_name(item[0])),
+                item[1],
+            ),
         )
         unit_trend = tuple(
             UnitTrend(
@@ -640,7 +667,14 @@ def build(
             units=tuple(unit_names.items()),
             periods=tuple(queries.periods(session=session, organisation_id=organisation_id)),
             models=tuple(
-                sorted({(r.model_id, r.model_name) for r in choice_mix}, key=lambda m: m[1])
+                sorted(
+                    {
+                        (r.model_id, r.model_name)
+                        for r in choice_mix
+                        if r.model_id and r.trajectory != UNKNOWN_TRAJECTORY
+                    },
+                    key=lambda m: natural_key(m[1]),
+                )
             ),
             bands=tuple(
                 sorted(
@@ -681,7 +715,101 @@ def build(
         trend=trend,
         units=units,
         unit_trend=unit_trend,
+        top_gaps=glance.top_gaps(
+            catalog=catalog,
+            dimensions=dimensions,
+            bands=bands,
+            level_counts=level_counts,
+            handoff_title=_handoff_title(catalog),
+        ),
+        far_teams=_far_teams(
+            session=session,
+            organisation_id=organisation_id,
+            scope=scope,
+            filters=filters,
+            catalog=catalog,
+            dimensions=dimensions,
+            minimum=minimum,
+        ),
         scope=scope,
+    )
+
+
+def model_shown(trajectory: str, model_name: str) -> str:
+    """The recommended process as organisation views show it: none while the team's
+    trajectory is unknown (a process is recommended for a trajectory)."""
+    return NO_RECOMMENDATION if trajectory == UNKNOWN_TRAJECTORY else model_name
+
+
+def _handoff_title(catalog: Catalog) -> str:
+    """The short name of the levelled instrument (handoff), for "Handoff of models"."""
+    for instrument in catalog.instruments.values():
+        if instrument.levels is not None:
+            return instrument.title.split(" ", 1)[0]
+    return "Handoff"
+
+
+def _far_teams(
+    *,
+    session: Session,
+    organisation_id: int,
+    scope: queries.Scope,
+    filters: Filters,
+    catalog: Catalog,
+    dimensions: Sequence[tuple[str, str]],
+    minimum: int,
+) -> tuple[glance.FarTeam, ...]:
+    """The shown teams furthest from their targets (only read when targets were set)."""
+    targets = queries.targets(session=session, organisation_id=organisation_id)
+    if not targets:
+        return ()
+    dimension_ids = [d for d, _ in dimensions]
+    lines = lines_of(
+        queries.team_rows(session=session, scope=scope, order=filters.order),
+        dimension_ids=dimension_ids,
+        hide_names=filters.hide_names,
+        minimum=minimum,
+        own_results=scope.own_results,
+    )
+    return glance.far_teams(
+        catalog=catalog,
+        dimensions=dimensions,
+        teams=[
+            glance.TeamScores(
+                label=line.label,
+                team_id=line.team_id,
+                round_id=line.round_id,
+                scores={d: cell.score for d, cell in zip(dimension_ids, line.cells, strict=True)},
+                handoff_level=line.handoff_level,
+            )
+            for line in lines
+        ],
+        targets=targets,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AtAGlance:
+    """The strip at the top of the dashboard, the organisation report's summary and the
+    dashboard's "at a glance" CSV: one computation (``Dashboard.top_gaps`` etc.)."""
+
+    top_gaps: tuple[glance.TopGap, ...]
+    upgrades: tuple[CountRow, ...]
+    far_teams: tuple[glance.FarTeam, ...]
+    hot_spots: tuple[CountRow, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.top_gaps or self.upgrades or self.far_teams or self.hot_spots)
+
+
+def at_a_glance(dashboard: Dashboard) -> AtAGlance:
+    """What the organisation most needs to see first, from a built dashboard."""
+    return AtAGlance(
+        top_gaps=dashboard.top_gaps,
+        upgrades=dashboard.upgrades[: glance.TOP_UPGRADES],
+        far_teams=dashboard.far_teams,
+        hot_spots=dashboard.hot_spots[: glance.TOP_HOT_SPOTS],
     )
 
 

@@ -18,7 +18,16 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from app import charts
-from app.dashboards.service import HIDDEN_CELL, PAGE_SIZE, Dashboard, Filters, Line
+from app.dashboards.service import (
+    HIDDEN_CELL,
+    PAGE_SIZE,
+    AtAGlance,
+    Dashboard,
+    Filters,
+    Line,
+    at_a_glance,
+)
+from app.natural_sort import natural_key
 from app.rubric.labels import FIT_LABELS
 
 TableValue = str | int | float | None
@@ -38,6 +47,9 @@ VIEWS: Final = (
     ("unit-trend", "Trend by business unit"),
 )
 VIEW_IDS: Final = tuple(view_id for view_id, _ in VIEWS)
+# every CSV of the page: the views' and the "at a glance" strip's (above the views)
+CSV_TITLES: Final = {"glance": "At a glance", **dict(VIEWS)}
+CSV_IDS: Final = tuple(CSV_TITLES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +130,7 @@ class FilterForm:
     bands: tuple[tuple[str, tuple[Choice, ...]], ...]  # grouped by dimension title
     hide_names: bool
     sort: str
+    search: str
     active: tuple[str, ...]  # "Business unit: Unit 1", ... for the summary line
 
 
@@ -135,6 +148,28 @@ class Pager:
     pages: int
     previous_url: str | None
     next_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GlanceItem:
+    text: str
+    figure: str  # "412 teams (41 %)"
+    url: str | None = None  # a team's results (furthest from target), if it may be opened
+
+
+@dataclass(frozen=True, slots=True)
+class GlancePanel:
+    id: str
+    title: str
+    items: tuple[GlanceItem, ...]
+    empty: str
+    details_url: str  # the detailed view further down
+
+
+@dataclass(frozen=True, slots=True)
+class GlanceStrip:
+    panels: tuple[GlancePanel, ...]
+    csv_url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +191,7 @@ class DashboardPage:
     pager: Pager
     empty_state: EmptyState | None
     exports_url: str
+    glance: GlanceStrip | None = None
 
 
 # ---------------------------------------------------------------- query strings
@@ -179,6 +215,8 @@ def query_of(filters: Filters, **changes: Any) -> dict[str, str]:
         params["hide_names"] = "1"
     if chosen.sort != "name":
         params["sort"] = chosen.sort
+    if chosen.search:
+        params["q"] = chosen.search
     if chosen.page != 1:
         params["page"] = str(chosen.page)
     return params
@@ -248,6 +286,30 @@ def team_table(
     )
 
 
+def glance_table(strip: AtAGlance) -> Table:
+    """The "at a glance" strip as rows: what it is, the item, how many teams, the detail."""
+    rows: list[tuple[TableValue, ...]] = []
+    rows += [
+        ("Most common gap", gap.label, gap.teams, f"{gap.percent} % of {gap.of} teams")
+        for gap in strip.top_gaps
+    ]
+    rows += [("Most common Now upgrade", u.label, u.count, u.detail) for u in strip.upgrades]
+    rows += [
+        (
+            "Furthest from target",
+            far.label,
+            None,
+            f"{far.percent} % of the way; not met: {', '.join(far.missed)}",
+        )
+        for far in strip.far_teams
+    ]
+    rows += [("Perception-gap hot spot", h.label, h.count, h.detail) for h in strip.hot_spots]
+    return Table(
+        (Column("At a glance"), Column("Item"), Column("Teams", numeric=True), Column("Detail")),
+        tuple(rows),
+    )
+
+
 # long: a flat table, one entry per view: its columns beside the rows that fill them
 def tables(
     dashboard: Dashboard,
@@ -258,6 +320,7 @@ def tables(
     """Every view's table (``lines``: the teams for the team table; the page by default)."""
     titles = short_titles(dashboard)
     result = {
+        "glance": glance_table(at_a_glance(dashboard)),
         "teams": team_table(dashboard, dashboard.lines if lines is None else lines, link),
         "units": Table(
             (
@@ -561,7 +624,7 @@ def _trend_figures(dashboard: Dashboard, titles: Sequence[str]) -> dict[str, tup
     periods = sorted({row.period for row in dashboard.unit_trend})
     if len(periods) > 1 and dashboard.units:
         shown_periods = periods[-len(charts.SERIES_STYLES) :]  # the latest quarters
-        units = sorted({row.unit for row in dashboard.unit_trend}, key=str.lower)
+        units = sorted({row.unit for row in dashboard.unit_trend}, key=natural_key)
         by_key = {(row.unit, row.period): row.means for row in dashboard.unit_trend}
         figures_of_units = []
         for i, title in enumerate(titles):
@@ -706,6 +769,8 @@ def _form(dashboard: Dashboard) -> FilterForm:
         active.append(f"Process model: {model_names.get(filters.model, filters.model)}")
     if filters.band is not None:
         active.append(f"Band or level: {filters.band[1]}")
+    if filters.search:
+        active.append(f"Team names containing “{filters.search}”")
     grouped: dict[str, list[Choice]] = {}
     for dimension_id, title, label in options.bands:
         value = f"{dimension_id}:{label}"
@@ -725,6 +790,7 @@ def _form(dashboard: Dashboard) -> FilterForm:
         bands=tuple((title, tuple(choices)) for title, choices in grouped.items()),
         hide_names=filters.hide_names,
         sort=filters.sort,
+        search=filters.search,
         active=tuple(active),
     )
 
@@ -778,6 +844,64 @@ def _pager(dashboard: Dashboard, base: str) -> Pager:
     )
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def glance_strip(
+    dashboard: Dashboard, base: str, team_link: Callable[[int, int], str | None]
+) -> GlanceStrip:
+    """The strip at the top of the page: the four things to see first, each a few lines with
+    a link to its detailed view below (``service.at_a_glance``: the report's and CSV's too)."""
+    strip = at_a_glance(dashboard)
+    hide = dashboard.filters.hide_names
+
+    def team_url(team_id: int, round_id: int) -> str | None:
+        return None if hide else team_link(team_id, round_id)
+
+    panels = (
+        GlancePanel(
+            "glance-gaps",
+            "Most common gaps",
+            tuple(
+                GlanceItem(gap.label, f"{_plural(gap.teams, 'team')} ({gap.percent} %)")
+                for gap in strip.top_gaps
+            ),
+            "No practice area has teams at its lowest band or level.",
+            "#bands",
+        ),
+        GlancePanel(
+            "glance-upgrades",
+            "Most common Now upgrades",
+            tuple(GlanceItem(u.label, _plural(u.count, "team")) for u in strip.upgrades),
+            "No team has a Now upgrade yet.",
+            "#upgrades",
+        ),
+        GlancePanel(
+            "glance-targets",
+            "Furthest from target",
+            tuple(
+                GlanceItem(
+                    far.label,
+                    f"{far.percent} % of the way",
+                    team_url(far.team_id, far.round_id),
+                )
+                for far in strip.far_teams
+            ),
+            "No team shown has a target it has not met (targets are set on a team's page).",
+            "#teams",
+        ),
+        GlancePanel(
+            "glance-gaps-perception",
+            "Perception-gap hot spots",
+            tuple(GlanceItem(_short(h.label), _plural(h.count, "team")) for h in strip.hot_spots),
+            EMPTY["gaps"],
+            "#gaps",
+        ),
+    )
+    return GlanceStrip(panels, url_of(f"{base}/glance.csv", dashboard.filters, page=1))
+
+
 def dashboard_page(
     dashboard: Dashboard,
     *,
@@ -785,6 +909,7 @@ def dashboard_page(
     teams_in_organisation: int,
     is_admin: bool,
     results_link: Callable[[Line], str | None],
+    team_link: Callable[[int, int], str | None] = lambda _team, _round: None,
 ) -> DashboardPage:
     base = f"/organisations/{dashboard.organisation_id}/dashboard"
     filters = dashboard.filters
@@ -826,6 +951,7 @@ def dashboard_page(
             clear_url=clear_url,
         ),
         exports_url=f"/organisations/{dashboard.organisation_id}/exports",
+        glance=glance_strip(dashboard, base, team_link) if dashboard.teams_matching else None,
     )
 
 

@@ -80,6 +80,9 @@ class Aggregate:
     hot_spots: tuple[CountRow, ...]
     trend_periods: tuple[str, ...]
     trend: tuple[tuple[str, tuple[float | None, ...]], ...]  # dimension -> mean per period
+    # the dashboard's "at a glance" (top gaps, Now upgrades, teams furthest from target,
+    # perception-gap hot spots): the same computation as its strip and CSV
+    glance: service.AtAGlance
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,7 @@ def aggregate(
         hot_spots=built.hot_spots,
         trend_periods=built.trend_periods,
         trend=built.trend,
+        glance=service.at_a_glance(built),
     )
 
 
