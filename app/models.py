@@ -246,6 +246,23 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class SsoIdentity(SQLModel, table=True):
+    """An account's identity at the single sign-on provider (app.accounts.sso): the issuer
+    and the provider's subject, stored once the person has proven both (never an e-mail)."""
+
+    __tablename__: ClassVar[str] = "sso_identity"
+    __table_args__ = (
+        Index(None, "issuer", "subject", unique=True),
+        Index(None, "user_id", "issuer", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    issuer: str = Field(max_length=500)
+    subject: str = Field(max_length=255)
+    linked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
 class AuditEvent(SQLModel, table=True):
     """Append-only record of security-relevant actions; ``details`` never holds secrets.
 
@@ -800,6 +817,9 @@ class InvitationAddress(SQLModel, table=True):
     address: str = Field(max_length=320)
     role: Role = Field(sa_type=String(30))
     token_hash: str = Field(max_length=128, unique=True)
+    # random; with the server's secret key it derives the personal link, so a reminder resends
+    # the same link (email_invitations.link_token); NULL for rows made before it existed
+    link_nonce: str | None = Field(default=None, max_length=64)
     submitted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     reminders: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

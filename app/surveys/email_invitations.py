@@ -7,14 +7,22 @@ role, the hash of the link's token and whether it has submitted. That row is the
 an address to a response: no page, API, export, log or audit event ever shows it, a backup
 skips it, and closing the round deletes it with every queued message and outbox file.
 
-A reminder carries a new personal link (the address row holds only a hash, so the old link
-cannot be sent again); the earlier link stops working and the answers stay with the new one.
-The lead sees totals only: invited, sent, reminders sent, could not be delivered.
+A reminder carries the same personal link as the invitation, so a respondent answering in an
+open tab keeps saving: the link's token is derived from the server's secret key and a random
+nonce kept on the address row (``link_token``), and the database holds only the token's hash,
+as for every resume link. Someone with the database alone cannot make the link; with the
+secret key, they could make any link anyway. The nonce goes with the row at close, so nothing
+joins a response to an invitation afterwards. The lead sees totals only: invited, sent,
+reminders sent, could not be delivered.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +33,7 @@ from sqlmodel import Session, col, select
 
 from app.accounts import audit
 from app.accounts.audit import Actor
-from app.accounts.tokens import generate_token, hash_token
+from app.accounts.tokens import hash_token
 from app.config import Settings
 from app.db import utcnow
 from app.errors import DomainError, InvalidInputError
@@ -53,6 +61,7 @@ MAX_REMINDER_EVERY_DAYS: Final = 30
 # deliberately plain: one @, no spaces, a dot in the domain; the SMTP server has the last word
 ADDRESS: Final = re.compile(r"[^@\s<>,;\"()\[\]\\]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 SEPARATORS: Final = re.compile(r"[\s,;]+")
+NONCE_BYTES: Final = 16
 
 
 class MailOffError(DomainError):
@@ -138,6 +147,24 @@ def parse_addresses(text: str) -> list[str]:
     return found
 
 
+def link_token(settings: Settings, *, round_id: int, nonce: str) -> str:
+    """The personal link's token of an address invited by e-mail to ``round_id``: an HMAC of
+    the server's secret key over the row's random ``nonce`` (43 URL-safe characters, like a
+    random token). Only its hash is stored; the invitation and every reminder send it."""
+    assert settings.secret_key is not None, "settings are resolved with a secret key"
+    key = settings.secret_key.get_secret_value().encode("utf-8")
+    message = f"email-invitation:{round_id}:{nonce}".encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _new_link(settings: Settings, round_id: int) -> tuple[str, str, str]:
+    """A new nonce, the link token it derives and that token's stored hash."""
+    nonce = secrets.token_urlsafe(NONCE_BYTES)
+    token = link_token(settings, round_id=round_id, nonce=nonce)
+    return nonce, token, hash_token(settings, token, purpose="resume")
+
+
 def _look(
     session: Session, settings: Settings, assessment_round: AssessmentRound
 ) -> tuple[messages.MailBranding, str]:
@@ -182,13 +209,17 @@ def invite(
             started = invitations.start_respondent(
                 session=session, settings=settings, assessment_round=assessment_round, role=role
             )
+            # the survey made a random personal link; this address's is the derived one
+            nonce, token, token_hash = _new_link(settings, assessment_round.id)
+            started.respondent.resume_token_hash = token_hash
             row = InvitationAddress(
                 round_id=assessment_round.id,
                 address=address,
                 role=started.respondent.role,
-                token_hash=started.respondent.resume_token_hash,
+                token_hash=token_hash,
+                link_nonce=nonce,
             )
-            session.add(row)
+            session.add_all([started.respondent, row])
             session.flush()
             message = messages.compose(
                 settings=settings,
@@ -197,7 +228,7 @@ def invite(
                 subject=f"{team_name}: your invitation to the team survey",
                 context={
                     "team": team_name,
-                    "link": started.url(settings),
+                    "link": invitations.absolute_url(settings, f"/r/{token}"),
                     "role": ROLE_LABELS.get(role, role),
                     "closes_at": assessment_round.closes_at,
                 },
@@ -243,8 +274,8 @@ def remind(
     assessment_round: AssessmentRound,
     actor: Actor | None = None,
 ) -> Reminded:
-    """Queue a reminder, with a new personal link, to every invited address that has not
-    submitted; at most one per address per day however often this runs."""
+    """Queue a reminder, with the invitation's personal link, to every invited address that
+    has not submitted; at most one per address per day however often this runs."""
     if not settings.mail_enabled:
         raise MailOffError()
     if round_closed(assessment_round) or assessment_round.status != RoundStatus.open:
@@ -268,10 +299,10 @@ def remind(
         ).first()
         if respondent is None:  # erased on request: nobody to remind
             continue
-        token = generate_token()
-        respondent.resume_token_hash = row.token_hash = hash_token(
-            settings, token, purpose="resume"
-        )
+        if row.link_nonce is None:  # invited before links were derived: a new link, once
+            row.link_nonce, _token, row.token_hash = _new_link(settings, row.round_id)
+            respondent.resume_token_hash = row.token_hash
+        token = link_token(settings, round_id=row.round_id, nonce=row.link_nonce)
         row.reminders += 1
         session.add_all([respondent, row])
         session.flush()
