@@ -362,8 +362,8 @@ def _pages_out(survey: Survey, hidden: frozenset[str]) -> list[PageOut]:
             key=page.key,
             instrument=page.instrument.id,
             instrument_title=page.instrument.title,
-            title=page.section.title,
-            intro=page.section.intro,
+            title=pages.page_heading(page),
+            intro=page.section.intro if len(page.parts) == 1 else None,
             questions=[
                 QuestionOut(
                     id=item.qid,

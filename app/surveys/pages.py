@@ -402,13 +402,30 @@ def welcome_page(
 
 
 @dataclasses.dataclass(frozen=True)
+class PartView:
+    """One section's questions on a page, under the section's heading (when the page joins
+    several sections)."""
+
+    title: str
+    intro: str | None
+    questions: tuple[QuestionView, ...]
+
+
+def page_heading(page: SurveyPage) -> str:
+    """A page's heading: its section's title, or the instrument's when it joins sections."""
+    return page.section.title if len(page.parts) == 1 else page.instrument.title
+
+
+@dataclasses.dataclass(frozen=True)
 class QuestionPage:
-    """Context of templates/survey/page.html: one section of questions."""
+    """Context of templates/survey/page.html: one page of questions (one or more sections of
+    one instrument, grouped by app.surveys.paging)."""
 
     title: str
     instrument_title: str
-    section_title: str
-    intro: str | None
+    section_title: str  # the page's heading
+    intro: str | None  # the section's introduction, on a page of one section
+    parts: tuple[PartView, ...]
     questions: tuple[QuestionView, ...]
     progress: ProgressView
     errors: tuple[ErrorLink, ...]
@@ -419,7 +436,7 @@ class QuestionPage:
     is_first: bool
     is_last: bool
     next_label: str
-    back_label: str
+    back_label: str | None  # None on the first page: there is nothing to go back to
     welcome_url: str
     resume_url: str
     notice: str | None
@@ -483,15 +500,26 @@ def question_page(
     shown_pages = visible_pages(plan, progress.hidden)
     position = next((n for n, p in enumerate(shown_pages, 1) if p.index == page.index), 1)
     views = _question_views(survey, page, progress.hidden, values, errors or {})
+    by_qid = {view.qid: view for view in views}
+    joined = len(page.parts) > 1
+    heading = page_heading(page)
     before, after = neighbours(plan, progress.hidden, page)
     page_base = (
         base if base is not None else {item.qid: stored.get(item.qid) for item in page.questions}
     )
     return QuestionPage(
-        title=f"{page.section.title} ({page.instrument.title})",
+        title=heading if joined else f"{heading} ({page.instrument.title})",
         instrument_title=page.instrument.title,
-        section_title=page.section.title,
-        intro=page.section.intro,
+        section_title=heading,
+        intro=None if joined else page.section.intro,
+        parts=tuple(
+            PartView(
+                title=part.section.title if joined else "",
+                intro=part.section.intro if joined else None,
+                questions=tuple(by_qid[item.qid] for item in part.questions),
+            )
+            for part in page.parts
+        ),
         questions=views,
         progress=ProgressView(
             section=position,
@@ -511,7 +539,7 @@ def question_page(
         is_first=before is None,
         is_last=after is None,
         next_label="Save and review" if after is None else "Save and continue",
-        back_label="Save and go back",
+        back_label=None if before is None else "Save and go back",
         welcome_url=f"{base_url}/welcome",
         resume_url=resume_url,
         notice=notice,
@@ -585,7 +613,7 @@ def conflict_page(
         form_action=f"{base_url}/resolve?page={page.index}",
         version=version,
         page_url=page_url(base_url, page.index),
-        section_title=page.section.title,
+        section_title=page_heading(page),
     )
 
 
@@ -651,7 +679,8 @@ def _sections(survey: Survey, base_url: str, progress: Progress) -> tuple[Review
     answers = survey.response.answers
     numbers = {item.qid: n for n, item in enumerate(plan.asked, 1)}
     sections = []
-    for page in visible_pages(plan, progress.hidden):
+    shown = [(page, part) for page in visible_pages(plan, progress.hidden) for part in page.parts]
+    for page, part in shown:
         rows = tuple(
             ReviewAnswer(
                 number=numbers[item.qid],
@@ -661,12 +690,14 @@ def _sections(survey: Survey, base_url: str, progress: Progress) -> tuple[Review
                 required=item.required,
                 href=f"{page_url(base_url, page.index)}#{dom_id(item.qid)}",
             )
-            for item in page.questions
+            for item in part.questions
             if item.qid not in progress.hidden
         )
+        if not rows:
+            continue
         sections.append(
             ReviewSection(
-                title=page.section.title,
+                title=part.section.title,
                 instrument_title=page.instrument.title,
                 href=page_url(base_url, page.index),
                 answered=sum(1 for row in rows if row.answered),

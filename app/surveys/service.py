@@ -63,6 +63,7 @@ from app.rubric.answers import (
 from app.rubric.loader import Catalog
 from app.rubric.schema import Instrument, Role, Section
 from app.rubric.scoring import visible
+from app.surveys import paging
 
 logger = logging.getLogger(__name__)
 
@@ -176,14 +177,36 @@ class StaleResponseError(ConflictError):
 
 
 @dataclasses.dataclass(frozen=True)
-class SurveyPage:
-    """One section of one instrument: one page of the survey."""
+class PagePart:
+    """One section's questions on a page (a page may join several sections)."""
 
-    index: int  # 1-based position in the plan (the page's address)
-    key: str  # "instrument.section", stable across role changes
-    instrument: Instrument
+    key: str  # "instrument.section" ("instrument.section~2" for a long section's next part)
     section: Section
     questions: tuple[AskedQuestion, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class SurveyPage:
+    """One page of the survey: one or more neighbouring sections of one instrument, grouped
+    by app.surveys.paging (never by changing the rubric files)."""
+
+    index: int  # 1-based position in the plan (the page's address)
+    key: str  # its first part's key, stable across role changes
+    instrument: Instrument
+    parts: tuple[PagePart, ...]
+
+    @property
+    def section(self) -> Section:
+        """The page's first section."""
+        return self.parts[0].section
+
+    @property
+    def questions(self) -> tuple[AskedQuestion, ...]:
+        return tuple(item for part in self.parts for item in part.questions)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(part.key for part in self.parts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,7 +226,45 @@ class SurveyPlan:
         return self.pages[index - 1]
 
     def page_by_key(self, key: str | None) -> SurveyPage | None:
-        return next((page for page in self.pages if page.key == key), None)
+        """The page showing the section ``key`` names (a page's own key, or one of the
+        sections it joined: a resume position recorded before pages were grouped)."""
+        return next((page for page in self.pages if key in page.keys), None)
+
+
+def _pages(catalog: Catalog, asked: tuple[AskedQuestion, ...]) -> tuple[SurveyPage, ...]:
+    """The asked questions as pages: by instrument, sections joined by app.surveys.paging."""
+    by_instrument: dict[str, dict[str, list[AskedQuestion]]] = {}
+    sections: dict[tuple[str, str], Section] = {}
+    for item in asked:
+        section = next(s for s in item.instrument.sections if item.question in s.questions)
+        by_instrument.setdefault(item.instrument.id, {}).setdefault(section.id, []).append(item)
+        sections[(item.instrument.id, section.id)] = section
+    pages: list[SurveyPage] = []
+    seen: dict[str, int] = {}  # parts per section so far (a long section is split)
+    for instrument_id, grouped in by_instrument.items():
+        section_of = {item.qid: s for s, items in grouped.items() for item in items}
+        for runs in paging.group_sections(list(grouped.values())):
+            parts: list[PagePart] = []
+            for run in runs:
+                section_id = section_of[run[0].qid]
+                key = f"{instrument_id}.{section_id}"
+                seen[key] = seen.get(key, 0) + 1
+                parts.append(
+                    PagePart(
+                        key=key if seen[key] == 1 else f"{key}~{seen[key]}",
+                        section=sections[(instrument_id, section_id)],
+                        questions=run,
+                    )
+                )
+            pages.append(
+                SurveyPage(
+                    index=len(pages) + 1,
+                    key=parts[0].key,
+                    instrument=catalog.instruments[instrument_id],
+                    parts=tuple(parts),
+                )
+            )
+    return tuple(pages)
 
 
 def survey_plan(catalog: Catalog, settings: RoundSettings, role: Role) -> SurveyPlan:
@@ -220,23 +281,7 @@ def survey_plan(catalog: Catalog, settings: RoundSettings, role: Role) -> Survey
     if isinstance(cached, SurveyPlan):
         return cached
     asked = asked_questions(catalog, settings, role)
-    grouped: dict[tuple[str, str], list[AskedQuestion]] = {}
-    sections: dict[tuple[str, str], Section] = {}
-    for item in asked:
-        section = next(s for s in item.instrument.sections if item.question in s.questions)
-        group = (item.instrument.id, section.id)
-        grouped.setdefault(group, []).append(item)
-        sections[group] = section
-    pages = tuple(
-        SurveyPage(
-            index=number,
-            key=f"{instrument_id}.{section_id}",
-            instrument=catalog.instruments[instrument_id],
-            section=sections[(instrument_id, section_id)],
-            questions=tuple(questions),
-        )
-        for number, ((instrument_id, section_id), questions) in enumerate(grouped.items(), 1)
-    )
+    pages = _pages(catalog, asked)
     plan = SurveyPlan(
         settings=settings,
         role=role,

@@ -86,7 +86,7 @@ def test_next_saves_and_moves_on_and_the_resume_link_returns_there(
     assert response.answers[qids[0]] == {"value": "goal_driven"}
     assert response.answers[qids[1]] == {"value": "dont_know"}
     assert response.version == 2
-    assert response.resume_at == "trajectory.model_uncertainty"
+    assert response.resume_at == "collaboration.structure"  # page 2: the next instrument
     back = survey_client.get(f"/r/{resume}", follow_redirects=False)
     assert back.status_code == 303
     assert back.headers["location"] == f"/r/{resume}/questions?page=2"
