@@ -130,6 +130,58 @@ class WriteLockWaits:
 write_lock_waits = WriteLockWaits()
 
 
+@dataclasses.dataclass(frozen=True)
+class LockWaits:
+    """Requests waiting for a lock now: how many, the longest wait, and what they wait for."""
+
+    longest: float
+    count: int
+    reason: str
+
+    @property
+    def over_budget(self) -> bool:
+        return self.longest > WRITE_LOCK_WAIT_BUDGET_S
+
+    def describe(self) -> str:
+        return (
+            f"requests are waiting for {self.reason}: the longest for {self.longest:.1f} s "
+            f"(budget {WRITE_LOCK_WAIT_BUDGET_S:.1f} s), {self.count} waiting"
+        )
+
+
+POSTGRES_APPLICATION_NAME = "processlens"
+# every session of this service (any instance) on this database waiting on a row or table
+# lock; pg_stat_activity shows another session's wait to the same database user
+_POSTGRES_LOCK_WAITS = text(
+    "SELECT count(*), "
+    "coalesce(max(extract(epoch FROM clock_timestamp() - query_start)), 0) "
+    "FROM pg_stat_activity WHERE datname = current_database() AND application_name = :name "
+    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+)
+
+
+def lock_waits(engine: Engine) -> LockWaits:
+    """On SQLite, this process's transactions queuing for the write lock; on PostgreSQL,
+    statements of any instance waiting on a lock another transaction holds (a long writer's
+    row or table lock)."""
+    if engine.dialect.name != "postgresql":
+        return LockWaits(
+            longest=write_lock_waits.longest(),
+            count=write_lock_waits.count(),
+            reason="the database's write lock",
+        )
+    with engine.connect() as connection:
+        row: Any = connection.execute(
+            _POSTGRES_LOCK_WAITS, {"name": POSTGRES_APPLICATION_NAME}
+        ).one()
+        count, longest = row
+    return LockWaits(
+        longest=float(longest),
+        count=int(count),
+        reason="a lock held by another transaction",
+    )
+
+
 def _prepare_sqlite_file(url: URL) -> None:
     """Create the folder of a SQLite file on first run, so the default just works."""
     database = url.database
@@ -204,7 +256,7 @@ def create_db_engine(
         parsed,
         connect_args={
             "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
-            "application_name": "processlens",
+            "application_name": POSTGRES_APPLICATION_NAME,
         },
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,

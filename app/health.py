@@ -6,6 +6,7 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from app import db
 
@@ -24,8 +25,10 @@ def healthz() -> dict[str, str]:
 def readyz(request: Request) -> JSONResponse:
     """Ready for traffic: the database answers and its schema is the one the code expects.
 
-    "degraded" (still 200) while a request of this process has queued for SQLite's write lock
-    longer than db.WRITE_LOCK_WAIT_BUDGET_S: a long writer holding it, say, with the reason."""
+    "degraded" (still 200), with the reason, while a request has waited for a lock longer
+    than db.WRITE_LOCK_WAIT_BUDGET_S (a long writer holding it, say): on SQLite a request of
+    this process queuing for the write lock, on PostgreSQL a statement of any instance
+    waiting on a row or table lock."""
     try:
         status = db.schema_status(request.app.state.engine)
     except db.DatabaseUnavailableError as error:
@@ -45,19 +48,15 @@ def readyz(request: Request) -> JSONResponse:
             },
             status_code=503,
         )
-    waited = db.write_lock_waits.longest()
-    if waited > db.WRITE_LOCK_WAIT_BUDGET_S:
+    try:
+        waits = db.lock_waits(request.app.state.engine)
+    except DBAPIError as error:  # the schema answered a moment ago: report it, stay ready
+        logger.warning("readiness: lock waits unknown: %s", error)
+        waits = None
+    if waits is not None and waits.over_budget:
         # still ready (200): requests are answered, only slowly; a load balancer should not
         # take the instance out, an operator should look (docs/performance.md)
         return JSONResponse(
-            {
-                "status": "degraded",
-                "reason": (
-                    f"requests are waiting for the database's write lock: the longest for "
-                    f"{waited:.1f} s (budget {db.WRITE_LOCK_WAIT_BUDGET_S:.1f} s), "
-                    f"{db.write_lock_waits.count()} waiting"
-                ),
-                "revision": list(status.head),
-            }
+            {"status": "degraded", "reason": waits.describe(), "revision": list(status.head)}
         )
     return JSONResponse({"status": "ready", "revision": list(status.head)})
