@@ -7,11 +7,15 @@ results, the lead's own answers through the round's "answer" route, the report's
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
 from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from app.accounts import api_tokens, privacy
 from app.config import Settings
@@ -29,6 +33,8 @@ from app.results.service import round_settings
 from app.surveys.service import resume_token_hash
 from app.workspace import rounds
 from tests.accounts import helpers as account_helpers
+from tests.mail.conftest import Mailbox
+from tests.results.test_swap_views import _stable
 from tests.workspace import helpers
 
 ROLES_OF_THREE = ("data_scientist", "ml_engineer", "product_manager")
@@ -301,3 +307,112 @@ def test_an_erasure_after_close_withdraws_the_result(
     assert _results(client, lead, assessment_round.id, bearer)["result"] is None
     page = client.get(f"{lead.team_url}/rounds/{assessment_round.id}/results", headers=lead.headers)
     assert "withdrawn after a request to erase answers" in page.text
+
+
+# ---------------------------------------------------------------- e-mail invitations
+
+# two invitees of one role and one of another: swapping which of the two submitted must
+# change nothing the lead obtains
+INVITEES = {
+    "data_scientist": ("ana.one@example.com", "bo.two@example.com"),
+    "ml_engineer": ("cy.three@example.com",),
+}
+ADDRESSES = tuple(address for addresses in INVITEES.values() for address in addresses)
+MAIL_LINK = re.compile(r"http://[^\s<>\"]+/r/([A-Za-z0-9_\-]+)")
+
+
+def _link_token(mailbox: Mailbox, address: str, *, since: int) -> str:
+    """The link in the first message to ``address`` among those received after ``since``."""
+    message = next(r.message for r in mailbox.received[since:] if address in r.recipients)
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    found = MAIL_LINK.search(body.get_content())
+    assert found is not None
+    return found.group(1)
+
+
+def _lead_obtains(
+    client: TestClient, mail_engine: Engine, settings: Settings, mailbox: Mailbox, submitter: str
+) -> tuple[str, list[str]]:
+    """A lead invites ``INVITEES`` by e-mail, ``submitter`` submits through the link their
+    invitation brought, and the lead sends reminders: everything the lead then obtains (the
+    round page and its e-mail summary, the round and results in the API, the results page,
+    the redirect after reminding), normalised, and the raw texts (to search for addresses)."""
+    with Session(mail_engine, expire_on_commit=False) as session:
+        lead = helpers.lead(session, settings)
+        assessment_round = helpers.team_round(session, lead.team)
+        bearer = _bearer(session, settings, lead.user)
+        session.commit()
+        round_id = assessment_round.id
+    url = f"{lead.team_url}/rounds/{round_id}"
+    before = len(mailbox.received)
+    form = {f"addresses_{role}": "\n".join(found) for role, found in INVITEES.items()}
+    invited = client.post(
+        f"{url}/email/invite", data=form, headers=lead.headers, follow_redirects=False
+    )
+    assert invited.status_code == 303, invited.text[:300]
+    mailbox.wait_for(before + len(ADDRESSES))
+    token = _link_token(mailbox, submitter, since=before)
+    with Session(mail_engine) as session:
+        response = session.exec(
+            select(Response)
+            .join(Respondent, col(Respondent.id) == col(Response.respondent_id))
+            .where(Respondent.resume_token_hash == resume_token_hash(settings, token))
+        ).one()
+        survey = round_settings(session.get_one(AssessmentRound, round_id))
+        chosen = helpers.answers_for(survey, "data_scientist")
+        response.answers = {qid: {"value": value} for qid, value in chosen.items()}
+        response.status = ResponseStatus.submitted
+        response.submitted_at = utcnow()
+        session.add(response)
+        session.commit()
+    reminded = client.post(f"{url}/email/remind", headers=lead.headers, follow_redirects=False)
+    assert reminded.status_code == 303, reminded.text[:300]
+    mailbox.wait_for(before + 2 * len(ADDRESSES) - 1)  # everyone but the submitter
+    page = client.get(reminded.headers["location"], headers=lead.headers)
+    results_page = client.get(f"{url}/results", headers=lead.headers)
+    api_round = client.get(f"/api{url}", headers=bearer)
+    api_results = client.get(f"/api{url}/results", headers=bearer)
+    api_rounds = client.get(f"/api{lead.team_url}/rounds", headers=bearer)
+    assert page.status_code == api_round.status_code == api_rounds.status_code == 200
+    raw = [
+        page.text,
+        results_page.text,
+        api_round.text,
+        api_results.text,
+        api_rounds.text,
+        reminded.headers["location"],
+    ]
+    seen = {
+        "page": " ".join(helpers.document(page.text).text_content().split()),
+        "email": dataclasses.asdict(page.context["page"].email.summary),  # type: ignore[attr-defined]
+        "results_page": (
+            results_page.status_code,
+            " ".join(helpers.document(results_page.text).text_content().split()),
+        ),
+        "api_round": api_round.json(),
+        "api_results": (api_results.status_code, api_results.json()),
+        "api_rounds": api_rounds.json(),
+    }
+    return json.dumps(_stable(seen), sort_keys=True, default=str), raw
+
+
+def test_e_mail_reminders_and_the_leads_views_never_tell_who_submitted(
+    mail_client: TestClient, mail_engine: Engine, mail_settings: Settings, mailbox: Mailbox
+) -> None:
+    """Two invitees of the same role, one of whom submitted: the lead obtains the same whichever
+    of them it was (totals only, reminders included), no page or API answer the lead gets
+    holds an invited address, and no message goes to the lead."""
+    ana, ana_raw = _lead_obtains(mail_client, mail_engine, mail_settings, mailbox, ADDRESSES[0])
+    bo, bo_raw = _lead_obtains(mail_client, mail_engine, mail_settings, mailbox, ADDRESSES[1])
+    assert ana == bo
+    for text in (*ana_raw, *bo_raw):
+        assert not any(address in text for address in ADDRESSES)
+    # every message went to an invitee (none to the lead), reminders only to those who had
+    # not submitted
+    assert {a for r in mailbox.received for a in r.recipients} == set(ADDRESSES)
+    reminded = [r.recipients for r in mailbox.received if "reminder" in str(r.message["Subject"])]
+    ana_address, bo_address, cy_address = ADDRESSES
+    assert sorted(address for recipients in reminded for address in recipients) == sorted(
+        [bo_address, cy_address, ana_address, cy_address]
+    )
