@@ -208,6 +208,9 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=FULL")
+        # deleted rows (an invited address at close) are overwritten with zeros, not left in
+        # free space for a copy of the file to show (issue 22)
+        cursor.execute("PRAGMA secure_delete=ON")
         # Off only while migrating: batch mode recreates tables, and dropping a parent table
         # with foreign keys on would run its ON DELETE CASCADE and empty the children.
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
