@@ -73,6 +73,7 @@ class JobQueue:
         role: str,
     ) -> None:
         self.settings = settings
+        self._engine = engine
         self.huey = _storage(settings)
         self.stopping = threading.Event()
 
@@ -94,12 +95,26 @@ class JobQueue:
                     engine=engine, task=sweeper.SWEEP, period_seconds=period, ran_by=who
                 ):
                     logger.info("scheduled task %s ran here (%s)", sweeper.SWEEP, who)
-                    sweeper.sweep(engine=engine, settings=settings, enqueue=self.enqueue)
+                    self.sweep()
             except Exception:  # a busy or unreachable database: the next period tries again
                 logger.exception("scheduled task %s failed", sweeper.SWEEP)
 
         self._run_job = self.huey.task(name="run_job")(run_job)
         self._sweep_jobs = sweep_jobs
+
+    def sweep(self) -> sweeper.SweepOutcome:
+        """One sweep (the scheduler runs it once per period across processes)."""
+        return sweeper.sweep(
+            engine=self._engine,
+            settings=self.settings,
+            enqueue=self.enqueue,
+            in_queue=self.waiting_jobs,
+        )
+
+    def waiting_jobs(self) -> list[int]:
+        """The jobs whose "run job N" message waits in the queue (not yet taken)."""
+        name = self._run_job.name
+        return [int(task.args[0]) for task in self.huey.pending() if task.name == name]
 
     def enqueue(self, job_id: int) -> None:
         """Send "run job N" (after the job's row is committed). If the queue cannot be

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 SWEEP = "sweep-jobs"
 MAX_ATTEMPTS = 3
 KEEP_RUNS = timedelta(days=1)
+# a queued job is sent again after this long when the queue cannot say whether it holds it
+LOST_AFTER = timedelta(minutes=10)
 GAVE_UP = (
     "The worker making this stopped {attempts} times (the service restarted or ran out of "
     "memory). Please try again later; if it keeps happening, tell your administrator."
@@ -53,15 +55,27 @@ class SweepOutcome:
     failed: list[int] = field(default_factory=list)
 
 
-def sweep(*, engine: Engine, settings: Settings, enqueue: Callable[[int], None]) -> SweepOutcome:
+def sweep(
+    *,
+    engine: Engine,
+    settings: Settings,
+    enqueue: Callable[[int], None],
+    in_queue: Callable[[], Collection[int]] | None = None,
+) -> SweepOutcome:
     """Re-queue running jobs whose heartbeat stopped and queued jobs whose message was lost;
-    fail those past their time limit or their attempts."""
+    fail those past their time limit or their attempts.
+
+    ``in_queue`` lists the jobs whose message waits in the queue now: a job waiting there
+    (every worker busy with long jobs) is not sent again each sweep. A queued job without a
+    message (it died with a consumer, or the queue could not be reached) is sent again once
+    it has waited a little; when the queue cannot be listed, only after LOST_AFTER."""
     now = utcnow()
     grace = abandoned_after(settings)
     silent_since = now - grace
-    # a queued job's message may have died with a consumer; a duplicate message is harmless
-    # (only one claim succeeds)
     waiting_since = now - max(grace, timedelta(seconds=2 * settings.job_sweep_seconds))
+    waiting = _listed(in_queue)
+    if waiting is None:
+        waiting_since = min(waiting_since, now - LOST_AFTER)
     limit = timedelta(seconds=settings.job_seconds)
     outcome = SweepOutcome()
     with Session(engine) as session:
@@ -89,7 +103,11 @@ def sweep(*, engine: Engine, settings: Settings, enqueue: Callable[[int], None])
                 job.run_token = None
                 job.updated_at = now
                 outcome.requeued.append(job.id)
-            elif job.status == ReportJobStatus.queued and job.updated_at < waiting_since:
+            elif (
+                job.status == ReportJobStatus.queued
+                and job.updated_at < waiting_since
+                and (waiting is None or job.id not in waiting)
+            ):
                 job.updated_at = now
                 outcome.requeued.append(job.id)
         session.exec(delete(ScheduledRun).where(col(ScheduledRun.started_at) < now - KEEP_RUNS))
@@ -99,6 +117,17 @@ def sweep(*, engine: Engine, settings: Settings, enqueue: Callable[[int], None])
     if outcome.requeued or outcome.failed:
         logger.warning("sweeper: re-queued %s, failed %s", outcome.requeued, outcome.failed)
     return outcome
+
+
+def _listed(in_queue: Callable[[], Collection[int]] | None) -> frozenset[int] | None:
+    """The jobs with a message in the queue, or None when it cannot be listed."""
+    if in_queue is None:
+        return None
+    try:
+        return frozenset(in_queue())
+    except Exception:  # an unreachable queue: the longer budget decides
+        logger.exception("sweeper: the queue could not be listed")
+        return None
 
 
 def _fail(session: Session, job: ReportJob, message: str) -> None:

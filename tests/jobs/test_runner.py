@@ -23,6 +23,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.errors import DomainError
 from app.jobs import runner, sweeper
+from app.jobs.queue import JobQueue
 from app.jobs.runner import JobLostError, JobRun
 from app.models import JobFile, Organisation, ReportJob, ReportJobStatus
 
@@ -130,6 +131,38 @@ def test_a_live_heartbeat_keeps_the_job_and_a_silent_one_loses_it(
         outcome = sweeper.sweep(engine=engine, settings=settings, enqueue=lambda _job_id: None)
         assert job_id not in outcome.requeued
     assert _row(engine, job_id).status == ReportJobStatus.running
+
+
+def _waited(engine: Engine, job_id: int, seconds: float) -> None:
+    """Make a queued job look as if it had waited ``seconds`` for a worker."""
+    with Session(engine) as session:
+        row = session.get(ReportJob, job_id)
+        assert row is not None
+        row.updated_at = utcnow() - timedelta(seconds=seconds)
+        session.add(row)
+        session.commit()
+
+
+def test_a_job_waiting_in_the_queue_is_not_sent_again_but_a_lost_message_is(
+    engine: Engine, settings: Settings
+) -> None:
+    """Every worker busy for minutes: a queued job's message waits in the queue, and each
+    sweep must not add another; a job whose message the queue lost is sent again, once."""
+    jobs = JobQueue(settings=settings, engine=engine, handlers={}, role="worker")
+    jobs.huey.flush()
+    waiting, lost = _job(engine), _job(engine)
+    jobs.enqueue(waiting)  # no consumer runs: it waits, as behind a long job
+    for job_id in (waiting, lost):
+        _waited(engine, job_id, 120)
+    first = jobs.sweep()
+    assert first.requeued == [lost]
+    for _ in range(2):
+        _waited(engine, waiting, 300)
+        _waited(engine, lost, 300)
+        assert jobs.sweep().requeued == []
+    messages = [task.args[0] for task in jobs.huey.pending()]
+    assert sorted(messages) == sorted([waiting, lost])
+    jobs.huey.flush()
 
 
 def test_the_sweeper_gives_up_after_three_workers_and_past_the_time_limit(
