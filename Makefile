@@ -23,6 +23,9 @@ SYSTEM_PACKAGES := chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libha
 
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
+# the OpenID Connect provider the single sign-on tests run (Node.js, tests/oidc/package-lock.json)
+OIDC_DIR := tests/oidc
+OIDC_STAMP := $(OIDC_DIR)/node_modules/.installed
 
 .PHONY: help run test lint fmt typecheck migrate clean lock system-packages venv dev-venv
 
@@ -45,6 +48,15 @@ $(DEV_STAMP): requirements-dev.lock $(RUNTIME_STAMP)
 venv: $(RUNTIME_STAMP) ## create .venv with the runtime packages
 dev-venv: $(DEV_STAMP) ## create .venv with runtime, test and lint packages
 
+# Installed once per lock file change; without npm the single sign-on tests are skipped (and
+# fail when CI=true).
+$(OIDC_STAMP): $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix $(OIDC_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+	  echo "WARNING: npm is missing: install Node.js 20 or newer for the single sign-on tests"; \
+	fi
+
 system-packages: ## install the system packages the suite needs (as root), or say which
 	@missing=""; \
 	for pkg in $(SYSTEM_PACKAGES); do \
@@ -65,7 +77,7 @@ system-packages: ## install the system packages the suite needs (as root), or sa
 run: $(RUNTIME_STAMP) ## set up, migrate, seed the demo and serve it on http://127.0.0.1:8000
 	$(BIN)/processlens demo --host $(HOST) --port $(PORT)
 
-test: $(DEV_STAMP) system-packages ## set up everything, then lint, type-check and run the whole suite
+test: $(DEV_STAMP) system-packages $(OIDC_STAMP) ## set up everything, then lint, type-check and run the whole suite
 	@# every check runs even when an earlier one fails, so one CI run shows every problem;
 	@# the exit code is the first failure's (pytest's own code, e.g. 5 for "no tests", included)
 	@failed=""; code=0; \
@@ -104,4 +116,5 @@ lock: $(BIN)/python ## re-resolve requirements*.lock from pyproject.toml
 
 clean: ## remove the virtual environment and caches (keeps data/)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info test-artifacts
+	rm -rf $(OIDC_DIR)/node_modules
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

@@ -12,7 +12,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -235,6 +242,34 @@ class Settings(BaseSettings):
         description="Without an SMTP server, write messages to <data_dir>/outbox instead of "
         "sending them (the demo; each file is labelled 'not sent').",
     )
+    # single sign-on (app.accounts.sso): one OpenID Connect provider, optional
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Single sign-on: the OpenID Connect issuer URL (its "
+        "/.well-known/openid-configuration is read); unset: no single sign-on.",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="Single sign-on: the client id registered at the provider."
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="Single sign-on: the client secret, from the environment only."
+    )
+    oidc_provider_name: str = Field(
+        default="your organisation's account",
+        min_length=1,
+        max_length=80,
+        description="Shown on the sign-in page as 'Sign in with <name>', e.g. Contoso ID.",
+    )
+    oidc_allowed_domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="E-mail domains single sign-on accepts (comma-separated, e.g. "
+        "example.com,example.org); empty: any domain (the account must still exist).",
+    )
+    password_sign_in: bool = Field(
+        default=True,
+        description="Allow sign-in with e-mail address and password; false (single sign-on "
+        "only): the sign-in form is gone and `processlens user ...` is the way back in.",
+    )
     consultants_create_organisations: bool = Field(
         default=False,
         description="Let consultants create client organisations (they are assigned to each "
@@ -268,6 +303,48 @@ class Settings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [part for part in text.split(os.pathsep) if part]
+        return value
+
+    @field_validator("oidc_allowed_domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            return [str(part).strip().lstrip("@").lower() for part in value if str(part).strip()]
+        return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _check_issuer(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        value = value.strip().rstrip("/")
+        local = re.match(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)", value)
+        if not value.startswith("https://") and not local:
+            raise ValueError("use the provider's https:// issuer URL")
+        return value
+
+    @field_validator("oidc_client_secret")
+    @classmethod
+    def _check_oidc_client(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("oidc_issuer") and not (
+            info.data.get("oidc_client_id") and value and value.get_secret_value()
+        ):
+            raise ValueError(
+                "single sign-on needs PROCESSLENS_OIDC_CLIENT_ID and "
+                "PROCESSLENS_OIDC_CLIENT_SECRET as well as PROCESSLENS_OIDC_ISSUER"
+            )
+        return value
+
+    @field_validator("password_sign_in")
+    @classmethod
+    def _someone_can_sign_in(cls, value: bool, info: ValidationInfo) -> bool:
+        if not value and not info.data.get("oidc_issuer"):
+            raise ValueError(
+                "password sign-in can only be turned off when single sign-on is configured "
+                "(PROCESSLENS_OIDC_ISSUER)"
+            )
         return value
 
     @field_validator("trusted_proxies", mode="before")

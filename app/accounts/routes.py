@@ -33,6 +33,7 @@ from app.accounts.dependencies import (
     require_roles,
     settings_of,
 )
+from app.accounts.sign_in import complete_sign_in, safe_next, sign_in_page
 from app.accounts.tenancy import Principal
 from app.db import ReadSessionDep, SessionDep
 from app.errors import DomainError, NotFoundError
@@ -42,49 +43,18 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 
-HOME_AFTER_SIGN_IN = "/teams"
-
-
-def safe_next(value: str | None) -> str:
-    """Only a path on this site: never another host (an open redirect helps phishing)."""
-    if (
-        not value
-        or not value.startswith("/")
-        or value.startswith("//")
-        or "\\" in value
-        or any(ord(ch) < 32 for ch in value)
-        or len(value) > 500
-    ):
-        return HOME_AFTER_SIGN_IN
-    return value
-
-
 # ---------------------------------------------------------------- sign-in and sign-out
-
-
-@dataclasses.dataclass(frozen=True)
-class SignInPage:
-    """Context of templates/accounts/sign_in.html."""
-
-    title: str
-    email: str
-    next: str
-    error: str | None
-
-
-def _sign_in_page(
-    request: Request, *, email: str = "", next_path: str, error: str | None, status: int = 200
-) -> HTMLResponse:
-    page = SignInPage(title="Sign in", email=email, next=next_path, error=error)
-    return templating.render(request, "accounts/sign_in.html", page, status_code=status)
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_form(request: Request, _csrf: PreSessionCsrf, next: str = "") -> Response:
-    return _sign_in_page(request, next_path=safe_next(next), error=None)
+    return sign_in_page(request, next_path=safe_next(next), error=None)
 
 
 BAD_CREDENTIALS = "The e-mail address or password is not right. Check both and try again."
+PASSWORD_SIGN_IN_OFF = (
+    "Sign-in with a password is turned off here: use single sign-on (the button on this page)."
+)
 
 
 # long: the sign-in checks in the order they must run (rate limits before the password is checked)
@@ -99,8 +69,10 @@ def sign_in(
 ) -> Response:
     settings = settings_of(request)
     next_path = safe_next(next)
+    if not settings.password_sign_in:
+        return sign_in_page(request, next_path=next_path, error=PASSWORD_SIGN_IN_OFF, status=403)
     if not email.strip() or not password:
-        return _sign_in_page(
+        return sign_in_page(
             request,
             email=email,
             next_path=next_path,
@@ -139,39 +111,10 @@ def sign_in(
         )
         # a growing pause slows guessing further (capped; the limits above stop it)
         time.sleep(pause)
-        return _sign_in_page(
+        return sign_in_page(
             request, email=email, next_path=next_path, error=BAD_CREDENTIALS, status=400
         )
-    # rotation: whatever session the browser had is ended, and a new id is issued
-    old_token = request.cookies.get(sessions.session_cookie_name(settings))
-    if old_token:
-        sessions.end(session=session, settings=settings, token=old_token)
-    sessions.purge_expired(session=session)
-    new = sessions.create(session=session, settings=settings, user=user)
-    audit.record(
-        session=session,
-        request=request,
-        actor_id=user.id,
-        action="sign_in.succeeded",
-        target_type="user",
-        target_id=user.id,
-    )
-    response = RedirectResponse(next_path, status_code=303)
-    response.headers.append(
-        "set-cookie",
-        sessions.cookie_header(
-            settings,
-            sessions.session_cookie_name(settings),
-            new.token,
-            max_age=int(sessions.ABSOLUTE_TIMEOUT.total_seconds()),
-        ),
-    )
-    response.headers.append(
-        "set-cookie",
-        sessions.cookie_header(settings, sessions.csrf_cookie_name(settings), "", max_age=0),
-    )
-    response.headers.append("set-cookie", sessions.device_cookie(settings, user.email))
-    return response
+    return complete_sign_in(request, session, user, next_path, method="password")
 
 
 @router.post("/sign-out")

@@ -13,7 +13,9 @@ from typing import Literal
 
 from app.config import Settings
 
-Purpose = Literal["session", "invitation", "resume", "api", "password_reset", "csrf", "device"]
+Purpose = Literal[
+    "session", "invitation", "resume", "api", "password_reset", "csrf", "device", "sso"
+]
 TOKEN_BYTES = 32  # 256 bits; the checklist asks for at least 128
 
 

@@ -74,6 +74,7 @@ INSTALLATION: Final = frozenset(
     {
         USERS,
         "user_session",
+        "sso_identity",
         "api_token",
         "audit_event",
         RUBRIC,
