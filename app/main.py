@@ -23,7 +23,7 @@ from app import (
     static_assets,
     templating,
 )
-from app.accounts import csrf, headers, ratelimit, sessions, sso_routes
+from app.accounts import csrf, headers, ratelimit, sessions
 from app.accounts import dependencies as account_dependencies
 from app.accounts import routes as account_routes
 from app.admin import routes as admin_routes
@@ -115,7 +115,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(home.router)
     app.include_router(account_routes.router)
-    app.include_router(sso_routes.router)
     app.include_router(admin_routes.router)
     app.include_router(survey_routes.router)
     app.include_router(workspace_routes.router)

@@ -21,6 +21,7 @@ from app.accounts import (
     privacy,
     ratelimit,
     sessions,
+    sso_routes,
     users,
 )
 from app.accounts.actor import AnonymousActor, PageActor
@@ -42,6 +43,8 @@ from app.models import Respondent, UserRole
 logger = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
+# single sign-on's pages (app.accounts.sso_routes) are part of the sign-in edge
+router.include_router(sso_routes.router)
 
 # ---------------------------------------------------------------- sign-in and sign-out
 
