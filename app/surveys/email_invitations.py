@@ -31,6 +31,7 @@ from typing import Final
 
 from sqlalchemy import Engine, delete, event, func
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.accounts import audit
 from app.accounts.audit import Actor
@@ -98,6 +99,10 @@ class MailingSummary:
     enabled: bool
     outbox: bool  # the demo's catch-all: messages are written to <data dir>/outbox, not sent
     invited: int
+    # the invited addresses' surveys, in total (a respondent may unsubscribe: then not counted)
+    invited_submitted: int
+    invited_answering: int  # something saved, not submitted
+    invited_not_started: int  # nothing saved yet: not "in progress" in the round's counts
     invitations_sent: int
     invitations_refused: int
     reminders_sent: int
@@ -425,6 +430,23 @@ def stop_reminders(*, session: Session, settings: Settings, resume_token: str) -
     token_hash = hash_token(settings, resume_token, purpose="resume")
     session.exec(delete(InvitationAddress).where(col(InvitationAddress.token_hash) == token_hash))
     session.flush()
+    event.listen(session, "after_commit", _scrub_write_ahead_log, once=True)
+
+
+def not_started(round_id: int) -> SelectOfScalar[str]:
+    """The resume-token hashes of addresses invited to ``round_id`` whose survey has nothing
+    saved yet (its response was never written to: version 1). Invited is not in progress:
+    the round's counts per role leave these out and show them as a total."""
+    return (
+        select(InvitationAddress.token_hash)
+        .join(Respondent, col(Respondent.resume_token_hash) == col(InvitationAddress.token_hash))
+        .join(Response, col(Response.respondent_id) == col(Respondent.id))
+        .where(
+            InvitationAddress.round_id == round_id,
+            Response.status != ResponseStatus.submitted,
+            col(Response.version) == 1,
+        )
+    )
 
 
 def summary(*, session: Session, settings: Settings, round_id: int) -> MailingSummary:
@@ -434,10 +456,24 @@ def summary(*, session: Session, settings: Settings, round_id: int) -> MailingSu
         .select_from(InvitationAddress)
         .where(InvitationAddress.round_id == round_id)
     ).one()
+    states = session.exec(
+        select(Response.status, Response.version)
+        .join(Respondent, col(Response.respondent_id) == col(Respondent.id))
+        .join(
+            InvitationAddress,
+            col(InvitationAddress.token_hash) == col(Respondent.resume_token_hash),
+        )
+        .where(InvitationAddress.round_id == round_id)
+    ).all()
+    submitted = sum(status == ResponseStatus.submitted for status, _version in states)
+    waiting = sum(status != ResponseStatus.submitted and version == 1 for status, version in states)
     return MailingSummary(
         enabled=settings.mail_enabled,
         outbox=settings.mail_enabled and not settings.smtp_host,
         invited=invited,
+        invited_submitted=submitted,
+        invited_answering=len(states) - submitted - waiting,
+        invited_not_started=waiting,
         invitations_sent=tally.invitations_sent,
         invitations_refused=tally.invitations_refused,
         reminders_sent=tally.reminders_sent,

@@ -39,7 +39,7 @@ from app.results import visibility
 from app.rubric.anonymity import LOWEST_TEAM_RESULTS_MIN
 from app.rubric.loader import Catalog
 from app.rubric.rules import STAGES
-from app.surveys import closing, invitations
+from app.surveys import closing, email_invitations, invitations
 from app.surveys.service import round_closed
 
 # roles invited by default: both sides of the data-science / engineering divide, and product
@@ -290,7 +290,7 @@ class RoleCount:
     only ``fewer_than_minimum`` (the anonymity rule's progress: PRODUCT.md section 6)."""
 
     role: str
-    started: int | None  # opened the survey, not submitted yet
+    started: int | None  # opened the survey, not submitted (invited by e-mail: once it saved)
     submitted: int | None
     fewer_than_minimum: bool
 
@@ -301,10 +301,17 @@ submitted_count = closing.submitted_count
 def role_counts(*, session: Session, assessment_round: AssessmentRound) -> tuple[RoleCount, ...]:
     """Responses per role, in the order of the roles list: counts only, never who, and only
     for roles with at least the round's threshold of submitted responses."""
+    assert assessment_round.id is not None
     rows = session.exec(
         select(Respondent.role, Response.status, func.count())
         .join(Response, col(Response.respondent_id) == col(Respondent.id))
-        .where(Respondent.round_id == assessment_round.id)
+        .where(
+            Respondent.round_id == assessment_round.id,
+            # invited by e-mail is not in progress until something is saved (a total instead)
+            col(Respondent.resume_token_hash).not_in(
+                email_invitations.not_started(assessment_round.id)
+            ),
+        )
         .group_by(col(Respondent.role), col(Response.status))
     ).all()
     started: dict[str, int] = {}
