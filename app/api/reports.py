@@ -35,6 +35,7 @@ from app.errors import ConflictError
 from app.models import AssessmentRound, ReportJob, UserRole
 from app.reports import batch, commentary, jobs
 from app.reports.routes import (
+    FullReport,
     file_download,
     job_queue,
     pdf_download,
@@ -57,11 +58,18 @@ def api_team_report_pdf(
     round_id: int,
     principal: ApiPrincipal,
     session: ReadSessionDep,
+    full: FullReport = False,
 ) -> Response:
-    """The round's team report as application/pdf (409 while results are not available)."""
+    """The round's team report as application/pdf (409 while results are not available): the
+    concise report, or with ``full=true`` the full one with all answers."""
     settings = settings_of(request)
     report = batch.team_report_for_round_id(
-        session=session, settings=settings, principal=principal, team_id=team_id, round_id=round_id
+        session=session,
+        settings=settings,
+        principal=principal,
+        team_id=team_id,
+        round_id=round_id,
+        full=full,
     )
     return pdf_download(*batch.team_pdf(report, settings))
 

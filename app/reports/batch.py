@@ -140,9 +140,10 @@ def team_report_for_round(
     organisation: str,
     branding: Branding,
     role_group_minimum: int = 2,
+    full: bool = False,
 ) -> context.TeamReport:
     """The team report of one stored result, with its rubric version, notes, the consultant's
-    commentary and the last round."""
+    commentary and the last round (``full``: with every answer, else the concise report)."""
     assessment_round = session.get(AssessmentRound, result.round_id)
     if assessment_round is None:
         raise NotFoundError()
@@ -157,6 +158,7 @@ def team_report_for_round(
         notes=round_notes(session=session, round_id=result.round_id, catalog=catalog),
         previous=previous.data if previous else None,
         role_group_minimum=role_group_minimum,
+        full=full,
         commentary=assessment_round.commentary,
         repository=repository_compare.compare_stored(
             catalog=catalog,
@@ -176,9 +178,11 @@ def latest_team_reports(
     organisation: str,
     branding: Branding,
     role_group_minimum: int = 2,
+    full: bool = False,
 ) -> tuple[list[context.TeamReport], list[str]]:
     """Each team's report of its latest stored result, by team name, and the teams skipped
-    (too few responses for a team report). The CLI's ``--all-teams`` and the UI's batch job."""
+    (too few responses for a team report). The CLI's ``--all-teams`` and the UI's batch job
+    (``full``: every report with all answers)."""
     latest = sorted(latest_per_team(results), key=lambda r: r.team.lower())
     reports = []
     skipped = []
@@ -192,6 +196,7 @@ def latest_team_reports(
                     organisation=organisation,
                     branding=branding,
                     role_group_minimum=role_group_minimum,
+                    full=full,
                 )
             )
         except context.ResultsNotVisibleError:
@@ -213,9 +218,16 @@ def zip_entry_names(reports: list[context.TeamReport]) -> list[str]:
 
 
 def team_report_for_round_id(
-    *, session: Session, settings: Settings, principal: Principal, team_id: int, round_id: int
+    *,
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    team_id: int,
+    round_id: int,
+    full: bool = False,
 ) -> context.TeamReport:
-    """The team report of a round the principal may see, from its stored result.
+    """The team report of a round the principal may see, from its stored result (``full``: with
+    every answer, Appendix A; else the concise report).
 
     Raises NotFoundError for a round outside the principal's tenancy (or of another team) and
     ResultsNotVisibleError while the round has no result to show.
@@ -242,6 +254,7 @@ def team_report_for_round_id(
         organisation=organisation.name,
         branding=organisation_branding(organisation, settings),
         role_group_minimum=settings.role_group_min,
+        full=full,
     )
 
 
@@ -249,7 +262,8 @@ def team_pdf(report: context.TeamReport, settings: Settings) -> tuple[bytes, str
     """The team report's PDF (from the cache or the render pool) and its file name."""
     cache = pdf.PdfCache(settings.data_dir / "report-cache")
     document = render.team_pdf(report, cache=cache)
-    return document, safe_file_name(report.team, "team") + "-report.pdf"
+    suffix = "-report-full.pdf" if report.full else "-report.pdf"
+    return document, safe_file_name(report.team, "team") + suffix
 
 
 def organisation_pdf(

@@ -58,9 +58,10 @@ def _installation_branding() -> Branding:
 
 
 def team_report_from_file(
-    answers: AnswersFile, catalog: Catalog, branding: Branding
+    answers: AnswersFile, catalog: Catalog, branding: Branding, *, full: bool = False
 ) -> context.TeamReport:
-    """The team report for an answers file (its previous round, commentary and notes)."""
+    """The team report for an answers file (its previous round, commentary and notes;
+    ``full``: with all answers)."""
     data = to_data(catalog, assess_file(catalog, answers))
     previous = (
         to_data(catalog, assess_file(catalog, answers.previous)) if answers.previous else None
@@ -75,6 +76,7 @@ def team_report_from_file(
         commentary=answers.commentary,
         notes=context.shareable_notes(catalog, [r.answers for r in answers.respondents]),
         previous=previous,
+        full=full,
     )
 
 
@@ -131,13 +133,23 @@ def report(
     hide_names: Annotated[
         bool, typer.Option("--hide-names", help="With --org: show teams as Team 01, Team 02, ...")
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="The full team report, including all answers (Appendix A: every question's "
+            "answers; about 30 pages). Default: the concise report (about 10-14 pages). "
+            "Also with --org --all-teams.",
+        ),
+    ] = False,
 ) -> None:
     """Make a PDF report.
 
     `processlens report ANSWERS_FILE -o report.pdf` needs no server or database: the answers
-    file may carry targets, commentary and a previous round. `--org ID` reads the latest
-    stored result of each team instead: the organisation report, or with `--all-teams` every
-    team's report in a zip file.
+    file may carry targets, commentary and a previous round. The team report is concise
+    (summary, dimensions, process, roadmap, gaps, debt register, method); `--full` adds every
+    answer. `--org ID` reads the latest stored result of each team instead: the organisation
+    report, or with `--all-teams` every team's report in a zip file.
     """
     if organisation_id is not None:
         if answers_file is not None:
@@ -149,6 +161,7 @@ def report(
             hide_names=hide_names,
             branding_file=branding_file,
             console=console,
+            full=full,
         )
         return
     if answers_file is None:
@@ -160,7 +173,7 @@ def report(
     answers = read_answers_file(answers_file, catalog)
     branding = branding_from_file(branding_file, _installation_branding())
     try:
-        team_report = team_report_from_file(answers, catalog, branding)
+        team_report = team_report_from_file(answers, catalog, branding, full=full)
     except DomainError as error:
         fail(error.message)
     if html is not None:
@@ -203,7 +216,10 @@ def organisation_command(
     hide_names: bool,
     branding_file: Path | None,
     console: Console,
+    full: bool = False,
 ) -> None:
+    if full and not all_teams:
+        fail("--full is for team reports: with --org, give --all-teams too")
     settings = _settings()
     engine = db.create_db_engine(settings)
     pool = pdf.RenderPool(pdf.RenderLimits.from_settings(settings))
@@ -220,7 +236,7 @@ def organisation_command(
                 fail(f"{organisation.name} has no stored results yet", EXIT_FAILURE)
             if all_teams:
                 document = _all_teams(
-                    session, results, organisation.name, branding, settings, pool, console
+                    session, results, organisation.name, branding, settings, pool, console, full
                 )
             else:
                 catalog = catalog_store.load_configured_catalog(settings)
@@ -254,6 +270,7 @@ def _all_teams(
     settings: Settings,
     pool: pdf.RenderPool,
     console: Console,
+    full: bool = False,
 ) -> bytes:
     reports, skipped = batch.latest_team_reports(
         session=session,
@@ -261,6 +278,7 @@ def _all_teams(
         organisation=organisation,
         branding=branding,
         role_group_minimum=settings.role_group_min,
+        full=full,
     )
     for team in skipped:
         console.print(f"Skipped {team}: too few responses for a team report")

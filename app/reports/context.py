@@ -37,6 +37,9 @@ from app.rubric.loader import Catalog
 from app.rubric.output import SPECIAL_LABELS
 from app.rubric.repository_compare import RepositoryComparison
 
+# rows of a long table the concise team report shows (the full report shows them all)
+CONCISE_ROWS = 3
+
 
 class ResultsNotVisibleError(DomainError):
     status_code = 409
@@ -226,6 +229,13 @@ class DimensionSection:
     later: tuple[str, ...]
     not_applicable: tuple[str, ...]
 
+    @property
+    def largest_losses(self) -> tuple[Explanation, ...]:
+        """The concise report's "why this score": the answers that cost the most points."""
+        losing = [row for row in self.explanation if row.max_points - row.points > 0.05]
+        losing.sort(key=lambda row: row.points - row.max_points)
+        return tuple(losing[:CONCISE_ROWS])
+
 
 @dataclass(frozen=True, slots=True)
 class PerceptionGap:
@@ -369,6 +379,9 @@ class TeamReport:
     sources: tuple[Source, ...]
     # the repository check (templates/reports/_repository.html), when a signals file is attached
     repository: RepositoryComparison | None = None
+    # the full report: every "why this score" and sensitivity row, and Appendix A with every
+    # question's answers (about 30 pages); the default is the concise report (10-14 pages)
+    full: bool = False
 
 
 # ---------------------------------------------------------------- building
@@ -842,11 +855,13 @@ def team_report(
     previous: TeamResult | Mapping[str, Any] | None = None,
     role_group_minimum: int = DEFAULT_ROLE_GROUP_MIN,
     lang: str = "en",
+    full: bool = False,
 ) -> TeamReport:
     """The team report for one stored result (a ``TeamResult``, or its JSON: parsed here once).
 
     ``previous`` is the previous round's result, for the radar and the comparison;
-    ``notes`` come from ``shareable_notes``; ``commentary`` is the consultant's free text.
+    ``notes`` come from ``shareable_notes``; ``commentary`` is the consultant's free text;
+    ``full``: the full report with every answer (Appendix A), not the concise one.
     Raises ResultsNotVisibleError when the round has too few responses to show results.
     """
     result = data if isinstance(data, TeamResult) else parse_stored(data)
@@ -1011,4 +1026,5 @@ def team_report(
         rubric_versions=tuple(sorted(round_info.rubric_versions.items())),
         sources=tuple(Source(s.short, s.citation) for s in catalog.bibliography.sources),
         repository=repository,
+        full=full,
     )

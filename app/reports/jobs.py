@@ -90,6 +90,7 @@ def active_job(
     kind: str = TEAM_REPORTS,
     hide_names: bool = False,
     created_by_id: int | None = None,
+    full: bool = False,
 ) -> ReportJob | None:
     """The organisation's job of this kind (and options) still under way, if any (and,
     given ``created_by_id``, only its creator's: an organisation report is made for the
@@ -109,6 +110,7 @@ def active_job(
             for job in jobs
             if not is_stopped(job, settings)
             and bool((job.params or {}).get("hide_names")) == hide_names
+            and bool((job.params or {}).get("full")) == full
             and (created_by_id is None or job.created_by_id == created_by_id)
         ),
         None,
@@ -122,13 +124,17 @@ def create_job(
     user_id: int | None,
     kind: str = TEAM_REPORTS,
     hide_names: bool = False,
+    full: bool = False,
 ) -> ReportJob:
-    """Queue a job (flushed; the request commits it and then enqueues it)."""
+    """Queue a job (flushed; the request commits it and then enqueues it); ``full``: team
+    reports with all answers (Appendix A), else the concise ones."""
+    params: dict[str, bool] = {}
+    if hide_names:
+        params["hide_names"] = True
+    if full:
+        params["full"] = True
     job = ReportJob(
-        organisation_id=organisation_id,
-        created_by_id=user_id,
-        kind=kind,
-        params={"hide_names": True} if hide_names else {},
+        organisation_id=organisation_id, created_by_id=user_id, kind=kind, params=params
     )
     session.add(job)
     session.flush()
@@ -220,6 +226,7 @@ def make_team_reports(run: JobRun) -> None:
             organisation=organisation.name,
             branding=organisation_branding(organisation, settings),
             role_group_minimum=settings.role_group_min,
+            full=is_full(run.job),
         )
     if not reports:
         raise DomainError(NO_RESULTS)
@@ -256,11 +263,17 @@ def make_team_reports(run: JobRun) -> None:
     run.check()
     archive = _zip(run, skipped)
     run.finish(
-        name=f"{batch.safe_file_name(slug, 'organisation')}-team-reports.zip",
+        name=f"{batch.safe_file_name(slug, 'organisation')}-team-reports"
+        f"{'-full' if is_full(run.job) else ''}.zip",
         media_type=ZIP,
         data=archive,
         note="; ".join(failures) or None,
     )
+
+
+def is_full(job: ReportJob | runner.Job) -> bool:
+    """Whether a team-reports job makes the full reports (all answers), not the concise ones."""
+    return bool((job.params or {}).get("full"))
 
 
 def _zip(run: JobRun, skipped: list[str]) -> bytes:

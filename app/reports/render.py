@@ -23,6 +23,24 @@ from app.reports import pdf
 from app.reports.context import TeamReport
 
 Medium = Literal["pdf", "web"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PageLinks:
+    """The team report page's links to its other forms: concise or with all answers, page or
+    PDF (the page served by the app only; never in a PDF or the CLI's HTML file)."""
+
+    concise_page: str
+    full_page: str
+    concise_pdf: str
+    full_pdf: str
+
+    @classmethod
+    def for_round(cls, team_id: int, round_id: int) -> PageLinks:
+        base = f"/teams/{team_id}/rounds/{round_id}/report"
+        return cls(f"{base}.html", f"{base}.html?full=1", f"{base}.pdf", f"{base}.pdf?full=1")
+
+
 STYLESHEET = STATIC_DIR / "css" / "report.css"
 # the code that shapes a report's HTML: a change to any of it invalidates cached PDFs
 _VERSIONED_FILES = (
@@ -80,7 +98,9 @@ def _stylesheet() -> str:
     return STYLESHEET.read_text(encoding="utf-8")
 
 
-def render_html(template: str, report: Any, *, medium: Medium) -> str:
+def render_html(
+    template: str, report: Any, *, medium: Medium, links: PageLinks | None = None
+) -> str:
     """The report's HTML for the page or for the PDF (deterministic: same context, same HTML)."""
     return (
         environment()
@@ -88,14 +108,15 @@ def render_html(template: str, report: Any, *, medium: Medium) -> str:
         .render(
             page=report,
             medium=medium,
+            links=links if medium == "web" else None,
             # our own stylesheet, inlined so WeasyPrint is never handed a stylesheet URL
             stylesheet=Markup(_stylesheet()) if medium == "pdf" else None,
         )
     )
 
 
-def team_html(report: TeamReport, *, medium: Medium = "web") -> str:
-    return render_html("reports/team.html", report, medium=medium)
+def team_html(report: TeamReport, *, medium: Medium = "web", links: PageLinks | None = None) -> str:
+    return render_html("reports/team.html", report, medium=medium, links=links)
 
 
 def _jsonable(value: Any) -> Any:

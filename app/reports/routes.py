@@ -46,6 +46,12 @@ from app.results import visibility
 router = APIRouter(tags=["reports"])
 PDF_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 HideNames = Annotated[bool, Query(description="Number the teams instead of naming them")]
+FULL_DESCRIPTION = (
+    "Include all answers: the full team report, with Appendix A (every question's answers), "
+    "every 'why this score' row and every answer that would change the recommendation (about "
+    "30 pages). Without it, the concise report (about 10-14 pages)."
+)
+FullReport = Annotated[bool, Query(description=FULL_DESCRIPTION)]
 
 
 def pdf_download(document: bytes, name: str) -> Response:
@@ -64,14 +70,16 @@ def team_report_pdf(
     round_id: int,
     principal: CurrentPrincipal,
     session: ReadSessionDep,
+    full: FullReport = False,
 ) -> Response:
-    """The round's team report as a PDF download."""
+    """The round's team report as a PDF download (``full=1``: with all answers)."""
     report = batch.team_report_for_round_id(
         session=session,
         settings=settings_of(request),
         principal=principal,
         team_id=team_id,
         round_id=round_id,
+        full=full,
     )
     return pdf_download(*batch.team_pdf(report, settings_of(request)))
 
@@ -83,16 +91,20 @@ def team_report_page(
     round_id: int,
     principal: CurrentPrincipal,
     session: ReadSessionDep,
+    full: FullReport = False,
 ) -> HTMLResponse:
-    """The round's team report as a page (interactive charts; prints like the PDF)."""
+    """The round's team report as a page (interactive charts; prints like the PDF;
+    ``full=1``: with all answers)."""
     report = batch.team_report_for_round_id(
         session=session,
         settings=settings_of(request),
         principal=principal,
         team_id=team_id,
         round_id=round_id,
+        full=full,
     )
-    return HTMLResponse(render.team_html(report, medium="web"))
+    links = render.PageLinks.for_round(team_id, round_id)
+    return HTMLResponse(render.team_html(report, medium="web", links=links))
 
 
 # ---------------------------------------------------------------- the organisation report
@@ -198,6 +210,7 @@ class ReportJobPage:
     download_url: str | None
     download_label: str
     refresh_url: str | None = None  # where the refresh goes (the 202 page: the job's page)
+    full: bool = False  # team reports with all answers (the form starting again keeps it)
 
 
 STATUS_TEXTS = {
@@ -233,7 +246,9 @@ def _job_page(
         lede=(
             "The organisation report as a PDF; with this many teams it is made in the background."
             if whole
-            else "Each team’s latest report as a PDF, together in one zip file."
+            else "Each team’s latest report as a PDF"
+            + (", with all answers," if jobs.is_full(job) else " (concise),")
+            + " together in one zip file."
         ),
         organisation=organisation.name,
         dashboard_url=f"/organisations/{organisation.id}/dashboard",
@@ -255,6 +270,7 @@ def _job_page(
         message=message,
         download_url=f"{job_url}/download" if file is not None else None,
         download_label="Download the PDF" if whole else "Download the zip",
+        full=jobs.is_full(job),
     )
 
 
@@ -264,15 +280,19 @@ def start_report_job(
     session: SessionDep,
     organisation: ScopedOrganisation,
     principal: OrgViewer,
+    full: Annotated[bool, Form()] = False,
 ) -> RedirectResponse:
-    """Start making every team's latest report, zipped (or go to the job under way)."""
+    """Start making every team's latest report, zipped (or go to the job under way);
+    ``full``: the reports with all answers."""
     assert organisation.id is not None
     settings = settings_of(request)
-    running = jobs.active_job(session=session, organisation_id=organisation.id, settings=settings)
+    running = jobs.active_job(
+        session=session, organisation_id=organisation.id, settings=settings, full=full
+    )
     if running is not None:
         return RedirectResponse(f"{_jobs_url(organisation.id)}/{running.id}", status_code=303)
     job = jobs.create_job(
-        session=session, organisation_id=organisation.id, user_id=principal.user_id
+        session=session, organisation_id=organisation.id, user_id=principal.user_id, full=full
     )
     assert job.id is not None
     audit.record(
@@ -282,7 +302,7 @@ def start_report_job(
         target_type="organisation",
         target_id=organisation.id,
         organisation_id=organisation.id,
-        details={"job": job.id},
+        details={"job": job.id, "full": full},
     )
     # sent once the response is, so after the request's session has committed the job row
     # the consumer looks for

@@ -124,3 +124,65 @@ def test_a_round_without_results_says_so(
     )
     assert response.status_code == 409
     assert "not have enough submitted responses" in response.json()["detail"]
+
+
+def _pdf_text(content: bytes, tmp_path: Any) -> str:
+    import subprocess
+
+    path = tmp_path / "report.pdf"
+    path.write_bytes(content)
+    done = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def test_the_report_is_concise_unless_all_answers_are_asked_for(
+    client: TestClient, world: dict[str, Any], tmp_path: Any
+) -> None:
+    """The page and the API give the concise report by default; ``full=1`` (the results page's
+    "including all answers" link) adds Appendix A with every question's answers."""
+    headers = world["signed_in"].headers()
+    alpha = world["alpha"]
+    concise = client.get(_path(alpha, "html"), headers=headers)
+    assert concise.status_code == 200
+    assert "Answers per question" not in concise.text
+    assert "include all answers" in concise.text
+    assert f'href="{_path(alpha, "html")}?full=1">Include all answers</a>' in concise.text
+    assert f'href="{_path(alpha, "pdf")}?full=1">PDF including all answers</a>' in concise.text
+    full = client.get(_path(alpha, "html") + "?full=1", headers=headers)
+    assert "Appendix A · Answers per question" in full.text
+    assert "Show the concise report" in full.text
+    api = client.get(
+        _path(alpha, "pdf", api=True), headers={"authorization": f"Bearer {world['token']}"}
+    )
+    assert api.status_code == 200
+    text = _pdf_text(api.content, tmp_path)
+    assert "Answers per question" not in text
+    assert "Rubric version and sources" in text
+    assert 'filename="Alpha-Team-report.pdf"' in api.headers["content-disposition"]
+
+
+def test_the_api_documents_the_full_option(app: FastAPI) -> None:
+    schema = app.openapi()
+    operation = schema["paths"]["/api/teams/{team_id}/rounds/{round_id}/report.pdf"]["get"]
+    (full,) = [p for p in operation["parameters"] if p["name"] == "full"]
+    assert full["in"] == "query"
+    assert full["schema"]["default"] is False
+    assert "all answers" in full["description"]
+
+
+@pytest.mark.slow
+def test_the_api_gives_the_full_report_with_every_answer(
+    client: TestClient, world: dict[str, Any], tmp_path: Any
+) -> None:
+    response = client.get(
+        _path(world["alpha"], "pdf", api=True) + "?full=true",
+        headers={"authorization": f"Bearer {world['token']}"},
+    )
+    assert response.status_code == 200
+    assert "-report-full.pdf" in response.headers["content-disposition"]
+    assert "Appendix A · Answers per question" in _pdf_text(response.content, tmp_path)
+    page = client.get(
+        _path(world["alpha"], "pdf") + "?full=1", headers=world["signed_in"].headers()
+    )
+    assert page.status_code == 200
+    assert page.content == response.content  # one render, from the cache

@@ -64,6 +64,50 @@ def test_pdf_names_the_model_every_score_and_every_now_upgrade(
         assert practice["title"] in text
 
 
+def _pages(pdf_path: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(pdf_path)], check=True, capture_output=True, text=True)
+    return int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))  # type: ignore[union-attr]
+
+
+def test_the_default_report_is_concise_without_the_answers_appendix(
+    rendered: Mapping[str, Any],
+) -> None:
+    """A typical full team survey (the example: 6 respondents, every instrument, commentary
+    and notes) gives a report of 10 to 14 pages, not the 37 of the full one."""
+    assert 10 <= _pages(rendered["pdf"]) <= 14
+    text = rendered["text"]
+    assert "Answers per question" not in text
+    assert "Answers (count)".upper() not in text
+    assert "include all answers" in text  # the contents page says how to get the rest
+    assert "include all answers" in rendered["html"]
+    assert 'id="answers"' not in rendered["html"]
+
+
+@pytest.mark.slow
+def test_the_full_option_adds_every_answer(tmp_path: Path, rendered: Mapping[str, Any]) -> None:
+    """`processlens report --full`: Appendix A with every question's answer counts, and the
+    full "why this score" tables; the concise report's appendices follow it as B to D."""
+    output = tmp_path / "full.pdf"
+    result = runner.invoke(cli_app, ["report", str(EXAMPLE), "--full", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    text = _text(output)
+    for heading in (
+        "Appendix A · Answers per question",
+        "Appendix B · Notes from respondents",
+        "Appendix C · Method and formulas",
+        "Appendix D · Rubric version and sources",
+    ):
+        assert heading in text
+    assert _pages(output) > _pages(rendered["pdf"]) + 10
+
+
+def test_the_cli_help_names_the_full_option() -> None:
+    result = runner.invoke(cli_app, ["report", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "--full" in result.output
+    assert "including all answers" in result.output
+
+
 def test_pdf_has_the_sections_and_the_running_page_numbers(rendered: Mapping[str, Any]) -> None:
     text = rendered["text"]
     for heading in (
@@ -76,10 +120,9 @@ def test_pdf_has_the_sections_and_the_running_page_numbers(rendered: Mapping[str
         "Roadmap of practice upgrades",
         "Where roles see things differently",
         "Debt register",
-        "Appendix A · Answers per question",
-        "Appendix B · Notes from respondents",
-        "Appendix C · Method and formulas",
-        "Appendix D · Rubric version and sources",
+        "Appendix A · Notes from respondents",
+        "Appendix B · Method and formulas",
+        "Appendix C · Rubric version and sources",
     ):
         assert heading in text
     pages = len(pikepdf.open(rendered["pdf"]).pages)
@@ -151,6 +194,7 @@ def test_cache_key_changes_with_anything_that_changes_the_pdf(
     assert key(branding=Branding(name="Other", colour="#000000")) != base
     assert key(branding=Branding(name="ProcessLens", colour="#1f5f5b", logo=b"x")) != base
     assert key(commentary="New words") != base
+    assert key(full=True) != base
 
 
 class CountingPool:

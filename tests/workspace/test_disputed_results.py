@@ -93,7 +93,8 @@ def test_a_split_team_sees_level_ranges_and_one_notice_of_disputed_answers(
     assert RANGE.search(summary)
     assert "lower bound" in summary
 
-    report = get(client, lead, assessment_round, "report.html").text
+    # the full report (with all answers): the concise one has no Appendix A
+    report = get(client, lead, assessment_round, "report.html?full=1").text
     text = " ".join(helpers.texts(report, "//body"))
     assert RANGE.search(text), "the report shows the overall range"
     assert "Where the team’s answers differ" in text
