@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlmodel import Session, col, select
 
-from app.accounts import api_tokens, audit, bulk_setup, organisations, users
+from app.accounts import api_tokens, audit, bulk_setup, organisations, sso, users
 from app.accounts.tenancy import MAX_ID, ROLE_LABELS, Principal
 from app.cli_session import database_session, fail
 from app.models import ApiToken, Organisation, Team, User, UserRole
@@ -177,6 +177,21 @@ def user_reset_link(
             session=session, settings=settings, user=user, actor=CLI_ACTOR
         )
     typer.echo(link)
+
+
+@user_app.command("unlink-sso")
+def user_unlink_sso(
+    email: Annotated[str, typer.Argument(help="E-mail address of the account.")],
+) -> None:
+    """Forget the account's single sign-on identity and end its sessions; the next single
+    sign-on links again (after the account's password, if it has one)."""
+    with database_session() as (session, _settings):
+        user = _user(session, email)
+        removed = sso.unlink(session=session, user=user, actor=CLI_ACTOR)
+    if removed:
+        console.print(f"Unlinked single sign-on from {escape(user.email)}; sessions ended.")
+    else:
+        console.print(f"{escape(user.email)} had no single sign-on identity.")
 
 
 def _set_active(email: str, active: bool) -> None:

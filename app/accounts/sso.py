@@ -32,7 +32,8 @@ from typing import Any
 from fastapi import Request
 from sqlmodel import Session, select
 
-from app.accounts import sessions, tokens, users
+from app.accounts import audit, sessions, tokens, users
+from app.accounts.audit import Actor
 from app.config import Settings
 from app.errors import DomainError
 from app.models import SsoIdentity, User
@@ -276,3 +277,23 @@ def link(*, session: Session, user: User, issuer: str, subject: str) -> None:
     assert user.id is not None
     session.add(SsoIdentity(user_id=user.id, issuer=issuer, subject=subject))
     session.flush()
+
+
+def unlink(*, session: Session, user: User, actor: Actor) -> int:
+    """Forget the account's provider identities (the next single sign-on links again, after
+    the password if the account has one) and end its sessions; audited. How many went."""
+    assert user.id is not None
+    rows = session.exec(select(SsoIdentity).where(SsoIdentity.user_id == user.id)).all()
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    sessions.end_all_for_user(session=session, user_id=user.id)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="sso.unlinked",
+        target_type="user",
+        target_id=user.id,
+        details={"identities": len(rows)},
+    )
+    return len(rows)

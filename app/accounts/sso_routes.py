@@ -83,7 +83,10 @@ async def _identity(request: Request, config: sso.SsoConfig) -> sso.Identity:
                 raise ValueError("userinfo is about someone else")
             claims |= {k: info[k] for k in ("email", "email_verified") if k in info}
     except Exception as error:  # Authlib's refusals (state, nonce, signature, code), network
-        logger.info("single sign-on refused: %s", type(error).__name__)
+        # the kind of refusal (e.g. MismatchingStateError, InvalidClaimError: nonce) for the
+        # operator; Authlib's descriptions name claims, never tokens
+        detail = str(getattr(error, "description", "") or "")[:200]
+        logger.info("single sign-on refused: %s %s", type(error).__name__, detail)
         raise sso.SsoRefusedError(sso.PROTOCOL_FAILED, reason="sso_protocol") from None
     return sso.identity_from(config.issuer, claims)
 

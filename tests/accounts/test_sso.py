@@ -18,8 +18,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
-from app import db
+from app import cli, cli_session, db
 from app.accounts import sso, users
 from app.accounts.routes import PASSWORD_SIGN_IN_OFF
 from app.main import create_app
@@ -286,3 +287,30 @@ def test_the_route_walk_covers_the_single_sign_on_routes(app: Any) -> None:
         ("POST", "/sign-in/sso/link"),
     ):
         assert walked[route] == "public", route
+
+
+def test_an_admin_unlinks_an_identity_with_the_cli(
+    fresh_database_url: str,
+    make_settings: Callable[..., Any],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = make_settings(fresh_database_url, data_dir=tmp_path / "data")
+    monkeypatch.setattr(cli_session, "get_settings", lambda: settings)
+    engine = db.create_db_engine(settings)
+    try:
+        with db.session_factory(engine)() as own:
+            user = users.create_user(
+                session=own, email="kim@example.org", display_name="Kim", role=UserRole.admin
+            )
+            sso.link(session=own, user=user, issuer="https://id.example.org", subject="sub-kim")
+            own.commit()
+        result = CliRunner().invoke(cli.app, ["user", "unlink-sso", "kim@example.org"])
+        assert result.exit_code == 0, result.output
+        assert "Unlinked single sign-on from kim@example.org" in result.output
+        with db.session_factory(engine)() as own:
+            assert own.exec(select(SsoIdentity)).all() == []
+            event = own.exec(select(AuditEvent).where(AuditEvent.action == "sso.unlinked")).one()
+            assert (event.details or {}).get("via") == "cli"
+    finally:
+        engine.dispose()
