@@ -7,7 +7,8 @@ import dataclasses
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app import templating
+from app import catalog_store, templating
+from app.surveys import estimate
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,6 +25,8 @@ class HomePage:
 
     title: str
     instruments: tuple[Instrument, ...]
+    full_minutes: int  # per person, app.surveys.estimate (the stage asking the most)
+    quick_minutes: int
 
 
 INSTRUMENTS = (
@@ -48,5 +51,14 @@ INSTRUMENTS = (
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
-    page = HomePage(title="Find the process that fits your ML team", instruments=INSTRUMENTS)
+    catalog = catalog_store.current_catalog(request)
+    instruments = tuple(i for i in catalog.instruments if i not in catalog.custom_instruments)
+    full = estimate.kind_estimate(catalog, kind="full", stage=None, instruments=instruments)
+    quick = estimate.kind_estimate(catalog, kind="quick", stage=None, instruments=instruments)
+    page = HomePage(
+        title="Find the process that fits your ML team",
+        instruments=INSTRUMENTS,
+        full_minutes=full.per_person,
+        quick_minutes=quick.per_person,
+    )
     return templating.render(request, "home.html", page)

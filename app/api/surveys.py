@@ -42,7 +42,7 @@ from app.models import Team
 from app.results.service import round_settings
 from app.rubric.answers import MAX_NOTE_CHARS, MAX_URL_CHARS
 from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
-from app.surveys import invitations, pages, service
+from app.surveys import estimate, invitations, pages, service
 from app.surveys.invitations import InvitationUnavailableError
 from app.surveys.routes import guarded_lookup, load, load_for_writing, settings_of
 from app.surveys.service import (
@@ -417,7 +417,7 @@ def invitation(request: Request, session: ReadSessionDep, token: InvitationToken
         round=_round_out(session, assessment_round, with_team=True),
         role=found.role,
         roles=list(pages.ROLE_LABELS),
-        minutes=pages.minutes_for(len(plan.asked)),
+        minutes=estimate.minutes_of(plan.asked),
         questions=len(plan.asked),
         optional_questions=sum(1 for item in plan.asked if not item.required),
         csrf_token=request.state.csrf_token,

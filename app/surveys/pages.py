@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Collection, Mapping
 from typing import Any, Final
 
@@ -22,6 +21,7 @@ from app.rubric.output import answer_label
 from app.rubric.repository_match import RepositorySignals
 from app.rubric.rules import DONT_KNOW, NOT_APPLICABLE
 from app.rubric.schema import ROLES
+from app.surveys import estimate
 from app.surveys.forms import (
     ANSWER,
     EVIDENCE,
@@ -40,8 +40,6 @@ from app.surveys.service import (
     SurveyPlan,
     progress_of,
 )
-
-SECONDS_PER_QUESTION: Final = 15
 
 ROLE_LABELS: Final[Mapping[str, str]] = {
     "data_scientist": "Data scientist",
@@ -83,10 +81,6 @@ def page_url(base_url: str, index: int) -> str:
 def dom_id(qid: str) -> str:
     """An HTML id for a question: ``q-instrument--question``."""
     return "q-" + qid.replace(".", "--")
-
-
-def minutes_for(questions: int) -> int:
-    return max(2, math.ceil(questions * SECONDS_PER_QUESTION / 60))
 
 
 # ---------------------------------------------------------------- shared parts
@@ -378,7 +372,7 @@ def welcome_page(
             RoleOption(value=role, label=ROLE_LABELS[role], selected=role == plan.role)
             for role in ROLES
         ),
-        minutes=minutes_for(len(plan.asked)),
+        minutes=estimate.minutes_of(plan.asked),
         questions=len(plan.asked),
         optional_questions=sum(1 for item in plan.asked if not item.required),
         sections=len(plan.pages),

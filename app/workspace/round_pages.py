@@ -8,6 +8,7 @@ already-labelled data; tests read them from ``response.context["page"]``.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Final
@@ -29,10 +30,10 @@ from app.results.service import round_settings
 from app.rubric.answers import Kind, Mode, RoundSettings
 from app.rubric.labels import KIND_LABELS, MODE_LABELS, humanise
 from app.rubric.loader import Catalog
-from app.rubric.schema import ROLES, Role
-from app.surveys import email_invitations, invitations
-from app.surveys.pages import STAGES, minutes_for
-from app.surveys.service import round_closed, survey_plan
+from app.rubric.schema import ROLES
+from app.surveys import email_invitations, estimate, invitations
+from app.surveys.pages import STAGES
+from app.surveys.service import round_closed
 from app.workspace import rounds
 from app.workspace.pages import (
     NOTICES,
@@ -74,6 +75,8 @@ class Option:
     label: str
     hint: str
     checked: bool
+    extra: str = ""  # a second hint sentence, kept when the script rewrites ``hint``
+    estimates: str = ""  # JSON "mode|stage" -> time text (the kinds of round only)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,17 +119,6 @@ class RoundFormValues:
     title: str
     closes_on: str
     respondents_see_results: bool
-
-
-def _minutes(
-    catalog: Catalog, kind: Kind, mode: Mode, role: Role, instruments: tuple[str, ...]
-) -> int:
-    plan = survey_plan(
-        catalog,
-        RoundSettings(stage="prototype", kind=kind, mode=mode, instruments=instruments),
-        role,
-    )
-    return minutes_for(len(plan.asked))
 
 
 def default_values(
@@ -174,29 +166,35 @@ def _mode_options(values: RoundFormValues) -> tuple[Option, ...]:
     )
 
 
+KIND_HINTS: Final[Mapping[Kind, tuple[str, str]]] = {
+    "full": ("Full assessment", ""),
+    "quick": ("Quick check", "The same results from fewer questions, with lower coverage."),
+}
+
+
 def _kind_options(
     catalog: Catalog, available: tuple[str, ...], values: RoundFormValues
 ) -> tuple[Option, ...]:
-    """Full or quick, each with the minutes it takes a respondent (and a lead alone)."""
-    solo_quick = _minutes(catalog, "quick", "solo", "team_lead", available)
-    solo_full = _minutes(catalog, "full", "solo", "team_lead", available)
-    each_quick = _minutes(catalog, "quick", "team_survey", "data_scientist", available)
-    each_full = _minutes(catalog, "full", "team_survey", "data_scientist", available)
-    return (
-        Option(
-            "full",
-            "Full assessment",
-            f"About {each_full} minutes per person ({solo_full} if you answer alone).",
-            values.kind == "full",
-        ),
-        Option(
-            "quick",
-            "Quick check",
-            f"About {each_quick} minutes per person ({solo_quick} if you answer alone): "
-            "the same results from fewer questions, with lower coverage.",
-            values.kind == "quick",
-        ),
-    )
+    """Full or quick, each with its time (app.surveys.estimate) for the chosen mode and stage;
+    ``estimates`` holds the time for every mode and stage, for the page's script to follow
+    the form as the lead changes it."""
+    mode: Mode = "solo" if values.mode == "solo" else "team_survey"
+    stage = values.stage if values.stage in STAGES else ""
+    options = []
+    for kind, (label, extra) in KIND_HINTS.items():
+        by_stage = estimate.form_estimates(catalog, kind=kind, instruments=available)
+        table = estimate.form_texts(by_stage)
+        options.append(
+            Option(
+                kind,
+                label,
+                by_stage[stage].text(mode),
+                values.kind == kind,
+                extra=extra,
+                estimates=json.dumps(table, sort_keys=True),
+            )
+        )
+    return tuple(options)
 
 
 def _threshold_options(threshold: int, values: RoundFormValues) -> tuple[Option, ...]:
@@ -439,7 +437,6 @@ def round_page(
         session=session, versions=assessment_round.rubric_versions
     )
     settings_of_round = round_settings(assessment_round)
-    plan = survey_plan(round_catalog, settings_of_round, "team_lead" if solo else "data_scientist")
     visibility = visibility_of(session=session, assessment_round=assessment_round)
     states: Sequence[LinkState] = rounds.link_states(
         session=session, assessment_round=assessment_round
@@ -453,7 +450,7 @@ def round_page(
     working = {state.role for state in states if state.status == "active"}
     today = utcnow().date()
     closes_on = _last_day(assessment_round, today)
-    minutes = minutes_for(len(plan.asked))
+    minutes = estimate.round_minutes(round_catalog, settings_of_round)
     return RoundPage(
         title=assessment_round.title or "Round",
         team_id=team.id,

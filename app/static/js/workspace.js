@@ -54,10 +54,20 @@
     for (var i = 0; i < parts.length; i += 1) {
       parts[i].hidden = solo;
     }
+    // each kind's time for the chosen mode and stage (texts from app.surveys.estimate)
+    var stage = document.querySelector('input[name="stage"]:checked');
+    var key = (solo ? "solo" : "team_survey") + "|" + (stage ? stage.value : "");
+    var times = document.querySelectorAll("[data-estimates]");
+    for (var t = 0; t < times.length; t += 1) {
+      var table = JSON.parse(times[t].getAttribute("data-estimates") || "{}");
+      if (table[key]) {
+        times[t].textContent = table[key];
+      }
+    }
   }
 
   function init() {
-    var modes = document.querySelectorAll('input[name="mode"]');
+    var modes = document.querySelectorAll('input[name="mode"], input[name="stage"]');
     for (var m = 0; m < modes.length; m += 1) {
       modes[m].addEventListener("change", followMode);
     }
