@@ -69,6 +69,7 @@ def test_a_lead_uploads_signals_and_reads_the_comparison(
     page.wait_for_url(server.url + "/teams")
 
     page.goto(f"{server.url}/teams/{team_id}/rounds/{round_id}/results")
+    page.get_by_role("tab", name="About and downloads").click()
     page.get_by_role("link", name="the repository check").click()
     page.wait_for_url(f"**/rounds/{round_id}/repository")
     page.get_by_label("Signals file").set_input_files(str(signals_file))

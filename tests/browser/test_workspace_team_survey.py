@@ -128,6 +128,8 @@ def test_a_team_survey_from_links_to_acting_on_results(
         in page.locator("#gap-summary").inner_text()
     )
     assert page.locator("#gaps .ws-dumbbell__row").count() >= 1
+    # the details below the summary are tabs: one panel at a time
+    page.get_by_role("tab", name="Where roles differ").click()
     page.get_by_text("The gaps as a table").click()
     gaps = page.locator("#perception-gaps tbody tr")
     handoff_gaps = [row for row in gaps.all_inner_texts() if "Handoff maturity" in row]
@@ -135,6 +137,7 @@ def test_a_team_survey_from_links_to_acting_on_results(
     assert all("Engineering" in row and "Data science" in row for row in handoff_gaps)
 
     # the radar as drawn by Plotly, its JSON and its table agree
+    page.get_by_role("tab", name="Scores").click()
     page.locator("#profile .chart-interactive .main-svg").first.wait_for()
     drawn = page.evaluate(
         "(() => { const d = document.querySelector('#profile .chart-interactive').data[0];"
@@ -156,6 +159,7 @@ def test_a_team_survey_from_links_to_acting_on_results(
     no_serious_axe_violations(page, "results")
 
     # mark the first upgrade adopted: it leaves Now and is listed as adopted
+    page.get_by_role("tab", name="Roadmap").click()
     first = page.locator("#roadmap .ws-practice").first
     title = first.locator("h4").inner_text().lstrip("0123456789").strip()
     first.get_by_role("button", name=re.compile("^Mark adopted")).click()
@@ -167,6 +171,7 @@ def test_a_team_survey_from_links_to_acting_on_results(
     assert all(title not in text for text in now_titles[:5])
 
     # set a target: the score card shows how far the team is from it
+    page.get_by_role("tab", name="About and downloads").click()
     page.get_by_role(
         "combobox", name="Collaboration between data science and engineering"
     ).select_option("established")
