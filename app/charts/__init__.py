@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 ChartKind = Literal["radar", "bar", "heatmap", "stacked_bar"]
-Pattern = Literal["solid", "hatch", "dots", "cross", "none"]
+Pattern = Literal["solid", "hatch", "backhatch", "dots", "cross", "grid", "lines", "vlines", "none"]
 Marker = Literal["circle", "square", "diamond", "triangle"]
 Dash = Literal["solid", "dash", "dot"]
 
@@ -30,6 +30,9 @@ ORANGE = "#E69F00"
 GREEN = "#009E73"
 PURPLE = "#CC79A7"
 VERMILLION = "#D55E00"
+SKY_BLUE = "#56B4E9"
+YELLOW = "#F0E442"
+GREY = "#7F7F7F"  # Okabe-Ito's black, lightened so bar labels and outlines still show
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +44,19 @@ class SeriesStyle:
 
 
 # One style per series position: colour, and (for greyscale) pattern, marker and dash too.
+# Every colour and every pattern differs from the others' (the two orange-ish colours,
+# orange and vermillion, lie far apart in the order and never share a pattern), so eight
+# series (a trajectory's process models) stay apart in colour, in greyscale and for the
+# common colour-vision deficiencies.
 SERIES_STYLES: tuple[SeriesStyle, ...] = (
     SeriesStyle(BLUE, "solid", "circle", "solid"),
     SeriesStyle(ORANGE, "hatch", "square", "dash"),
     SeriesStyle(GREEN, "dots", "diamond", "dot"),
-    SeriesStyle(PURPLE, "cross", "triangle", "dash"),
-    SeriesStyle(VERMILLION, "hatch", "circle", "dot"),
+    SeriesStyle(PURPLE, "cross", "triangle", "solid"),
+    SeriesStyle(SKY_BLUE, "backhatch", "circle", "dash"),
+    SeriesStyle(YELLOW, "lines", "square", "dot"),
+    SeriesStyle(VERMILLION, "vlines", "diamond", "solid"),
+    SeriesStyle(GREY, "grid", "triangle", "dash"),
 )
 
 # Ordered categories (bands, levels) from lowest to highest: one hue, light to dark, so the
@@ -296,9 +306,8 @@ def stacked_chart(
     ordered: bool = True,
 ) -> ChartSpec:
     """Counts per category split into ordered parts (e.g. teams per band for each dimension)."""
-    styles = ORDERED_STYLES if ordered else SERIES_STYLES
     totals = [sum(values[i] or 0 for _, values in parts) for i in range(len(categories))] or [0]
-    top = max(1.0, float(max(totals)))
+    axis = count_axis(axis_title, totals, room=0.08)
     return ChartSpec(
         id=chart_id,
         kind="stacked_bar",
@@ -311,10 +320,16 @@ def stacked_chart(
         + ".",
         categories=tuple(categories),
         series=tuple(
-            Series(name, tuple(values), styles[min(index, len(styles) - 1)])
+            Series(
+                name,
+                tuple(values),
+                ORDERED_STYLES[min(index, len(ORDERED_STYLES) - 1)]
+                if ordered
+                else SERIES_STYLES[index % len(SERIES_STYLES)],
+            )
             for index, (name, values) in enumerate(parts)
         ),
-        value_axis=ValueAxis(axis_title, 0.0, top, count_ticks(top)),
+        value_axis=axis,
         decimals=0,
     )
 
@@ -353,6 +368,13 @@ def count_ticks(top: float) -> tuple[float, ...]:
     return tuple(ticks)
 
 
+def count_axis(title: str, values: Sequence[float | None], *, room: float = 0.2) -> ValueAxis:
+    """An axis of counts from 0 to beyond the largest value (``room``: the share added for
+    a value label beside the longest bar), so no bar reaches, let alone passes, its end."""
+    top = float(max(1.0, *(v or 0.0 for v in values))) if values else 1.0
+    return ValueAxis(title, 0.0, max(top * (1 + room), top + 0.5), count_ticks(top))
+
+
 # ---------------------------------------------------------------- Plotly
 
 
@@ -362,7 +384,17 @@ def _text(value: str) -> str:
     return html.escape(value, quote=False)
 
 
-_PLOTLY_PATTERNS = {"solid": "", "none": "", "hatch": "/", "dots": ".", "cross": "x"}
+_PLOTLY_PATTERNS = {
+    "solid": "",
+    "none": "",
+    "hatch": "/",
+    "backhatch": "\\",
+    "dots": ".",
+    "cross": "x",
+    "grid": "+",
+    "lines": "-",
+    "vlines": "|",
+}
 _PLOTLY_MARKERS = {
     "circle": "circle",
     "square": "square",

@@ -115,14 +115,18 @@ def _pattern_defs(spec: ChartSpec) -> str:
             continue
         ink = text_colour_on(style.colour)
         body = f'<rect width="6" height="6" fill="{style.colour}"/>'
-        if style.pattern == "hatch":
-            body += f'<path d="M0 0V6" stroke="{ink}" stroke-width="1.6" stroke-opacity="0.6"/>'
-            transform = ' patternTransform="rotate(45)"'
-        elif style.pattern == "cross":
-            body += (
-                f'<path d="M0 0V6M0 0H6" stroke="{ink}" stroke-width="1.2" stroke-opacity="0.6"/>'
-            )
-            transform = ' patternTransform="rotate(45)"'
+        line = f'stroke="{ink}" stroke-width="1.6" stroke-opacity="0.6"'
+        thin = f'stroke="{ink}" stroke-width="1.2" stroke-opacity="0.6"'
+        if style.pattern in ("hatch", "backhatch", "vlines"):
+            body += f'<path d="M0 0V6" {line}/>'
+            angle = {"hatch": 45, "backhatch": -45, "vlines": 0}[style.pattern]
+            transform = f' patternTransform="rotate({angle})"' if angle else ""
+        elif style.pattern == "lines":
+            body += f'<path d="M0 0H6" {line}/>'
+            transform = ""
+        elif style.pattern in ("cross", "grid"):
+            body += f'<path d="M0 0V6M0 0H6" {thin}/>'
+            transform = ' patternTransform="rotate(45)"' if style.pattern == "cross" else ""
         else:  # dots
             body += f'<circle cx="3" cy="3" r="1.1" fill="{ink}" fill-opacity="0.6"/>'
             transform = ""

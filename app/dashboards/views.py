@@ -29,6 +29,7 @@ from app.dashboards.service import (
 )
 from app.natural_sort import natural_key
 from app.rubric.labels import FIT_LABELS
+from app.rubric.output import NO_RECOMMENDATION
 
 TableValue = str | int | float | None
 NO_VALUE: Final = "–"
@@ -407,19 +408,33 @@ def tables(
 # ---------------------------------------------------------------- charts
 
 
-def _figure(spec: charts.ChartSpec) -> Figure:
+TITLE_WIDTH = 34  # characters of a chart title per line: a phone (375 px) shows them whole
+LEGEND_WIDTH = 26  # characters of a legend entry per line
+
+
+def _figure(
+    spec: charts.ChartSpec, *, legend: bool = False, legend_reversed: bool = True
+) -> Figure:
+    """The page's figure of ``spec``: its title and legend entries wrapped to fit a phone,
+    the legend above the plot (``legend``: even for one series, to name it)."""
     figure = Figure(spec.id, charts.to_plotly(spec))
+    if spec.kind in ("bar", "stacked_bar"):
+        _wrap_categories(figure)  # first: it sets the height the legend is placed by
     layout = figure.figure_json["layout"]
+    title = layout.get("title", {})
+    title_lines = 1
+    if "text" in title:
+        title["text"] = charts.wrap_label(title["text"], TITLE_WIDTH)
+        title_lines = title["text"].count("<br>") + 1
+    if legend:
+        layout["showlegend"] = True
+    for trace in figure.figure_json["data"]:
+        if trace.get("type") == "bar":
+            trace["name"] = charts.wrap_label(trace.get("name", ""), LEGEND_WIDTH)
+            # a value label past the longest bar may use the right margin rather than be
+            # cut at the plot's edge (a phone leaves the plot narrow)
+            trace["cliponaxis"] = False
     if layout.get("showlegend"):
-        # the legend above the plot, under the title, clear of the axis on small screens;
-        # room for it to wrap to a line per two entries on a phone
-        layout["legend"] = {
-            "orientation": "h",
-            "x": 0,
-            "xanchor": "left",
-            "y": 1.0,
-            "yanchor": "bottom",
-        }
         # the title at the very top, so the legend below it never covers it
         layout["title"] = {
             **layout.get("title", {}),
@@ -429,11 +444,37 @@ def _figure(spec: charts.ChartSpec) -> Figure:
             "pad": {"t": 12},
         }
         # a line per entry when there are many: a phone shows them one under the other
-        legend_rows = len(spec.series) if len(spec.series) > 3 else math.ceil(len(spec.series) / 2)
-        layout["margin"] = {**layout.get("margin", {}), "t": 56 + 20 * legend_rows}
-        layout["height"] = int(layout.get("height", 300)) + 20 * legend_rows
-    if spec.kind in ("bar", "stacked_bar"):
-        _wrap_categories(figure)
+        # (an entry wrapped on two lines takes two)
+        legend_rows = sum(
+            trace.get("name", "").count("<br>") + 1 for trace in figure.figure_json["data"]
+        )
+        if len(spec.series) <= 3:
+            legend_rows = math.ceil(legend_rows / 2)
+        extra = 20 * legend_rows + 18 * (title_lines - 1)
+        layout["margin"] = {**layout.get("margin", {}), "t": 56 + extra}
+        height = int(layout.get("height", 300)) + extra
+        layout["height"] = height
+        # the legend under the title, in the top margin, from the figure's left edge (not
+        # the plot's: long category labels on the left would push the entries past a
+        # phone's right edge); placed on the container, it takes no room from the plot
+        layout["legend"] = {
+            "orientation": "h",
+            # in the order of the series (Plotly lists stacked ones from the top down)
+            "traceorder": "reversed"
+            if spec.kind == "stacked_bar" and legend_reversed
+            else "normal",
+            "xref": "container",
+            "yref": "container",
+            "x": 0,
+            "xanchor": "left",
+            "y": 1 - (34 + 18 * (title_lines - 1)) / height,
+            "yanchor": "top",
+        }
+    elif title_lines > 1:
+        extra = 18 * (title_lines - 1)
+        margin = layout.get("margin", {})
+        layout["margin"] = {**margin, "t": int(margin.get("t", 50)) + extra}
+        layout["height"] = int(layout.get("height", 300)) + extra
     return figure
 
 
@@ -451,13 +492,9 @@ def _wrap_categories(figure: Figure, width: int = 30) -> None:
         layout["height"] = int(layout.get("height", 300)) + rows * 13 * (lines - 1)
 
 
-DASHBOARD_LABEL_WIDTH = 16  # characters per line of a wrapped axis label
-
-
 def _count_axis(title: str, values: Sequence[int]) -> charts.ValueAxis:
-    top = float(max(1, max(values, default=1)))
     # room beyond the longest bar for its value label
-    return charts.ValueAxis(title, 0.0, top * 1.2, charts.count_ticks(top))
+    return charts.count_axis(title, values, room=0.2)
 
 
 def figures(dashboard: Dashboard, table_of: Mapping[str, Table]) -> dict[str, tuple[Figure, ...]]:
@@ -539,7 +576,10 @@ def _stacked_figures(dashboard: Dashboard) -> dict[str, tuple[Figure, ...]]:
             ),
         )
     if dashboard.mix:
-        names = [row.label for row in dashboard.models]
+        # "No recommendation" (unknown trajectories) last, after the processes recommended
+        names = [row.label for row in dashboard.models if row.label != NO_RECOMMENDATION] + [
+            row.label for row in dashboard.models if row.label == NO_RECOMMENDATION
+        ]
         result["mix"] = (
             _figure(
                 charts.stacked_chart(
@@ -552,7 +592,9 @@ def _stacked_figures(dashboard: Dashboard) -> dict[str, tuple[Figure, ...]]:
                     ],
                     axis_title="Teams",
                     ordered=False,
-                )
+                ),
+                legend=True,  # the legend names the processes, even a single one
+                legend_reversed=False,  # most common first, "No recommendation" last
             ),
         )
     return result
@@ -650,11 +692,20 @@ def _short(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+HEADER_WIDTH = 10  # characters per line of a heatmap column title: 4 fit side by side at 375 px
+
+
+def _header(label: str) -> str:
+    """A heatmap column title on short lines (also broken after hyphens: "Technical-" /
+    "debt"), so neighbouring titles never run into each other on a phone."""
+    return charts.wrap_label(label.replace("-", "- "), HEADER_WIDTH).replace("- ", "-")
+
+
 def _fit_heatmap(figure: Figure, rows: int) -> None:
     """Column titles wrapped (not turned sideways), the colour bar under the plot (so a phone
     keeps its width for the cells), hidden and missing cells grey without a hover label."""
     data = figure.figure_json["data"][0]
-    data["x"] = [charts.wrap_label(label, DASHBOARD_LABEL_WIDTH) for label in data["x"]]
+    data["x"] = [_header(label) for label in data["x"]]
     data["hoverongaps"] = False
     data["colorbar"] = {
         "title": {"text": "Score (0–100)", "side": "top"},
@@ -668,8 +719,10 @@ def _fit_heatmap(figure: Figure, rows: int) -> None:
     }
     layout = figure.figure_json["layout"]
     layout["plot_bgcolor"] = charts.MISSING_COLOUR
-    layout["xaxis"] = {**layout.get("xaxis", {}), "tickangle": 0, "tickfont": {"size": 11}}
-    layout["margin"] = {**layout.get("margin", {}), "t": 110, "b": 80}
+    layout["xaxis"] = {**layout.get("xaxis", {}), "tickangle": 0, "tickfont": {"size": 10}}
+    # room above the column titles for the chart's title (one or two lines)
+    title_lines = layout.get("title", {}).get("text", "").count("<br>") + 1
+    layout["margin"] = {**layout.get("margin", {}), "t": 92 + 18 * title_lines, "b": 80}
     layout["height"] = max(int(layout.get("height", 240)), 200 + 26 * rows)
 
 

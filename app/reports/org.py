@@ -269,11 +269,9 @@ def organisation_report(
                 title="Most common Now upgrades",
                 categories=[row.label for row in summary.upgrades],
                 series=[("Teams", [row.count for row in summary.upgrades])],
-                axis=charts.ValueAxis(
-                    "Teams with it in Now",
-                    0.0,
-                    float(max(1, max(row.count for row in summary.upgrades))),
-                    charts.count_ticks(float(max(row.count for row in summary.upgrades))),
+                # room past the longest bar for its value label
+                axis=charts.count_axis(
+                    "Teams with it in Now", [row.count for row in summary.upgrades]
                 ),
             )
         )

@@ -11,10 +11,12 @@ import json
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from app.accounts import users
 from app.config import ROOT_DIR
-from app.models import Membership, UserRole
+from app.demo import seed_organisation
+from app.models import Membership, Organisation, Target, Team, UserRole
 from tests.dashboards import helpers
 from tests.workspace.browser_support import (
     DESKTOP,
@@ -196,4 +198,134 @@ def test_charts_filters_tables_downloads_and_drill_down(
     figures = page.locator("script[type='application/json']").all_text_contents()
     assert all(json.loads(text)["data"] for text in figures)
     page.screenshot(path=str(ARTIFACTS / "dashboard-no-javascript-375.png"), full_page=True)
+    context.close()
+
+
+def _seed_large(server: Any) -> int:
+    """An organisation like a large one, small enough to seed quickly: 30 seeded teams (a
+    mix of trajectories and processes) in Unit 1 to Unit 3, and Unit 10 and Unit 11 with a
+    team each; targets for a few teams; an organisation leader who may see it all."""
+    with server.session() as session:
+        summary = seed_organisation(session=session, name="Northwind", teams=30, rounds=1)
+        organisation = session.get(Organisation, summary.organisation_id)
+        assert organisation is not None
+        assert organisation.id is not None
+        for number in (10, 11):
+            business_unit = helpers.unit(session, organisation, f"Unit {number}")
+            team = helpers.team(session, organisation, f"Team {number}0", business_unit)
+            helpers.closed_round(session, team, level="low")
+        for team in session.exec(
+            select(Team).where(Team.organisation_id == organisation.id).limit(4)
+        ).all():
+            for dimension in ("collaboration", "debt"):
+                session.add(
+                    Target(team_id=team.id, dimension=dimension, target_level="established")
+                )
+        leader = users.create_user(
+            session=session,
+            email=LEADER,
+            display_name="Olivia Leader",
+            role=UserRole.org_leader,
+            password=PASSWORD,
+        )
+        session.add(
+            Membership(
+                user_id=leader.id or 0, organisation_id=organisation.id, role=UserRole.org_leader
+            )
+        )
+        session.commit()
+        return organisation.id
+
+
+def _overflowing(page: Any, width: int) -> list[str]:
+    """Charts whose drawing, or legend, reaches past the viewport's right edge."""
+    found: list[str] = page.evaluate(
+        """width => {
+            const found = [];
+            for (const figure of document.querySelectorAll("[data-chart]")) {
+                const id = figure.getAttribute("data-chart");
+                for (const part of figure.querySelectorAll("svg.main-svg, g.legend")) {
+                    const box = part.getBoundingClientRect();
+                    if (box.right > width + 0.5 || box.left < -0.5) {
+                        found.push(`${id}: ${part.getAttribute("class")} ${box.left}-${box.right}`);
+                    }
+                }
+            }
+            return found;
+        }""",
+        width,
+    )
+    return found
+
+
+def _overlapping_headers(page: Any) -> list[str]:
+    """Heatmap column titles that run into their neighbours."""
+    found: list[str] = page.evaluate(
+        """() => {
+            const found = [];
+            for (const plot of document.querySelectorAll('[data-chart] .chart-interactive')) {
+                if (!plot.data || plot.data[0].type !== "heatmap") continue;
+                const boxes = Array.from(plot.querySelectorAll(".xtick text"))
+                    .map(t => t.getBoundingClientRect())
+                    .sort((a, b) => a.left - b.left);
+                for (let i = 1; i < boxes.length; i += 1) {
+                    if (boxes[i].left < boxes[i - 1].right - 0.5) {
+                        found.push(`${boxes[i - 1].right} > ${boxes[i].left}`);
+                    }
+                }
+            }
+            return found;
+        }"""
+    )
+    return found
+
+
+def test_the_dashboard_opens_on_its_glance_and_fits_a_phone(
+    workspace_server: Any,  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    server = workspace_server
+    organisation_id = _seed_large(server)
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page, server.url, LEADER)
+    page.goto(f"{server.url}/organisations/{organisation_id}/dashboard")
+    _drawn(page)
+
+    # the strip is on the first screen, above every detailed view
+    strip = page.locator("#glance").bounding_box()
+    assert strip is not None
+    assert strip["y"] < DESKTOP["height"]
+    first_view = page.locator("#teams").bounding_box()
+    assert first_view is not None
+    assert strip["y"] < first_view["y"]
+    assert page.locator("#glance-gaps li").count() == 3
+    assert page.locator("#glance-targets li").count() >= 1
+
+    # business units in natural order, in the filter and the unit view
+    options = page.locator("#filter-unit option").all_inner_texts()[1:]
+    assert options == ["Unit 1", "Unit 2", "Unit 3", "Unit 10", "Unit 11"]
+    assert _figure(page, "units")["traces"][0]["y"] == options
+
+    # the trajectory chart: one legend entry per process, none repeating a look
+    mix = page.evaluate(
+        """() => document.querySelector('[data-chart="mix"] .chart-interactive').data.map(
+            t => [t.marker.color, t.marker.pattern.shape])"""
+    )
+    assert len(mix) > 3
+    assert len({tuple(m) for m in mix}) == len(mix)
+
+    for label, size in (("1280", DESKTOP), ("375", PHONE)):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(600)  # Plotly redraws at the new width
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= size["width"], f"the dashboard overflows at {label} px ({width} px)"
+        assert _overflowing(page, size["width"]) == [], label
+        assert _overlapping_headers(page) == [], label
+        page.screenshot(path=f"/tmp/dashboard-glance-{label}.png", full_page=True)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"dashboard-glance-{label}.png"), full_page=True)
+    assert not errors, errors
     context.close()
