@@ -32,6 +32,7 @@ _BUMP = text(
     f"ON CONFLICT (scope) DO UPDATE SET value = {TABLE}.value + 1"
 )
 _READ = text(f"SELECT scope, value FROM {TABLE} WHERE scope IN (:everything, :organisation)")
+_BUMPED = "cache_generations_bumped"
 _TEAM_ORGANISATION = text("SELECT organisation_id FROM team WHERE id = :id")
 
 
@@ -84,8 +85,19 @@ def _bump_on_flush(session: Session, _flush: UOWTransaction, _instances: object)
         organisation_id = _organisation_of(session, instance, table)
         if organisation_id is not None:  # a new organisation: nothing of it is cached yet
             scopes.add(organisation_scope(organisation_id))
+    # once per transaction and scope is enough (others see the whole commit at once), so a
+    # long writer's batch of many flushes bumps each counter once
+    done: set[str] = session.info.setdefault(_BUMPED, set())
+    scopes -= done
     if scopes:
         bump(session.connection(), scopes)
+        done |= scopes
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_bumps(session: Session, _transaction: object) -> None:
+    # any end, a savepoint's too: a rolled-back bump must be made again by the next change
+    session.info.pop(_BUMPED, None)
 
 
 @event.listens_for(Session, "do_orm_execute")
