@@ -28,7 +28,12 @@ def readyz(request: Request) -> JSONResponse:
     "degraded" (still 200), with the reason, while a request has waited for a lock longer
     than db.WRITE_LOCK_WAIT_BUDGET_S (a long writer holding it, say): on SQLite a request of
     this process queuing for the write lock, on PostgreSQL a statement of any instance
-    waiting on a row or table lock."""
+    waiting on a row or table lock, on both a request of this process waiting for a
+    connection of the pool (then the database is not asked: that would wait too)."""
+    starved = db.connection_waits()
+    if starved.over_budget:
+        # asking the database would wait for a connection too: say so at once
+        return JSONResponse({"status": "degraded", "reason": starved.describe()})
     try:
         status = db.schema_status(request.app.state.engine)
     except db.DatabaseUnavailableError as error:
