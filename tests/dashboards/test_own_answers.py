@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -332,3 +333,31 @@ def test_an_older_round_resting_on_the_viewers_own_answer_leaves_the_trend(
     mine, unit_trend = trend(answering.id)
     assert mine == ("2026 Q3",)
     assert all(row.period != "2026 Q2" for row in unit_trend)
+
+
+def test_another_leader_is_never_shown_an_organisation_report_job_made_for_the_first(
+    app: FastAPI, client: TestClient, session: Session, settings: Settings, leaders: Leaders
+) -> None:
+    """A large organisation's report is made by a job for the viewer who asked: while the
+    first leader's is under way, a second leader asking for the report gets a job of their
+    own, and nothing they get (the API's answer and its Location, the dashboard, the
+    team-reports start) names the first leader's job."""
+    app.state.settings = settings.model_copy(update={"org_report_job_teams": 1})
+    first = jobs.create_job(
+        session=session,
+        organisation_id=leaders.organisation_id,
+        user_id=leaders.answering_id,
+        kind=jobs.ORGANISATION_REPORT,
+    )
+    session.commit()
+    base = f"/organisations/{leaders.organisation_id}"
+    second = client.get(
+        f"/api{base}/report.pdf", headers={**leaders.other, "accept": "application/json"}
+    )
+    assert second.status_code == 202, second.text[:500]
+    assert second.json()["id"] != first.id
+    dashboard = client.get(f"{base}/dashboard", headers=leaders.other)
+    started = client.post(f"{base}/report-exports", headers=leaders.other, follow_redirects=False)
+    seen = (second.text, second.headers["location"], dashboard.text, started.headers["location"])
+    named = (f"/report-jobs/{first.id}", f"/report-exports/{first.id}")
+    assert not any(name in text for name in named for text in seen)
