@@ -1,6 +1,7 @@
 """In Chromium: a person signs in with single sign-on against a real OpenID Connect provider
 (tests/oidc) on 127.0.0.1: "Sign in with Test ID" on the sign-in page, the provider's login
-form, back signed in; then signs out. Screenshots go to test-artifacts/."""
+form, back signed in; then signs out. Then a person whose account has a password confirms it
+once to link it. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -59,5 +60,23 @@ def test_sign_in_with_the_provider_in_chromium(
         assert "You are signed out." in page.locator("main").inner_text()
         page.goto(sso_env.server.url + "/account")
         assert "/sign-in" in page.url  # the app's session is over
+
+        # a password account (another browser: the provider remembers Ada in this one): the
+        # provider's word is not enough the first time
+        context.close()
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(sso_env.server.url + "/sign-in")
+        page.get_by_role("link", name="Sign in with Test ID").click()
+        page.wait_for_url(sso_env.provider.url + "/interaction/**")
+        page.get_by_label("User name").fill("pat")
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url(sso_env.server.url + "/sign-in/sso/link")
+        assert "pat@example.org" in page.locator("main").inner_text()
+        no_serious_axe_violations(page, "confirm the password to link")
+        page.screenshot(path=str(ARTIFACTS / "sso-link.png"), full_page=True)
+        page.get_by_label("Password of this account").fill(sso_support.PASSWORD)
+        page.get_by_role("button", name="Link and sign in").click()
+        page.wait_for_url(sso_env.server.url + "/teams**")
     finally:
         context.close()
