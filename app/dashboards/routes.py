@@ -38,6 +38,7 @@ from app.dashboards.service import Filters, Line
 from app.db import ReadSessionDep, SessionDep
 from app.errors import NotFoundError
 from app.models import Organisation, Team, UserRole
+from app.natural_sort import natural_sorted
 from app.results import visibility
 
 router = APIRouter(include_in_schema=False)
@@ -172,7 +173,10 @@ def dashboards_index(
     request: Request, session: ReadSessionDep, principal: OrgViewer
 ) -> HTMLResponse:
     """The organisations whose dashboard the user may open."""
-    visible = organisations.visible_organisations(session=session, principal=principal)
+    visible = natural_sorted(
+        organisations.visible_organisations(session=session, principal=principal),
+        key=lambda org: org.name,
+    )
     ids = [org.id for org in visible if org.id is not None]
     rows: Sequence[Any] = session.execute(
         select(col(Team.organisation_id), func.count())
