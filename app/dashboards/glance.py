@@ -38,6 +38,7 @@ class TopGap:
     state: str  # the lowest band's label, or "Level 0"
     teams: int
     of: int  # shown teams with a band or level in this area
+    levelled: bool = False  # a handoff artifact's level (else a band)
 
     @property
     def label(self) -> str:
@@ -90,7 +91,13 @@ def top_gaps(
         if artifact == OVERALL or not counts:
             continue
         found.append(
-            TopGap(f"{handoff_title} of {artifact.lower()}", "Level 0", counts[0], sum(counts))
+            TopGap(
+                f"{handoff_title} of {artifact.lower()}",
+                "Level 0",
+                counts[0],
+                sum(counts),
+                levelled=True,
+            )
         )
     ranked = sorted(
         (gap for gap in found if gap.teams),

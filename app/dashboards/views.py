@@ -921,7 +921,7 @@ def glance_strip(
                 for gap in strip.top_gaps
             ),
             "No practice area has teams at its lowest band or level.",
-            "#bands",
+            "#levels" if strip.top_gaps and strip.top_gaps[0].levelled else "#bands",
         ),
         GlancePanel(
             "glance-upgrades",

@@ -169,6 +169,9 @@ def test_the_strip_the_report_and_the_csv_name_the_same_top_gaps(
     assert 1 <= len(strip_gaps) <= glance.TOP_GAPS
     # Comet and Gale answered at the lowest level: their practice areas lead
     assert all(text.endswith(("Ad hoc", "Level 0")) for text in strip_gaps)
+    # "Details" opens the view the leading gap comes from
+    leading = "#levels" if strip_gaps[0].endswith("Level 0") else "#bands"
+    assert panels["glance-gaps"].details_url == leading
 
     # the strip comes before every detailed view, and names its items in the HTML
     html = response.text
