@@ -43,6 +43,7 @@ class Answer:
     note: str | None = None
     evidence: str | None = None
     evidence_backed: bool = False
+    # the author's "may be shown" tick: covers the note and the evidence link
     note_shareable: bool = False
 
     @property
@@ -53,6 +54,8 @@ class Answer:
         data: dict[str, Any] = {"value": self.value}
         if self.note:
             data["note"] = self.note
+        if self.note or self.evidence:
+            # "may be shown" covers the note and the evidence link alike
             data["note_shareable"] = self.note_shareable
         if self.evidence:
             data["evidence"] = self.evidence

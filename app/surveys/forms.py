@@ -177,7 +177,8 @@ def _read_question(form: FormData, item: Any) -> tuple[FieldValues, Answer | Non
         note=note or None,
         evidence=evidence or None,
         evidence_backed=values.evidence_backed,
-        note_shareable=values.note_shareable and bool(note),
+        # the one "may be shown" tick covers the note and the evidence link
+        note_shareable=values.note_shareable and bool(note or evidence),
     )
     try:
         return values, validate_answer(question, answer, qid=qid), None

@@ -15,13 +15,21 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from markupsafe import Markup
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app import charts
 from app.charts import ChartSpec
 from app.charts.svg import to_svg
 from app.config import Settings
-from app.models import AssessmentRound, Organisation, RoundMode, RoundResult, Team
+from app.models import (
+    AssessmentRound,
+    Organisation,
+    Response,
+    ResponseStatus,
+    RoundMode,
+    RoundResult,
+    Team,
+)
 from app.reports import batch as report_batch
 from app.reports import commentary as report_commentary
 from app.reports import context as report_context
@@ -65,6 +73,49 @@ def percent(share: float | None) -> str:
 
 
 # ---------------------------------------------------------------- parts
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedLink:
+    """An evidence link whose author ticked "may be shown" (the tick covers the note and the
+    link): no author, no role, like the notes."""
+
+    question: str
+    url: str
+
+
+def shareable_links(
+    catalog: Catalog, stored_answers: Sequence[Mapping[str, Any]]
+) -> tuple[SharedLink, ...]:
+    """The evidence links of stored responses' answers (``Response.answers``) whose authors
+    ticked "may be shown", never the others; sorted by question and address (the notes' rule),
+    so the order does not tell which respondent gave which."""
+    order = {qid: index for index, qid in enumerate(catalog.questions)}
+    links = set()
+    for answers in stored_answers:
+        for qid, raw in answers.items():
+            if not isinstance(raw, Mapping) or raw.get("note_shareable") is not True:
+                continue
+            url = raw.get("evidence")
+            # stored links were checked on saving; a link is shown only as a web address
+            if isinstance(url, str) and url.startswith(("https://", "http://")):
+                links.add((qid, url))
+    return tuple(
+        SharedLink(
+            question=ref.question.text if (ref := catalog.questions.get(qid)) else qid, url=url
+        )
+        for qid, url in sorted(links, key=lambda link: (order.get(link[0], len(order)), *link))
+    )
+
+
+def round_links(*, session: Session, round_id: int, catalog: Catalog) -> tuple[SharedLink, ...]:
+    """The shareable evidence links of a round's submitted responses."""
+    answers = session.exec(
+        select(Response.answers).where(
+            Response.round_id == round_id, Response.status == ResponseStatus.submitted
+        )
+    ).all()
+    return shareable_links(catalog, answers)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -432,6 +483,8 @@ class ResultsPage:
     gap_picture: GapPicture | None
     # notes their authors marked "may be shown": no author, no role, in question order
     notes: tuple[report_context.SharedNote, ...]
+    # evidence links under the same tick, shown beside the notes
+    evidence_links: tuple[SharedLink, ...]
     role_group_minimum: int
     knowledge_gaps: tuple[KnowledgeGap, ...]
     debt_register: tuple[report_context.DebtItem, ...]
@@ -910,6 +963,7 @@ def _waiting_page(
         perception_gaps=(),
         gap_picture=None,
         notes=(),
+        evidence_links=(),
         knowledge_gaps=(),
         debt_register=(),
         comparison=None,
@@ -1037,6 +1091,7 @@ def _shown_page(
         gap_picture=_gap_picture(report.perception_gaps),
         # the team report's appendix rule: only once the result may be seen at all
         notes=report_batch.round_notes(session=session, round_id=stored.round_id, catalog=catalog),
+        evidence_links=round_links(session=session, round_id=stored.round_id, catalog=catalog),
         knowledge_gaps=_knowledge_gaps(result, catalog),
         debt_register=report.debt_register,
         comparison=None if comparison_note else _comparison(report),

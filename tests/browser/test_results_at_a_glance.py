@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from app.models import Respondent, Team
+from app.results.service import round_settings, store_round_result
 from app.workspace import rounds
+from tests import factories
 from tests.workspace import helpers
 from tests.workspace.browser_support import (
     ARTIFACTS,
@@ -255,3 +257,42 @@ def test_without_javascript_every_section_shows_and_the_tabs_are_links(
     assert page.locator("#roadmap").bounding_box()["y"] < PHONE["height"]
     page.screenshot(path=str(ARTIFACTS / "results-no-javascript-375.png"), full_page=True)
     context.close()
+
+
+def test_notes_and_evidence_links_read_on_a_phone(
+    workspace_server: Any,  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    """A note and a long evidence link their author marked "may be shown", under the Notes
+    tab: the link breaks rather than run past a phone's screen."""
+    server = workspace_server
+    team_id = server.team_lead()
+    link = "https://wiki.example.org/" + "deployment-runbooks/" * 6 + "model-release"
+    with server.session() as session:
+        team = session.get(Team, team_id)
+        assert team is not None
+        assessment_round = helpers.team_round(session, team, mode="solo", kind="quick")
+        answers: dict[str, Any] = helpers.answers_for(
+            round_settings(assessment_round), "team_lead", handoff="high"
+        )
+        qid = next(iter(answers))
+        answers[qid] = {
+            "value": answers[qid],
+            "note": "We deploy by hand, from a runbook.",
+            "evidence": link,
+            "note_shareable": True,
+        }
+        factories.submitted_response(session, assessment_round, "team_lead", answers)
+        store_round_result(session=session, assessment_round=assessment_round)
+        session.commit()
+        round_id = assessment_round.id
+    page = browser.new_context(viewport=PHONE).new_page()
+    sign_in(page, server.url, "tess@example.org")
+    page.goto(f"{server.url}/teams/{team_id}/rounds/{round_id}/results")
+    page.get_by_role("tab", name="Notes").click()
+    notes = page.locator("#notes")
+    assert notes.get_by_role("link", name=link).is_visible()
+    assert "We deploy by hand, from a runbook." in notes.inner_text()
+    no_overflow_at_375(page, "notes")
+    notes.screenshot(path=str(ARTIFACTS / "results-notes-375.png"))
+    no_serious_axe_violations(page, "results, notes and evidence links")
