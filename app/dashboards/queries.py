@@ -567,11 +567,15 @@ def team_rows(
     order: Order,
     offset: int = 0,
     limit: int | None = None,
+    only_teams: Sequence[int] | None = None,
 ) -> list[TeamRow]:
     """The scope's teams in ``order`` (by business unit and name, or by their mean shown
     score), ``limit`` of them from ``offset``, each with its cells (hidden ones included:
-    the caller blanks them)."""
+    the caller blanks them). ``only_teams``: just these of them (their ranks then count
+    among themselves)."""
     shown = scoped(scope)
+    if only_teams is not None:
+        shown = select(shown).where(shown.c.team_id.in_(sorted(set(only_teams)))).subquery("only")
     ordering: list[Any]
     query = (
         select(

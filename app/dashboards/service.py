@@ -764,8 +764,16 @@ def _far_teams(
     if not targets:
         return ()
     dimension_ids = [d for d, _ in dimensions]
+    # only the teams with targets of their own, unless the organisation has targets for all,
+    # or hidden names number the teams by their rank among all
+    everyone = None in targets or filters.hide_names
     lines = lines_of(
-        queries.team_rows(session=session, scope=scope, order=filters.order),
+        queries.team_rows(
+            session=session,
+            scope=scope,
+            order=filters.order,
+            only_teams=None if everyone else [t for t in targets if t is not None],
+        ),
         dimension_ids=dimension_ids,
         hide_names=filters.hide_names,
         minimum=minimum,
