@@ -317,7 +317,7 @@ def test_an_older_round_resting_on_the_viewers_own_answer_leaves_the_trend(
     helpers.closed_round(session, team, roles=helpers.FULL_TEAM, closed_at=helpers.Q3)
     session.commit()
 
-    def trend(user_id: int) -> tuple[tuple[str, ...], tuple[object, ...]]:
+    def trend(user_id: int) -> tuple[tuple[str, ...], tuple[service.UnitTrend, ...]]:
         built = service.dashboard(
             session=session,
             organisation_id=org_id,
