@@ -37,7 +37,7 @@ from app.accounts import audit
 from app.accounts.audit import Actor
 from app.accounts.tokens import hash_token
 from app.config import Settings
-from app.db import utcnow
+from app.db import SQLITE_BUSY_TIMEOUT_MS, utcnow
 from app.errors import DomainError, InvalidInputError
 from app.jobs import queue
 from app.mail import messages, outgoing, transport
@@ -66,6 +66,7 @@ MAX_REMINDER_EVERY_DAYS: Final = 30
 ADDRESS: Final = re.compile(r"[^@\s<>,;\"()\[\]\\]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 SEPARATORS: Final = re.compile(r"[\s,;]+")
 NONCE_BYTES: Final = 16
+CHECKPOINT_WAIT_MS: Final = 1_000
 
 
 class MailOffError(DomainError):
@@ -415,14 +416,17 @@ def _scrub_write_ahead_log(session: Session) -> None:
     if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
         return
     with bind.connect() as connection:
-        # the driver's own connection: a checkpoint cannot run inside a transaction
+        # the driver's own connection: a checkpoint cannot run inside a transaction; it waits
+        # for readers and writers to finish, so briefly (the close's response is waiting)
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
+            cursor.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
             busy, _pages, _copied = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         finally:
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.close()
     if busy:
-        logger.info("closing a round: the write-ahead log is in use; it is emptied later")
+        logger.info("write-ahead log in use: not emptied now (the next close empties it)")
 
 
 def stop_reminders(*, session: Session, settings: Settings, resume_token: str) -> None:
