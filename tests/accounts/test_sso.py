@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from app import cli, cli_session, db
-from app.accounts import sso, users
+from app.accounts import sso, sso_routes, users
 from app.accounts.routes import PASSWORD_SIGN_IN_OFF
 from app.main import create_app
 from app.models import AuditEvent, SsoIdentity, User, UserRole
@@ -243,6 +243,10 @@ def test_with_password_sign_in_off_the_form_is_gone_and_refused(
         )
         assert refused.status_code == 403
         assert PASSWORD_SIGN_IN_OFF in refused.text
+        # nothing listens on the issuer's port: the page says so instead of failing
+        down = client.get("/sign-in/sso", follow_redirects=False)
+        assert down.status_code == 502
+        assert sso_routes.UNREACHABLE in down.text
         assert "processlens_session" not in refused.headers.get("set-cookie", "")
 
 
