@@ -38,7 +38,7 @@ def test_stop_halfway_and_find_every_answer_on_another_device(
     note_question = page.locator("[data-qid]").first
     note_question.locator("summary", has_text="Add a note").click()
     note_question.get_by_label("Note", exact=True).fill("Our lead knows more.")
-    note_question.get_by_label("My note may be shown to the team").check()
+    note_question.get_by_label("My note and evidence may be shown to the team").check()
     page.get_by_role("button", name="Save and continue").click()
     page.wait_for_url(re.compile(r"page=2$"))
     second_page = answer_page(page, choice=0)
@@ -60,7 +60,7 @@ def test_stop_halfway_and_find_every_answer_on_another_device(
     question = page.locator("[data-qid]").first
     assert question.locator("details.survey-extras").get_attribute("open") is not None
     assert question.get_by_label("Note", exact=True).input_value() == "Our lead knows more."
-    assert question.get_by_label("My note may be shown to the team").is_checked()
+    assert question.get_by_label("My note and evidence may be shown to the team").is_checked()
     # every answer of both pages counts, after resuming on another device
     asked = helpers.quick_questions("data_scientist")
     progress = page.locator("[data-progress-text]").inner_text()

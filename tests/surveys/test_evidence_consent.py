@@ -24,7 +24,7 @@ def test_the_tick_covers_the_evidence_link(
     html = page_html(survey_client, resume, number)
     tick = helpers.document(html).xpath(f"//input[@name='ns.{qid}']/ancestor::label")[0]
     words = " ".join(tick.text_content().split())
-    assert words.startswith("My note and evidence link may be shown to the team"), words
+    assert words.startswith("My note and evidence may be shown to the team"), words
 
     link = "https://wiki.example.org/handover"
     result = save(
