@@ -48,6 +48,9 @@ def test_a_reminder_resends_the_working_link_and_an_open_tab_keeps_saving(
 
     # the reminder's link is the invitation's, and the open tab's next save goes through
     assert _token(reminder) == token
+    text = reminder.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert "the same personal link as in your invitation" in " ".join(text.get_content().split())
     assert reminder["List-Unsubscribe"].endswith(f"/r/{token}/unsubscribe>")
     assert _save_first_question(mail_client, token, 2) == f"/r/{token}/questions?page=3"
     with Session(mail_engine) as session:
