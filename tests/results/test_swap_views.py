@@ -1,13 +1,19 @@
 """The swap test through the database and every view (issue 17), trusting no declaration of
 support sets: hypothesis builds a team's two rounds of the same kind (random roles, answers, a
-threshold k of 2 or 3, the viewer — the lead, who answered through the round's "answer" route
-or not, or an org leader who did or did not —, the current round closed or not, and an
-erasure after close or not); the previous round is closed and its answers vary too.
+threshold k of 2 or 3, whether respondents see results, the viewer — the lead, who answered
+through the round's "answer" route or not, an org leader who did or did not, or a respondent of
+the current round —, the current round closed or not, and an erasure after close or not). The
+previous round is closed and its answers vary too; it is published, or hidden: closed with
+fewer than k responses, withheld (k responses, one of them the lead's own through the "answer"
+route, so fewer than k besides it) or withdrawn after an erasure.
 
-What the viewer obtains is collected through the routes: for each round the API's result JSON,
-the results page's typed context data, the roadmap and debt-register CSV exports and the
-report's text (the report shares its context with the page), so the current round's comparison
-with the previous one (its deltas) is in it. For every response r other than the viewer's, at
+What the viewer obtains is collected through the routes. A lead or org leader: for each round
+the API's result JSON, the results page's typed context data, the roadmap and debt-register
+CSV exports and the report's text (the report shares its context with the page), so the
+current round's comparison with the previous one (its deltas) is in it; an org leader also the
+organisation views (the dashboard's API data, the organisation's CSV exports and the
+organisation report's typed context). A respondent: their own results page (typed context and
+text) and the survey API their link reaches. For every response r other than the viewer's, at
 least k-1 others of the same round (none the viewer's own) must exist whose answers can be
 exchanged with r's — by building the whole case again with the answers exchanged — without
 changing anything the viewer obtained (ids and moments normalised).
@@ -18,10 +24,13 @@ rounds; this one checks, on both databases, that the views add nothing those fun
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import functools
+import io
 import json
 import re
+import secrets
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -35,6 +44,8 @@ from app.accounts import api_tokens, privacy
 from app.config import Settings
 from app.db import utcnow
 from app.models import AssessmentRound, Respondent, Response, ResponseStatus, User, UserRole
+from app.reports import org
+from app.results import visibility
 from app.rubric.answers import RoundSettings
 from app.surveys.service import resume_token_hash
 from app.workspace import rounds
@@ -42,13 +53,21 @@ from tests import factories
 from tests.accounts import helpers as account_helpers
 from tests.workspace import helpers
 
+Viewer = Literal["lead", "org_leader", "respondent"]
+# the previous round: published, or hidden (closed with fewer than k responses, withheld by
+# the lead's own answer, withdrawn after an erasure)
+Previous = Literal["published", "few", "withheld", "withdrawn"]
+ORGANISATION_EXPORTS = ("scores", "answers", "roadmap", "debt-register")
+
 Level = helpers.Level
 VOLATILE = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ][\d:.+Z-]*|/teams/\d+(?:/rounds/\d+)?|\bround-\d+|\bRound \d+"
     r"|\b[0-9a-f]{32,64}\b"  # error references, tokens
 )
 # the per-response moments and ids of a stored result differ between any two builds
-VOLATILE_KEYS = frozenset({"computed_at", "rubric_versions", "id", "round_id", "team_id"})
+VOLATILE_KEYS = frozenset(
+    {"computed_at", "rubric_versions", "id", "round_id", "team_id", "organisation_id"}
+)
 ROLES = (
     "data_scientist",
     "ml_engineer",
@@ -91,10 +110,14 @@ class Case:
     previous_roles: tuple[str, ...]
     current_roles: tuple[str, ...]
     k: int
-    viewer: Literal["lead", "org_leader"]
-    viewer_answers: Answers | None  # the viewer's own, through the "answer" route (both rounds)
+    viewer: Viewer
+    # the viewer's own: a lead's or org leader's through the "answer" route (both rounds), a
+    # respondent's through their invitation (the current round)
+    viewer_answers: Answers | None
     closed: bool  # the current round; the previous one is always closed
     erased: int | None  # a current response whose author asks for erasure after close
+    sees: bool = False  # respondents see results (both rounds)
+    previous: Previous = "published"
 
 
 Rounds = tuple[tuple[Answers, ...], tuple[Answers, ...]]  # (previous, current) responses
@@ -149,10 +172,17 @@ def _fill(
     roles: tuple[str, ...],
     answers: tuple[Answers, ...],
     viewer: User,
+    *,
+    lead: User | None = None,
 ) -> list[Response]:
+    """The round's responses; ``lead``: the lead answers through the "answer" route too."""
+    assessment_round.respondents_see_results = case.sees
+    session.add(assessment_round)
     invitation_id = _invitation_id(session, settings, assessment_round)
-    if case.viewer_answers is not None:
+    if case.viewer_answers is not None and case.viewer != "respondent":
         _answer_as(session, settings, assessment_round, viewer, case.viewer_answers)
+    if lead is not None and not (lead.id == viewer.id and case.viewer_answers is not None):
+        _answer_as(session, settings, assessment_round, lead, _answers("team_lead", "low", "mid"))
     made = []
     for role, chosen in zip(roles, answers, strict=True):
         response = factories.submitted_response(
@@ -191,6 +221,77 @@ def _views(client: TestClient, url: str, headers: Any, bearer: Any) -> dict[str,
     }
 
 
+def _respondent_views(client: TestClient, token: str) -> dict[str, Any]:
+    """Everything the respondent viewer obtains through their link: their results page and
+    the survey API."""
+    page = client.get(f"/r/{token}/results", follow_redirects=False)
+    api = client.get(f"/api/survey/{token}")
+    assert page.status_code == api.status_code == 200, (page.status_code, api.text)
+    return {
+        "page": dataclasses.asdict(page.context["page"]),  # type: ignore[attr-defined]
+        "text": " ".join(helpers.document(page.text).text_content().split()),
+        "api": api.json(),
+    }
+
+
+def _organisation_views(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    organisation_id: int,
+    viewer: User,
+    headers: Any,
+    bearer: Any,
+) -> dict[str, Any]:
+    """Everything an org leader obtains of the organisation: the dashboard's API data, the
+    CSV exports and the organisation report's typed context (the PDF renders it)."""
+    base = f"/organisations/{organisation_id}"
+    dashboard = client.get(f"/api{base}/dashboard", headers=bearer)
+    exports = {
+        name: client.get(f"{base}/exports/{name}.csv", headers=headers, follow_redirects=False)
+        for name in ORGANISATION_EXPORTS
+    }
+    assert viewer.id is not None
+    report = org.aggregate(
+        session=session,
+        organisation_id=organisation_id,
+        catalog=helpers.catalog(),
+        cell_minimum=settings.org_cell_min,
+        viewer=visibility.SignedIn(user_id=viewer.id, settings=settings),
+    )
+    return {
+        "dashboard": (dashboard.status_code, dashboard.json()),
+        # rows as mappings, so that their ids are left out as the JSON's are
+        "exports": {
+            name: (got.status_code, list(csv.DictReader(io.StringIO(got.text))))
+            for name, got in exports.items()
+        },
+        "report": dataclasses.asdict(report),
+    }
+
+
+def _respondent_viewer(
+    session: Session, settings: Settings, assessment_round: AssessmentRound, case: Case
+) -> str:
+    """The respondent viewer's own response, through an invitation; its resume link (hex,
+    which the comparison normalises, as every build makes a new one)."""
+    token = secrets.token_hex(32)
+    assert case.viewer_answers is not None
+    response = factories.submitted_response(
+        session,
+        assessment_round,
+        "data_scientist",
+        {qid: json.loads(value) for qid, value in case.viewer_answers},
+    )
+    respondent = session.get(Respondent, response.respondent_id)
+    assert respondent is not None
+    respondent.invitation_id = _invitation_id(session, settings, assessment_round)
+    respondent.resume_token_hash = resume_token_hash(settings, token)
+    session.add(respondent)
+    session.flush()
+    return token
+
+
 def _obtained(
     client: TestClient, session: Session, settings: Settings, case: Case, answers: Rounds
 ) -> str:
@@ -204,10 +305,26 @@ def _obtained(
     previous = helpers.team_round(session, lead.team, results_min=case.k, title="Round 1")
     previous.created_at = utcnow() - timedelta(days=120)
     session.add(previous)
-    _fill(session, settings, previous, case, case.previous_roles, answers[0], viewer)
+    earlier = _fill(
+        session,
+        settings,
+        previous,
+        case,
+        case.previous_roles,
+        answers[0],
+        viewer,
+        lead=lead.user if case.previous == "withheld" else None,
+    )
     rounds.close_round(session=session, assessment_round=previous)
+    if case.previous == "withdrawn":
+        respondent = session.get(Respondent, earlier[0].respondent_id)
+        assert respondent is not None
+        privacy.erase_respondent(session=session, respondent=respondent)
     current = helpers.team_round(session, lead.team, results_min=case.k, title="Round 2")
     made = _fill(session, settings, current, case, case.current_roles, answers[1], viewer)
+    token = ""
+    if case.viewer == "respondent":
+        token = _respondent_viewer(session, settings, current, case)
     if case.closed:
         rounds.close_round(session=session, assessment_round=current)
         if case.erased is not None:
@@ -217,10 +334,19 @@ def _obtained(
     created = api_tokens.create(session=session, settings=settings, user=viewer, name="swap")
     session.commit()
     bearer = {"authorization": f"Bearer {created.token}"}
-    seen = {
-        name: _views(client, f"{lead.team_url}/rounds/{found.id}", headers, bearer)
-        for name, found in (("previous", previous), ("current", current))
-    }
+    seen: dict[str, Any]
+    if case.viewer == "respondent":
+        seen = {"respondent": _respondent_views(client, token)}
+    else:
+        seen = {
+            name: _views(client, f"{lead.team_url}/rounds/{found.id}", headers, bearer)
+            for name, found in (("previous", previous), ("current", current))
+        }
+    if case.viewer == "org_leader":
+        assert lead.organisation.id is not None
+        seen["organisation"] = _organisation_views(
+            client, session, settings, lead.organisation.id, viewer, headers, bearer
+        )
     return json.dumps(_stable(seen), sort_keys=True, default=str)
 
 
@@ -252,19 +378,30 @@ def _responses(draw: st.DrawFn, low: int, high: int) -> tuple[tuple[str, ...], t
 
 @st.composite
 def cases(draw: st.DrawFn) -> tuple[Case, Rounds]:
-    previous_roles, previous = draw(_responses(3, 4))
+    k = draw(st.sampled_from((2, 3)))
+    kind: Previous = draw(st.sampled_from(("published", "few", "withheld", "withdrawn")))
+    # fewer than k: closed with nothing published; withheld: k - 1 and the lead's own answer
+    low, high = {"few": (1, k - 1), "withheld": (k - 1, k - 1)}.get(kind, (3, 4))
+    previous_roles, previous = draw(_responses(low, high))
     current_roles, current = draw(_responses(3, 6))
-    answered = draw(st.booleans())
+    viewer: Viewer = draw(st.sampled_from(("lead", "org_leader", "respondent")))
+    answered = viewer == "respondent" or draw(st.booleans())
     closed = draw(st.integers(min_value=0, max_value=3)) != 0  # mostly: results show then
     erased = draw(st.one_of(st.none(), st.integers(0, len(current_roles) - 1)))
     case = Case(
         previous_roles=previous_roles,
         current_roles=current_roles,
-        k=draw(st.sampled_from((2, 3))),
-        viewer=draw(st.sampled_from(("lead", "org_leader"))),
-        viewer_answers=_answers("team_lead", "mid", "high") if answered else None,
+        k=k,
+        viewer=viewer,
+        viewer_answers=(
+            _answers("data_scientist" if viewer == "respondent" else "team_lead", "mid", "high")
+            if answered
+            else None
+        ),
         closed=closed,
         erased=erased if closed and draw(st.booleans()) else None,
+        sees=viewer == "respondent" or draw(st.booleans()),
+        previous=kind,
     )
     return case, (previous, current)
 
@@ -272,24 +409,37 @@ def cases(draw: st.DrawFn) -> tuple[Case, Rounds]:
 def _fixed(
     current: tuple[tuple[str, Level], ...],
     k: int,
-    viewer: Literal["lead", "org_leader"],
+    viewer: Viewer,
     *,
     answered: bool = False,
+    previous: Previous = "published",
 ) -> tuple[Case, Rounds]:
-    """A case chosen by hand: the previous round of three, the current one ``current``."""
-    previous = (("data_scientist", "low"), ("ml_engineer", "high"), ("product_manager", "mid"))
+    """A case chosen by hand: the previous round of three (fewer than k when ``previous`` is
+    "few" or "withheld"), the current one ``current``."""
+    earlier: tuple[tuple[str, Level], ...] = (
+        ("data_scientist", "low"),
+        ("ml_engineer", "high"),
+        ("product_manager", "mid"),
+    )
+    if previous in ("few", "withheld"):
+        earlier = earlier[: k - 1]
+    own_role = "data_scientist" if viewer == "respondent" else "team_lead"
     case = Case(
-        previous_roles=tuple(role for role, _ in previous),
+        previous_roles=tuple(role for role, _ in earlier),
         current_roles=tuple(role for role, _ in current),
         k=k,
         viewer=viewer,
-        viewer_answers=_answers("team_lead", "high", "low") if answered else None,
+        viewer_answers=(
+            _answers(own_role, "high", "low") if answered or viewer == "respondent" else None
+        ),
         closed=True,
         erased=None,
+        sees=viewer == "respondent",
+        previous=previous,
     )
     answers = tuple(
         tuple(_answers(role, level, level) for role, level in responses)
-        for responses in (previous, current)
+        for responses in (earlier, current)
     )
     return case, (answers[0], answers[1])
 
@@ -311,10 +461,16 @@ THREE_GROUPS_OF_THREE = (*GROUPS_AND_A_PAIR, ("team_lead", "mid"))
 
 # every group's figures show: a response exchanged with one of another group is told apart
 @example(_fixed(THREE_GROUPS_OF_THREE, 3, "lead"))
+# a respondent who sees results, every group's figures showing; the previous round withdrawn
+@example(_fixed(THREE_GROUPS_OF_THREE, 3, "respondent", previous="withdrawn"))
+# the previous round hidden from the lead by their own answer, compared with nothing
+@example(_fixed(GROUPS_AND_A_PAIR, 3, "lead", answered=True, previous="withheld"))
+# the organisation views, and a previous round closed with fewer than k
+@example(_fixed(GROUPS_AND_A_PAIR, 2, "org_leader", previous="few"))
 # the viewer's own answer makes the product-and-lead group three, which it must not count
 @example(_fixed(GROUPS_AND_A_PAIR, 3, "org_leader", answered=True))
 @hypothesis_settings(
-    max_examples=10,
+    max_examples=8,  # with the explicit examples above: bounded time on both databases
     deadline=None,
     derandomize=True,
     # each example builds its rounds afresh (new organisation, team and users) inside the
@@ -337,9 +493,12 @@ def test_no_view_tells_a_response_from_k_minus_one_others(
 
     for which in (0, 1):
         count = len(answers[which])
+        # a round of fewer than k others (closed with too few, withheld) has fewer than k-1
+        # to swap with: then r must be told apart from none of them
+        needed = min(case.k - 1, count - 1)
         for r in range(count):
             found = 0
             for s in range(count):
-                if found < case.k - 1 and s != r and alike(which, r, s):
+                if found < needed and s != r and alike(which, r, s):
                     found += 1
-            assert found >= case.k - 1, (case, which, r)
+            assert found >= needed, (case, which, r)
