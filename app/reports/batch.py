@@ -13,6 +13,8 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Mapping
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -120,15 +122,23 @@ def previous_of(session: Session, result: StoredTeamResult) -> StoredTeamResult 
     return stored_team_result(shown.row, shown.round, team, result.business_unit)
 
 
+def round_answers(*, session: Session, round_id: int) -> list[Mapping[str, Any]]:
+    """The stored answers of a round's submitted responses, for what their authors ticked
+    "may be shown" (notes and evidence links) and nothing else."""
+    return list(
+        session.exec(
+            select(Response.answers).where(
+                Response.round_id == round_id, Response.status == ResponseStatus.submitted
+            )
+        ).all()
+    )
+
+
 def round_notes(
     *, session: Session, round_id: int, catalog: Catalog
 ) -> tuple[context.SharedNote, ...]:
     """The shareable notes of a round's submitted responses."""
-    answers = session.exec(
-        select(Response.answers).where(
-            Response.round_id == round_id, Response.status == ResponseStatus.submitted
-        )
-    ).all()
+    answers = round_answers(session=session, round_id=round_id)
     return context.shareable_notes_from_stored(catalog, answers)
 
 

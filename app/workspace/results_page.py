@@ -15,21 +15,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from markupsafe import Markup
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from app import charts
 from app.charts import ChartSpec
 from app.charts.svg import to_svg
 from app.config import Settings
-from app.models import (
-    AssessmentRound,
-    Organisation,
-    Response,
-    ResponseStatus,
-    RoundMode,
-    RoundResult,
-    Team,
-)
+from app.models import AssessmentRound, Organisation, RoundMode, RoundResult, Team
 from app.reports import batch as report_batch
 from app.reports import commentary as report_commentary
 from app.reports import context as report_context
@@ -110,12 +102,7 @@ def shareable_links(
 
 def round_links(*, session: Session, round_id: int, catalog: Catalog) -> tuple[SharedLink, ...]:
     """The shareable evidence links of a round's submitted responses."""
-    answers = session.exec(
-        select(Response.answers).where(
-            Response.round_id == round_id, Response.status == ResponseStatus.submitted
-        )
-    ).all()
-    return shareable_links(catalog, answers)
+    return shareable_links(catalog, report_batch.round_answers(session=session, round_id=round_id))
 
 
 @dataclasses.dataclass(frozen=True)
