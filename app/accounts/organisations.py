@@ -271,7 +271,8 @@ def assign(
 ) -> Membership:
     """Give ``user`` access to ``organisation`` (consultant, org leader) or to one of its teams
     (team lead) in their own role. A team id from the form must be a team of the path's
-    organisation; an org leader leads one organisation only."""
+    organisation. Consultants and org leaders may be given several organisations, each its
+    own membership (assigned, audited and removed on its own)."""
     membership = _assign(
         session=session, principal=principal, organisation=organisation, user=user, team_id=team_id
     )
@@ -311,20 +312,7 @@ def _assign(
             session=session, principal=principal, team_id=team_id, org_id=organisation.id
         )
     else:
-        team_id = None
-        if role is UserRole.org_leader:
-            elsewhere = session.exec(
-                select(Membership.id).where(
-                    Membership.user_id == user.id,
-                    Membership.role == role,
-                    Membership.organisation_id != organisation.id,
-                )
-            ).first()
-            if elsewhere is not None:
-                raise ConflictError(
-                    "An organisation leader leads one organisation; remove the other "
-                    "assignment first."
-                )
+        team_id = None  # consultants and org leaders: any number of organisations
     existing = session.exec(
         select(Membership).where(
             Membership.user_id == user.id,
