@@ -1,12 +1,15 @@
 """Run every ProcessLens benchmark and print each figure next to its floor and target.
 
     python benchmarks/run.py [--quick] [--json] [--only survey,reports,dashboard,scoring]
+    python benchmarks/run.py --only team_reports    # the team report's figures alone
 
 - survey (benchmarks/survey.py): the answer page and the answer save under 32 concurrent
   respondents against a bare FastAPI floor app, on SQLite and PostgreSQL, served on 127.0.0.1
   with 2 uvicorn workers;
 - reports (benchmarks/reports.py): the team PDF warm (against WeasyPrint alone on the same
-  HTML) and cold, and the organisation report for 200 teams;
+  HTML), the concise report against the full one (all answers) in the same run, a 20-team
+  batch, cold, and the organisation report for 200 teams; ``team_reports`` selects the team
+  report's figures alone (no 200-team seed);
 - dashboard (benchmarks/dashboard.py, when present): the dashboard for 1,000 teams, warm and
   its first view after seeding;
 - scoring (benchmarks/scoring.py): full responses scored per second against parsing and
@@ -43,6 +46,9 @@ if str(ROOT) not in sys.path:
 RESULTS = ROOT / "benchmarks" / "results"
 KEYS = ("name", "value", "unit", "floor", "ratio", "target", "ok")
 BENCHMARKS = ("scoring", "survey", "reports", "dashboard")
+# selectable with --only but not run by default: a part of a benchmark above
+# (name: (module, its function taking ``quick``))
+SECTIONS = {"team_reports": ("reports", "measure_team")}
 SCORING_RESPONSES = {True: 2_000, False: 10_000}
 
 
@@ -59,6 +65,12 @@ def _load(name: str) -> Any | None:
 
 
 def _measure(name: str, quick: bool) -> Callable[[], list[dict[str, Any]]] | None:
+    if name in SECTIONS:
+        module_name, function = SECTIONS[name]
+        section = _load(module_name)
+        if section is None:
+            return None
+        return lambda: list(getattr(section, function)(quick))
     module = _load(name)
     if module is None:
         return None
@@ -178,7 +190,7 @@ def main() -> int:
     parser.add_argument(
         "--only",
         default=",".join(BENCHMARKS),
-        help=f"comma-separated subset of {', '.join(BENCHMARKS)}",
+        help=f"comma-separated subset of {', '.join(BENCHMARKS + tuple(SECTIONS))}",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
@@ -186,7 +198,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     names = tuple(name.strip() for name in args.only.split(",") if name.strip())
-    unknown = [name for name in names if name not in BENCHMARKS]
+    unknown = [name for name in names if name not in BENCHMARKS and name not in SECTIONS]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
 
