@@ -1,6 +1,11 @@
 """Setting up organisations through the API: create, rename and delete organisations,
-business units and teams, move teams between units, and assign people (admins only, like the
-admin pages; consultants may create organisations when the installation allows it).
+business units and teams, move teams between units, and assign people.
+
+Admins may do everything, like the admin pages. When the installation lets consultants set up
+client organisations (PROCESSLENS_CONSULTANTS_CREATE_ORGANISATIONS, the rule of the import
+page), a consultant may create organisations (and is assigned to what they create) and create,
+rename, move and delete the units and teams of the organisations they are assigned to; renaming
+or deleting an organisation and assignments stay with admins.
 
 Thin: each endpoint calls the same app.accounts.organisations service as the admin pages and
 the CLI, which checks, changes and records the audit event. Ids in the path and in the body
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from app.accounts import organisations, tenancy, users
@@ -22,14 +27,17 @@ from app.accounts.dependencies import (
     MAX_ID,
     ApiOrganisationCreator,
     require_api_roles,
+    settings_of,
 )
 from app.accounts.tenancy import Principal
 from app.api.accounts import OrganisationOut, TeamOut
 from app.db import SessionDep
-from app.errors import InvalidInputError
-from app.models import BusinessUnit, Organisation, Team
+from app.errors import InvalidInputError, NotFoundError
+from app.models import BusinessUnit, Organisation, Team, UserRole
 
 ApiAdmin = Annotated[Principal, Depends(require_api_roles())]
+# admins; consultants too, then only with the installation setting and in their organisations
+ApiSetupEditor = Annotated[Principal, Depends(require_api_roles(UserRole.consultant))]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Name = Annotated[StrictStr, Field(max_length=400)]
@@ -104,6 +112,23 @@ def path_organisation(org_id: PathId, principal: ApiAdmin, session: SessionDep) 
 PathOrganisation = Annotated[Organisation, Depends(path_organisation)]
 
 
+def setup_organisation(
+    request: Request, org_id: PathId, principal: ApiSetupEditor, session: SessionDep
+) -> Organisation:
+    """The path's organisation for changing its units and teams: admins, and consultants
+    assigned to it when the installation lets consultants set up client organisations
+    (otherwise, and for another organisation's id, 404)."""
+    consultants_may = settings_of(request).consultants_create_organisations
+    if not organisations.may_create_organisations(
+        principal=principal, consultants_may=consultants_may
+    ):
+        raise NotFoundError()
+    return tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+
+
+SetupOrganisation = Annotated[Organisation, Depends(setup_organisation)]
+
+
 # ---------------------------------------------------------------- organisations
 
 
@@ -153,7 +178,7 @@ def delete_organisation(
 
 
 @router.get("/organisations/{org_id}/units")
-def list_units(org: PathOrganisation, session: SessionDep) -> list[UnitOut]:
+def list_units(org: SetupOrganisation, session: SessionDep) -> list[UnitOut]:
     assert org.id is not None
     return [
         _unit_out(unit) for unit in organisations.units_of(session=session, organisation_id=org.id)
@@ -162,14 +187,14 @@ def list_units(org: PathOrganisation, session: SessionDep) -> list[UnitOut]:
 
 @router.post("/organisations/{org_id}/units", status_code=201)
 def create_unit(
-    org: PathOrganisation, body: NameIn, actor: ApiActor, session: SessionDep
+    org: SetupOrganisation, body: NameIn, actor: ApiActor, session: SessionDep
 ) -> UnitOut:
     unit = organisations.create_unit(session=session, organisation=org, name=body.name, actor=actor)
     return _unit_out(unit)
 
 
 def path_unit(
-    org: PathOrganisation, unit_id: PathId, principal: ApiAdmin, session: SessionDep
+    org: SetupOrganisation, unit_id: PathId, principal: ApiSetupEditor, session: SessionDep
 ) -> BusinessUnit:
     return tenancy.get_unit(session=session, principal=principal, unit_id=unit_id, org_id=org.id)
 
@@ -195,9 +220,9 @@ def delete_unit(unit: PathUnit, actor: ApiActor, session: SessionDep) -> Respons
 
 @router.post("/organisations/{org_id}/teams", status_code=201)
 def create_team(
-    org: PathOrganisation,
+    org: SetupOrganisation,
     body: TeamIn,
-    principal: ApiAdmin,
+    principal: ApiSetupEditor,
     actor: ApiActor,
     session: SessionDep,
 ) -> TeamOut:
@@ -213,7 +238,7 @@ def create_team(
 
 
 def path_team(
-    org: PathOrganisation, team_id: PathId, principal: ApiAdmin, session: SessionDep
+    org: SetupOrganisation, team_id: PathId, principal: ApiSetupEditor, session: SessionDep
 ) -> Team:
     return tenancy.get_team(session=session, principal=principal, team_id=team_id, org_id=org.id)
 
@@ -225,7 +250,7 @@ PathTeam = Annotated[Team, Depends(path_team)]
 def change_team(
     team: PathTeam,
     body: TeamChangeIn,
-    principal: ApiAdmin,
+    principal: ApiSetupEditor,
     actor: ApiActor,
     session: SessionDep,
 ) -> TeamOut:

@@ -1,19 +1,29 @@
-"""Setting an organisation up through the API (admins, like the admin pages): organisations,
-units and teams created, renamed, moved and deleted, people assigned and unassigned, each
-through the pages' service with its audit event; ids of another organisation, in the path or
-in the body, are 404 and change nothing."""
+"""Setting an organisation up through the API (admins, like the admin pages; consultants for
+the units and teams of their own organisations when the installation lets them set up client
+organisations): organisations, units and teams created, renamed, moved and deleted, people
+assigned and unassigned, each through the pages' service with its audit event; ids of another
+organisation, in the path or in the body, are 404 and change nothing."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from app.accounts import api_tokens
 from app.config import Settings
-from app.models import AuditEvent, BusinessUnit, Membership, Organisation, Team, UserRole
+from app.models import (
+    AuditEvent,
+    BusinessUnit,
+    Membership,
+    Organisation,
+    Team,
+    User,
+    UserRole,
+)
 from tests.accounts import helpers
 
 
@@ -141,7 +151,7 @@ def test_ids_of_another_organisation_in_the_body_are_404_and_change_nothing(
     assert _actions(session, since) == []
 
 
-def test_only_admins_set_up_organisations(
+def test_with_the_setting_off_only_admins_set_up_organisations(
     client: TestClient, session: Session, world: dict[str, Any]
 ) -> None:
     alpha = world["alpha"]
@@ -152,8 +162,18 @@ def test_only_admins_set_up_organisations(
             json={"name": "Mine"},
             headers=world["consultant"],
         ),
+        client.post(
+            f"/api/organisations/{alpha.org.id}/units",
+            json={"name": "Mine"},
+            headers=world["consultant"],
+        ),
+        client.patch(
+            f"/api/organisations/{alpha.org.id}/teams/{alpha.team.id}",
+            json={"name": "Mine"},
+            headers=world["consultant"],
+        ),
     ]
-    assert [r.status_code for r in refused] == [404, 404]
+    assert [r.status_code for r in refused] == [404, 404, 404, 404]
     assert session.exec(select(Team).where(Team.name == "Mine")).first() is None
 
 
@@ -169,3 +189,117 @@ def test_bad_names_are_refused_and_change_nothing(
     assert response.status_code in (400, 422)
     session.refresh(world["alpha"].org)
     assert world["alpha"].org.name == "Alpha Organisation"
+
+
+def _consultants_set_up_clients(app: FastAPI) -> None:
+    app.state.settings = app.state.settings.model_copy(
+        update={"consultants_create_organisations": True}
+    )
+
+
+def test_a_consultant_sets_up_units_and_teams_of_their_organisations(
+    app: FastAPI, client: TestClient, session: Session, world: dict[str, Any]
+) -> None:
+    """With PROCESSLENS_CONSULTANTS_CREATE_ORGANISATIONS on, a consultant creates an
+    organisation (and is assigned to it) and creates, renames, moves and deletes units and
+    teams of it and of the organisation they were already assigned to, each audited as theirs;
+    the organisation itself (rename, delete) and assignments stay with admins."""
+    _consultants_set_up_clients(app)
+    headers = world["consultant"]
+    consultant: User = world["alpha"].consultant
+    since = _last_event_id(session)
+
+    def call(method: str, path: str, status: int, **kwargs: Any) -> Any:
+        response = client.request(method, path, headers=headers, **kwargs)
+        assert response.status_code == status, (method, path, response.text)
+        return response.json() if response.content else None
+
+    org = call("POST", "/api/organisations", 201, json={"name": "Initech"})
+    for base in (f"/api/organisations/{org['id']}", f"/api/organisations/{world['alpha'].org.id}"):
+        payments = call("POST", f"{base}/units", 201, json={"name": "Payments"})
+        search = call("POST", f"{base}/units", 201, json={"name": "Search"})
+        call("POST", f"{base}/units", 409, json={"name": "Search"})
+        team = call(
+            "POST",
+            f"{base}/teams",
+            201,
+            json={"name": "Ledger", "business_unit_id": payments["id"]},
+        )
+        moved = call(
+            "PATCH",
+            f"{base}/teams/{team['id']}",
+            200,
+            json={"name": "Ledger Core", "business_unit_id": search["id"]},
+        )
+        assert (moved["name"], moved["business_unit_id"]) == ("Ledger Core", search["id"])
+        assert call("PATCH", f"{base}/units/{search['id']}", 200, json={"name": "Find"})["name"]
+        assert {"Payments", "Find"} <= {u["name"] for u in call("GET", f"{base}/units", 200)}
+        call("DELETE", f"{base}/units/{search['id']}", 204)
+        call("DELETE", f"{base}/teams/{team['id']}", 204)
+        assert session.get(Team, team["id"]) is None
+        # the organisation and who is assigned to it stay with admins
+        call("PATCH", base, 404, json={"name": "Renamed"})
+        call("DELETE", base, 404, params={"confirm": "x"})
+        call("GET", f"{base}/assignments", 404)
+    events = session.exec(
+        select(AuditEvent).where(col(AuditEvent.id) > since).order_by(col(AuditEvent.id))
+    ).all()
+    assert {event.actor_id for event in events} == {consultant.id}
+    per_organisation = [
+        "business_unit.created",
+        "business_unit.created",
+        "team.created",
+        "team.changed",
+        "business_unit.renamed",
+        "business_unit.deleted",
+        "team.deleted",
+    ]
+    assert [event.action for event in events if event.action != "assignment.added"] == [
+        "organisation.created",
+        *per_organisation,
+        *per_organisation,
+    ]
+    assert session.exec(
+        select(Membership).where(
+            Membership.user_id == consultant.id, Membership.organisation_id == org["id"]
+        )
+    ).first()
+
+
+def test_another_organisations_units_and_teams_are_404_for_a_consultant(
+    app: FastAPI, client: TestClient, session: Session, world: dict[str, Any]
+) -> None:
+    _consultants_set_up_clients(app)
+    alpha, bravo = world["alpha"], world["bravo"]
+    mine, theirs = f"/api/organisations/{alpha.org.id}", f"/api/organisations/{bravo.org.id}"
+    since = _last_event_id(session)
+    attempts: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("GET", f"{theirs}/units", None),
+        ("POST", f"{theirs}/units", {"name": "Smuggled"}),
+        ("PATCH", f"{theirs}/units/{bravo.unit.id}", {"name": "Taken over"}),
+        ("DELETE", f"{theirs}/units/{bravo.unit.id}", None),
+        ("POST", f"{theirs}/teams", {"name": "Smuggled"}),
+        ("PATCH", f"{theirs}/teams/{bravo.team.id}", {"name": "Taken over"}),
+        ("DELETE", f"{theirs}/teams/{bravo.team.id}", None),
+        # Bravo's ids under Alpha's path, in the path and in the body
+        ("PATCH", f"{mine}/units/{bravo.unit.id}", {"name": "Taken over"}),
+        ("DELETE", f"{mine}/teams/{bravo.team.id}", None),
+        ("POST", f"{mine}/teams", {"name": "Smuggled", "business_unit_id": bravo.unit.id}),
+        ("PATCH", f"{mine}/teams/{alpha.team.id}", {"business_unit_id": bravo.unit.id}),
+    ]
+    for method, path, body in attempts:
+        response = client.request(method, path, json=body, headers=world["consultant"])
+        assert response.status_code == 404, (method, path, response.text)
+        assert "Bravo" not in response.text
+    session.expire_all()
+    assert session.get(Team, bravo.team.id).name == "Bravo Team"  # type: ignore[union-attr]
+    assert session.get(BusinessUnit, bravo.unit.id).name == "Bravo Unit"  # type: ignore[union-attr]
+    assert session.get(Team, alpha.team.id).business_unit_id == alpha.unit.id  # type: ignore[union-attr]
+    assert session.exec(select(Team).where(Team.name == "Smuggled")).first() is None
+    assert session.exec(select(BusinessUnit).where(BusinessUnit.name == "Smuggled")).first() is None
+    assert _actions(session, since) == []
+    # an admin keeps everything, Bravo included
+    response = client.patch(
+        f"{theirs}/teams/{bravo.team.id}", json={"name": "Bravo Core"}, headers=world["admin"]
+    )
+    assert response.status_code == 200
