@@ -3,8 +3,8 @@
 The test builds two organisations ("Alpha" and "Bravo") with users of every role, enumerates
 every registered route from the app (so routes added later are walked automatically) and
 requests each one, with every method it accepts, as an administrator, as Alpha's consultant,
-organisation leader and team lead, and anonymously, once with Alpha's objects in the path and
-once with Bravo's. It asserts that
+organisation leader and team lead, as a leader of both Alpha and a third organisation (Charlie),
+and anonymously, once with Alpha's objects in the path and once with Bravo's. It asserts that
 
 - nothing of an organisation a user may not see is ever in a response (no name, no e-mail);
 - a route's access rule (read from the dependency that guards it) is applied exactly: a role
@@ -45,6 +45,7 @@ from app.config import ROOT_DIR, Settings
 from app.models import (
     JobFile,
     Membership,
+    Organisation,
     ReportJob,
     ReportJobStatus,
     RoundResult,
@@ -77,6 +78,9 @@ class World:
     token_ids: dict[str, int]  # an API token of each tenant's team lead
     membership_ids: dict[str, int]  # each tenant's team-lead membership
     job_ids: dict[str, int]  # a finished report job of each tenant (its zip on disk)
+    # an organisation leader of Alpha who also leads a third organisation, Charlie (not Bravo)
+    two_org_leader: User
+    charlie: str  # Charlie's name: no one else may see it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -304,8 +308,16 @@ def world(session: Session, settings: Settings) -> World:
         ).one()
         assert membership.id is not None
         membership_ids[side] = membership.id
+    two_org_leader = helpers.user(session, UserRole.org_leader, name="Dual Leader")
+    charlie = Organisation(name="Charlie Organisation", slug="charlie-walk")
+    session.add(charlie)
+    session.flush()
+    helpers.assign(session, two_org_leader, tenants[ALPHA].org)
+    helpers.assign(session, two_org_leader, charlie)
     session.commit()
-    return World(settings, tenants, admin, token_ids, membership_ids, job_ids)
+    return World(
+        settings, tenants, admin, token_ids, membership_ids, job_ids, two_org_leader, charlie.name
+    )
 
 
 def _actors(world: World) -> list[Actor]:
@@ -315,6 +327,7 @@ def _actors(world: World) -> list[Actor]:
         Actor("admin", UserRole.admin, None, world.admin),
         Actor("alpha consultant", UserRole.consultant, ALPHA, alpha.consultant),
         Actor("alpha org leader", UserRole.org_leader, ALPHA, alpha.org_leader),
+        Actor("alpha and charlie org leader", UserRole.org_leader, ALPHA, world.two_org_leader),
         Actor("alpha team lead", UserRole.team_lead, ALPHA, alpha.team_lead),
     ]
 
@@ -327,6 +340,8 @@ def _hidden_texts(world: World, actor: Actor) -> list[str]:
     texts: list[str] = []
     for side in sides:
         texts.extend(world.tenants[side].texts)
+    if actor.user is not world.two_org_leader:
+        texts.append(world.charlie)
     return texts
 
 
