@@ -361,3 +361,60 @@ def test_another_leader_is_never_shown_an_organisation_report_job_made_for_the_f
     seen = (second.text, second.headers["location"], dashboard.text, started.headers["location"])
     named = (f"/report-jobs/{first.id}", f"/report-exports/{first.id}")
     assert not any(name in text for name in named for text in seen)
+
+
+def test_a_leader_of_two_organisations_has_their_own_answers_left_out_in_each_one_alone(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """One leader leads Northwind and Southwind and answered Kestrel's survey in Northwind
+    and Wren's in Southwind (3 responses each, theirs among them). Each organisation's
+    dashboard leaves out the team resting on their answer there, and only that one: Southwind's
+    Kestrel, answered by others, still shows to them."""
+    northwind = factories.organisation(session, name="Northwind")
+    southwind = factories.organisation(session, name="Southwind")
+    leader, leader_in = helpers.viewer(session, settings, northwind, UserRole.org_leader)
+    account_helpers.assign(session, leader, southwind)
+    someone, _ = helpers.viewer(session, settings, southwind, UserRole.org_leader)
+    assert leader.id is not None
+    assert someone.id is not None
+    for organisation in (northwind, southwind):
+        for name, roles in (
+            ("Atlas", helpers.FULL_TEAM),
+            ("Beacon", helpers.FULL_TEAM),
+            ("Fjord", helpers.PAIR),
+            ("Gorse", helpers.PAIR),
+        ):
+            team = helpers.team(session, organisation, name, None)
+            helpers.closed_round(
+                session, team, roles=roles, results_min=2 if len(roles) == 2 else 3
+            )
+    kestrel_north = helpers.team(session, northwind, "Kestrel", None)
+    _round_answered_by(session, settings, kestrel_north, leader.id, OTHERS[:2])
+    kestrel_south = helpers.team(session, southwind, "Kestrel", None)
+    _round_answered_by(session, settings, kestrel_south, someone.id, OTHERS[:2])
+    wren = helpers.team(session, southwind, "Wren", None)
+    _round_answered_by(session, settings, wren, leader.id, OTHERS[:2])
+    session.commit()
+    headers = {**leader_in.headers(), "accept": "application/json"}
+
+    def teams(organisation: Organisation) -> set[str]:
+        response = client.get(f"/api/organisations/{organisation.id}/dashboard", headers=headers)
+        assert response.status_code == 200, response.text[:500]
+        return {row[0] for row in response.json()["views"]["teams"]["rows"]}
+
+    north, south = teams(northwind), teams(southwind)
+    assert "Kestrel" not in north
+    assert {"Atlas", "Beacon"} <= north
+    assert {"Atlas", "Beacon", "Kestrel"} <= south
+    assert "Wren" not in south
+    # the page and the CSV export of each follow the same rule
+    page = client.get(
+        f"/organisations/{southwind.id}/dashboard", headers={**headers, "accept": "text/html"}
+    )
+    assert page.status_code == 200
+    shown: views.DashboardPage = page.context["page"]  # type: ignore[attr-defined]
+    section = next(item for item in shown.sections if item.id == "teams")
+    assert {row[0] for row in section.table.rows} == south
+    exported = client.get(f"/organisations/{northwind.id}/exports/scores.csv", headers=headers)
+    assert exported.status_code == 200
+    assert "Kestrel" not in {row["team"] for row in csv.DictReader(io.StringIO(exported.text))}
