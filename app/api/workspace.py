@@ -33,7 +33,8 @@ from app.db import ReadSessionDep, RequestSessionDep, SessionDep
 from app.errors import NotFoundError
 from app.models import AssessmentRound, Organisation, Team
 from app.results import visibility
-from app.results.reads import result_of
+from app.results.model import TeamResult
+from app.results.reads import previous_shown, result_of
 from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
 from app.surveys.invitations import IssuedInvitation, absolute_url
@@ -537,7 +538,9 @@ def _result_out(
         labels=list(loaded.labels),
         final=bool(stored and stored.final),
         computed_at=stored.computed_at if stored else None,
-        result=result_of(stored).to_data() if stored else None,
+        result=_within_kind(session, assessment_round, result_of(stored)).to_data()
+        if stored
+        else None,
         upgrade=UpgradeOut(
             label=upgrade.label,
             rescored=upgrade.rescored,
@@ -548,6 +551,15 @@ def _result_out(
         if upgrade is not None
         else None,
     )
+
+
+def _within_kind(
+    session: Session, assessment_round: AssessmentRound, result: TeamResult
+) -> TeamResult:
+    """No change against a previous round of another kind (quick or full), even in a result
+    stored before the engine said so itself."""
+    previous = previous_shown(session, assessment_round)
+    return result.within_kind(previous.round.kind if previous is not None else None)
 
 
 @router.get("/teams/{team_id}/rounds/{round_id}/results", tags=["workspace"])

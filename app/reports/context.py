@@ -868,6 +868,8 @@ def team_report(
     earlier = (
         previous if previous is None or isinstance(previous, TeamResult) else parse_stored(previous)
     )
+    # no change against a round of another kind, even in a result stored before that rule
+    result = result.within_kind(earlier.round.kind if earlier is not None else None)
     round_info = result.round
     if not round_info.results_visible:
         raise ResultsNotVisibleError(

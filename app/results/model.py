@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from app.rubric.answers import Kind, Mode
-from app.rubric.assessment import Assessment
+from app.rubric.assessment import Assessment, not_compared_note
 from app.rubric.loader import Catalog
 from app.rubric.output import SCHEMA_VERSION, to_data
 from app.rubric.rules import Stage
@@ -339,6 +339,30 @@ class TeamResult(_Frozen):
     @classmethod
     def from_assessment(cls, catalog: Catalog, assessment: Assessment) -> TeamResult:
         return cls.model_validate(to_data(catalog, assessment))
+
+    def within_kind(self, previous_kind: str | None) -> TeamResult:
+        """This result, its change since the previous round said to be no comparison when that
+        round (``previous_kind``: quick or full) was of another kind. The engine says so itself
+        since it learnt the rule; this keeps a result stored before then from showing changes
+        between a quick check and a full assessment."""
+        comparison = self.comparison
+        if (
+            previous_kind is None
+            or previous_kind == self.round.kind
+            or comparison is None
+            or comparison.not_compared is not None
+        ):
+            return self
+        return self.model_copy(
+            update={
+                "comparison": Comparison(
+                    dimensions={},
+                    questions={},
+                    adopted_moved={},
+                    not_compared=not_compared_note(self.round.kind, previous_kind),
+                )
+            }
+        )
 
     def to_data(self) -> dict[str, Any]:
         """The JSON form: what is stored, what the API returns and ``processlens score``

@@ -14,7 +14,8 @@ from app.db import utcnow
 from app.models import AssessmentRound, Respondent, Team
 from app.reports import batch, render
 from app.reports.branding import default_branding
-from app.results.reads import load_row
+from app.results import model
+from app.results.reads import load_row, result_of, write
 from app.workspace import rounds
 from tests.workspace import helpers
 from tests.workspace.test_disputed_results import invitation
@@ -95,3 +96,52 @@ def test_two_quick_checks_are_still_compared(
     comparison = response["result"]["comparison"]
     assert comparison["not_compared"] is None
     assert comparison["dimensions"]
+
+
+def test_a_result_stored_before_the_rule_is_not_compared_across_kinds_either(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """A quick check's result stored with changes against a full survey (as before this rule):
+    the API and the report still say why there is no comparison, not the stored changes."""
+    lead = helpers.lead(session, settings)
+    closed_full_survey(session, lead)
+    quick = quick_solo_round(session, lead)
+    assert quick.id is not None
+    row = load_row(session, quick.id)
+    assert row is not None
+    old = result_of(row)
+    assert old.comparison is not None
+    write(
+        row,
+        old.model_copy(
+            update={
+                "comparison": model.Comparison(
+                    dimensions=dict.fromkeys(old.dimensions, -27.6),
+                    questions={},
+                    adopted_moved={},
+                )
+            }
+        ),
+    )
+    session.add(row)
+    session.commit()
+
+    response = client.get(
+        f"/api{lead.team_url}/rounds/{quick.id}/results", headers=lead.headers
+    ).json()
+    assert response["result"]["comparison"]["not_compared"] == NOT_COMPARED
+    assert response["result"]["comparison"]["dimensions"] == {}
+
+    team = session.get(Team, quick.team_id)
+    assert team is not None
+    stored = batch.stored_team_result(row, quick, team, None)
+    report = batch.team_report_for_round(
+        session=session,
+        result=stored,
+        previous=batch.previous_of(session, stored),
+        organisation=lead.organisation.name,
+        branding=default_branding(settings),
+    )
+    assert report.comparison is not None
+    assert report.comparison.not_compared == NOT_COMPARED
+    assert all(card.change is None for card in report.cards)
