@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -369,7 +370,15 @@ def _lead_obtains(
     reminded = client.post(f"{url}/email/remind", headers=lead.headers, follow_redirects=False)
     assert reminded.status_code == 303, reminded.text[:300]
     mailbox.wait_for(before + 2 * len(ADDRESSES) - 1)  # everyone but the submitter
-    page = client.get(reminded.headers["location"], headers=lead.headers)
+    # the server counts a message once the SMTP server has accepted it, a moment after it
+    # arrives: wait for the lead's totals to settle before comparing them
+    deadline = time.monotonic() + 10
+    while True:
+        page = client.get(reminded.headers["location"], headers=lead.headers)
+        summary = page.context["page"].email.summary  # type: ignore[attr-defined]
+        if summary.reminders_sent == len(ADDRESSES) - 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     results_page = client.get(f"{url}/results", headers=lead.headers)
     api_round = client.get(f"/api{url}", headers=bearer)
     api_results = client.get(f"/api{url}/results", headers=bearer)
