@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from app import cli, cli_session, db
-from app.accounts import organisations
+from app.accounts import organisations, tenancy
 from app.config import Settings
 from app.dashboards import backup
 from app.models import Membership, ReportJob, ReportJobStatus, User, UserRole
@@ -280,3 +280,51 @@ def test_the_command_refuses_a_device_or_folder_in_one_line_without_reading_it(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
     assert "not a regular file" in lines[0] or "cannot read" in lines[0]
+
+
+def _leader_memberships(session: Session, user: User) -> dict[int, int]:
+    """Organisation id -> membership id of ``user``'s organisation-wide memberships."""
+    rows = session.exec(select(Membership).where(Membership.user_id == user.id)).all()
+    return {row.organisation_id: row.id for row in rows if row.id is not None}
+
+
+def test_a_leader_of_two_organisations_gets_back_the_restored_ones_leadership_only(
+    session: Session, settings: Settings
+) -> None:
+    """Bravo's leader also leads Alpha. Alpha's backup holds their Alpha membership only;
+    deleting Alpha and restoring it gives that one back and leaves their Bravo membership
+    exactly as it was (the same row); an edited file that would add a Bravo membership for
+    them through Alpha's backup is refused whole."""
+    alpha = helpers.tenant(session, settings, "Alpha")
+    bravo = helpers.tenant(session, settings, "Bravo")
+    leader = bravo.org_leader
+    helpers.assign(session, leader, alpha.org)
+    session.commit()
+    assert alpha.org.id is not None
+    assert bravo.org.id is not None
+    before = _leader_memberships(session, leader)
+    assert set(before) == {alpha.org.id, bravo.org.id}
+    document = json.loads(
+        backup.dumps(backup.backup(session=session, organisation_id=alpha.org.id))
+    )
+    section = document["tables"]["membership"]
+    rows = [dict(zip(section["columns"], row, strict=True)) for row in section["rows"]]
+    assert {row["organisation_id"] for row in rows} == {alpha.org.id}
+    assert before[alpha.org.id] in {row["id"] for row in rows}
+    assert before[bravo.org.id] not in {row["id"] for row in rows}
+    organisations.delete_organisation(session=session, organisation=alpha.org)
+    session.commit()
+    assert _leader_memberships(session, leader) == {bravo.org.id: before[bravo.org.id]}
+    edited = copy.deepcopy(document)
+    _add(edited, "membership", id=NEW_ID, user_id=leader.id, organisation_id=bravo.org.id,
+         team_id=None, role="org_leader")  # fmt: skip
+    with pytest.raises(backup.BackupFileError, match=r"^membership 900001: "):
+        backup.restore(session=session, document=edited)
+    session.rollback()
+    assert _leader_memberships(session, leader) == {bravo.org.id: before[bravo.org.id]}
+    backup.restore(session=session, document=document)
+    session.commit()
+    session.expire_all()
+    assert _leader_memberships(session, leader) == before
+    principal = tenancy.load_principal(session=session, user=leader, via="session")
+    assert principal.organisation_ids == {alpha.org.id, bravo.org.id}
