@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from app import templating
-from app.accounts import tenancy
+from app.accounts import bulk_setup, tenancy
 from app.accounts.actor import PageActor
 from app.accounts.dependencies import require_roles, settings_of
 from app.accounts.tenancy import Principal
@@ -59,6 +59,7 @@ class BrandingPage:
     installation_colour: str
     max_logo_kb: int
     admin_link: bool
+    import_url: str | None  # the next step of a set-up, for those who may import
     message: str | None
     error: str | None
 
@@ -90,6 +91,9 @@ def _page(
         installation_colour=settings.brand_colour,
         max_logo_kb=MAX_LOGO_BYTES // 1024,
         admin_link=principal.is_admin,
+        import_url=f"/organisations/{organisation.id}/import"
+        if bulk_setup.may_import(principal=principal, settings=settings)
+        else None,
         message=message,
         error=error,
     )

@@ -62,6 +62,8 @@ class BulkRoundsPage:
     organisation_id: int
     organisation_name: str
     units: tuple[UnitChoice, ...]
+    team_count: int
+    dashboard_url: str
     stages: tuple[tuple[str, str], ...]
     max_teams: int
     started: tuple[bulk_rounds.StartedTeamRound, ...] = ()
@@ -100,11 +102,14 @@ def _page(
     **parts: object,
 ) -> HTMLResponse:
     assert organisation.id is not None
+    units = _units(session, principal, organisation.id)
     page = BulkRoundsPage(
         title=f"Start rounds – {organisation.name}",
         organisation_id=organisation.id,
         organisation_name=organisation.name,
-        units=_units(session, principal, organisation.id),
+        units=units,
+        team_count=sum(len(unit.teams) for unit in units),
+        dashboard_url=f"/organisations/{organisation.id}/dashboard",
         stages=tuple((stage, label) for stage, (label, _hint) in STAGES.items()),
         max_teams=bulk_rounds.MAX_TEAMS,
         **parts,  # type: ignore[arg-type]
@@ -140,6 +145,7 @@ def start_rounds(
     catalog: CatalogDep,
     team_ids: Annotated[list[str], Form(max_length=bulk_rounds.MAX_TEAMS)] = [],  # noqa: B006
     unit_ids: Annotated[list[str], Form(max_length=100)] = [],  # noqa: B006
+    all_teams: Annotated[str, Form(max_length=5)] = "",
     mode: Annotated[str, Form(max_length=20)] = RoundMode.team_survey,
     kind: Annotated[str, Form(max_length=20)] = RoundKind.full,
     stage: Annotated[str, Form(max_length=40)] = "",
@@ -153,6 +159,7 @@ def start_rounds(
             organisation=organisation,
             team_ids=_ids(team_ids, "teams"),
             unit_ids=_ids(unit_ids, "business units"),
+            all_teams=all_teams == "1",
         )
         started = bulk_rounds.start_rounds(
             session=session,

@@ -53,11 +53,21 @@ def select_teams(
     organisation: Organisation,
     team_ids: Sequence[int],
     unit_ids: Sequence[int] = (),
+    all_teams: bool = False,
 ) -> list[Team]:
-    """The chosen teams of the organisation: ``team_ids`` and every team of ``unit_ids``, each
-    loaded through tenancy (another organisation's id is a 404)."""
+    """The chosen teams of the organisation: ``team_ids``, every team of ``unit_ids``, and
+    with ``all_teams`` every team of the organisation (in a unit or not), each loaded through
+    tenancy (another organisation's id is a 404)."""
     assert organisation.id is not None
     chosen: dict[int, Team] = {}
+    if all_teams:
+        for team in session.exec(
+            select(Team).where(
+                Team.organisation_id == organisation.id, tenancy.team_clause(principal)
+            )
+        ).all():
+            assert team.id is not None
+            chosen[team.id] = team
     for team_id in team_ids:
         team = tenancy.get_team(
             session=session, principal=principal, team_id=team_id, org_id=organisation.id
