@@ -9,7 +9,8 @@ the same functions, and checked to belong to the organisation in the path.
 Who sees what:
 - admin: everything;
 - consultant: the organisations they are assigned to (membership without a team);
-- org_leader: their organisation (membership without a team), all its teams;
+- org_leader: the organisations they lead (one membership without a team each; one or
+  several), all their teams;
 - team_lead: their teams (memberships with a team), not the organisation as a whole.
 """
 
