@@ -223,6 +223,11 @@ def test_the_organisation_report_downloads_with_and_without_team_names(
     assert f"/organisations/{alpha.org.id}/report.pdf" in hrefs
     assert f"/organisations/{alpha.org.id}/report.pdf?hide_names=1" in hrefs
     assert tree.xpath(f"//form[@action='/organisations/{alpha.org.id}/report-exports']")
+    # every team's report, concise unless "include all answers" is ticked
+    assert tree.xpath(
+        f"//form[@action='/organisations/{alpha.org.id}/report-exports']"
+        "//label[contains(., 'include all answers')]/input[@type='checkbox'][@name='full']"
+    )
 
     named = client.get(f"/organisations/{alpha.org.id}/report.pdf", headers=headers)
     assert named.status_code == 200
@@ -355,6 +360,59 @@ def test_a_job_zips_every_teams_latest_report_with_progress(
         job = session.exec(select(ReportJob)).one()
         assert job.status == "done"
         assert job.finished_at is not None
+
+
+def test_a_job_with_all_answers_zips_the_full_reports(
+    own_app: tuple[FastAPI, TestClient], quick_data: dict[str, Any], tmp_path: Path
+) -> None:
+    """ "Include all answers" ticked on the dashboard: the job carries it, each report in the
+    zip has Appendix A, and a concise job started meanwhile is another job."""
+    application, client = own_app
+    settings: Settings = application.state.settings
+    with Session(application.state.engine) as session:
+        alpha = helpers.tenant(session, settings, "Alpha")
+        assert alpha.round.id is not None
+        published.publish(session, alpha.round, 4)
+        session.add(
+            RoundResult(
+                round_id=alpha.round.id, computed=quick_data, respondent_count=4, final=True
+            )
+        )
+        consultant = helpers.sign_in(session, settings, alpha.consultant)
+        session.commit()
+        org_id = alpha.org.id
+    base = f"/organisations/{org_id}/report-exports"
+    started = client.post(
+        base, data={"full": "true"}, headers=consultant.headers(), follow_redirects=False
+    )
+    job_url = started.headers["location"]
+    deadline = time.monotonic() + 180
+    while (
+        (page := client.get(job_url, headers=consultant.headers()))
+        .context[  # type: ignore[attr-defined]
+            "page"
+        ]
+        .under_way
+    ):
+        assert time.monotonic() < deadline, "the job did not finish"
+        time.sleep(0.5)
+    context = page.context["page"]  # type: ignore[attr-defined]
+    assert context.status == "done", context.message
+    assert context.full
+    assert "with all answers" in page.text
+    # "make them again" keeps the option
+    tree = lxml.html.document_fromstring(page.text)
+    assert tree.xpath(f"//form[@action='{base}']//input[@name='full'][@value='true']")
+    download = client.get(context.download_url, headers=consultant.headers())
+    assert "-team-reports-full.zip" in download.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        (name,) = archive.namelist()
+        assert "Answers per question" in pdf_text(archive.read(name), tmp_path)
+    concise = client.post(base, headers=consultant.headers(), follow_redirects=False)
+    assert concise.headers["location"] != job_url
+    with Session(application.state.engine) as session:
+        jobs = session.exec(select(ReportJob).order_by(col(ReportJob.id))).all()
+        assert [bool(job.params.get("full")) for job in jobs] == [True, False]
 
 
 # ---------------------------------------------------------------- commentary
