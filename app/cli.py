@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from app import __version__, catalog_store, db, demo, migrate, rubric_cli
 from app.accounts import cli as accounts_cli
-from app.accounts import demo_users
+from app.accounts import demo_users, setup_import
 from app.cli_errors import OneLineErrors
 from app.config import ConfigurationError, Settings, get_settings
 from app.dashboards import cli as dashboards_cli
@@ -186,7 +186,10 @@ def worker(
     engine = db.create_db_engine(settings)
     report_pdf.configure_pool(report_pdf.RenderLimits.from_settings(settings))
     job_queue = queue.JobQueue(
-        settings=settings, engine=engine, handlers=report_jobs.handlers(catalog), role="worker"
+        settings=settings,
+        engine=engine,
+        handlers=report_jobs.handlers(catalog) | setup_import.handlers(),
+        role="worker",
     )
     # e-mail (invitations, reminders) is sent by the same consumer
     email_invitations.mail_queue(job_queue, engine=engine, role="worker")

@@ -23,7 +23,7 @@ from app import (
     static_assets,
     templating,
 )
-from app.accounts import csrf, headers, ratelimit, sessions
+from app.accounts import csrf, headers, ratelimit, sessions, setup_import
 from app.accounts import dependencies as account_dependencies
 from app.accounts import routes as account_routes
 from app.admin import routes as admin_routes
@@ -55,7 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the report render pool starts on first use, with the configured limits
     report_pdf.configure_pool(report_pdf.RenderLimits.from_settings(settings))
     job_queue = queue.JobQueue(
-        settings=settings, engine=engine, handlers=report_jobs.handlers(catalog), role="web"
+        settings=settings,
+        engine=engine,
+        handlers=report_jobs.handlers(catalog) | setup_import.handlers(),
+        role="web",
     )
 
     @asynccontextmanager

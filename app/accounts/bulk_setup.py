@@ -2,11 +2,9 @@
 
 One use case for the page (app.admin.imports), the API (app.api.setup) and ``processlens
 import``: ``preview`` reads the file and says what every row would do without writing;
-``apply`` checks the whole file again against the database and, only if no line has an error,
-writes everything in the caller's transaction (all or nothing; services only flush), each
-change through the organisation services with their audit events, plus one ``setup.imported``
-event. The same format comes out of ``export_csv``, so a file can be exported, edited and
-imported again.
+``plan_changes`` is the same check with the changes it implies, which app.accounts.setup_import
+writes (all or nothing, in short batches that readers do not see until the end). The same
+format comes out of ``export_csv``, so a file can be exported, edited and imported again.
 
 The format (a header row, columns in any order, names matched without regard to case):
 
@@ -35,18 +33,17 @@ from typing import Final
 
 from sqlmodel import Session, col, select
 
-from app.accounts import audit, organisations, users
-from app.accounts.audit import Actor
+from app.accounts import organisations, users
 from app.accounts.tenancy import Principal
 from app.config import Settings
 from app.errors import DomainError, InvalidInputError
 from app.models import BusinessUnit, Membership, Organisation, Team, User, UserRole
 
-# Rows per file (README); a larger set-up is split into files. The file is written in one
-# transaction (all or nothing in a visible organisation, which a pending state cannot hide),
-# holding SQLite's write lock ~9 ms a row on a busy 2-core machine: 300 rows stay well inside
-# the busy timeout that respondents' saves wait for.
-MAX_ROWS: Final = 300
+# Rows per file (README); a larger set-up is split into files. The file is written in short
+# batches under a hidden organisation and moved into the real one in one short transaction
+# (app.accounts.setup_import), so the cap is about what a preview page can show, not the
+# write lock.
+MAX_ROWS: Final = 5000
 COLUMNS: Final = ("unit", "team", "lead_email", "lead_name")
 # the characters a spreadsheet would run as a formula: an export prefixes such a cell with an
 # apostrophe (the rule of app.results.exports.neutralise, a layer above) and an import removes it
@@ -105,7 +102,7 @@ class PasswordLink:
 @dataclasses.dataclass(frozen=True)
 class SetupResult:
     plan: SetupPlan
-    password_links: tuple[PasswordLink, ...]  # shown once, never stored
+    password_links: tuple[PasswordLink, ...]  # shown once (a job's: app.accounts.setup_import)
 
 
 def may_import(*, principal: Principal, settings: Settings) -> bool:
@@ -195,7 +192,7 @@ def parse(data: bytes) -> list[SetupRow]:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Action:
+class Action:
     """One change the plan makes when applied; names, not ids, for what the file creates."""
 
     kind: str  # unit | team | move | new_lead | lead
@@ -277,16 +274,16 @@ def _check_names(row: SetupRow) -> str | None:
     return None
 
 
-def _unit_row(row: SetupRow, state: _State) -> tuple[str, list[_Action]]:
+def _unit_row(row: SetupRow, state: _State) -> tuple[str, list[Action]]:
     if row.unit in state.units:
         state.declared_units.add(row.unit)
         return f"unit '{row.unit}' exists; unchanged", []
     state.units.add(row.unit)
     state.declared_units.add(row.unit)
-    return f"unit '{row.unit}' will be created", [_Action("unit", unit=row.unit)]
+    return f"unit '{row.unit}' will be created", [Action("unit", unit=row.unit)]
 
 
-def _team_part(row: SetupRow, state: _State) -> tuple[str, list[_Action]]:
+def _team_part(row: SetupRow, state: _State) -> tuple[str, list[Action]]:
     if row.unit and row.unit not in state.units:
         raise InvalidInputError(
             f"unit '{row.unit}' does not exist{_suggest(row.unit, state.units)} "
@@ -303,17 +300,17 @@ def _team_part(row: SetupRow, state: _State) -> tuple[str, list[_Action]]:
     state.team_lines[row.team] = row.line
     if row.team not in state.team_units:
         state.team_units[row.team] = row.unit
-        return f"team '{row.team}' will be created", [_Action("team", unit=row.unit, team=row.team)]
+        return f"team '{row.team}' will be created", [Action("team", unit=row.unit, team=row.team)]
     if state.team_units[row.team] != row.unit:
         state.team_units[row.team] = row.unit
         target = f"unit '{row.unit}'" if row.unit else "no unit"
         return f"team '{row.team}' exists; will move to {target}", [
-            _Action("move", unit=row.unit, team=row.team)
+            Action("move", unit=row.unit, team=row.team)
         ]
     return f"team '{row.team}' exists; unchanged", []
 
 
-def _lead_part(row: SetupRow, state: _State) -> tuple[str, list[_Action]]:
+def _lead_part(row: SetupRow, state: _State) -> tuple[str, list[Action]]:
     email = users.normalise_email(row.lead_email)
     if (email, row.team) in state.leads:
         return f"{email} leads it already", []
@@ -322,12 +319,12 @@ def _lead_part(row: SetupRow, state: _State) -> tuple[str, list[_Action]]:
     if account is None:
         if email in state.new_accounts:
             return f"{email} (new, above) will lead it", [
-                _Action("lead", team=row.team, email=email)
+                Action("lead", team=row.team, email=email)
             ]
         state.new_accounts.add(email)
         name = row.lead_name or email.split("@", 1)[0]
         return f"new team-lead account {email} with a one-time set-password link", [
-            _Action("new_lead", team=row.team, email=email, lead_name=name)
+            Action("new_lead", team=row.team, email=email, lead_name=name)
         ]
     if account.role != UserRole.team_lead or not account.is_active:
         # the same words whatever the account is, so a consultant's preview does not tell
@@ -338,11 +335,11 @@ def _lead_part(row: SetupRow, state: _State) -> tuple[str, list[_Action]]:
         ), []
     assert account.id is not None
     return f"existing team lead {email} will lead it (no new link)", [
-        _Action("lead", team=row.team, email=email, user_id=account.id)
+        Action("lead", team=row.team, email=email, user_id=account.id)
     ]
 
 
-def _row(row: SetupRow, state: _State) -> tuple[RowOutcome, list[_Action]]:
+def _row(row: SetupRow, state: _State) -> tuple[RowOutcome, list[Action]]:
     def outcome(text: str, error: str | None = None) -> RowOutcome:
         return RowOutcome(row.line, row.unit, row.team, row.lead_email, text, error)
 
@@ -368,14 +365,14 @@ def _normalised(row: SetupRow) -> SetupRow:
     )
 
 
-def _plan(
+def plan_changes(
     session: Session, organisation: Organisation, rows: Sequence[SetupRow]
-) -> tuple[SetupPlan, list[_Action]]:
+) -> tuple[SetupPlan, list[Action]]:
     assert organisation.id is not None
     rows = [_normalised(row) for row in rows]
     state = _load_state(session, organisation.id, rows)
     outcomes: list[RowOutcome] = []
-    actions: list[_Action] = []
+    actions: list[Action] = []
     for row in rows:
         outcome, row_actions = _row(row, state)
         outcomes.append(outcome)
@@ -398,7 +395,7 @@ def _plan(
 def preview(*, session: Session, organisation: Organisation, data: bytes) -> SetupPlan:
     """What importing ``data`` would do, row by row; writes nothing. A file that cannot be
     read raises SetupFileError."""
-    plan, _actions = _plan(session, organisation, parse(data))
+    plan, _actions = plan_changes(session, organisation, parse(data))
     return plan
 
 
@@ -417,120 +414,6 @@ class SetupRefusedError(InvalidInputError):
             + ". Nothing was changed; correct the file and upload it again."
         )
         self.plan = plan
-
-
-def _write(
-    session: Session,
-    settings: Settings,
-    principal: Principal,
-    organisation: Organisation,
-    actions: Sequence[_Action],
-    actor: Actor,
-) -> list[PasswordLink]:
-    assert organisation.id is not None
-    units = {
-        unit.name: unit
-        for unit in organisations.units_of(session=session, organisation_id=organisation.id)
-    }
-    teams = {
-        team.name: team
-        for team in session.exec(select(Team).where(Team.organisation_id == organisation.id))
-    }
-    created: dict[str, User] = {}
-    links: list[PasswordLink] = []
-    for action in actions:
-        if action.kind == "unit":
-            units[action.unit] = organisations.create_unit(
-                session=session, organisation=organisation, name=action.unit, actor=actor
-            )
-            continue
-        unit_id = units[action.unit].id if action.unit else None
-        if action.kind == "team":
-            teams[action.team] = organisations.create_team(
-                session=session,
-                principal=principal,
-                organisation=organisation,
-                name=action.team,
-                unit_id=unit_id,
-                actor=actor,
-            )
-        elif action.kind == "move":
-            _move(session, teams[action.team], unit_id, actor)
-        else:
-            if action.kind == "new_lead":
-                created[action.email] = users.create_user(
-                    session=session,
-                    email=action.email,
-                    display_name=action.lead_name,
-                    role=UserRole.team_lead,
-                    actor=actor,
-                )
-                url = users.issue_reset_link(
-                    session=session, settings=settings, user=created[action.email], actor=actor
-                )
-                links.append(PasswordLink(action.email, url))
-            user = created.get(action.email) or session.get(User, action.user_id)
-            assert user is not None
-            organisations.assign(
-                session=session,
-                principal=principal,
-                organisation=organisation,
-                user=user,
-                team_id=teams[action.team].id,
-                actor=actor,
-            )
-    return links
-
-
-def _move(session: Session, team: Team, unit_id: int | None, actor: Actor) -> None:
-    before = team.business_unit_id
-    team.business_unit_id = unit_id
-    session.add(team)
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="team.changed",
-        target_type="team",
-        target_id=team.id,
-        organisation_id=team.organisation_id,
-        details={"from_unit_id": before, "to_unit_id": unit_id, "via": "import"},
-    )
-
-
-def apply(
-    *,
-    session: Session,
-    settings: Settings,
-    principal: Principal,
-    organisation: Organisation,
-    data: bytes,
-    actor: Actor,
-) -> SetupResult:
-    """Import ``data``: the whole file is checked against the database first; with any line in
-    error SetupRefusedError is raised and nothing is written. Otherwise every change is made in
-    the caller's transaction (which commits or rolls back as a whole) and audited."""
-    plan, actions = _plan(session, organisation, parse(data))
-    if not plan.ok:
-        raise SetupRefusedError(plan)
-    links = _write(session, settings, principal, organisation, actions, actor)
-    audit.record(
-        session=session,
-        actor=actor,
-        action="setup.imported",
-        target_type="organisation",
-        target_id=organisation.id,
-        organisation_id=organisation.id,
-        details={
-            "rows": len(plan.rows),
-            "units_created": plan.units_created,
-            "teams_created": plan.teams_created,
-            "teams_moved": plan.teams_moved,
-            "leads_created": plan.leads_created,
-            "leads_assigned": plan.leads_assigned,
-        },
-    )
-    return SetupResult(plan=plan, password_links=tuple(links))
 
 
 # ---------------------------------------------------------------- the same format out

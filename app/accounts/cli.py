@@ -18,7 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 from sqlmodel import Session, col, select
 
-from app.accounts import api_tokens, audit, bulk_setup, organisations, sso, users
+from app import db
+from app.accounts import api_tokens, audit, bulk_setup, organisations, setup_import, sso, users
 from app.accounts.tenancy import MAX_ID, ROLE_LABELS, Principal
 from app.cli_session import database_session, fail
 from app.models import ApiToken, Organisation, Team, User, UserRole
@@ -512,7 +513,7 @@ def import_command(
 ) -> None:
     """Import business units, teams and team leads from a CSV file, all or nothing.
 
-    The file is UTF-8 CSV with the header unit,team,lead_email,lead_name (at most 300 rows).
+    The file is UTF-8 CSV with the header unit,team,lead_email,lead_name (at most 5,000 rows).
     A line with a unit and no team declares the unit; a line with a team puts it in its unit,
     with an optional team lead. Units and teams are matched by name, so importing the same
     file again changes nothing, and what a later file leaves out is never deleted. A new
@@ -543,14 +544,18 @@ def import_command(
             if not plan.ok:
                 fail(f"{len(plan.errors)} line(s) with an error; importing would change nothing")
             return
+        org_id = org.id
+        assert org_id is not None
+        session.rollback()  # the import writes in short transactions of its own
+        timings = db.BatchTimings()
         try:
-            result = bulk_setup.apply(
-                session=session,
+            result = setup_import.import_file(
+                sessions=db.session_factory(session.get_bind()),
                 settings=settings,
-                principal=CLI_PRINCIPAL,
-                organisation=org,
+                organisation_id=org_id,
                 data=data,
                 actor=CLI_ACTOR,
+                timings=timings,
             )
         except bulk_setup.SetupRefusedError as refused:
             _print_plan(refused.plan)
@@ -558,6 +563,7 @@ def import_command(
     _print_plan(result.plan)
     for link in result.password_links:
         console.print(f"set-password link for {escape(link.email)} (shown once): {link.url}")
+    console.print(timings.describe())
 
 
 def register(app: typer.Typer) -> None:

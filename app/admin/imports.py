@@ -2,10 +2,12 @@
 upload a CSV of units, teams and team leads, see what every row would do, confirm; and the
 same file format exported.
 
-A thin edge over app.accounts.bulk_setup. The preview writes nothing; the confirmation sends
-the previewed text back and the service checks it all again before writing anything, so what
-changed in between is caught. Set-password links of new accounts are shown once, on the
-confirmation's own response, and never stored.
+A thin edge over app.accounts.bulk_setup and app.accounts.setup_import. The preview writes
+nothing; the confirmation sends the previewed text back (with its digest) and the service checks
+it all again before writing anything, so what changed in between is caught. A file of more
+than ``setup_import.JOB_ROWS`` rows is imported by a job: 202 and its progress page, whose
+finished state shows the new leads' set-password links once, to the person who started it
+only. A smaller file is imported in the request and its links are shown on the response.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from starlette.background import BackgroundTask
 
-from app import templating
-from app.accounts import bulk_setup, tenancy
+from app import db, templating
+from app.accounts import bulk_setup, setup_import, tenancy
 from app.accounts.actor import PageActor
 from app.accounts.dependencies import require_roles, settings_of
 from app.accounts.tenancy import Principal
-from app.db import ReadSessionDep, RequestSessionDep, SessionDep
+from app.db import ReadSessionDep, RequestSessionDep
 from app.errors import DomainError, NotFoundError
 from app.models import Organisation, UserRole
 
@@ -56,6 +59,7 @@ class ImportPage:
     admin_link: bool
     plan: bulk_setup.SetupPlan | None = None
     csv_text: str = ""  # a previewed file without errors, sent back to confirm
+    previewed: str = ""  # its digest: a different file sent back is refused
     result: bulk_setup.SetupResult | None = None
     error: str | None = None
     message: str | None = None
@@ -112,7 +116,13 @@ def preview_import(
         )
     text = data.decode("utf-8-sig") if plan.ok else ""
     return _page(
-        request, principal, organisation, plan=plan, csv_text=text, status=200 if plan.ok else 400
+        request,
+        principal,
+        organisation,
+        plan=plan,
+        csv_text=text,
+        previewed=setup_import.digest(text.encode("utf-8")) if plan.ok else "",
+        status=200 if plan.ok else 400,
     )
 
 
@@ -123,29 +133,121 @@ def confirm_import(
     principal: SetupEditor,
     organisation: InOrganisation,
     actor: PageActor,
-    session: SessionDep,
+    session: ReadSessionDep,
     csv_text: Annotated[str, Form(max_length=MAX_TEXT)] = "",
+    previewed: Annotated[str | None, Form(max_length=64)] = None,
 ) -> Response:
-    """Import the previewed file, all or nothing (checked again first)."""
+    """Import the previewed file, all or nothing (checked again first): in the request, or
+    above JOB_ROWS rows by a job (202 and its progress page)."""
+    assert organisation.id is not None
+    data = csv_text.encode("utf-8")
+    sessions = request.app.state.sessions
+    session.commit()  # ends the read (nothing expires): the import writes on its own
     try:
-        result = bulk_setup.apply(
-            session=session,
+        if len(bulk_setup.parse(data)) > setup_import.JOB_ROWS:
+            job = setup_import.start_job(
+                sessions=sessions,
+                organisation_id=organisation.id,
+                user_id=principal.user_id,
+                data=data,
+                actor=actor,
+                previewed=previewed,
+            )
+            assert job.id is not None
+            return _job_page(
+                request,
+                organisation,
+                setup_import.view(job, settings_of(request)),
+                status=202,
+                background=BackgroundTask(request.app.state.job_queue.enqueue, job.id),
+            )
+        result = setup_import.import_file(
+            sessions=sessions,
             settings=settings_of(request),
-            principal=principal,
-            organisation=organisation,
-            data=csv_text.encode("utf-8"),
+            organisation_id=organisation.id,
+            data=data,
             actor=actor,
+            timings=db.BatchTimings(),
+            previewed=previewed,
         )
     except bulk_setup.SetupRefusedError as refused:
         return _page(
             request, principal, organisation, plan=refused.plan, error=refused.message, status=400
         )
     except DomainError as problem:
-        session.rollback()  # all or nothing: a change refused half-way undoes the others
         return _page(
             request, principal, organisation, error=problem.message, status=problem.status_code
         )
     return _page(request, principal, organisation, result=result)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportJobPage:
+    """Context of templates/admin/import_job.html: an import job's progress, then its end."""
+
+    title: str
+    organisation_id: int
+    organisation_name: str
+    job: setup_import.JobView
+    job_url: str
+    percent: int
+    password_links: tuple[bulk_setup.PasswordLink, ...] = ()
+
+
+def _job_page(
+    request: Request,
+    organisation: Organisation,
+    job: setup_import.JobView,
+    *,
+    status: int = 200,
+    links: list[bulk_setup.PasswordLink] | None = None,
+    background: BackgroundTask | None = None,
+) -> HTMLResponse:
+    assert organisation.id is not None
+    job_url = f"/organisations/{organisation.id}/import/jobs/{job.id}"
+    page = ImportJobPage(
+        title=f"Import teams – {organisation.name}",
+        organisation_id=organisation.id,
+        organisation_name=organisation.name,
+        job=job,
+        job_url=job_url,
+        percent=round(100 * job.done / job.total) if job.total else 0,
+        password_links=tuple(links or ()),
+    )
+    headers = {"Location": job_url} if status == 202 else None
+    return templating.render(
+        request,
+        "admin/import_job.html",
+        page,
+        status_code=status,
+        headers=headers,
+        background=background,
+    )
+
+
+@router.get("/organisations/{org_id}/import/jobs/{job_id}", response_class=HTMLResponse)
+def import_job_page(
+    request: Request,
+    org_id: int,
+    job_id: int,
+    principal: SetupEditor,
+    organisation: InOrganisation,
+    session: ReadSessionDep,
+) -> HTMLResponse:
+    """An import job's progress; when done, its summary and, the first time only, the new
+    leads' set-password links. Only the person who started it sees it (else 404)."""
+    assert organisation.id is not None
+    job = setup_import.get_job(
+        session=session,
+        organisation_id=organisation.id,
+        job_id=tenancy.check_id(job_id),
+        user_id=principal.user_id,
+    )
+    session.commit()  # ends the read (nothing expires): taking the links writes on its own
+    links = setup_import.take_links(sessions=request.app.state.sessions, job=job)
+    return _job_page(
+        request, organisation, setup_import.view(job, settings_of(request)), links=links
+    )
 
 
 @router.get("/organisations/{org_id}/import.csv", response_class=Response)

@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, StrictInt
+from starlette.background import BackgroundTask
 
-from app.accounts import bulk_setup, tenancy
+from app import db
+from app.accounts import bulk_setup, setup_import, tenancy
 from app.accounts.actor import ApiActor
 from app.accounts.dependencies import ERROR_RESPONSES, MAX_ID, require_api_roles, settings_of
 from app.accounts.tenancy import Principal
@@ -132,7 +134,51 @@ def preview_import(
     return _plan_out(bulk_setup.preview(session=session, organisation=organisation, data=data))
 
 
-@router.post("/{org_id}/import", status_code=201, responses=ERRORS)
+class ImportJobOut(BaseModel):
+    id: int
+    status: str = Field(description="queued, running, done, failed or stopped (no worker).")
+    done: int = Field(description="Lines written so far.")
+    total: int
+    message: str | None = Field(description="The summary when done; what failed otherwise.")
+    progress_url: str
+    password_links: list[PasswordLinkOut] | None = Field(
+        default=None,
+        description="When done: the new leads' one-time set-password links, in the first "
+        "answer only (then deleted; also after 24 hours if never fetched).",
+    )
+
+
+def _job_out(
+    org_id: int,
+    job: setup_import.JobView,
+    links: list[bulk_setup.PasswordLink] | None = None,
+) -> ImportJobOut:
+    return ImportJobOut(
+        id=job.id,
+        status=job.status,
+        done=job.done,
+        total=job.total,
+        message=job.message,
+        progress_url=f"/api/organisations/{org_id}/import/jobs/{job.id}",
+        password_links=None
+        if links is None
+        else [PasswordLinkOut(email=link.email, url=link.url) for link in links],
+    )
+
+
+@router.post(
+    "/{org_id}/import",
+    status_code=201,
+    response_model=ImportOut,
+    responses={
+        **ERRORS,
+        202: {
+            "model": ImportJobOut,
+            "description": f"More than {setup_import.JOB_ROWS} lines: imported by a job; "
+            "follow Location (its progress) until status is done (or failed).",
+        },
+    },
+)
 def run_import(
     org_id: OrgId,
     data: CsvBody,
@@ -140,22 +186,63 @@ def run_import(
     principal: ApiSetupEditor,
     organisation: ImportInto,
     actor: ApiActor,
-    session: SessionDep,
-) -> ImportOut:
+    session: ReadSessionDep,
+) -> ImportOut | JSONResponse:
     """Import the CSV, all or nothing: any line in error is a 400 naming it and nothing is
-    written. Running the same file again changes nothing; rows left out are never deleted."""
-    result = bulk_setup.apply(
-        session=session,
+    written. Running the same file again changes nothing; rows left out are never deleted.
+    More than JOB_ROWS lines: 202 and the job that imports them (the links come with its
+    first finished answer)."""
+    assert organisation.id is not None
+    sessions = request.app.state.sessions
+    session.commit()  # ends the read (nothing expires): the import writes on its own
+    if len(bulk_setup.parse(data)) > setup_import.JOB_ROWS:
+        job = setup_import.start_job(
+            sessions=sessions,
+            organisation_id=organisation.id,
+            user_id=principal.user_id,
+            data=data,
+            actor=actor,
+        )
+        assert job.id is not None
+        body = _job_out(org_id, setup_import.view(job, settings_of(request)))
+        return JSONResponse(
+            body.model_dump(),
+            status_code=202,
+            headers={"Location": body.progress_url},
+            background=BackgroundTask(request.app.state.job_queue.enqueue, job.id),
+        )
+    result = setup_import.import_file(
+        sessions=sessions,
         settings=settings_of(request),
-        principal=principal,
-        organisation=organisation,
+        organisation_id=organisation.id,
         data=data,
         actor=actor,
+        timings=db.BatchTimings(),
     )
     return ImportOut(
         plan=_plan_out(result.plan),
         password_links=[PasswordLinkOut(email=i.email, url=i.url) for i in result.password_links],
     )
+
+
+@router.get("/{org_id}/import/jobs/{job_id}")
+def import_job(
+    org_id: OrgId,
+    job_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    request: Request,
+    principal: ApiSetupEditor,
+    organisation: ImportInto,
+    session: ReadSessionDep,
+) -> ImportJobOut:
+    """An import job's progress; done: its summary and, in this first answer only, the new
+    leads' set-password links. Only whoever started it sees it (anyone else: 404)."""
+    assert organisation.id is not None
+    job = setup_import.get_job(
+        session=session, organisation_id=organisation.id, job_id=job_id, user_id=principal.user_id
+    )
+    session.commit()  # ends the read (nothing expires): taking the links writes on its own
+    links = setup_import.take_links(sessions=request.app.state.sessions, job=job)
+    return _job_out(org_id, setup_import.view(job, settings_of(request)), links)
 
 
 @router.get(

@@ -32,6 +32,11 @@ from app.models import JobFile, ReportJob, ReportJobStatus
 
 logger = logging.getLogger(__name__)
 
+# the media type of an output shown once (set-password links): the page that shows it deletes
+# it, and the sweeper deletes one not shown within SHOWN_ONCE_KEPT (docs/security.md)
+SHOWN_ONCE = "application/x-processlens-shown-once+json"
+SHOWN_ONCE_KEPT = timedelta(hours=24)
+
 FAILED = (
     "Making this stopped unexpectedly. Please try again; if it keeps happening, tell your "
     "administrator."

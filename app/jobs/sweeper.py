@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from app.config import Settings
 from app.db import utcnow
-from app.jobs.runner import JobTimeLimitError, abandoned_after
+from app.jobs.runner import SHOWN_ONCE, SHOWN_ONCE_KEPT, JobTimeLimitError, abandoned_after
 from app.models import JobFile, ReportJob, ReportJobStatus, ScheduledRun
 
 logger = logging.getLogger(__name__)
@@ -111,6 +111,12 @@ def sweep(
                 job.updated_at = now
                 outcome.requeued.append(job.id)
         session.exec(delete(ScheduledRun).where(col(ScheduledRun.started_at) < now - KEEP_RUNS))
+        session.exec(
+            delete(JobFile).where(
+                col(JobFile.media_type) == SHOWN_ONCE,
+                col(JobFile.created_at) < now - SHOWN_ONCE_KEPT,
+            )
+        )
         session.commit()
     for job_id in outcome.requeued:
         enqueue(job_id)
