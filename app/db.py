@@ -140,6 +140,11 @@ class _TimedQueuePool(QueuePool):
             return super()._do_get()
 
 
+# SQLAlchemy names a pool's logger after the pool's class; under "app" it would escape the
+# "sqlalchemy" logger's WARNING default and print pool chatter ("Pool disposed") at INFO
+logging.getLogger(f"{__name__}.{_TimedQueuePool.__name__}").setLevel(logging.WARNING)
+
+
 @dataclasses.dataclass(frozen=True)
 class LockWaits:
     """Requests waiting for a lock now: how many, the longest wait, and what they wait for."""
