@@ -40,7 +40,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 from starlette.routing import Mount
 
-from app.accounts import api_tokens
+from app.accounts import api_tokens, setup_import
 from app.config import ROOT_DIR, Settings
 from app.models import (
     JobFile,
@@ -81,6 +81,8 @@ class World:
     # an organisation leader of Alpha who also leads a third organisation, Charlie (not Bravo)
     two_org_leader: User
     charlie: str  # Charlie's name: no one else may see it
+    # a finished bulk set-up import job of each tenant, started by its consultant
+    import_job_ids: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +128,12 @@ def _token_owner(actor: Actor, side: str, path: str) -> bool:
     return actor.side == side and actor.role is UserRole.team_lead
 
 
+def _import_starter(actor: Actor, side: str, _path: str) -> bool:
+    # an import job's page may hold set-password links: only whoever started it (the side's
+    # consultant) sees it, not even an admin
+    return actor.side == side and actor.role is UserRole.consultant
+
+
 PATH_PARAMETERS: dict[str, Parameter] = {
     "org_id": Parameter(lambda w, s: str(w.tenants[s].org.id), _org_wide),
     "unit_id": Parameter(lambda w, s: str(w.tenants[s].unit.id), _org_wide),
@@ -142,6 +150,8 @@ PATH_PARAMETERS: dict[str, Parameter] = {
     "practice_id": Parameter(lambda w, s: "unknown-practice", lambda *_: True),
     # a background report job of the organisation (every team's report, zipped)
     "job_id": Parameter(lambda w, s: str(w.job_ids[s]), _org_wide),
+    # a bulk set-up import job (app.accounts.setup_import), for its starter only
+    "import_job_id": Parameter(lambda w, s: str(w.import_job_ids[s]), _import_starter),
 }
 
 PARAMETER_PATTERN = re.compile(r"{([^}:]+)(?::[^}]+)?}")
@@ -314,9 +324,31 @@ def world(session: Session, settings: Settings) -> World:
     session.flush()
     helpers.assign(session, two_org_leader, tenants[ALPHA].org)
     helpers.assign(session, two_org_leader, charlie)
+    import_job_ids = {}
+    for side, tenant in tenants.items():
+        assert tenant.org.id is not None
+        job = ReportJob(
+            organisation_id=tenant.org.id,
+            created_by_id=tenant.consultant.id,
+            kind=setup_import.KIND,
+            status=ReportJobStatus.done,
+            error=f"Imported {side}.",
+        )
+        session.add(job)
+        session.flush()
+        assert job.id is not None
+        import_job_ids[side] = job.id
     session.commit()
     return World(
-        settings, tenants, admin, token_ids, membership_ids, job_ids, two_org_leader, charlie.name
+        settings,
+        tenants,
+        admin,
+        token_ids,
+        membership_ids,
+        job_ids,
+        two_org_leader,
+        charlie.name,
+        import_job_ids,
     )
 
 

@@ -225,11 +225,11 @@ def _job_page(
     )
 
 
-@router.get("/organisations/{org_id}/import/jobs/{job_id}", response_class=HTMLResponse)
+@router.get("/organisations/{org_id}/import/jobs/{import_job_id}", response_class=HTMLResponse)
 def import_job_page(
     request: Request,
     org_id: int,
-    job_id: int,
+    import_job_id: int,
     principal: SetupEditor,
     organisation: InOrganisation,
     session: ReadSessionDep,
@@ -240,7 +240,7 @@ def import_job_page(
     job = setup_import.get_job(
         session=session,
         organisation_id=organisation.id,
-        job_id=tenancy.check_id(job_id),
+        job_id=tenancy.check_id(import_job_id),
         user_id=principal.user_id,
     )
     session.commit()  # ends the read (nothing expires): taking the links writes on its own

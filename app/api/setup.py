@@ -225,10 +225,10 @@ def run_import(
     )
 
 
-@router.get("/{org_id}/import/jobs/{job_id}")
+@router.get("/{org_id}/import/jobs/{import_job_id}")
 def import_job(
     org_id: OrgId,
-    job_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    import_job_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     request: Request,
     principal: ApiSetupEditor,
     organisation: ImportInto,
@@ -238,7 +238,10 @@ def import_job(
     leads' set-password links. Only whoever started it sees it (anyone else: 404)."""
     assert organisation.id is not None
     job = setup_import.get_job(
-        session=session, organisation_id=organisation.id, job_id=job_id, user_id=principal.user_id
+        session=session,
+        organisation_id=organisation.id,
+        job_id=import_job_id,
+        user_id=principal.user_id,
     )
     session.commit()  # ends the read (nothing expires): taking the links writes on its own
     links = setup_import.take_links(sessions=request.app.state.sessions, job=job)
