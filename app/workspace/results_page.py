@@ -1007,6 +1007,28 @@ def _with_current_targets(
     )
 
 
+def _previous_compared(
+    session: Session, assessment_round: AssessmentRound, results: RoundResults
+) -> tuple[TeamResult | None, str | None]:
+    """The previous round this original result is compared with (of its kind only), and the
+    note saying why there is no comparison when the previous round is of another kind."""
+    previous = previous_shown(session, assessment_round)
+    comparison_note = _other_kind_note(previous, assessment_round)
+    if previous is None or results.label != ORIGINAL or comparison_note is not None:
+        return None, comparison_note
+    return previous.result, None
+
+
+def _previous_profile(result: TeamResult, previous: TeamResult | None) -> Mapping[str, Any] | None:
+    """The previous profile for the radar, only under the same rubric (the report's rule:
+    app.reports.context)."""
+    if previous is None:
+        return None
+    if dict(previous.round.rubric_versions) != dict(result.round.rubric_versions):
+        return None
+    return previous.to_data()
+
+
 def _shown_page(
     common: Mapping[str, Any],
     *,
@@ -1024,13 +1046,7 @@ def _shown_page(
 ) -> ResultsPage:
     """A result the viewer may see; the original beside a previous round of its kind."""
     result = _with_current_targets(session, stored, catalog, assessment_round)
-    previous = previous_shown(session, assessment_round)
-    comparison_note = _other_kind_note(previous, assessment_round)
-    previous_result = (
-        previous.result
-        if previous is not None and results.label == ORIGINAL and comparison_note is None
-        else None
-    )
+    previous_result, comparison_note = _previous_compared(session, assessment_round, results)
     report = report_context.team_report(
         data=result,
         catalog=catalog,
@@ -1042,13 +1058,7 @@ def _shown_page(
         role_group_minimum=settings.role_group_min,
     )
     data = result.to_data()
-    # the previous profile only under the same rubric (the report's rule: app.reports.context)
-    same_rubric = previous_result is not None and dict(
-        previous_result.round.rubric_versions
-    ) == dict(result.round.rubric_versions)
-    radar, radar_rows, radar_has_previous = _radar(
-        data, previous_result.to_data() if previous_result is not None and same_rubric else None
-    )
+    radar, radar_rows, radar_has_previous = _radar(data, _previous_profile(result, previous_result))
     handoff = result.handoff
     evidence = result.confidence.evidence_share
     artifacts = _artifacts(report)
