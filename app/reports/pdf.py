@@ -7,6 +7,9 @@ Safety (ENGINEERING.md, "WeasyPrint: safe and fast"):
   ``file://`` elsewhere — is refused without a request, and redirects are never followed.
 - ``presentational_hints`` stays off; no URL is ever passed as a stylesheet, attachment or
   metadata; fonts are the app's own, loaded by ``@font-face`` through the same fetcher.
+- The reports' own stylesheet (static/css/report.css) is not in the HTML: each process parses
+  it once, from the file's text, with its fonts loaded once (``_report_style``), and adds it
+  to every render; the templates' HTML carries none.
 - Renders run in worker processes with an address-space limit (``RLIMIT_AS``), a per-render
   time limit (a timer signal inside the worker, and a hard deadline in the parent that
   replaces the pool if a worker stops answering), and recycling after N renders. A
@@ -23,6 +26,7 @@ from __future__ import annotations
 import atexit
 import concurrent.futures
 import contextlib
+import functools
 import hashlib
 import logging
 import multiprocessing
@@ -40,6 +44,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import weasyprint
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app.config import STATIC_DIR, Settings
@@ -49,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 # Relative URLs in report HTML (fonts in the stylesheet) resolve from here.
 BASE_DIR = STATIC_DIR / "css"
+STYLESHEET = BASE_DIR / "report.css"
 PDF_VARIANT = "pdf/ua-1"  # tagged PDF with title and language; "not guaranteed" by WeasyPrint
 
 _SETTINGS = Settings.model_fields
@@ -161,18 +167,36 @@ def html_to_pdf(
     """
     if len(html) > max_chars:
         raise _RenderMemory("the document is larger than the report renderer accepts")
+    stylesheet, fonts = _report_style()
     document = weasyprint.HTML(
         string=html,
         base_url=BASE_DIR.as_uri() + "/",
         url_fetcher=fetcher or SafeURLFetcher(),
     )
     pdf: bytes = document.write_pdf(
+        stylesheets=[stylesheet],
+        font_config=fonts,
         pdf_variant=PDF_VARIANT,
         presentational_hints=False,
         cache=_IMAGE_CACHE,
         optimize_images=False,
     )
     return pdf
+
+
+@functools.cache
+def _report_style() -> tuple[weasyprint.CSS, FontConfiguration]:
+    """The reports' stylesheet, parsed once per process with its ``@font-face`` fonts loaded
+    (through the safe fetcher) into a font configuration every render then shares: parsing it
+    and loading the fonts for each document was a fixed cost of every report."""
+    fonts = FontConfiguration()
+    stylesheet = weasyprint.CSS(
+        string=STYLESHEET.read_text(encoding="utf-8"),
+        base_url=BASE_DIR.as_uri() + "/",
+        url_fetcher=SafeURLFetcher(),
+        font_config=fonts,
+    )
+    return stylesheet, fonts
 
 
 # shared between renders in one worker: the logo and fonts are decoded once

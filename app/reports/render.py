@@ -1,9 +1,9 @@
 """Report contexts to HTML (one template per report, two media) and to cached PDFs.
 
-``medium="pdf"`` inlines the print stylesheet and shows charts as SVG; ``medium="web"`` links
-the same stylesheet and adds the Plotly figures that ``static/js/charts.js`` draws (no inline
-script). The HTML is built here, in the calling process (a few milliseconds); only WeasyPrint
-runs in the render pool.
+``medium="pdf"`` shows charts as SVG (the renderer, app.reports.pdf, adds the print
+stylesheet, parsed once per process); ``medium="web"`` links the same stylesheet and adds the
+Plotly figures that ``static/js/charts.js`` draws (no inline script). The HTML is built here,
+in the calling process (a few milliseconds); only WeasyPrint runs in the render pool.
 """
 
 from __future__ import annotations
@@ -93,11 +93,6 @@ def template_version() -> str:
     return digest.hexdigest()
 
 
-@functools.cache
-def _stylesheet() -> str:
-    return STYLESHEET.read_text(encoding="utf-8")
-
-
 def render_html(
     template: str, report: Any, *, medium: Medium, links: PageLinks | None = None
 ) -> str:
@@ -109,8 +104,6 @@ def render_html(
             page=report,
             medium=medium,
             links=links if medium == "web" else None,
-            # our own stylesheet, inlined so WeasyPrint is never handed a stylesheet URL
-            stylesheet=Markup(_stylesheet()) if medium == "pdf" else None,
         )
     )
 
