@@ -90,8 +90,9 @@ class ImportClashError(InvalidInputError):
 
 
 def digest(data: bytes) -> str:
-    """What the confirmation carries of the previewed file (a changed file is refused)."""
-    return hashlib.sha256(data).hexdigest()
+    """What the confirmation carries of the previewed file (a changed file is refused). Line
+    ends do not count: a browser sends a form's text back with CRLF."""
+    return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)

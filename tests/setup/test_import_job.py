@@ -280,6 +280,15 @@ def test_the_api_answers_202_with_the_job_and_a_changed_file_is_refused(world: W
     assert refused.status_code == 400
     assert "not the one that was previewed" in refused.text
     assert _count(world.engine, Team, Team.name == "Other") == 0
+    # ... but the previewed file sent back by a browser (which turns line ends into CRLF) is
+    # the same file
+    accepted = world.client.post(
+        f"/organisations/{world.org_id}/import",
+        data={"csv_text": "team\r\nOther\r\n", "previewed": setup_import.digest(b"team\nOther\n")},
+        headers=world.consultant.headers(),
+    )
+    assert accepted.status_code == 200, accepted.text[:500]
+    assert _count(world.engine, Team, Team.name == "Other") == 1
 
 
 def test_links_not_shown_within_a_day_are_deleted_by_the_sweeper(world: World) -> None:
