@@ -302,3 +302,28 @@ def test_organisation_pdf_layout_keeps_headers_apart_and_pages_full(
     assert "Bands and handoff levels" in pages[1]
     with pikepdf.open(path) as parsed:
         assert len(parsed.pages) <= 6  # 8 before: page 2 held only the contents and overview
+
+
+@pytest.mark.slow
+def test_the_cli_zips_every_teams_full_report(seeded: dict[str, Any], tmp_path: Path) -> None:
+    """`--all-teams --full`: each team's report with all answers; `--full` alone with `--org`
+    (the organisation report has no answers appendix) is refused."""
+    output = tmp_path / "teams.zip"
+    result = CliRunner().invoke(
+        cli_app, ["report", "--org", str(seeded["id"]), "--all-teams", "--full", "-o", str(output)]
+    )
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(output) as archive:
+        assert len(archive.namelist()) == 2
+        for name in archive.namelist():
+            path = tmp_path / name
+            path.write_bytes(archive.read(name))
+            text = subprocess.run(
+                ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
+            ).stdout
+            assert "Answers per question" in text
+    refused = CliRunner().invoke(
+        cli_app, ["report", "--org", str(seeded["id"]), "--full", "-o", str(output)]
+    )
+    assert refused.exit_code == 2
+    assert "--all-teams" in refused.output
