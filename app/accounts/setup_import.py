@@ -276,7 +276,7 @@ def _publish(
                 for action in new_leads
             ],
         )
-    new_users = {
+    made = {
         email: user_id
         for email, user_id in session.exec(
             select(User.email, User.id).where(
@@ -285,6 +285,7 @@ def _publish(
         ).all()
         if user_id is not None
     }
+    new_users = {action.email: made[action.email] for action in new_leads}  # the file's order
     memberships: list[tuple[int, int]] = []
     for action in actions:
         if action.kind in ("new_lead", "lead"):
@@ -453,7 +454,8 @@ def _links(
             for user in accounts
         ]
         session.rollback()
-    return sorted(links, key=lambda link: link.email)
+    position = {email: index for index, email in enumerate(published.new_users)}
+    return sorted(links, key=lambda link: position[link.email])
 
 
 # ---------------------------------------------------------------- as a job

@@ -142,3 +142,66 @@ def test_a_consultant_imports_twenty_teams_and_starts_their_rounds(
         assert _counts(workspace_server, org_id) == (20, 20)
     finally:
         context.close()
+
+
+def test_a_large_file_is_imported_by_a_job_whose_page_shows_the_links_once(
+    browser: Any,  # noqa: F811
+    workspace_server: Any,  # noqa: F811
+    tmp_path: Any,
+) -> None:
+    """60 teams (more than setup_import.JOB_ROWS lines): the confirmation opens the job's
+    page, which updates itself until the import is done and then shows the links, once."""
+    with workspace_server.session() as session:
+        organisation = Organisation(name="Initech Client", slug="initech-client")
+        session.add(organisation)
+        session.flush()
+        consultant = users.create_user(
+            session=session,
+            email="jules@example.org",
+            display_name="Jules Consultant",
+            role=UserRole.consultant,
+            password=PASSWORD,
+        )
+        session.add(
+            Membership(
+                user_id=consultant.id or 0,
+                organisation_id=organisation.id or 0,
+                role=UserRole.consultant,
+            )
+        )
+        session.commit()
+        org_id = organisation.id or 0
+    big = tmp_path / "teams.csv"
+    lines = ["unit,team,lead_email,lead_name", "Payments,,,"]
+    lines += [f"Payments,Team {n:02d},lead{n}@example.org,Lead {n}" for n in range(1, 61)]
+    big.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        base = workspace_server.url
+        page.goto(base + "/sign-in")
+        page.get_by_label("E-mail address").fill("jules@example.org")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_load_state()
+
+        page.goto(f"{base}/organisations/{org_id}/import")
+        page.get_by_label("CSV file").set_input_files(str(big))
+        page.get_by_role("button", name="Preview").click()
+        page.get_by_role("button", name="Import 61 line(s)").click()
+        page.wait_for_url(f"{base}/organisations/{org_id}/import/jobs/*", timeout=60_000)
+        done = page.locator("#import-done")
+        done.wait_for(timeout=60_000)  # the page refreshes itself until then
+        assert "60 team(s) created" in done.inner_text()
+        assert page.locator("#password-links tbody tr").count() == 60
+        no_serious_axe_violations(page, "import job done")
+        page.screenshot(path=str(ARTIFACTS / "import-job-done.png"), full_page=True)
+        assert _counts(workspace_server, org_id) == (60, 0)
+
+        page.reload()
+        assert page.locator("#password-links").count() == 0
+        assert "no longer kept" in page.locator("#links-gone").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "import-job-links-gone.png"), full_page=True)
+    finally:
+        context.close()
