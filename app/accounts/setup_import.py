@@ -25,6 +25,7 @@ shown within a day (docs/security.md).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -110,6 +111,11 @@ class ImportSteps:
 
     progress: Callable[[int, int], None] = lambda done, total: None
     check: Callable[[], None] = lambda: None
+    # inside the final transaction, with what it made true: a job keeps the links there, so
+    # an attempt that dies just after it still has them (``run_job``)
+    published: Callable[[Session, SetupPlan, list[PasswordLink]], None] = (
+        lambda session, plan, links: None
+    )
 
 
 def _read(sessions: sessionmaker[Session]) -> Session:
@@ -405,6 +411,8 @@ def import_file(
         with db.write_batch(sessions, timings, "import: publish") as session:
             published = _publish(session, organisation_id, actions, known, written)
             _record_import(session, actor, organisation_id, plan)
+            links = _links(session, settings, published)
+            steps.published(session, plan, links)
     except IntegrityError:
         _remove_shadow(sessions, timings, slug)
         raise ImportClashError() from None
@@ -413,7 +421,7 @@ def import_file(
         raise
     steps.progress(total, total)
     _audit(sessions, timings, organisation_id, actions, known, written, published, actor)
-    return SetupResult(plan=plan, password_links=tuple(_links(sessions, settings, published)))
+    return SetupResult(plan=plan, password_links=tuple(links))
 
 
 def _record_import(session: Session, actor: Actor, organisation_id: int, plan: SetupPlan) -> None:
@@ -435,25 +443,21 @@ def _record_import(session: Session, actor: Actor, organisation_id: int, plan: S
     )
 
 
-def _links(
-    sessions: sessionmaker[Session], settings: Settings, published: _Published
-) -> list[PasswordLink]:
+def _links(session: Session, settings: Settings, published: _Published) -> list[PasswordLink]:
     if not published.new_users:
         return []
-    with _read(sessions) as session:
-        accounts = session.exec(
-            select(User).where(col(User.id).in_(list(published.new_users.values())))
-        ).all()
-        links = [
-            PasswordLink(
-                user.email,
-                users.reset_url(
-                    settings=settings, token=users.make_reset_token(settings=settings, user=user)
-                ),
-            )
-            for user in accounts
-        ]
-        session.rollback()
+    accounts = session.exec(
+        select(User).where(col(User.id).in_(list(published.new_users.values())))
+    ).all()
+    links = [
+        PasswordLink(
+            user.email,
+            users.reset_url(
+                settings=settings, token=users.make_reset_token(settings=settings, user=user)
+            ),
+        )
+        for user in accounts
+    ]
     position = {email: index for index, email in enumerate(published.new_users)}
     return sorted(links, key=lambda link: position[link.email])
 
@@ -505,7 +509,16 @@ def start_job(
 def run_job(run: JobRun) -> None:
     """The queue's handler for ``KIND``: the batched import, with the job's progress, and
     the links kept as its output, shown once to its creator."""
-    data = next((piece for name, piece in run.pieces() if name == INPUT_FILE), None)
+    pieces = dict(run.pieces())
+    if LINKS_FILE in pieces:  # an earlier attempt published the import and then stopped
+        run.finish(
+            name=LINKS_FILE,
+            media_type=runner.SHOWN_ONCE,
+            data=json.dumps(json.loads(pieces[LINKS_FILE])["links"]).encode(),
+            note=str(json.loads(pieces[LINKS_FILE])["summary"]),
+        )
+        return
+    data = pieces.get(INPUT_FILE)
     if data is None:
         raise DomainError("The file to import is no longer there. Upload it again.")
     params = run.job.params
@@ -526,6 +539,7 @@ def run_job(run: JobRun) -> None:
         steps=ImportSteps(
             progress=lambda done, total: run.progress(total=total, done=done, failed=0),
             check=run.check,
+            published=functools.partial(_keep_links, run.job.id),
         ),
         shadow_slug=f"{SHADOW_SLUG}job-{run.job.id}",
     )
@@ -538,6 +552,26 @@ def run_job(run: JobRun) -> None:
         ).encode(),
         note=summary(result.plan),
     )
+
+
+def _keep_links(job_id: int, session: Session, plan: SetupPlan, links: list[PasswordLink]) -> None:
+    """The links (and summary) as a piece of the job, in the import's final transaction."""
+    data = json.dumps(
+        {
+            "summary": summary(plan),
+            "links": [{"email": link.email, "url": link.url} for link in links],
+        }
+    ).encode()
+    session.add(
+        JobFile(
+            job_id=job_id,
+            name=LINKS_FILE,
+            media_type=runner.SHOWN_ONCE,
+            size=len(data),
+            data=data,
+        )
+    )
+    session.flush()
 
 
 def handlers() -> dict[str, runner.Handler]:

@@ -314,3 +314,40 @@ def test_links_not_shown_within_a_day_are_deleted_by_the_sweeper(world: World) -
         job_id = job.id
     sweeper.sweep(engine=world.engine, settings=world.settings, enqueue=lambda _job: None)
     assert _count(world.engine, JobFile, JobFile.job_id == job_id) == 1
+
+
+def test_a_job_stopped_just_after_its_import_is_finished_by_the_next_attempt(
+    world: World,
+) -> None:
+    """The worker dies between the import's final transaction and the job's end: the next
+    attempt (the sweeper re-queues it) imports nothing twice and still shows the links."""
+    job_url = _confirm(world, big_file())
+    job_id = int(job_url.rsplit("/", 1)[1])
+
+    def dies_before_finishing(run: JobRun) -> None:
+        def killed(**_: Any) -> None:
+            raise runner.JobLostError()
+
+        run.finish = killed  # type: ignore[method-assign]
+        setup_import.run_job(run)
+
+    runner.run_job(
+        engine=world.engine,
+        settings=world.settings,
+        job_id=job_id,
+        handlers={setup_import.KIND: dies_before_finishing},
+        role="test",
+    )
+    assert _count(world.engine, Team, Team.organisation_id == world.org_id) == TEAMS
+    with Session(world.engine) as session:  # what the sweeper does with a silent job
+        job = session.get(ReportJob, job_id)
+        assert job is not None
+        assert job.status == ReportJobStatus.running
+        job.status, job.run_token = ReportJobStatus.queued, None
+        session.commit()
+    _run(world, job_id)
+    assert _count(world.engine, Team, Team.organisation_id == world.org_id) == TEAMS
+    shown = page_of(world.client.get(job_url, headers=world.consultant.headers()))
+    assert shown.job.status == "done"
+    assert f"{TEAMS} team(s) created" in (shown.job.message or "")
+    assert len(shown.password_links) == TEAMS // LEAD_EVERY
