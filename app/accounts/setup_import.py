@@ -465,9 +465,10 @@ def _links(session: Session, settings: Settings, published: _Published) -> list[
 # ---------------------------------------------------------------- as a job
 
 
-def is_a_job(plan: SetupPlan) -> bool:
-    """Whether a confirmed file is imported by a job rather than in the request."""
-    return len(plan.rows) > JOB_ROWS
+def is_a_job(data: bytes) -> bool:
+    """Whether a confirmed file is imported by a job rather than in the request (a file
+    that cannot be read raises SetupFileError)."""
+    return len(bulk_setup.parse(data)) > JOB_ROWS
 
 
 def start_job(

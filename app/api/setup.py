@@ -195,7 +195,7 @@ def run_import(
     assert organisation.id is not None
     sessions = request.app.state.sessions
     session.commit()  # ends the read (nothing expires): the import writes on its own
-    if len(bulk_setup.parse(data)) > setup_import.JOB_ROWS:
+    if setup_import.is_a_job(data):
         job = setup_import.start_job(
             sessions=sessions,
             organisation_id=organisation.id,
