@@ -40,7 +40,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from app import db
-from app.accounts import audit, bulk_setup, pending, users
+from app.accounts import audit, bulk_setup, pending, tenancy, users
 from app.accounts.audit import Actor
 from app.accounts.bulk_setup import Action, PasswordLink, SetupPlan, SetupResult
 from app.config import Settings
@@ -522,6 +522,7 @@ def run_job(run: JobRun) -> None:
     data = pieces.get(INPUT_FILE)
     if data is None:
         raise DomainError("The file to import is no longer there. Upload it again.")
+    _check_starter(db.session_factory(run.engine), run.settings, run.job)
     params = run.job.params
     actor = Actor(
         user_id=run.job.created_by_id,
@@ -553,6 +554,29 @@ def run_job(run: JobRun) -> None:
         ).encode(),
         note=summary(result.plan),
     )
+
+
+def _check_starter(sessions: sessionmaker[Session], settings: Settings, job: runner.Job) -> None:
+    """The person who started the import may still import into the organisation (an
+    assignment removed, an account disabled since: the job imports nothing)."""
+    refused = DomainError(
+        "The person who started this import may no longer import into this organisation. "
+        "Nothing was changed."
+    )
+    with _read(sessions) as session:
+        user = session.get(User, job.created_by_id) if job.created_by_id is not None else None
+        if user is None or not user.is_active:
+            raise refused
+        principal = tenancy.load_principal(session=session, user=user, via="session")
+        if not bulk_setup.may_import(principal=principal, settings=settings):
+            raise refused
+        try:
+            tenancy.get_organisation(
+                session=session, principal=principal, org_id=job.organisation_id
+            )
+        except NotFoundError:
+            raise refused from None
+        session.rollback()
 
 
 def _keep_links(job_id: int, session: Session, plan: SetupPlan, links: list[PasswordLink]) -> None:

@@ -351,3 +351,22 @@ def test_a_job_stopped_just_after_its_import_is_finished_by_the_next_attempt(
     assert shown.job.status == "done"
     assert f"{TEAMS} team(s) created" in (shown.job.message or "")
     assert len(shown.password_links) == TEAMS // LEAD_EVERY
+
+
+def test_a_job_whose_starter_was_unassigned_since_imports_nothing(world: World) -> None:
+    job_url = _confirm(world, big_file())
+    with Session(world.engine) as session:
+        starter = session.exec(select(User).where(User.display_name == "Starter")).one()
+        for membership in session.exec(
+            select(Membership).where(Membership.user_id == starter.id)
+        ).all():
+            session.delete(membership)
+        session.commit()
+    _run(world, int(job_url.rsplit("/", 1)[1]))
+    with Session(world.engine) as session:
+        job = session.get(ReportJob, int(job_url.rsplit("/", 1)[1]))
+        assert job is not None
+        assert job.status == ReportJobStatus.failed
+        assert "may no longer import into this organisation" in (job.error or "")
+    assert _count(world.engine, Team, Team.organisation_id == world.org_id) == 0
+    assert _pending(world.engine) == 0
