@@ -17,9 +17,11 @@ each change are appended after the final transaction, in short batches, with one
 ``setup.imported`` event inside it.
 
 A confirmed file of more than ``JOB_ROWS`` rows is imported by a job of the queue (``KIND``):
-its set-password links are kept as the job's one output file (``runner.SHOWN_ONCE``), shown
-to the job's creator once on its finished page and then deleted; the sweeper deletes one not
-shown within a day (docs/security.md).
+its set-password links are stored in the import's final transaction (so an attempt that dies
+just after it still has them) and become the job's output file (``runner.SHOWN_ONCE``), shown
+to the job's creator once on its finished page and then deleted; the sweeper deletes them if
+not shown within a day (docs/security.md). The job checks first that its creator may still
+import into the organisation.
 """
 
 from __future__ import annotations
