@@ -14,9 +14,9 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlmodel import Session
 
-from app import __version__, catalog_store, db, demo, migrate, rubric_cli
+from app import __version__, catalog_store, db, demo, job_queues, migrate, rubric_cli
 from app.accounts import cli as accounts_cli
-from app.accounts import demo_users, setup_import
+from app.accounts import demo_users
 from app.cli_errors import OneLineErrors
 from app.config import ConfigurationError, Settings, get_settings
 from app.dashboards import cli as dashboards_cli
@@ -24,11 +24,9 @@ from app.jobs import queue
 from app.logs import configure_logging
 from app.mail import transport
 from app.reports import cli as reports_cli
-from app.reports import jobs as report_jobs
 from app.reports import pdf as report_pdf
 from app.repository_check import cli as repository_check_cli
 from app.rubric.loader import RubricError
-from app.surveys import email_invitations
 
 app = typer.Typer(
     name="processlens",
@@ -185,14 +183,10 @@ def worker(
         _prepare_database(settings, migrate_schema=migrate_schema or settings.auto_migrate)
     engine = db.create_db_engine(settings)
     report_pdf.configure_pool(report_pdf.RenderLimits.from_settings(settings))
-    job_queue = queue.JobQueue(
-        settings=settings,
-        engine=engine,
-        handlers=report_jobs.handlers(catalog) | setup_import.handlers(),
-        role="worker",
-    )
     # e-mail (invitations, reminders) is sent by the same consumer
-    email_invitations.mail_queue(job_queue, engine=engine, role="worker")
+    job_queue = job_queues.build(
+        settings=settings, engine=engine, catalog=catalog, role="worker"
+    ).jobs
     storage = "Redis" if settings.redis_url else f"SQLite ({queue.queue_file(settings)})"
     console.print(f"Job worker ready: queue on {storage}, {threads} at a time (Ctrl+C stops)")
     try:

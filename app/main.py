@@ -19,25 +19,23 @@ from app import (
     errors,
     health,
     home,
+    job_queues,
     migrate,
     static_assets,
     templating,
 )
-from app.accounts import csrf, headers, ratelimit, sessions, setup_import
+from app.accounts import csrf, headers, ratelimit, sessions
 from app.accounts import dependencies as account_dependencies
 from app.accounts import routes as account_routes
 from app.admin import routes as admin_routes
 from app.config import Settings, get_settings
 from app.dashboards import routes as dashboard_routes
-from app.jobs import queue
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from app.reports import jobs as report_jobs
 from app.reports import pdf as report_pdf
 from app.reports import routes as report_routes
 from app.repository_check import routes as repository_routes
 from app.results import summaries
-from app.surveys import email_invitations
 from app.surveys import routes as survey_routes
 from app.workspace import email_routes as workspace_email_routes
 from app.workspace import routes as workspace_routes
@@ -54,12 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     catalog = catalog_store.load_configured_catalog(settings)
     # the report render pool starts on first use, with the configured limits
     report_pdf.configure_pool(report_pdf.RenderLimits.from_settings(settings))
-    job_queue = queue.JobQueue(
-        settings=settings,
-        engine=engine,
-        handlers=report_jobs.handlers(catalog) | setup_import.handlers(),
-        role="web",
-    )
+    queues = job_queues.build(settings=settings, engine=engine, catalog=catalog, role="web")
+    job_queue = queues.jobs
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -105,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.catalog = catalog
     app.state.job_queue = job_queue
-    app.state.mail_queue = email_invitations.mail_queue(job_queue, engine=engine, role="web")
+    app.state.mail_queue = queues.mail
     app.state.sessions = db.session_factory(engine)
     app.state.read_sessions = db.read_session_factory(engine)
     app.state.templates = templating.create_templates(settings)
