@@ -234,6 +234,37 @@ class _Published:
     memberships: list[tuple[int, int]]  # (user id, team id)
 
 
+def _move_teams(
+    session: Session,
+    organisation_id: int,
+    actions: Sequence[Action],
+    known: _Known,
+    written: _Written,
+) -> None:
+    """The file's moves of existing teams between units, in one statement; a team gone from
+    the organisation since the check raises."""
+    moves = [action for action in actions if action.kind == "move"]
+    if not moves:
+        return
+    moved = session.connection().execute(
+        update(Team)
+        .where(
+            col(Team.id) == bindparam("team_id"),
+            col(Team.organisation_id) == organisation_id,
+        )
+        .values(business_unit_id=bindparam("unit_id")),
+        [
+            {
+                "team_id": known.teams[action.team],
+                "unit_id": _unit_id(action.unit, known, written),
+            }
+            for action in moves
+        ],
+    )
+    if moved.rowcount != len(moves):
+        raise ImportClashError()
+
+
 def _publish(
     session: Session,
     organisation_id: int,
@@ -249,25 +280,7 @@ def _publish(
             .where(col(model.organisation_id) == written.shadow_id)
             .values(organisation_id=organisation_id)
         )
-    moves = [action for action in actions if action.kind == "move"]
-    if moves:
-        moved = session.connection().execute(
-            update(Team)
-            .where(
-                col(Team.id) == bindparam("team_id"),
-                col(Team.organisation_id) == organisation_id,
-            )
-            .values(business_unit_id=bindparam("unit_id")),
-            [
-                {
-                    "team_id": known.teams[action.team],
-                    "unit_id": _unit_id(action.unit, known, written),
-                }
-                for action in moves
-            ],
-        )
-        if moved.rowcount != len(moves):
-            raise ImportClashError()
+    _move_teams(session, organisation_id, actions, known, written)
     new_leads = [action for action in actions if action.kind == "new_lead"]
     now = utcnow()
     if new_leads:
