@@ -542,7 +542,11 @@ def import_command(
             plan = bulk_setup.preview(session=session, organisation=org, data=data)
             _print_plan(plan)
             if not plan.ok:
-                fail(f"{len(plan.errors)} line(s) with an error; importing would change nothing")
+                count = len(plan.errors)
+                fail(
+                    f"{count} {'line' if count == 1 else 'lines'} with an error; "
+                    "importing would change nothing"
+                )
             return
         org_id = org.id
         assert org_id is not None

@@ -39,7 +39,8 @@ class NameTakenError(ConflictError):
 def check_name(name: str, *, what: str) -> str:
     name = " ".join(name.split())
     if not name or len(name) > NAME_MAX:
-        raise InvalidInputError(f"Enter a {what} name of 1 to {NAME_MAX} characters.")
+        article = "an" if what[:1] in ("a", "e", "i", "o", "u") else "a"
+        raise InvalidInputError(f"Enter {article} {what} name of 1 to {NAME_MAX} characters.")
     return name
 
 

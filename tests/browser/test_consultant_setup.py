@@ -266,7 +266,7 @@ def test_a_consultant_sets_up_a_client_of_twenty_teams_in_under_thirty_interacti
         act.click(page.get_by_role("button", name="Preview"), "Preview")
         assert _counts(workspace_server) == (0, 0, 0)
         act.shot("05-import-preview")
-        act.click(page.get_by_role("button", name="Import 22 line(s)"), "Import")
+        act.click(page.get_by_role("button", name="Import 22 lines"), "Import")
         act.shot("06-imported")
         assert "20 team(s) created" in page.locator("#import-done").inner_text()
         assert page.locator("#password-links tbody tr").count() == 20

@@ -119,7 +119,7 @@ def test_a_consultant_imports_twenty_teams_and_starts_their_rounds(
         page.screenshot(path=str(ARTIFACTS / "import-preview.png"), full_page=True)
         assert _counts(workspace_server, org_id) == (0, 0)  # the preview wrote nothing
         no_serious_axe_violations(page, "import preview")
-        page.get_by_role("button", name="Import 22 line(s)").click()
+        page.get_by_role("button", name="Import 22 lines").click()
         assert "20 team(s) created" in page.locator("#import-done").inner_text()
         assert page.locator("#password-links tbody tr").count() == 20
         page.screenshot(path=str(ARTIFACTS / "import-done.png"), full_page=True)
@@ -189,7 +189,7 @@ def test_a_large_file_is_imported_by_a_job_whose_page_shows_the_links_once(
         page.goto(f"{base}/organisations/{org_id}/import")
         page.get_by_label("CSV file").set_input_files(str(big))
         page.get_by_role("button", name="Preview").click()
-        page.get_by_role("button", name="Import 61 line(s)").click()
+        page.get_by_role("button", name="Import 61 lines").click()
         page.wait_for_url(f"{base}/organisations/{org_id}/import/jobs/*", timeout=60_000)
         done = page.locator("#import-done")
         done.wait_for(timeout=60_000)  # the page refreshes itself until then
