@@ -164,9 +164,25 @@ def _parse_date(value: str) -> date | None:
 def _round_values(
     form: FormData, defaults: round_pages.RoundFormValues
 ) -> round_pages.RoundFormValues:
+    """What the form carried. A round answered alone has no links, threshold, closing date or
+    sharing: whatever the form still sent for them (the fields stay in a page without
+    JavaScript) is ignored, never refused, and not shown again."""
+    mode = _text(form, "mode", 20)
+    if mode == "solo":
+        return round_pages.RoundFormValues(
+            mode=mode,
+            kind=_text(form, "kind", 20),
+            stage=_text(form, "stage", 20),
+            instruments=_texts(form, "instruments"),
+            roles=(),
+            results_min=defaults.results_min,
+            title=_text(form, "title", 300),
+            closes_on=defaults.closes_on,
+            respondents_see_results=False,
+        )
     results_min = _text(form, "results_min", 2)
     return round_pages.RoundFormValues(
-        mode=_text(form, "mode", 20),
+        mode=mode,
         kind=_text(form, "kind", 20),
         stage=_text(form, "stage", 20),
         instruments=_texts(form, "instruments"),
