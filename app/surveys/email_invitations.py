@@ -33,6 +33,7 @@ from sqlalchemy import Engine, delete, event, func
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app import catalog_store
 from app.accounts import audit
 from app.accounts.audit import Actor
 from app.accounts.tokens import hash_token
@@ -54,8 +55,10 @@ from app.models import (
     RoundStatus,
     Team,
 )
+from app.results.service import round_settings
 from app.rubric.labels import ROLE_LABELS
-from app.surveys import invitations
+from app.rubric.schema import ROLES
+from app.surveys import estimate, invitations
 from app.surveys.service import round_closed
 
 logger = logging.getLogger(__name__)
@@ -182,6 +185,15 @@ def _look(
     return messages.branding(settings, organisation), team.name if team else "your team"
 
 
+def _minutes_by_role(session: Session, assessment_round: AssessmentRound) -> dict[str, int]:
+    """Each role's time to answer this round, as its welcome page states it."""
+    round_catalog = catalog_store.catalog_for(
+        session=session, versions=assessment_round.rubric_versions
+    )
+    survey = round_settings(assessment_round)
+    return {role: estimate.minutes_for_role(round_catalog, survey, role) for role in ROLES}
+
+
 def invite(
     *,
     session: Session,
@@ -200,6 +212,7 @@ def invite(
         raise InvalidInputError("A solo round is answered by its lead alone: nobody to invite.")
     assert assessment_round.id is not None
     look, team_name = _look(session, settings, assessment_round)
+    minutes = _minutes_by_role(session, assessment_round)
     known = set(
         session.exec(
             select(InvitationAddress.address).where(
@@ -240,6 +253,8 @@ def invite(
                     "link": invitations.absolute_url(settings, f"/r/{token}"),
                     "role": ROLE_LABELS.get(role, role),
                     "closes_at": assessment_round.closes_at,
+                    # the welcome page's figure for this role (app.surveys.estimate)
+                    "time": estimate.about(minutes[started.respondent.role]),
                 },
                 look=look,
             )

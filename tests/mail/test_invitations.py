@@ -110,6 +110,10 @@ def test_an_invitation_arrives_opens_the_survey_as_its_role_and_is_forgotten_at_
     assert opened.status_code == 200
     assert opened.context["page"].role == "ml_engineer"  # type: ignore[attr-defined]
     assert "deleted when the survey closes" in opened.text
+    # the invitation states the welcome page's time for this role, from the same function
+    minutes = opened.context["page"].minutes  # type: ignore[attr-defined]
+    assert f"It takes about {minutes} minutes;" in " ".join(text.split())
+    assert f"It takes about {minutes} minutes;" in " ".join(html.split())
 
     page = mail_client.get(f"{lead.team_url}/rounds/{round_id}", headers=lead.headers)
     summary = page.context["page"].email.summary  # type: ignore[attr-defined]
