@@ -759,8 +759,8 @@ EMPTY: Final = {
     "levels": "No team has a handoff level that may be shown yet.",
     "mix": "No trajectory to count yet.",
     "upgrades": "No team has a Now upgrade yet.",
-    "gaps": "No perception gaps: no team survey had enough people in two role groups "
-    "(at least 2 each) who disagreed.",
+    "gaps": "No perception gaps: no team survey had two role groups large enough to show "
+    "(at least 3 people each) that disagreed.",
     "coverage": "No warning: every score shown rests on at least 60 % of its questions.",
     "trend": "A trend needs closed rounds in at least two quarters.",
     "unit-trend": "A trend needs closed rounds in at least two quarters.",
