@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Final
+from urllib.parse import urlencode
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
@@ -26,6 +27,7 @@ from app.models import (
     RoundStatus,
     Team,
 )
+from app.natural_sort import natural_key
 from app.results import reads
 from app.results import visibility as visibility_rule
 from app.rubric.anonymity import team_results_visibility
@@ -257,6 +259,64 @@ class OrganisationGroup:
     teams: tuple[TeamCard, ...]
 
 
+HOME_PAGE_SIZE: Final = 50  # teams per page of the signed-in home
+HOME_SEARCH_FROM: Final = 12  # teams from which the home offers search and unit filter
+HOME_SEARCH_MAX: Final = 80
+
+
+@dataclasses.dataclass(frozen=True)
+class HomeQuery:
+    """What the home's search form asks (query string: q, unit, page)."""
+
+    search: str = ""
+    unit_id: int | None = None
+    page: int = 1
+
+    @classmethod
+    def parse(cls, search: str, unit: str, page: str) -> HomeQuery:
+        """Malformed values are ignored (a page past the end shows the last)."""
+        return cls(
+            search=" ".join(search.split())[:HOME_SEARCH_MAX],
+            unit_id=int(unit) if unit.isdigit() and len(unit) <= 12 else None,
+            page=int(page) if page.isdigit() and len(page) <= 6 and int(page) > 0 else 1,
+        )
+
+    def url(self, **changes: object) -> str:
+        chosen = dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        params = []
+        if chosen.search:
+            params.append(("q", chosen.search))
+        if chosen.unit_id is not None:
+            params.append(("unit", str(chosen.unit_id)))
+        if chosen.page != 1:
+            params.append(("page", str(chosen.page)))
+        return "/teams" + ("?" + urlencode(params) if params else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitChoice:
+    value: str
+    label: str  # "Unit 2" or, across organisations, "Unit 2 (Contoso)"
+    selected: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class HomeSearch:
+    """The home's search form and pages (only with many teams, or a search under way)."""
+
+    search: str
+    units: tuple[UnitChoice, ...]
+    total: int  # teams the viewer may see
+    matching: int  # of those, teams matching the search
+    first: int  # 1-based number of the first team on this page
+    last: int
+    page: int
+    pages: int
+    previous_url: str | None
+    next_url: str | None
+    clear_url: str | None
+
+
 @dataclasses.dataclass(frozen=True)
 class HomePage:
     """Context of templates/workspace/home.html: the signed-in home ("Your teams")."""
@@ -267,10 +327,69 @@ class HomePage:
     is_admin: bool
     groups: tuple[OrganisationGroup, ...]
     empty_organisations: tuple[tuple[int, str], ...]
+    search: HomeSearch | None = None
 
 
-def home_page(*, session: Session, catalog: Catalog, principal: Principal) -> HomePage:
-    visible = organisations.visible_teams(session=session, principal=principal)
+def _home_search(
+    visible: Sequence[organisations.VisibleTeam], matching: int, query: HomeQuery, pages: int
+) -> HomeSearch | None:
+    narrowed = bool(query.search or query.unit_id is not None)
+    if len(visible) < HOME_SEARCH_FROM and not narrowed:
+        return None
+    several = len({t.organisation_id for t in visible}) > 1
+    units = {
+        (t.business_unit_id, t.unit_name, t.organisation_name)
+        for t in visible
+        if t.business_unit_id is not None and t.unit_name
+    }
+    choices = tuple(
+        UnitChoice(
+            str(unit_id),
+            f"{name} ({organisation})" if several else name,
+            unit_id == query.unit_id,
+        )
+        for unit_id, name, organisation in sorted(
+            units, key=lambda u: (natural_key(u[2]), natural_key(u[1]), u[0])
+        )
+    )
+    first = (query.page - 1) * HOME_PAGE_SIZE + 1 if matching else 0
+    return HomeSearch(
+        search=query.search,
+        units=choices,
+        total=len(visible),
+        matching=matching,
+        first=first,
+        last=min(matching, query.page * HOME_PAGE_SIZE),
+        page=query.page,
+        pages=pages,
+        previous_url=query.url(page=query.page - 1) if query.page > 1 else None,
+        next_url=query.url(page=query.page + 1) if query.page < pages else None,
+        clear_url=HomeQuery().url() if narrowed else None,
+    )
+
+
+def home_page(
+    *, session: Session, catalog: Catalog, principal: Principal, query: HomeQuery | None = None
+) -> HomePage:
+    """The teams the principal may see, in natural order of organisation and name, a page at
+    a time (``HOME_PAGE_SIZE``), narrowed by ``query`` (part of the name, business unit);
+    only the page's teams have their latest round read."""
+    query = query or HomeQuery()
+    every = sorted(
+        organisations.visible_teams(session=session, principal=principal),
+        key=lambda t: (natural_key(t.organisation_name), natural_key(t.name), t.id),
+    )
+    words = query.search.casefold()
+    matches = [
+        t
+        for t in every
+        if (not words or words in t.name.casefold())
+        and (query.unit_id is None or t.business_unit_id == query.unit_id)
+    ]
+    pages = max(1, -(-len(matches) // HOME_PAGE_SIZE))
+    query = dataclasses.replace(query, page=min(query.page, pages))
+    start = (query.page - 1) * HOME_PAGE_SIZE
+    visible = matches[start : start + HOME_PAGE_SIZE]
     latest = round_lines(
         session=session, catalog=catalog, team_ids=[t.id for t in visible], latest_only=True
     )
@@ -306,8 +425,13 @@ def home_page(*, session: Session, catalog: Catalog, principal: Principal) -> Ho
             for org_id, cards in grouped.items()
         ),
         empty_organisations=tuple(
-            (org.id, org.name) for org in whole if org.id is not None and org.id not in grouped
+            (org.id, org.name)
+            for org in whole
+            if org.id is not None
+            and org.id not in {t.organisation_id for t in every}  # no team at all
+            and not (query.search or query.unit_id is not None)
         ),
+        search=_home_search(every, len(matches), query, pages),
     )
 
 

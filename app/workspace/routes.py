@@ -106,11 +106,19 @@ def _with_notice(url: str, notice: str) -> str:
 
 @router.get("/teams", response_class=HTMLResponse)
 def home(
-    request: Request, session: ReadSessionDep, principal: CurrentPrincipal, catalog: CatalogDep
+    request: Request,
+    session: ReadSessionDep,
+    principal: CurrentPrincipal,
+    catalog: CatalogDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    unit: Annotated[str, Query(max_length=20)] = "",
+    page: Annotated[str, Query(max_length=20)] = "",
 ) -> HTMLResponse:
-    """The signed-in home: every team the user may see, with its latest round and result."""
-    page = pages.home_page(session=session, catalog=catalog, principal=principal)
-    return templating.render(request, "workspace/home.html", page)
+    """The signed-in home: the teams the user may see, a page at a time (search by name and
+    business unit), each with its latest round and result."""
+    query = pages.HomeQuery.parse(q, unit, page)
+    home = pages.home_page(session=session, catalog=catalog, principal=principal, query=query)
+    return templating.render(request, "workspace/home.html", home)
 
 
 @router.get("/teams/{team_id}", response_class=HTMLResponse)

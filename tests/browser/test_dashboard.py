@@ -329,3 +329,47 @@ def test_the_dashboard_opens_on_its_glance_and_fits_a_phone(
         page.screenshot(path=str(ARTIFACTS / f"dashboard-glance-{label}.png"), full_page=True)
     assert not errors, errors
     context.close()
+
+
+def test_the_teams_home_of_a_large_organisation_pages_and_fits_a_phone(
+    workspace_server: Any,  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    """The landing page after sign-in for a leader of many teams: a page of teams with a
+    search form that works without JavaScript, no overflow at 375 px."""
+    server = workspace_server
+    with server.session() as session:
+        summary = seed_organisation(session=session, name="Wide Org", teams=120, rounds=0)
+        leader = users.create_user(
+            session=session,
+            email=LEADER,
+            display_name="Olivia Leader",
+            role=UserRole.org_leader,
+            password=PASSWORD,
+        )
+        session.add(
+            Membership(
+                user_id=leader.id or 0,
+                organisation_id=summary.organisation_id,
+                role=UserRole.org_leader,
+            )
+        )
+        session.commit()
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, server.url, LEADER)
+    page.goto(f"{server.url}/teams")
+    assert page.locator("li.ws-team").count() == 50
+    page.get_by_label("Business unit").select_option(label="Unit 10")
+    page.get_by_label("Team name contains").fill("team 01")
+    page.get_by_role("button", name="Find teams").click()
+    page.wait_for_url("**/teams?q=team+01&unit=*")
+    names = page.locator("a.team-name").all_inner_texts()
+    assert names == ["Team 010"]  # Unit 10 holds every twelfth team: 010, 022, ...
+    for label, size in (("375", PHONE), ("1280", DESKTOP)):
+        page.set_viewport_size(size)
+        page.goto(f"{server.url}/teams")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= size["width"], f"the teams page overflows at {label} px ({width} px)"
+        page.screenshot(path=f"/tmp/teams-home-{label}.png", full_page=False)
+    context.close()
