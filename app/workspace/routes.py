@@ -486,6 +486,11 @@ def _report_links(request: Request, team_id: int, round_id: int) -> list[results
     links = []
     if "/teams/{team_id}/rounds/{round_id}/report.pdf" in registered:
         links.append(results_page.Download("Team report", f"{base}/report.pdf", "PDF"))
+        links.append(
+            results_page.Download(
+                "Team report, including all answers", f"{base}/report.pdf?full=1", "PDF"
+            )
+        )
     if "/teams/{team_id}/rounds/{round_id}/report.html" in registered:
         links.append(
             results_page.Download("Team report, printable page", f"{base}/report.html", "HTML")

@@ -146,6 +146,10 @@ def test_the_results_page_offers_the_team_report_and_it_downloads(
     assert page.context["page"].visible  # type: ignore[attr-defined]
     downloads = {d.label: d.url for d in page.context["page"].downloads}  # type: ignore[attr-defined]
     assert downloads["Team report"] == _round_path(alpha, "report.pdf")
+    # the concise report by default; the full one, with all answers, beside it
+    assert downloads["Team report, including all answers"] == _round_path(
+        alpha, "report.pdf?full=1"
+    )
     links = lxml.html.document_fromstring(page.text).xpath("//section[@id='downloads']//a/@href")
     assert _round_path(alpha, "report.pdf") in links
     assert _round_path(alpha, "report.html") in links
