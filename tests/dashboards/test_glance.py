@@ -17,7 +17,7 @@ from app.config import Settings
 from app.dashboards import glance, service, views
 from app.models import Target, UserRole
 from app.natural_sort import natural_key, natural_sorted
-from app.reports import org
+from app.reports import org, render
 from app.reports.branding import default_branding
 from app.results.service import round_settings, store_round_result
 from app.rubric.output import NO_RECOMMENDATION
@@ -200,6 +200,14 @@ def test_the_strip_the_report_and_the_csv_name_the_same_top_gaps(
         cell_minimum=settings.org_cell_min,
     )
     assert [gap.label for gap in report.aggregate.glance.top_gaps] == strip_gaps
+    # ... and the report shows them, in its overview's "At a glance"
+    printed = lxml.html.fromstring(render.render_html("reports/org.html", report, medium="pdf"))
+    items = printed.xpath(
+        "//h3[@id='glance']/following-sibling::div[1]/div[1]/p[@class='glance-item']"
+    )
+    assert [" ".join(item.text.split()) for item in items] == [
+        f"{n}. {gap}" for n, gap in enumerate(strip_gaps, start=1)
+    ]
     assert [row.label for row in report.aggregate.glance.upgrades] == [
         item.text for item in panels["glance-upgrades"].items
     ]
