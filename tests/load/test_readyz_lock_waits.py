@@ -23,7 +23,6 @@ from app.main import create_app
 from tests.conftest import DatabaseFactory
 from tests.live import start_respondents
 
-
 POOL = 3
 
 
