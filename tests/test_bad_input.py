@@ -587,6 +587,7 @@ def _route_world(session: Session, settings: Settings) -> isolation.World:
     assert created.row.id is not None
     assert membership.id is not None
     job_id = isolation._finished_job(session, settings, tenant)
+    import_job_id = isolation._finished_import_job(session, tenant, isolation.ALPHA)
     session.commit()
     return isolation.World(
         settings,
@@ -595,6 +596,10 @@ def _route_world(session: Session, settings: Settings) -> isolation.World:
         {isolation.ALPHA: created.row.id},
         {isolation.ALPHA: membership.id},
         {isolation.ALPHA: job_id},
+        # the sweep acts as each role once; a second organisation adds nothing to it
+        two_org_leader=tenant.org_leader,
+        charlie="",
+        import_job_ids={isolation.ALPHA: import_job_id},
     )
 
 

@@ -282,6 +282,22 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"consultants_create_organisations": True})
 
 
+def _finished_import_job(session: Session, tenant: helpers.Tenant, side: str) -> int:
+    """A finished bulk set-up import job of ``tenant``, started by its consultant."""
+    assert tenant.org.id is not None
+    job = ReportJob(
+        organisation_id=tenant.org.id,
+        created_by_id=tenant.consultant.id,
+        kind=setup_import.KIND,
+        status=ReportJobStatus.done,
+        error=f"Imported {side}.",
+    )
+    session.add(job)
+    session.flush()
+    assert job.id is not None
+    return job.id
+
+
 @pytest.fixture
 def world(session: Session, settings: Settings) -> World:
     tenants = {side: helpers.tenant(session, settings, side) for side in (ALPHA, BRAVO)}
@@ -324,20 +340,9 @@ def world(session: Session, settings: Settings) -> World:
     session.flush()
     helpers.assign(session, two_org_leader, tenants[ALPHA].org)
     helpers.assign(session, two_org_leader, charlie)
-    import_job_ids = {}
-    for side, tenant in tenants.items():
-        assert tenant.org.id is not None
-        job = ReportJob(
-            organisation_id=tenant.org.id,
-            created_by_id=tenant.consultant.id,
-            kind=setup_import.KIND,
-            status=ReportJobStatus.done,
-            error=f"Imported {side}.",
-        )
-        session.add(job)
-        session.flush()
-        assert job.id is not None
-        import_job_ids[side] = job.id
+    import_job_ids = {
+        side: _finished_import_job(session, tenant, side) for side, tenant in tenants.items()
+    }
     session.commit()
     return World(
         settings,

@@ -162,7 +162,7 @@ def test_the_strip_the_report_and_the_csv_name_the_same_top_gaps(
 
     response = client.get(f"/organisations/{world.id}/dashboard", headers=headers)
     assert response.status_code == 200
-    page: views.DashboardPage = response.context["page"]
+    page: views.DashboardPage = response.context["page"]  # type: ignore[attr-defined]
     assert page.glance is not None
     panels = {panel.id: panel for panel in page.glance.panels}
     strip_gaps = [item.text for item in panels["glance-gaps"].items]

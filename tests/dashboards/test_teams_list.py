@@ -88,7 +88,7 @@ def test_the_dashboard_team_table_is_searchable_without_javascript(
     headers = {**who.headers(), "accept": "text/html"}
     response = client.get(f"/organisations/{world.id}/dashboard?q=AT", headers=headers)
     assert response.status_code == 200
-    page: views.DashboardPage = response.context["page"]
+    page: views.DashboardPage = response.context["page"]  # type: ignore[attr-defined]
     teams = next(section for section in page.sections if section.id == "teams")
     assert [row[0] for row in teams.table.rows] == ["Atlas"]
     assert page.form.search == "AT"
@@ -98,4 +98,4 @@ def test_the_dashboard_team_table_is_searchable_without_javascript(
     assert "q=AT" in teams.csv_url
     # a search that matches a hidden team finds nothing (search applies after anonymity)
     hidden = client.get(f"/organisations/{world.id}/dashboard?q=fjord", headers=headers)
-    assert hidden.context["page"].empty_state is not None
+    assert hidden.context["page"].empty_state is not None  # type: ignore[attr-defined]

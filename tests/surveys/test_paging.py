@@ -16,13 +16,13 @@ from app.config import Settings
 from app.rubric.answers import RoundSettings
 from app.rubric.schema import ROLES
 from app.surveys.paging import MAX_QUESTIONS_PER_PAGE, group_sections
-from app.surveys.service import survey_plan
+from app.surveys.service import SurveyPlan, survey_plan
 from tests.surveys import helpers
 
 STAGES = ("exploration", "prototype", "productionising", "operating")
 
 
-def plan(kind: str, mode: str, stage: str, role: str):  # type: ignore[no-untyped-def]
+def plan(kind: str, mode: str, stage: str, role: str) -> SurveyPlan:
     settings = RoundSettings(
         stage=stage,  # type: ignore[arg-type]
         kind=kind,  # type: ignore[arg-type]

@@ -56,7 +56,7 @@ def test_the_round_form_the_round_page_and_the_welcome_page_state_the_same_time(
         client.cookies.clear()
         welcome = client.get(link)
     assert welcome.status_code == 200
-    assert welcome.context["page"].minutes == on_form
+    assert welcome.context["page"].minutes == on_form  # type: ignore[attr-defined]
     assert _minutes(welcome.text) == [on_form]
 
 
