@@ -601,18 +601,7 @@ def team_rows(
     )
     chosen_ids: list[int] | None = None
     if order == "name":
-        # natural order ("Unit 2" before "Unit 10"), which SQL cannot sort portably: the
-        # names of the scope's teams (a few kilobytes for 1,000 teams) sorted here, then only
-        # the page's rows read
-        names: Sequence[Any] = session.execute(
-            select(shown.c.result_id, _unit.c.name, _team.c.name, _team.c.id)
-            .select_from(shown)
-            .join(_team, _team.c.id == shown.c.team_id)
-            .outerjoin(_unit, _unit.c.id == _team.c.business_unit_id)
-        ).all()
-        ordered = sorted(names, key=lambda r: (natural_key(r[1] or ""), natural_key(r[2]), r[3]))
-        end = None if limit is None else offset + limit
-        chosen_ids = [int(r[0]) for r in ordered[offset:end]]
+        chosen_ids = _in_natural_order(session, shown, offset=offset, limit=limit)
         if limit is not None:
             query = query.where(_summary.c.result_id.in_(chosen_ids))
         ordering = []
@@ -640,6 +629,28 @@ def team_rows(
     rows: list[TeamRow] = [make(*row, rank=offset + index + 1) for index, row in enumerate(found)]
     if not rows:
         return rows
+    _add_cells(session, shown, rows, paged=limit is not None)
+    return rows
+
+
+def _in_natural_order(session: Session, shown: Any, *, offset: int, limit: int | None) -> list[int]:
+    """The result ids of one page of the scope's teams by unit and name in natural order
+    ("Unit 2" before "Unit 10"), which SQL cannot sort portably: the names of the scope's
+    teams (a few kilobytes for 1,000 teams) are sorted here, then only the page's rows read."""
+    names: Sequence[Any] = session.execute(
+        select(shown.c.result_id, _unit.c.name, _team.c.name, _team.c.id)
+        .select_from(shown)
+        .join(_team, _team.c.id == shown.c.team_id)
+        .outerjoin(_unit, _unit.c.id == _team.c.business_unit_id)
+    ).all()
+    ordered = sorted(names, key=lambda r: (natural_key(r[1] or ""), natural_key(r[2]), r[3]))
+    end = None if limit is None else offset + limit
+    return [int(r[0]) for r in ordered[offset:end]]
+
+
+def _add_cells(session: Session, shown: Any, rows: Sequence[TeamRow], *, paged: bool) -> None:
+    """Each row's cells (hidden ones included: the caller blanks them); a page reads only its
+    own rows' cells, the whole scope reads them in one join."""
     by_result = {row.result_id: row for row in rows}
     cell_query = select(
         _dimension.c.result_id,
@@ -649,7 +660,7 @@ def team_rows(
         _dimension.c.coverage,
         _dimension.c.respondents,
     )
-    if limit is not None:
+    if paged:
         cell_query = cell_query.where(_dimension.c.result_id.in_(list(by_result)))
     else:
         cell_query = cell_query.join(shown, shown.c.result_id == _dimension.c.result_id)
@@ -657,7 +668,6 @@ def team_rows(
     for result_id, dimension, score, label, coverage, respondents in cell_rows:
         if (row := by_result.get(result_id)) is not None:
             row.cells[dimension] = CellRow(dimension, score, label, float(coverage), respondents)
-    return rows
 
 
 # ---------------------------------------------------------------- filter choices and versions

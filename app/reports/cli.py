@@ -168,6 +168,26 @@ def report(
         fail("give an answers file, or --org ID for stored results")
     if all_teams or hide_names:
         fail("--all-teams and --hide-names need --org")
+    _file_report(
+        answers_file,
+        output=output,
+        html=html,
+        branding_file=branding_file,
+        rubric_path=rubric_path,
+        full=full,
+    )
+
+
+def _file_report(
+    answers_file: Path,
+    *,
+    output: Path,
+    html: Path | None,
+    branding_file: Path | None,
+    rubric_path: Path | None,
+    full: bool,
+) -> None:
+    """The team report of an answers file, with no server or database."""
     catalog = _catalog(rubric_path)
     # bad files raise BadInputError: the processlens group prints one line and exits 2
     answers = read_answers_file(answers_file, catalog)
