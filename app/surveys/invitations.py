@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import ClassVar, Final
 
-from sqlalchemy import update
+from sqlalchemy import false, update
 from sqlmodel import Session, col, select
 
 from app.accounts.tokens import generate_token, hash_token
@@ -27,10 +27,12 @@ from app.errors import DomainError, InvalidInputError, NotFoundError
 from app.models import (
     AssessmentRound,
     Invitation,
+    Organisation,
     Respondent,
     RespondentRole,
     Response,
     RoundStatus,
+    Team,
 )
 from app.rubric.answers import validate_role
 from app.surveys.service import round_closed
@@ -239,10 +241,17 @@ def open_invitation(
     """
     if not token or len(token) > 200:
         raise InvitationUnavailableError()
+    # a link into an organisation still being restored (pending) works once it is complete,
+    # as a resume link does (service.load_survey)
     found = session.exec(
         select(Invitation, AssessmentRound)
         .join(AssessmentRound, col(AssessmentRound.id) == col(Invitation.round_id))
-        .where(Invitation.token_hash == _invitation_hash(settings, token))
+        .join(Team, col(Team.id) == col(AssessmentRound.team_id))
+        .join(Organisation, col(Organisation.id) == col(Team.organisation_id))
+        .where(
+            Invitation.token_hash == _invitation_hash(settings, token),
+            col(Organisation.pending) == false(),
+        )
     ).first()
     if found is None:
         raise InvitationUnavailableError()
