@@ -375,6 +375,15 @@ def get_session(request: Request) -> Iterator[Session]:
     its first statement takes the write lock (BEGIN IMMEDIATE): routes that only read take
     ReadSessionDep instead, so they never queue behind a writer.
     """
+    with write_session(request) as session:
+        yield session
+
+
+@contextlib.contextmanager
+def write_session(request: Request) -> Iterator[Session]:
+    """The request's write session as a context: committed when the block ends, rolled back
+    when it raises. For a hot route that opens it inside one sync call of its own: FastAPI
+    runs a sync generator dependency's start and end as two more trips to the threadpool."""
     factory: sessionmaker[Session] = request.app.state.sessions
     with factory() as session:
         try:

@@ -18,6 +18,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.responses import Response as HTTPResponse
 
 from app import catalog_store, templating
@@ -25,7 +27,7 @@ from app.accounts import ratelimit
 from app.accounts.csrf import bind_csrf_token, require_csrf
 from app.accounts.tokens import hash_token
 from app.config import Settings
-from app.db import ReadSessionDep, SessionDep
+from app.db import ReadSessionDep, SessionDep, write_session
 from app.errors import NotFoundError, wants_json
 from app.forms import FormDep
 from app.models import AssessmentRound, Team
@@ -353,8 +355,10 @@ def unsubscribe(
     return redirect(f"{base_of(token)}/unsubscribe?stopped=true")
 
 
+# async: everything it reads is loaded by ReadSurvey (on the threadpool), so building and
+# rendering the page here saves the answer page a second trip to the threadpool
 @router.get("/r/{token}/questions", response_class=HTMLResponse, name="survey_page")
-def survey_page(
+async def survey_page(
     request: Request, survey: ReadSurvey, token: ResumeToken, number: PageNumber = 1
 ) -> HTTPResponse:
     if survey.submitted:
@@ -395,17 +399,28 @@ def _destination(
     return pages.page_url(base, page.index), page.key
 
 
-# long: a save's outcomes in the order they are decided: refused, conflicting, saved and moved on
 @router.post("/r/{token}/questions", name="survey_save")
-def save_page(
-    request: Request,
-    session: SessionDep,
-    survey: WriteSurvey,
-    token: ResumeToken,
-    form: FormDep,
-    number: PageNumber = 1,
+async def save_page(
+    request: Request, token: ResumeToken, form: FormDep, number: PageNumber = 1
 ) -> HTTPResponse:
-    """Save one page (a button, or survey.js autosaving: then the answer is JSON)."""
+    """Save one page (a button, or survey.js autosaving: then the answer is JSON).
+
+    The survey's hottest request runs its session, survey and save in one call on the
+    threadpool: as dependencies they took four trips (the write session's start and end,
+    the survey, the route), a measurable part of a save's cost (docs/performance.md)."""
+    return await run_in_threadpool(_save_page, request, token, form, number)
+
+
+def _save_page(request: Request, token: str, form: FormData, number: int) -> HTTPResponse:
+    with write_session(request) as session:
+        survey = load_for_writing(request, session, token)
+        return _save(request, session, survey, token, form, number)
+
+
+# long: a save's outcomes in the order they are decided: refused, conflicting, saved and moved on
+def _save(
+    request: Request, session: Session, survey: Survey, token: str, form: FormData, number: int
+) -> HTTPResponse:
     page = survey.plan.page(number)
     if survey.submitted:
         raise service.AlreadySubmittedError()
