@@ -12,6 +12,9 @@
   report's figures alone (no 200-team seed);
 - dashboard (benchmarks/dashboard.py, when present): the dashboard for 1,000 teams, warm and
   its first view after seeding;
+- org_report_job (benchmarks/org_report_job.py): the organisation report for 1,000 teams as
+  a job on a served app (its 202, its time, the PDF) and the pages' latency during it beside
+  the same load without it; it reuses the dashboard's cached seed, so it runs after it;
 - scoring (benchmarks/scoring.py): full responses scored per second against parsing and
   validating them.
 
@@ -45,7 +48,7 @@ if str(ROOT) not in sys.path:
 
 RESULTS = ROOT / "benchmarks" / "results"
 KEYS = ("name", "value", "unit", "floor", "ratio", "target", "ok")
-BENCHMARKS = ("scoring", "survey", "reports", "dashboard")
+BENCHMARKS = ("scoring", "survey", "reports", "dashboard", "org_report_job")
 # selectable with --only but not run by default: a part of a benchmark above
 # (name: (module, its function taking ``quick``))
 SECTIONS = {"team_reports": ("reports", "measure_team")}
