@@ -9,11 +9,17 @@ string keys.
 Older stored shapes are upgraded here, at parse time, in one place (``_upgrade``); stored rows
 are never rewritten. ``TeamResult.to_data()`` gives back the JSON, number for number what the
 engine's ``to_data`` wrote, so the page, API, CLI and PDF keep showing the same result.
+
+Its mappings come back in the order the engine wrote them on every database
+(``_in_written_order``): PostgreSQL's JSONB keeps an object's keys sorted by length, then bytes,
+not in the order written. The engine sorts most mappings, so those are sorted again; the ones in
+the rubric's order are stored with their order recorded as lists (``KEY_ORDER``). A result
+stored before that record existed keeps those as the database gives them back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
@@ -32,6 +38,11 @@ GateStatus = Literal["met", "missing", "unknown", "not_expected", "not_applicabl
 RuleStatus = Literal["holds", "unknown"]
 Fit = Literal["good", "warnings", "unknown"]
 Moved = Literal["up", "same", "down", "unknown"]
+
+KEY_ORDER = "key_order"
+"""The stored form's record of the mappings in the rubric's order (each dimension's
+sub-dimensions, the handoff's artifacts, the trajectory's type), as lists, whose order every
+database keeps; ``parse_stored`` reads it and the typed result does not carry it."""
 
 
 class _Frozen(BaseModel):
@@ -369,6 +380,17 @@ class TeamResult(_Frozen):
         prints (an older stored result comes back upgraded)."""
         return self.model_dump(mode="json")
 
+    def to_stored(self) -> dict[str, Any]:
+        """What a ``RoundResult`` stores: ``to_data()`` and, beside it, the order of the
+        mappings in the rubric's order (``KEY_ORDER``), for the databases that do not keep it."""
+        data = self.to_data()
+        data[KEY_ORDER] = {
+            "sub_dimensions": {d: list(raw.sub_dimensions) for d, raw in self.dimensions.items()},
+            "artifacts": [] if self.handoff is None else list(self.handoff.artifacts),
+            "trajectory_type": list(self.trajectory.type),
+        }
+        return data
+
     @property
     def visible(self) -> bool:
         """Whether the anonymity rule lets the team result show."""
@@ -400,6 +422,67 @@ def _upgrade(raw: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _sorted(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(sorted(mapping.items()))
+
+
+def _as_recorded(order: Any) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A mapping's keys in the recorded ``order`` (any others after them); as stored when
+    nothing was recorded (a result stored before the record existed)."""
+    first = [key for key in order if isinstance(key, str)] if isinstance(order, list) else []
+
+    def reorder(mapping: Mapping[str, Any]) -> dict[str, Any]:
+        keys = [key for key in first if key in mapping]
+        return {key: mapping[key] for key in [*keys, *(k for k in mapping if k not in keys)]}
+
+    return reorder
+
+
+def _with(data: Any, key: str, change: Callable[[Mapping[str, Any]], dict[str, Any]]) -> Any:
+    """``data`` copied (never changed: it may be a stored row's JSON) with the mapping under
+    ``key`` changed; a value of another shape is left as it is, for validation to refuse."""
+    if not isinstance(data, Mapping) or not isinstance(data.get(key), Mapping):
+        return data
+    return {**data, key: change(data[key])}
+
+
+def _in_written_order(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with every mapping in the order the engine wrote it: the mappings it sorts
+    sorted again, those in the rubric's order as ``KEY_ORDER`` recorded them."""
+    recorded = data.get(KEY_ORDER)
+    recorded = recorded if isinstance(recorded, Mapping) else {}
+    subs = recorded.get("sub_dimensions")
+    subs = subs if isinstance(subs, Mapping) else {}
+    changes: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+        "round": lambda info: _with(info, "rubric_versions", _sorted),
+        "dimensions": lambda dimensions: {
+            key: _with(raw, "sub_dimensions", _as_recorded(subs.get(key)))
+            for key, raw in _sorted(dimensions).items()
+        },
+        "trajectory": lambda trajectory: _with(
+            trajectory, "type", _as_recorded(recorded.get("trajectory_type"))
+        ),
+        "handoff": lambda handoff: _with(
+            handoff, "artifacts", _as_recorded(recorded.get("artifacts"))
+        ),
+        "classifications": _sorted,
+        "answers": lambda answers: {
+            key: _with(spread, "counts", _sorted) for key, spread in _sorted(answers).items()
+        },
+        "comparison": lambda comparison: _with(
+            _with(_with(comparison, "dimensions", _sorted), "questions", _sorted),
+            "adopted_moved",
+            _sorted,
+        ),
+    }
+    return {
+        key: changes[key](value) if key in changes and isinstance(value, Mapping) else value
+        for key, value in data.items()
+        if key != KEY_ORDER
+    }
+
+
 def parse_stored(raw: Mapping[str, Any]) -> TeamResult:
-    """The typed result of a stored ``RoundResult.computed`` (or a ``to_data`` dict)."""
-    return TeamResult.model_validate(_upgrade(raw))
+    """The typed result of a stored ``RoundResult.computed`` (or a ``to_data`` dict), its
+    mappings in the order the engine wrote them whichever database stored it."""
+    return TeamResult.model_validate(_in_written_order(_upgrade(raw)))

@@ -40,8 +40,9 @@ def stored_column() -> Mapped[dict[str, Any]]:
 
 
 def write(row: RoundResult, result: TeamResult) -> None:
-    """Store ``result`` in ``row`` (the caller adds and flushes it)."""
-    row.computed = result.to_data()
+    """Store ``result`` in ``row`` (the caller adds and flushes it), with the order of its
+    mappings recorded (``TeamResult.to_stored``)."""
+    row.computed = result.to_stored()
 
 
 def load_row(session: Session, round_id: int, label: str = ORIGINAL) -> RoundResult | None:

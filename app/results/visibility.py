@@ -351,7 +351,7 @@ def shown_row(
         id=row.id,
         round_id=row.round_id,
         label=row.label,
-        computed=result.to_data(),
+        computed=result.to_stored(),
         rubric_versions=row.rubric_versions,
         respondent_count=row.respondent_count,
         final=row.final,
