@@ -15,6 +15,7 @@ from app.mail import outgoing
 from app.reports import jobs as report_jobs
 from app.rubric.loader import Catalog
 from app.surveys import email_invitations
+from app.workspace import organisation_rescore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,12 +25,15 @@ class Queues:
 
 
 def build(*, settings: Settings, engine: Engine, catalog: Catalog, role: str) -> Queues:
-    """The job queue (team-report batches, organisation reports, set-up imports) and the mail
-    tasks (invitations, reminders) of a web process or a worker (``role``)."""
+    """The job queue (team-report batches, organisation reports, set-up imports, organisation
+    rescores) and the mail tasks (invitations, reminders) of a web process or a worker
+    (``role``)."""
     jobs = queue.JobQueue(
         settings=settings,
         engine=engine,
-        handlers=report_jobs.handlers(catalog) | setup_import.handlers(),
+        handlers=report_jobs.handlers(catalog)
+        | setup_import.handlers()
+        | organisation_rescore.handlers(catalog),
         role=role,
     )
     return Queues(jobs=jobs, mail=email_invitations.mail_queue(jobs, engine=engine, role=role))

@@ -38,6 +38,7 @@ from app.repository_check import routes as repository_routes
 from app.results import summaries
 from app.surveys import routes as survey_routes
 from app.workspace import email_routes as workspace_email_routes
+from app.workspace import rescore_routes as workspace_rescore_routes
 from app.workspace import routes as workspace_routes
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(survey_routes.router)
     app.include_router(workspace_routes.router)
     app.include_router(workspace_email_routes.router)
+    app.include_router(workspace_rescore_routes.router)
     app.include_router(dashboard_routes.router)
     app.include_router(report_routes.router)
     app.include_router(repository_routes.router)

@@ -588,6 +588,7 @@ def _route_world(session: Session, settings: Settings) -> isolation.World:
     assert membership.id is not None
     job_id = isolation._finished_job(session, settings, tenant)
     import_job_id = isolation._finished_import_job(session, tenant, isolation.ALPHA)
+    rescore_job_id = isolation._finished_rescore_job(session, tenant, isolation.ALPHA)
     session.commit()
     return isolation.World(
         settings,
@@ -600,6 +601,7 @@ def _route_world(session: Session, settings: Settings) -> isolation.World:
         two_org_leader=tenant.org_leader,
         charlie="",
         import_job_ids={isolation.ALPHA: import_job_id},
+        rescore_job_ids={isolation.ALPHA: rescore_job_id},
     )
 
 

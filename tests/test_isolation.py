@@ -55,6 +55,7 @@ from app.models import (
 from app.results import summaries
 from app.rubric.answers_file import assess_file, read_answers_file
 from app.rubric.output import to_data
+from app.workspace import organisation_rescore
 from tests.accounts import helpers
 from tests.reports import published
 
@@ -83,6 +84,8 @@ class World:
     charlie: str  # Charlie's name: no one else may see it
     # a finished bulk set-up import job of each tenant, started by its consultant
     import_job_ids: dict[str, int] = dataclasses.field(default_factory=dict)
+    # a finished rescore of each tenant under the newest rubric (app.workspace.organisation_rescore)
+    rescore_job_ids: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +155,8 @@ PATH_PARAMETERS: dict[str, Parameter] = {
     "job_id": Parameter(lambda w, s: str(w.job_ids[s]), _org_wide),
     # a bulk set-up import job (app.accounts.setup_import), for its starter only
     "import_job_id": Parameter(lambda w, s: str(w.import_job_ids[s]), _import_starter),
+    # an organisation's rescore under the newest rubric: organisation-wide, like the dashboard
+    "rescore_job_id": Parameter(lambda w, s: str(w.rescore_job_ids[s]), _org_wide),
 }
 
 PARAMETER_PATTERN = re.compile(r"{([^}:]+)(?::[^}]+)?}")
@@ -298,6 +303,21 @@ def _finished_import_job(session: Session, tenant: helpers.Tenant, side: str) ->
     return job.id
 
 
+def _finished_rescore_job(session: Session, tenant: helpers.Tenant, side: str) -> int:
+    """A finished rescore of ``tenant``'s rounds under the newest rubric."""
+    assert tenant.org.id is not None
+    job = ReportJob(
+        organisation_id=tenant.org.id,
+        kind=organisation_rescore.KIND,
+        status=ReportJobStatus.done,
+        error=f"Rescored {side}.",
+    )
+    session.add(job)
+    session.flush()
+    assert job.id is not None
+    return job.id
+
+
 @pytest.fixture
 def world(session: Session, settings: Settings) -> World:
     tenants = {side: helpers.tenant(session, settings, side) for side in (ALPHA, BRAVO)}
@@ -343,6 +363,9 @@ def world(session: Session, settings: Settings) -> World:
     import_job_ids = {
         side: _finished_import_job(session, tenant, side) for side, tenant in tenants.items()
     }
+    rescore_job_ids = {
+        side: _finished_rescore_job(session, tenant, side) for side, tenant in tenants.items()
+    }
     session.commit()
     return World(
         settings,
@@ -354,6 +377,7 @@ def world(session: Session, settings: Settings) -> World:
         two_org_leader,
         charlie.name,
         import_job_ids,
+        rescore_job_ids,
     )
 
 

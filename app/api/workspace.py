@@ -1,4 +1,5 @@
-"""API twins of the workspace: rounds, invitation links, results, targets and adopted practices.
+"""API twins of the workspace: rounds, invitation links, results, targets and adopted practices,
+and rescoring a whole organisation under the newest rubric (a job).
 
 The same services as the pages (app.workspace), through the same tenancy loaders: another
 organisation's team or round is a 404. Results follow the one anonymity rule; while it hides
@@ -13,14 +14,17 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from sqlmodel import Session, col, select
+from starlette.background import BackgroundTask
 
 from app import catalog_store
 from app.accounts import tenancy
 from app.accounts.actor import ApiActor
 from app.accounts.dependencies import (
     ERROR_RESPONSES,
+    ApiOrgViewer,
     ApiPrincipal,
     PracticeId,
     RoundId,
@@ -31,6 +35,7 @@ from app.catalog_store import CatalogDep
 from app.config import Settings
 from app.db import ReadSessionDep, RequestSessionDep, SessionDep
 from app.errors import NotFoundError
+from app.jobs import queue
 from app.models import AssessmentRound, Organisation, Team
 from app.results import visibility
 from app.results.model import TeamResult
@@ -39,7 +44,7 @@ from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
 from app.surveys.invitations import IssuedInvitation, absolute_url
 from app.surveys.service import round_closed
-from app.workspace import acting, rounds, services
+from app.workspace import acting, organisation_rescore, rounds, services
 from app.workspace.results import load_results, rubric_upgrade, visibility_of
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
@@ -687,3 +692,89 @@ def unadopt(
         session=session, catalog=catalog, team=scope.team, practice_id=practice_id, actor=actor
     )
     return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- rescoring an organisation
+
+
+class OrganisationRescoreOut(BaseModel):
+    """A rescore of the organisation's rounds under the newest rubric, made by a job."""
+
+    id: int
+    status: str = Field(description="queued, running, done, failed or stopped")
+    done: int = Field(description="Rounds rescored (or skipped) so far")
+    total: int = Field(description="Rounds to rescore (0 until the job has started)")
+    message: str | None = Field(
+        description="When done, the one-line summary (rounds rescored, already rescored, not "
+        "shown); when failed, what went wrong."
+    )
+    progress_url: str
+
+
+def _rescore_out(org_id: int, job: organisation_rescore.JobView) -> OrganisationRescoreOut:
+    return OrganisationRescoreOut(
+        id=job.id,
+        status=job.status,
+        done=job.done,
+        total=job.total,
+        message=job.message,
+        progress_url=f"/api/organisations/{org_id}/rescore/jobs/{job.id}",
+    )
+
+
+@router.post(
+    "/organisations/{org_id}/rescore",
+    status_code=202,
+    response_model=OrganisationRescoreOut,
+    tags=["workspace"],
+    responses={409: {"description": "Nothing to rescore: no job was started."}},
+)
+def rescore_organisation(
+    request: Request,
+    org_id: int,
+    principal: ApiOrgViewer,
+    actor: ApiActor,
+    session: ReadSessionDep,
+    catalog: CatalogDep,
+) -> JSONResponse:
+    """Rescore every round of the organisation that used an older rubric under the newest
+    one, by a job: 202 and the job (the one under way, if any); follow ``progress_url``. Each
+    round gets a separate result under its own label; the original stays as it is. Rounds
+    whose results are hidden by the anonymity rule are skipped and counted."""
+    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+    assert organisation.id is not None
+    settings = settings_of(request)
+    started = organisation_rescore.start_job(
+        sessions=request.app.state.sessions,
+        read_sessions=request.app.state.read_sessions,
+        settings=settings,
+        organisation_id=organisation.id,
+        newest=catalog,
+        actor=actor,
+    )
+    body = _rescore_out(org_id, organisation_rescore.view(started.job, settings))
+    job_queue: queue.JobQueue = request.app.state.job_queue
+    return JSONResponse(
+        body.model_dump(),
+        status_code=202,
+        headers={"Location": body.progress_url},
+        background=BackgroundTask(job_queue.enqueue, body.id) if started.new else None,
+    )
+
+
+@router.get("/organisations/{org_id}/rescore/jobs/{rescore_job_id}", tags=["workspace"])
+def organisation_rescore_job(
+    request: Request,
+    org_id: int,
+    rescore_job_id: int,
+    principal: ApiOrgViewer,
+    session: ReadSessionDep,
+) -> OrganisationRescoreOut:
+    """A rescore job's progress, and its summary once done."""
+    organisation = tenancy.get_organisation(session=session, principal=principal, org_id=org_id)
+    assert organisation.id is not None
+    tenancy.check_id(rescore_job_id)
+    job = organisation_rescore.get_job(
+        session=session, organisation_id=organisation.id, job_id=rescore_job_id
+    )
+    return _rescore_out(org_id, organisation_rescore.view(job, settings_of(request)))

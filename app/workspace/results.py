@@ -30,7 +30,13 @@ from app.models import (
 )
 from app.reports.context import ResultsNotVisibleError
 from app.results import visibility as results_visibility
-from app.results.service import ORIGINAL, store_round_result
+from app.results.service import (
+    ORIGINAL,
+    ComputedRoundResult,
+    compute_round_result,
+    save_round_result,
+    store_round_result,
+)
 from app.rubric.anonymity import Visibility, team_results_visibility
 from app.rubric.loader import Catalog
 from app.rubric.versions import QuestionChange, answers_to_renew, diff_catalogs
@@ -221,19 +227,49 @@ def rubric_upgrade(
     )
 
 
-def rescore(*, session: Session, assessment_round: AssessmentRound, newest: Catalog) -> RoundResult:
-    """Score the round's answers under the newest rubric and store the result beside the
-    original, under its own label. The original result stays as it is."""
+def compute_rescore(
+    *, session: Session, assessment_round: AssessmentRound, newest: Catalog
+) -> ComputedRoundResult:
+    """Rescoring's reading half: the round's answers scored under the newest rubric, not
+    stored (a long writer calls it in a read transaction). A round whose result is not shown
+    raises ResultsNotVisibleError; one already on the newest rubric, InvalidInputError."""
     assert assessment_round.id is not None
     require_visible(load_results(session=session, assessment_round=assessment_round))
     if dict(assessment_round.rubric_versions) == dict(newest.versions):
         raise InvalidInputError("This round already uses the newest rubric: nothing to rescore.")
-    catalog_store.register_catalog(session=session, catalog=newest)
-    return store_round_result(
+    return compute_round_result(session=session, assessment_round=assessment_round, catalog=newest)
+
+
+def store_rescore(
+    *,
+    session: Session,
+    assessment_round: AssessmentRound,
+    newest: Catalog,
+    computed: ComputedRoundResult,
+) -> RoundResult:
+    """Rescoring's writing half: ``computed`` stored under the newest rubric's label (whose
+    files the caller has registered); a final result under that label stays as it is."""
+    assert assessment_round.id is not None
+    label = rescore_label(newest)
+    existing = _stored(session, assessment_round.id, label)
+    if existing is not None and existing.final:
+        return existing
+    return save_round_result(
         session=session,
         assessment_round=assessment_round,
-        catalog=newest,
-        label=rescore_label(newest),
+        computed=computed,
+        label=label,
+        existing=existing,
+    )
+
+
+def rescore(*, session: Session, assessment_round: AssessmentRound, newest: Catalog) -> RoundResult:
+    """Score the round's answers under the newest rubric and store the result beside the
+    original, under its own label. The original result stays as it is."""
+    computed = compute_rescore(session=session, assessment_round=assessment_round, newest=newest)
+    catalog_store.register_catalog(session=session, catalog=newest)
+    return store_rescore(
+        session=session, assessment_round=assessment_round, newest=newest, computed=computed
     )
 
 

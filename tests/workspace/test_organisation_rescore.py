@@ -1,0 +1,270 @@
+"""Rescoring a whole organisation under the newest rubric (app.workspace.organisation_rescore):
+rounds under an older rubric get a labelled result beside their unchanged original, rounds on
+the newest rubric and rounds whose results are hidden are skipped and counted, a second run
+stores nothing; the job through the queue's runner with its progress page and summary, the
+API's 202 and status, and who may start it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, func
+from sqlmodel import Session, col, select
+
+from app import catalog_store, db
+from app.accounts.audit import Actor
+from app.config import Settings
+from app.jobs import runner
+from app.main import create_app
+from app.models import AuditEvent, ReportJob, RoundResult, Team, UserRole
+from app.results.service import ORIGINAL
+from app.workspace import organisation_rescore, rounds
+from app.workspace.organisation_rescore import Steps
+from app.workspace.results import rescore_label
+from tests import factories
+from tests.accounts import helpers as account_helpers
+from tests.workspace import helpers
+from tests.workspace.test_results import older_catalog
+
+
+@dataclasses.dataclass(frozen=True)
+class World:
+    org_id: int
+    leader: account_helpers.SignedIn  # an organisation leader
+    lead: account_helpers.SignedIn  # the team lead of one of its teams
+    leader_id: int
+    to_rescore: tuple[int, ...]  # rounds under the older rubric whose results are shown
+    hidden: int  # an open team survey under the older rubric with a stored (unshown) result
+    current: int  # a round on the newest rubric
+
+
+def build(session: Session, settings: Settings) -> World:
+    """Two teams: a solo round and a closed team survey under an older rubric (shown), an
+    open survey with a stored result (hidden) and a round on the newest rubric."""
+    organisation = factories.organisation(session, name="Rescore Org")
+    first = factories.team(session, organisation, name="Search")
+    second = Team(organisation_id=organisation.id or 0, name="Ranking")  # no unit
+    session.add(second)
+    session.flush()
+    versions = catalog_store.register_catalog(
+        session=session, catalog=older_catalog(helpers.catalog())
+    )
+    solo = helpers.team_round(session, first, mode="solo", kind="full", rubric_versions=versions)
+    helpers.submit(session, solo, "team_lead")
+    survey = helpers.team_round(session, first, rubric_versions=versions, title="Survey")
+    for role in ("data_scientist", "ml_engineer", "product_manager", "software_engineer"):
+        helpers.submit(session, survey, role, store=False)
+    rounds.close_round(session=session, assessment_round=survey)
+    hidden = helpers.team_round(session, second, rubric_versions=versions, title="Small")
+    for role in ("data_scientist", "ml_engineer"):
+        # stored while open, as before results were published only at close: not shown
+        helpers.submit(session, hidden, role)
+    current = helpers.team_round(session, second, mode="solo", kind="full", title="Newest")
+    helpers.submit(session, current, "team_lead")
+    leader = account_helpers.user(session, UserRole.org_leader, name="Olga Leader")
+    account_helpers.assign(session, leader, organisation)
+    lead = account_helpers.user(session, UserRole.team_lead, name="Tess Lead")
+    account_helpers.assign(session, lead, organisation, first)
+    world = World(
+        org_id=organisation.id or 0,
+        leader=account_helpers.sign_in(session, settings, leader),
+        lead=account_helpers.sign_in(session, settings, lead),
+        leader_id=leader.id or 0,
+        to_rescore=(solo.id or 0, survey.id or 0),
+        hidden=hidden.id or 0,
+        current=current.id or 0,
+    )
+    session.commit()
+    return world
+
+
+def _labels(session: Session, round_id: int) -> list[str]:
+    return sorted(
+        session.exec(select(RoundResult.label).where(RoundResult.round_id == round_id)).all()
+    )
+
+
+def _originals(session: Session, world: World) -> dict[int, str]:
+    round_ids = [*world.to_rescore, world.hidden, world.current]
+    return {
+        row.round_id: json.dumps(row.computed, sort_keys=True)
+        for row in session.exec(
+            select(RoundResult).where(
+                col(RoundResult.round_id).in_(round_ids), RoundResult.label == ORIGINAL
+            )
+        ).all()
+    }
+
+
+def test_the_older_rounds_are_rescored_once_and_the_rest_counted(
+    session: Session, settings: Settings, db_connection: Connection
+) -> None:
+    world = build(session, settings)
+    newest = helpers.catalog()
+    label = rescore_label(newest)
+    before = _originals(session, world)
+    plan = organisation_rescore.outlook(
+        session=session, organisation_id=world.org_id, newest=newest
+    )
+    assert (plan.to_rescore, plan.teams, plan.already, plan.hidden) == (2, 1, 0, 1)
+
+    def run(seen: list[tuple[int, int]], timings: db.BatchTimings) -> organisation_rescore.Outcome:
+        return organisation_rescore.rescore_organisation(
+            sessions=db.session_factory(db_connection),
+            read_sessions=db.read_session_factory(db_connection),
+            organisation_id=world.org_id,
+            newest=newest,
+            actor=Actor(user_id=world.leader_id),
+            timings=timings,
+            steps=Steps(progress=lambda done, total: seen.append((done, total))),
+        )
+
+    seen: list[tuple[int, int]] = []
+    timings = db.BatchTimings()
+    outcome = run(seen, timings)
+    assert (outcome.rescored, outcome.teams, outcome.already) == (2, 1, 0), outcome
+    assert (outcome.hidden, outcome.current, outcome.failed) == (1, 1, 0)
+    assert outcome.summary().startswith("Rescored 2 rounds of 1 team under rubric ")
+    assert "0 already rescored, 1 not shown" in outcome.summary()
+    assert (seen[0], seen[-1]) == ((0, 3), (3, 3))
+    session.expire_all()
+    for round_id in world.to_rescore:
+        assert _labels(session, round_id) == sorted([ORIGINAL, label])
+        stored = session.exec(
+            select(RoundResult).where(RoundResult.round_id == round_id, RoundResult.label == label)
+        ).one()
+        assert stored.rubric_versions == dict(newest.versions)
+    assert _labels(session, world.hidden) == [ORIGINAL]
+    assert _labels(session, world.current) == [ORIGINAL]
+    assert _originals(session, world) == before  # the originals never change
+    # each round stored in a short write of its own, within the budget
+    assert timings.labels.count("rescore: one round") == 2
+    assert timings.longest <= db.WRITE_BATCH_BUDGET_S
+    event = session.exec(
+        select(AuditEvent).where(AuditEvent.action == "organisation.rescored")
+    ).one()
+    assert event.organisation_id == world.org_id
+    assert event.actor_id == world.leader_id
+    assert event.details["rescored"] == 2
+    assert event.details["hidden"] == 1
+
+    # again: nothing new is stored; what the first run did now counts as already rescored
+    results = session.exec(select(func.count()).select_from(RoundResult)).one()
+    again = run([], db.BatchTimings())
+    assert (again.rescored, again.teams, again.already, again.hidden) == (0, 0, 2, 1)
+    assert session.exec(select(func.count()).select_from(RoundResult)).one() == results
+    plan = organisation_rescore.outlook(
+        session=session, organisation_id=world.org_id, newest=newest
+    )
+    assert (plan.to_rescore, plan.already) == (0, 2)
+
+
+# ---------------------------------------------------------------- the job, pages and API
+
+
+@dataclasses.dataclass
+class Live:
+    client: TestClient
+    engine: Engine
+    settings: Settings
+    world: World
+
+
+@pytest.fixture
+def live(
+    fresh_database_url: str, make_settings: Callable[..., Settings], tmp_path: Path
+) -> Iterator[Live]:
+    settings = make_settings(
+        fresh_database_url,
+        data_dir=tmp_path / "data",
+        secret_key=secrets.token_urlsafe(48),
+        embedded_worker=False,  # the test runs the job itself, as a consumer does
+    )
+    engine = db.create_db_engine(settings)
+    with Session(engine) as session:
+        world = build(session, settings)
+    application = create_app(settings)
+    with TestClient(application) as client:
+        yield Live(client, engine, settings, world)
+    application.state.engine.dispose()
+    engine.dispose()
+
+
+def _run(live: Live, job_id: int) -> None:
+    runner.run_job(
+        engine=live.engine,
+        settings=live.settings,
+        job_id=job_id,
+        handlers=organisation_rescore.handlers(helpers.catalog()),
+        role="test",
+    )
+
+
+def _jobs(live: Live) -> int:
+    with Session(live.engine) as session:
+        return int(
+            session.exec(
+                select(func.count())
+                .select_from(ReportJob)
+                .where(ReportJob.kind == organisation_rescore.KIND)
+            ).one()
+        )
+
+
+def test_the_rescore_job_from_the_dashboard_to_its_summary(live: Live) -> None:
+    client, world = live.client, live.world
+    form_url = f"/organisations/{world.org_id}/rescore"
+    dashboard = client.get(
+        f"/organisations/{world.org_id}/dashboard", headers=world.leader.headers()
+    )
+    assert f'href="{form_url}"' in dashboard.text
+    form = client.get(form_url, headers=world.leader.headers())
+    assert form.status_code == 200
+    page = form.context["page"]  # type: ignore[attr-defined]
+    assert (page.to_rescore, page.teams, page.hidden, page.job) == (2, 1, 1, None)
+    assert 'name="csrf_token"' in form.text
+    # a team lead of one team may not, and a form without its CSRF token starts nothing
+    assert client.get(form_url, headers=world.lead.headers()).status_code == 404
+    assert client.post(form_url, headers=world.lead.headers()).status_code == 404
+    refused = client.post(form_url, headers=world.leader.headers(csrf=False))
+    assert refused.status_code == 403
+    assert _jobs(live) == 0
+
+    started = client.post(form_url, headers=world.leader.headers(), follow_redirects=False)
+    assert started.status_code == 202
+    job_url = started.headers["location"]
+    assert started.context["page"].job.status == "queued"  # type: ignore[attr-defined]
+    assert 'http-equiv="refresh"' in started.text
+    # while it is under way, starting again shows it rather than starting a second
+    again = client.post(form_url, headers=world.leader.headers(), follow_redirects=False)
+    assert (again.status_code, again.headers["location"]) == (303, job_url)
+    api_again = client.post(f"/api{form_url}", headers=world.leader.headers())
+    assert api_again.status_code == 202
+    assert api_again.json()["progress_url"].endswith(job_url.rsplit("/", 1)[1])
+    assert _jobs(live) == 1
+
+    _run(live, int(job_url.rsplit("/", 1)[1]))
+    done = client.get(job_url, headers=world.leader.headers())
+    job = done.context["page"].job  # type: ignore[attr-defined]
+    assert (job.status, job.done, job.total) == ("done", 3, 3)  # the hidden one checked too
+    assert job.message.startswith("Rescored 2 rounds of 1 team under rubric ")
+    assert "1 not shown" in job.message
+    assert job.message in done.text
+    assert 'http-equiv="refresh"' not in done.text
+    status = client.get(api_again.json()["progress_url"], headers=world.leader.headers()).json()
+    assert (status["status"], status["done"], status["message"]) == ("done", 3, job.message)
+    assert client.get(job_url, headers=world.lead.headers()).status_code == 404
+
+    # nothing left to rescore: said so, and nothing started, on the page and in the API
+    nothing = client.post(form_url, headers=world.leader.headers(), follow_redirects=False)
+    assert nothing.status_code == 200
+    assert nothing.context["page"].notice.startswith("Every round")  # type: ignore[attr-defined]
+    assert client.post(f"/api{form_url}", headers=world.leader.headers()).status_code == 409
+    assert _jobs(live) == 1
