@@ -153,16 +153,21 @@ def write_survey(request: Request, session: SessionDep, token: ResumeToken) -> S
 
 
 def load_for_writing(request: Request, session: Session, token: str) -> Survey:
-    """The survey, read in a transaction of its own that ends before anything is written.
+    """The survey, read (on SQLite) in a transaction of its own that ends before anything is
+    written.
 
     The services lock the response row again before they change it, so nothing here needs
     the write lock; on SQLite, taking it now (BEGIN IMMEDIATE at the first query) would hold
     it while the survey loads and the answers are checked, and queue every other writer
     behind that work (under load, past the busy timeout: a 503).
     """
-    session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+    connection = session.connection(execution_options={"sqlite_begin": "DEFERRED"})
     survey = load(request, session, token)
-    session.commit()
+    if connection.dialect.name == "sqlite":
+        # the read transaction ends before a save's BEGIN IMMEDIATE; on PostgreSQL there is no
+        # write lock to queue for, so the read and the save share one transaction (one pool
+        # check-out with its ping, one BEGIN and one COMMIT fewer per save)
+        session.commit()
     if closing.close_if_due(session=session, assessment_round=survey.assessment_round):
         session.commit()  # closed by date: the round (and its published result) first
     return survey
