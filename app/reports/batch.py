@@ -90,6 +90,27 @@ def stored_results(*, session: Session, organisation_id: int) -> list[StoredTeam
     return found
 
 
+def has_stored_result(*, session: Session, organisation_id: int) -> bool:
+    """Whether ``stored_results`` would find anything, asked one result at a time and stopped
+    at the first shown: the organisation report's check, which must not parse and vet every
+    result of a large organisation (most of its job's time and memory) to learn this."""
+    candidates = session.exec(
+        select(RoundResult.id, AssessmentRound.id)
+        .join(AssessmentRound, col(AssessmentRound.id) == col(RoundResult.round_id))
+        .join(Team, col(Team.id) == col(AssessmentRound.team_id))
+        .where(Team.organisation_id == organisation_id, RoundResult.label == ORIGINAL)
+        .order_by(col(Team.id), col(AssessmentRound.created_at))
+    ).all()
+    for result_id, round_id in candidates:
+        row = session.get(RoundResult, result_id)
+        assessment_round = session.get(AssessmentRound, round_id)
+        if row is None or assessment_round is None:
+            continue
+        if visibility.shown_row(session, assessment_round, row) is not None:
+            return True
+    return False
+
+
 def stored_team_result(
     result: RoundResult, assessment_round: AssessmentRound, team: Team, business_unit: str | None
 ) -> StoredTeamResult:
@@ -293,8 +314,7 @@ def organisation_pdf(
     Raises NoResultsError while no team has a stored result.
     """
     assert organisation.id is not None
-    results = stored_results(session=session, organisation_id=organisation.id)
-    if not results:
+    if not has_stored_result(session=session, organisation_id=organisation.id):
         raise NoResultsError()
     report = organisation_report(
         organisation=organisation.name,
