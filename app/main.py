@@ -111,10 +111,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     static_files = static_assets.StaticAssetFiles(static_assets.static_assets())
     app.mount("/static", static_files, name="static")
     app.include_router(health.router)
+    # routes are matched in the order included: the respondents' pages, the busiest requests,
+    # come first (their /r/ and /i/ paths overlap no other router's)
+    app.include_router(survey_routes.router)
     app.include_router(home.router)
     app.include_router(account_routes.router)
     app.include_router(admin_routes.router)
-    app.include_router(survey_routes.router)
     app.include_router(workspace_routes.router)
     app.include_router(workspace_email_routes.router)
     app.include_router(workspace_rescore_routes.router)
