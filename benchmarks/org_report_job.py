@@ -399,8 +399,9 @@ def run(quick: bool) -> Measured:
             baseline = uvloop.run(_baseline(port, world, cookie, quick))
             _progress(f"the organisation report for {teams} teams as a job, under the same load")
             during, job = uvloop.run(_during_job(port, world, cookie))
-            if job.status != "done":
-                raise RuntimeError(f"job {job.job_id} ended {job.status}: see {folder}/app.log")
+            if job.status != "done":  # the scratch folder goes: the log's end goes with the error
+                tail = (folder / "app.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"job {job.job_id} ended {job.status}; the app's log:\n{tail}")
             _progress(f"job done in {job.total_s:.1f} s; reading its PDF")
             document = download(port, world, cookie, job.job_id)
             job_row = job_times(seeded, job.job_id)
