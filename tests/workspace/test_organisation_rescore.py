@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from app import catalog_store, db
 from app.accounts.audit import Actor
 from app.config import Settings
+from app.db import utcnow
 from app.jobs import runner
 from app.main import create_app
 from app.models import AuditEvent, ReportJob, RoundResult, Team, UserRole
@@ -268,3 +269,48 @@ def test_the_rescore_job_from_the_dashboard_to_its_summary(live: Live) -> None:
     assert nothing.context["page"].notice.startswith("Every round")  # type: ignore[attr-defined]
     assert client.post(f"/api{form_url}", headers=world.leader.headers()).status_code == 409
     assert _jobs(live) == 1
+
+
+class _Killed(Exception):
+    """The worker dies between two rounds."""
+
+
+def test_a_resumed_rescore_counts_what_its_first_attempt_stored(
+    session: Session, settings: Settings, db_connection: Connection
+) -> None:
+    world = build(session, settings)
+    newest = helpers.catalog()
+    since = utcnow()
+    checks: list[int] = []
+
+    def dies_on_the_second_round() -> None:
+        checks.append(1)
+        if len(checks) == 2:
+            raise _Killed()
+
+    def attempt(steps: Steps) -> organisation_rescore.Outcome:
+        return organisation_rescore.rescore_organisation(
+            sessions=db.session_factory(db_connection),
+            read_sessions=db.read_session_factory(db_connection),
+            organisation_id=world.org_id,
+            newest=newest,
+            actor=Actor(user_id=world.leader_id),
+            timings=db.BatchTimings(),
+            since=since,
+            steps=steps,
+        )
+
+    with pytest.raises(_Killed):
+        attempt(Steps(check=dies_on_the_second_round))
+    session.expire_all()
+    label = rescore_label(newest)
+    assert [label in _labels(session, round_id) for round_id in world.to_rescore] == [True, False]
+    seen: list[tuple[int, int]] = []
+    resumed = attempt(Steps(progress=lambda done, total: seen.append((done, total))))
+    # the first attempt's round is neither scored again nor counted as rescored before
+    assert (resumed.rescored, resumed.teams, resumed.already, resumed.hidden) == (2, 1, 0, 1)
+    assert (seen[0], seen[-1]) == ((1, 3), (3, 3))
+    stored = session.exec(
+        select(func.count()).select_from(RoundResult).where(RoundResult.label == label)
+    ).one()
+    assert stored == 2
