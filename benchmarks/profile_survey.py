@@ -101,8 +101,8 @@ def main() -> int:
             cpu_seconds = time.process_time() - cpu_started
     sys.stdout.write(
         f"{args.app} {args.kind}: {args.requests} requests one at a time in {seconds:.2f} s, "
-        f"{seconds / args.requests * 1000:.2f} ms each, CPU {cpu_seconds / args.requests * 1000:.2f}"
-        " ms each (TestClient included)\n"
+        f"{seconds / args.requests * 1000:.2f} ms each, "
+        f"CPU {cpu_seconds / args.requests * 1000:.2f} ms each (TestClient included)\n"
     )
     return 0
 
