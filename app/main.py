@@ -117,12 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(account_routes.router)
     app.include_router(admin_routes.router)
-    app.include_router(workspace_routes.router)
-    app.include_router(workspace_email_routes.router)
-    app.include_router(workspace_rescore_routes.router)
-    app.include_router(dashboard_routes.router)
-    app.include_router(report_routes.router)
-    app.include_router(repository_routes.router)
+    for area in (workspace_routes, workspace_email_routes, workspace_rescore_routes):
+        app.include_router(area.router)
+    for area in (dashboard_routes, report_routes, repository_routes):
+        app.include_router(area.router)
     # every JSON endpoint: app/api/, one module per area
     api.install(app)
     return app
