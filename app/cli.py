@@ -27,6 +27,7 @@ from app.reports import cli as reports_cli
 from app.reports import pdf as report_pdf
 from app.repository_check import cli as repository_check_cli
 from app.rubric.loader import RubricError
+from app.workspace import cli as workspace_cli
 
 app = typer.Typer(
     name="processlens",
@@ -384,6 +385,9 @@ accounts_cli.register(app)
 
 # Analysis exports, backup and restore of an organisation: see app/dashboards/cli.py.
 dashboards_cli.register(app)
+
+# Rescoring an organisation under the newest rubric: see app/workspace/cli.py.
+app.command("rescore")(workspace_cli.rescore)
 
 if __name__ == "__main__":
     app()

@@ -1,8 +1,8 @@
 """Rescoring a whole organisation under the newest rubric (app.workspace.organisation_rescore):
 rounds under an older rubric get a labelled result beside their unchanged original, rounds on
 the newest rubric and rounds whose results are hidden are skipped and counted, a second run
-stores nothing; the job through the queue's runner with its progress page and summary, the
-API's 202 and status, and who may start it.
+stores nothing (nor does a resumed one); the job through the queue's runner with its progress
+page and summary, the API's 202 and status, who may start it, and ``processlens rescore``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, func
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
-from app import catalog_store, db
+from app import catalog_store, cli, cli_session, db
 from app.accounts.audit import Actor
 from app.config import Settings
 from app.db import utcnow
 from app.jobs import runner
 from app.main import create_app
-from app.models import AuditEvent, ReportJob, RoundResult, Team, UserRole
+from app.models import AuditEvent, Organisation, ReportJob, RoundResult, Team, UserRole
 from app.results.service import ORIGINAL
 from app.workspace import organisation_rescore, rounds
 from app.workspace.organisation_rescore import Steps
@@ -314,3 +315,32 @@ def test_a_resumed_rescore_counts_what_its_first_attempt_stored(
         select(func.count()).select_from(RoundResult).where(RoundResult.label == label)
     ).one()
     assert stored == 2
+
+
+def test_the_rescore_command(
+    fresh_database_url: str,
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = make_settings(fresh_database_url, data_dir=tmp_path / "data")
+    monkeypatch.setattr(cli_session, "get_settings", lambda: settings)
+    engine = db.create_db_engine(settings)
+    try:
+        with Session(engine) as session:
+            world = build(session, settings)
+            slug = session.exec(
+                select(Organisation.slug).where(Organisation.id == world.org_id)
+            ).one()
+    finally:
+        engine.dispose()
+    done = CliRunner().invoke(cli.app, ["rescore", "--org", slug])
+    assert done.exit_code == 0, done.output
+    assert "Rescored 2 rounds of 1 team under rubric" in done.stdout
+    assert "the longest held the write lock" in done.stdout
+    again = CliRunner().invoke(cli.app, ["rescore", "--org", slug])
+    assert "Rescored 0 rounds of 0 teams" in again.stdout
+    assert "2 already rescored" in again.stdout
+    unknown = CliRunner().invoke(cli.app, ["rescore", "--org", "no-such-org"])
+    assert unknown.exit_code == 1
+    assert "no organisation with the short name" in unknown.stderr
