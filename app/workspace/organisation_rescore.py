@@ -247,9 +247,12 @@ def _rescore_one(
             )
         except ResultsNotVisibleError:
             return "hidden"
-        except ValueError:
-            # a target or answer the newest rubric cannot take: the round keeps its original
-            logger.warning("round %s could not be rescored under the newest rubric", round_id)
+        except (ValueError, db.ReadOnlySessionError):
+            # a target or answer the newest rubric cannot take, or a solo round whose original
+            # is out of date (its page recomputes it first): the round is left as it is
+            logger.warning(
+                "round %s could not be rescored under the newest rubric", round_id, exc_info=True
+            )
             return "failed"
         finally:
             session.rollback()
