@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 TEAM_REPORTS: Final = "team_reports"
 ORGANISATION_REPORT: Final = "organisation_report"
+REPORT_KINDS = (TEAM_REPORTS, ORGANISATION_REPORT)
 ACTIVE = (ReportJobStatus.queued, ReportJobStatus.running)
 NO_RESULTS = batch.NO_RESULTS  # the pages and API answer the same (NoResultsError)
 PDF: Final = "application/pdf"
@@ -57,10 +58,13 @@ def get_job(
 ) -> ReportJob:
     """A job of the organisation (already loaded through tenancy); another's is a 404, and so
     is an organisation report made for another viewer (``user_id``: who asks): it counts the
-    teams as its creator may see them, their own answers left out, not as the asker may."""
+    teams as its creator may see them, their own answers left out, not as the asker may.
+    Other kinds of job (an import, a rescore) have pages of their own: a 404 here."""
     job = session.exec(
         select(ReportJob).where(
-            ReportJob.id == job_id, ReportJob.organisation_id == organisation_id
+            ReportJob.id == job_id,
+            ReportJob.organisation_id == organisation_id,
+            col(ReportJob.kind).in_(REPORT_KINDS),
         )
     ).first()
     if job is None:

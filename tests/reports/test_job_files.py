@@ -81,3 +81,38 @@ def test_a_job_serves_its_stored_output_and_never_a_file_its_row_names(
     assert served.headers["content-type"] == "application/zip"
     assert "alpha-team-reports.zip" in served.headers["content-disposition"]
     assert served.content == buffer.getvalue()
+
+
+def test_the_report_job_pages_show_report_jobs_only(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """An import's or a rescore's job id is not a report job: its page and its download are
+    a 404 there (the import's page can hold set-password links, shown only to its starter)."""
+    alpha = helpers.tenant(session, settings, "Alpha")
+    assert alpha.org.id is not None
+    signed_in = helpers.sign_in(session, settings, alpha.consultant)
+    ids = {}
+    for kind in ("setup_import", "organisation_rescore", "team_reports"):
+        job = ReportJob(
+            organisation_id=alpha.org.id,
+            created_by_id=alpha.consultant.id,
+            kind=kind,
+            status=ReportJobStatus.done,
+            total=1,
+            done=1,
+        )
+        session.add(job)
+        session.flush()
+        ids[kind] = job.id
+    session.commit()
+    base = f"/organisations/{alpha.org.id}/report-exports"
+    headers = signed_in.headers()
+    assert client.get(f"{base}/{ids['team_reports']}", headers=headers).status_code == 200
+    for kind in ("setup_import", "organisation_rescore"):
+        assert client.get(f"{base}/{ids[kind]}", headers=headers).status_code == 404, kind
+        download = client.get(f"{base}/{ids[kind]}/download", headers=headers)
+        assert download.status_code == 404, kind
+        api = client.get(
+            f"/api/organisations/{alpha.org.id}/report-jobs/{ids[kind]}", headers=headers
+        )
+        assert api.status_code == 404, kind
