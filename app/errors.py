@@ -122,7 +122,7 @@ class ErrorPage:
 
 def wants_json(request: Request) -> bool:
     """JSON for the API and for clients that ask for it; an HTML page for browsers."""
-    if request.url.path.startswith("/api"):
+    if str(request.scope.get("path", "")).startswith("/api"):  # not request.url: it parses
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
