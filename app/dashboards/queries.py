@@ -17,7 +17,7 @@ dashboard over 1,000 teams moves a few hundred rows, not the teams' results.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -348,9 +348,24 @@ class Summarised:
     threshold: int  # the round's own k
 
 
-def summarised_rounds(*, session: Session, organisation_id: int) -> list[Summarised]:
-    """Every summarised team survey of the organisation: the rounds an organisation view
-    may draw on (the trend reaches past each team's latest)."""
+def summarised_round_ids(*, session: Session, organisation_id: int) -> list[int]:
+    """Every summarised team survey of the organisation, by id: the rounds an organisation
+    view may draw on (the trend reaches past each team's latest)."""
+    return list(
+        session.execute(
+            select(_summary.c.round_id).where(
+                _summary.c.organisation_id == organisation_id, _summary.c.mode != SOLO
+            )
+        ).scalars()
+    )
+
+
+def summarised_rounds(
+    *, session: Session, organisation_id: int, round_ids: Collection[int]
+) -> list[Summarised]:
+    """The organisation's summarised team surveys among ``round_ids`` (of
+    ``summarised_round_ids``: the rounds an organisation view may draw on, the trend reaching
+    past each team's latest), with what the rules count them by."""
     rows: Sequence[Any] = session.execute(
         select(
             _summary.c.round_id,
@@ -360,7 +375,11 @@ def summarised_rounds(*, session: Session, organisation_id: int) -> list[Summari
             _round.c.results_min,
         )
         .join(_round, _round.c.id == _summary.c.round_id)
-        .where(_summary.c.organisation_id == organisation_id, _summary.c.mode != SOLO)
+        .where(
+            _summary.c.organisation_id == organisation_id,
+            _summary.c.mode != SOLO,
+            _summary.c.round_id.in_(sorted(round_ids)),
+        )
     ).all()
     return [Summarised(int(r), int(res), str(m), int(n), int(k)) for r, res, m, n, k in rows]
 

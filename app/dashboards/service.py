@@ -350,11 +350,15 @@ def own_of(*, session: Session, viewer: visibility.SignedIn | None, organisation
     over every summarised team survey of the organisation (the trend reaches past the latest)."""
     if viewer is None:
         return Own()
-    rounds = queries.summarised_rounds(session=session, organisation_id=organisation_id)
-    own = visibility.own_rounds(
-        session, viewer.settings, viewer.user_id, [r.round_id for r in rounds]
+    # run on every request, the cached page's too: the ids alone, and the rows of the
+    # viewer's own rounds only (most viewers have none)
+    round_ids = queries.summarised_round_ids(session=session, organisation_id=organisation_id)
+    own = visibility.own_rounds(session, viewer.settings, viewer.user_id, round_ids)
+    if not own:
+        return Own()
+    mine = tuple(
+        queries.summarised_rounds(session=session, organisation_id=organisation_id, round_ids=own)
     )
-    mine = tuple(r for r in rounds if r.round_id in own)
     return Own(own, frozenset(r.result_id for r in mine), mine)
 
 

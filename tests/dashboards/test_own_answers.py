@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.config import Settings
-from app.dashboards import service, views
+from app.dashboards import queries, service, views
 from app.db import utcnow
 from app.models import (
     AssessmentRound,
@@ -418,3 +418,32 @@ def test_a_leader_of_two_organisations_has_their_own_answers_left_out_in_each_on
     exported = client.get(f"/organisations/{northwind.id}/exports/scores.csv", headers=headers)
     assert exported.status_code == 200
     assert "Kestrel" not in {row["team"] for row in csv.DictReader(io.StringIO(exported.text))}
+
+
+def test_the_viewers_own_rounds_are_found_among_more_rounds_than_one_query_holds(
+    session: Session, settings: Settings, leaders: Leaders
+) -> None:
+    """Every dashboard request finds the viewer's own rounds among all the organisation's
+    summarised rounds: among 1,200 more round ids than the organisation has (several queries'
+    worth on SQLite), the answering leader's two rounds are found, asked again as well (their
+    derived links are kept), and none for a leader who answered nowhere; the rounds' rows
+    are Kestrel's and Lark's."""
+    round_ids = queries.summarised_round_ids(
+        session=session, organisation_id=leaders.organisation_id
+    )
+    assert len(round_ids) == 6  # Atlas, Beacon, Fjord, Gorse, Kestrel and Lark
+    asked = [*range(10**6, 10**6 + 1200), *round_ids]
+    answered = {
+        r.id
+        for r in session.exec(select(AssessmentRound).where(col(AssessmentRound.id).in_(round_ids)))
+        if r.title in ("Kestrel survey", "Lark survey")
+    }
+    for _ in range(2):
+        found = visibility.own_rounds(session, settings, leaders.answering_id, asked)
+        assert found == answered
+    assert visibility.own_rounds(session, settings, leaders.answering_id + 1000, asked) == set()
+    viewer = visibility.SignedIn(user_id=leaders.answering_id, settings=settings)
+    own = service.own_of(session=session, viewer=viewer, organisation_id=leaders.organisation_id)
+    assert own.rounds == answered
+    assert {r.round_id for r in own.summarised} == answered
+    assert len(own.results) == 2
