@@ -174,7 +174,7 @@ def seeded_database(
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
 
-def _analyse(settings: Settings) -> None:
+def settle(settings: Settings) -> None:
     """The database as a running installation has it some time after the seeding's writes:
     statistics gathered (autovacuum on PostgreSQL) and, on SQLite, the write-ahead log
     checkpointed (else the first commit after the seeding, e.g. a request's session touch,
@@ -263,7 +263,7 @@ def run_backend(backend: str, quick: bool) -> list[dict[str, Any]]:
             session.flush()
             signed = sessions.create(session=session, settings=settings, user=admin)
             session.commit()
-        _analyse(settings)
+        settle(settings)
         cookie = {"cookie": f"{sessions.session_cookie_name(settings)}={signed.token}"}
         path = f"/organisations/{organisation_id}/dashboard"
         figures: list[dict[str, Any]] = []
