@@ -4,6 +4,7 @@ names, the PDF."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import zipfile
@@ -266,6 +267,26 @@ def test_the_cli_makes_the_organisation_report_from_stored_results(
     missing = CliRunner().invoke(cli_app, ["report", "--org", "999999", "-o", str(output)])
     assert missing.exit_code == 2
     assert "no organisation with id 999999" in missing.output
+
+
+def test_the_cli_refuses_an_organisation_report_with_nothing_to_show(
+    seeded: dict[str, Any], tmp_path: Path
+) -> None:
+    """An organisation none of whose teams has a stored result: a clear error, no file."""
+    engine = db.create_db_engine(make_test_settings(os.environ["DATABASE_URL"]))
+    try:
+        with Session(engine) as session:
+            empty = factories.organisation(session, name="Empty Org")
+            factories.team(session, empty, name="Quiet")
+            session.commit()
+            empty_id = empty.id
+    finally:
+        engine.dispose()
+    output = tmp_path / "empty.pdf"
+    refused = CliRunner().invoke(cli_app, ["report", "--org", str(empty_id), "-o", str(output)])
+    assert refused.exit_code == 1, refused.output
+    assert "Empty Org has no stored results yet" in refused.output
+    assert not output.exists()
 
 
 @pytest.mark.slow
