@@ -33,7 +33,6 @@ import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
 from typing import Final
 
 from sqlalchemy import bindparam, delete, insert, update
@@ -660,37 +659,3 @@ def take_links(*, sessions: sessionmaker[Session], job: ReportJob) -> list[Passw
         session.exec(delete(JobFile).where(col(JobFile.id) == found.id))
         session.commit()
     return [PasswordLink(str(item["email"]), str(item["url"])) for item in stored]
-
-
-@dataclasses.dataclass(frozen=True)
-class JobView:
-    """An import job as its pages and the API show it."""
-
-    id: int
-    status: str  # queued | running | done | failed | stopped
-    done: int
-    total: int
-    message: str | None  # the summary when done, what went wrong when failed
-    started: str
-
-    @property
-    def under_way(self) -> bool:
-        return self.status in ("queued", "running")
-
-
-def view(job: ReportJob, settings: Settings) -> JobView:
-    assert job.id is not None
-    status = job.status
-    stale = timedelta(seconds=max(300.0, 10 * settings.job_sweep_seconds))
-    if status in (ReportJobStatus.queued, ReportJobStatus.running) and (
-        utcnow() - job.updated_at > stale
-    ):
-        status = "stopped"  # no worker has touched it for long: none runs
-    return JobView(
-        id=job.id,
-        status=str(status),
-        done=job.done,
-        total=job.total,
-        message=job.error,
-        started=job.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-    )

@@ -26,6 +26,7 @@ from app.accounts.dependencies import require_roles, settings_of
 from app.accounts.tenancy import Principal
 from app.db import ReadSessionDep, RequestSessionDep
 from app.errors import DomainError, NotFoundError
+from app.jobs import status as job_status
 from app.models import Organisation, UserRole
 
 router = APIRouter(include_in_schema=False)
@@ -157,7 +158,7 @@ def confirm_import(
             return _job_page(
                 request,
                 organisation,
-                setup_import.view(job, settings_of(request)),
+                job_status.view(job, settings_of(request)),
                 status=202,
                 background=BackgroundTask(request.app.state.job_queue.enqueue, job.id),
             )
@@ -188,7 +189,7 @@ class ImportJobPage:
     title: str
     organisation_id: int
     organisation_name: str
-    job: setup_import.JobView
+    job: job_status.JobView
     job_url: str
     percent: int
     password_links: tuple[bulk_setup.PasswordLink, ...] = ()
@@ -197,7 +198,7 @@ class ImportJobPage:
 def _job_page(
     request: Request,
     organisation: Organisation,
-    job: setup_import.JobView,
+    job: job_status.JobView,
     *,
     status: int = 200,
     links: list[bulk_setup.PasswordLink] | None = None,
@@ -245,9 +246,7 @@ def import_job_page(
     )
     session.commit()  # ends the read (nothing expires): taking the links writes on its own
     links = setup_import.take_links(sessions=request.app.state.sessions, job=job)
-    return _job_page(
-        request, organisation, setup_import.view(job, settings_of(request)), links=links
-    )
+    return _job_page(request, organisation, job_status.view(job, settings_of(request)), links=links)
 
 
 @router.get("/organisations/{org_id}/import.csv", response_class=Response)

@@ -32,6 +32,7 @@ from app.accounts.tenancy import Principal
 from app.catalog_store import CatalogDep
 from app.db import ReadSessionDep, SessionDep
 from app.errors import ConflictError
+from app.jobs import status as job_status
 from app.models import AssessmentRound, ReportJob, UserRole
 from app.reports import batch, commentary, jobs
 from app.reports.routes import (
@@ -94,7 +95,7 @@ def _job_out(request: Request, org_id: int, job: ReportJob, ready: bool) -> Repo
     return ReportJobOut(
         id=job.id,
         kind=job.kind,
-        status="stopped" if jobs.is_stopped(job, settings_of(request)) else job.status,
+        status=job_status.shown_status(job, settings_of(request)),
         done=job.done,
         total=job.total,
         failed=job.failed,

@@ -24,6 +24,7 @@ from app.api.workspace import RoundIn, round_request
 from app.catalog_store import CatalogDep
 from app.db import ReadSessionDep, RequestSessionDep, SessionDep
 from app.errors import NotFoundError
+from app.jobs import status as job_status
 from app.models import Organisation, UserRole
 from app.workspace import bulk_rounds
 
@@ -150,7 +151,7 @@ class ImportJobOut(BaseModel):
 
 def _job_out(
     org_id: int,
-    job: setup_import.JobView,
+    job: job_status.JobView,
     links: list[bulk_setup.PasswordLink] | None = None,
 ) -> ImportJobOut:
     return ImportJobOut(
@@ -204,7 +205,7 @@ def run_import(
             actor=actor,
         )
         assert job.id is not None
-        body = _job_out(org_id, setup_import.view(job, settings_of(request)))
+        body = _job_out(org_id, job_status.view(job, settings_of(request)))
         return JSONResponse(
             body.model_dump(),
             status_code=202,
@@ -245,7 +246,7 @@ def import_job(
     )
     session.commit()  # ends the read (nothing expires): taking the links writes on its own
     links = setup_import.take_links(sessions=request.app.state.sessions, job=job)
-    return _job_out(org_id, setup_import.view(job, settings_of(request)), links)
+    return _job_out(org_id, job_status.view(job, settings_of(request)), links)
 
 
 @router.get(

@@ -36,6 +36,7 @@ from app.config import Settings
 from app.db import ReadSessionDep, RequestSessionDep, SessionDep
 from app.errors import NotFoundError
 from app.jobs import queue
+from app.jobs import status as job_status
 from app.models import AssessmentRound, Organisation, Team
 from app.results import visibility
 from app.results.model import TeamResult
@@ -711,7 +712,7 @@ class OrganisationRescoreOut(BaseModel):
     progress_url: str
 
 
-def _rescore_out(org_id: int, job: organisation_rescore.JobView) -> OrganisationRescoreOut:
+def _rescore_out(org_id: int, job: job_status.JobView) -> OrganisationRescoreOut:
     return OrganisationRescoreOut(
         id=job.id,
         status=job.status,
@@ -752,7 +753,7 @@ def rescore_organisation(
         newest=catalog,
         actor=actor,
     )
-    body = _rescore_out(org_id, organisation_rescore.view(started.job, settings))
+    body = _rescore_out(org_id, job_status.view(started.job, settings))
     job_queue: queue.JobQueue = request.app.state.job_queue
     return JSONResponse(
         body.model_dump(),
@@ -777,4 +778,4 @@ def organisation_rescore_job(
     job = organisation_rescore.get_job(
         session=session, organisation_id=organisation.id, job_id=rescore_job_id
     )
-    return _rescore_out(org_id, organisation_rescore.view(job, settings_of(request)))
+    return _rescore_out(org_id, job_status.view(job, settings_of(request)))

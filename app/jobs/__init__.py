@@ -8,10 +8,12 @@ its message: the row therefore carries a claim (``run_token``), a heartbeat and 
 already made (``job_file``), and a sweeper that runs once per period re-queues a job whose
 heartbeat stopped, which resumes where the dead worker left off.
 
-- ``runner``: claiming a job, its heartbeat, progress, pieces, finishing and failing.
+- ``runner``: claiming a job, its heartbeat, progress, pieces, finishing and failing (the
+  output is a ``job_file`` row, so every instance serves it).
 - ``sweeper``: the periodic task, gated by ``scheduled_run`` so it runs once per period.
 - ``queue``: the Huey instance, enqueueing, and the consumers (embedded and standalone).
-- ``files``: a finished job's output, as every instance serves it.
+- ``status``: how a job of any kind reads on its progress page and in the API ("stopped"
+  when no worker has touched it for long).
 
 What a job of each kind does lives in its domain (``app.reports.jobs``), handed to the queue
 by the edges as a mapping of kind to handler.

@@ -15,7 +15,6 @@ import functools
 import io
 import logging
 import zipfile
-from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy.orm import sessionmaker
@@ -26,6 +25,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.errors import DomainError, NotFoundError
 from app.jobs import runner
+from app.jobs import status as job_status
 from app.jobs.runner import JobRun
 from app.models import JobFile, Organisation, ReportJob, ReportJobStatus, Team
 from app.reports import batch, pdf, render
@@ -38,16 +38,9 @@ logger = logging.getLogger(__name__)
 TEAM_REPORTS: Final = "team_reports"
 ORGANISATION_REPORT: Final = "organisation_report"
 REPORT_KINDS = (TEAM_REPORTS, ORGANISATION_REPORT)
-ACTIVE = (ReportJobStatus.queued, ReportJobStatus.running)
 NO_RESULTS = batch.NO_RESULTS  # the pages and API answer the same (NoResultsError)
 PDF: Final = "application/pdf"
 ZIP: Final = "application/zip"
-
-
-def stale_after(settings: Settings) -> timedelta:
-    """How long an unfinished job may go without any write before the page calls it stopped:
-    long past what the sweeper needs to hand it on, so it means no worker runs at all."""
-    return timedelta(seconds=max(300.0, 10 * settings.job_sweep_seconds))
 
 
 # ---------------------------------------------------------------- reading and starting
@@ -79,13 +72,6 @@ def get_job(
     return job
 
 
-def is_stopped(job: ReportJob, settings: Settings, *, now: datetime | None = None) -> bool:
-    """An unfinished job nothing has touched for too long: no worker is running."""
-    if job.status not in ACTIVE:
-        return False
-    return (now or utcnow()) - job.updated_at > stale_after(settings)
-
-
 def active_job(
     *,
     session: Session,
@@ -104,7 +90,7 @@ def active_job(
         .where(
             ReportJob.organisation_id == organisation_id,
             ReportJob.kind == kind,
-            col(ReportJob.status).in_([s.value for s in ACTIVE]),
+            col(ReportJob.status).in_([s.value for s in job_status.ACTIVE]),
         )
         .order_by(col(ReportJob.created_at).desc())
     ).all()
@@ -112,7 +98,7 @@ def active_job(
         (
             job
             for job in jobs
-            if not is_stopped(job, settings)
+            if not job_status.is_stopped(job, settings)
             and bool((job.params or {}).get("hide_names")) == hide_names
             and bool((job.params or {}).get("full")) == full
             and (created_by_id is None or job.created_by_id == created_by_id)

@@ -37,6 +37,7 @@ from app.accounts.tenancy import Principal
 from app.catalog_store import CatalogDep
 from app.db import ReadSessionDep, SessionDep
 from app.jobs import queue
+from app.jobs import status as job_status
 from app.models import JobFile, Organisation, ReportJob, ReportJobStatus, UserRole
 from app.reports import batch, jobs, render
 from app.reports import commentary as report_commentary
@@ -231,7 +232,7 @@ def _job_page(
     assert organisation.id is not None
     assert job.id is not None
     settings = settings_of(request)
-    status = "stopped" if jobs.is_stopped(job, settings) else job.status
+    status = job_status.shown_status(job, settings)
     job_url = f"{_jobs_url(organisation.id)}/{job.id}"
     message = job.error
     if job.status == ReportJobStatus.done and job.error:

@@ -33,18 +33,17 @@ from app.config import Settings
 from app.db import ReadSession, utcnow
 from app.errors import ConflictError, DomainError, NotFoundError
 from app.jobs import runner
+from app.jobs import status as job_status
 from app.jobs.runner import JobRun
 from app.models import (
     AssessmentRound,
     Organisation,
     ReportJob,
-    ReportJobStatus,
     RoundMode,
     RoundResult,
     RoundStatus,
     Team,
 )
-from app.reports import jobs as report_jobs
 from app.reports.context import ResultsNotVisibleError
 from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
@@ -54,7 +53,6 @@ from app.workspace.results import compute_rescore, rescore_label, store_rescore
 logger = logging.getLogger(__name__)
 
 KIND: Final = "organisation_rescore"
-ACTIVE: Final = (ReportJobStatus.queued, ReportJobStatus.running)
 SUMMARY_FILE: Final = "rescore-summary.txt"
 PROGRESS_EVERY_S: Final = 1.0  # a job's progress row is written at most this often
 
@@ -341,11 +339,11 @@ def active_job(*, session: Session, organisation_id: int, settings: Settings) ->
         .where(
             ReportJob.organisation_id == organisation_id,
             ReportJob.kind == KIND,
-            col(ReportJob.status).in_([status.value for status in ACTIVE]),
+            col(ReportJob.status).in_([status.value for status in job_status.ACTIVE]),
         )
         .order_by(col(ReportJob.created_at).desc())
     ).all()
-    return next((job for job in jobs if not report_jobs.is_stopped(job, settings)), None)
+    return next((job for job in jobs if not job_status.is_stopped(job, settings)), None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -413,34 +411,6 @@ def get_job(*, session: Session, organisation_id: int, job_id: int) -> ReportJob
     if job is None:
         raise NotFoundError()
     return job
-
-
-@dataclasses.dataclass(frozen=True)
-class JobView:
-    """A rescore job as its page and the API show it."""
-
-    id: int
-    status: str  # queued | running | done | failed | stopped
-    done: int
-    total: int
-    message: str | None  # the summary when done, what went wrong when failed
-    started: str
-
-    @property
-    def under_way(self) -> bool:
-        return self.status in ("queued", "running")
-
-
-def view(job: ReportJob, settings: Settings) -> JobView:
-    assert job.id is not None
-    return JobView(
-        id=job.id,
-        status="stopped" if report_jobs.is_stopped(job, settings) else str(job.status),
-        done=job.done,
-        total=job.total,
-        message=job.error,
-        started=job.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-    )
 
 
 def run_job(run: JobRun, *, catalog: Catalog) -> None:

@@ -21,10 +21,11 @@ from app.accounts.tenancy import Principal
 from app.catalog_store import CatalogDep
 from app.db import ReadSessionDep
 from app.jobs import queue
+from app.jobs import status as job_status
 from app.models import Organisation
 from app.rubric.loader import Catalog
 from app.workspace import organisation_rescore
-from app.workspace.organisation_rescore import JobView, NothingToRescoreError
+from app.workspace.organisation_rescore import NothingToRescoreError
 
 router = APIRouter(include_in_schema=False)
 
@@ -85,7 +86,7 @@ class RescorePage:
     job: JobProgress | None
 
 
-def _progress(org_id: int, job: JobView) -> JobProgress:
+def _progress(org_id: int, job: job_status.JobView) -> JobProgress:
     return JobProgress(
         url=job_url(org_id, job.id),
         status=job.status,
@@ -105,7 +106,7 @@ def _page(
     organisation: Organisation,
     catalog: Catalog,
     *,
-    job: JobView | None = None,
+    job: job_status.JobView | None = None,
     notice: str | None = None,
 ) -> RescorePage:
     assert organisation.id is not None
@@ -178,7 +179,7 @@ def start_rescore(
     except NothingToRescoreError as nothing:
         page = _page(request, session, organisation, catalog, notice=nothing.message)
         return templating.render(request, "workspace/organisation_rescore.html", page)
-    job = organisation_rescore.view(started.job, settings)
+    job = job_status.view(started.job, settings)
     url = job_url(organisation.id, job.id)
     if not started.new:
         return RedirectResponse(url, status_code=303)
@@ -216,6 +217,6 @@ def rescore_job_page(
         session,
         organisation,
         catalog,
-        job=organisation_rescore.view(job, settings_of(request)),
+        job=job_status.view(job, settings_of(request)),
     )
     return templating.render(request, "workspace/organisation_rescore.html", page)
