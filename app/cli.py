@@ -107,7 +107,7 @@ def _prepare_database(settings: Settings, *, migrate_schema: bool) -> None:
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     uvicorn.run(
         # an import string, so that each of several workers builds its own app and engine
-        "app.main:create_app",
+        "app.main:create_served_app",
         factory=True,
         host=host,
         port=port,

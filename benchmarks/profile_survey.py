@@ -16,6 +16,7 @@ py-spy is not a project dependency (``.venv/bin/pip install py-spy``)::
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import secrets
 import sys
@@ -35,12 +36,45 @@ from app.main import create_app  # noqa: E402
 from benchmarks import floor_app, survey  # noqa: E402
 
 
+class CollectorPauses:
+    """The cyclic garbage collector's runs and pauses, per generation (``gc.callbacks``): a
+    long generation-2 pause is a tail latency no profile of the request shows."""
+
+    def __init__(self) -> None:
+        self.runs = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self.longest = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        generation = info["generation"]
+        pause = time.perf_counter() - self._started
+        self.runs[generation] += 1
+        self.seconds[generation] += pause
+        self.longest[generation] = max(self.longest[generation], pause)
+
+    def summary(self) -> str:
+        return "; ".join(
+            f"generation {g}: {self.runs[g]} runs, {self.seconds[g] * 1000:.1f} ms in all, "
+            f"longest {self.longest[g] * 1000:.1f} ms"
+            for g in range(3)
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--kind", choices=("page", "save"), default="page")
     parser.add_argument(
         "--app", choices=("processlens", "floor"), default="processlens", help="which app"
+    )
+    parser.add_argument(
+        "--unfrozen",
+        action="store_true",
+        help="leave the app's objects to the garbage collector (processlens serve freezes them)",
     )
     parser.add_argument("--summarise", type=Path, metavar="FILE", help="summarise a profile")
     args = parser.parse_args()
@@ -68,6 +102,9 @@ def main() -> int:
         respondents = survey.seed_survey(settings, 20)
         prefix = "/r"
         application = create_app(settings)
+        if not args.unfrozen:  # as app.main.create_served_app does
+            gc.collect()
+            gc.freeze()
         if args.app == "floor":
             engine = floor_app.create_db_engine(settings.resolved_database_url)
             floor_app.create_tables(engine, [r.token for r in respondents])
@@ -81,6 +118,8 @@ def main() -> int:
             for respondent in respondents:  # warm: caches, pool, first renders
                 client.get(f"{prefix}/{respondent.token}/questions?page=1")
             survey._reset(respondents)
+            pauses = CollectorPauses()
+            gc.callbacks.append(pauses)
             started = time.perf_counter()
             cpu_started = time.process_time()
             for index in range(args.requests):
@@ -99,10 +138,12 @@ def main() -> int:
                     raise RuntimeError(f"{request.path}: {response.status_code}")
             seconds = time.perf_counter() - started
             cpu_seconds = time.process_time() - cpu_started
+            gc.callbacks.remove(pauses)
     sys.stdout.write(
         f"{args.app} {args.kind}: {args.requests} requests one at a time in {seconds:.2f} s, "
         f"{seconds / args.requests * 1000:.2f} ms each, "
         f"CPU {cpu_seconds / args.requests * 1000:.2f} ms each (TestClient included)\n"
+        f"garbage collector: {pauses.summary()}; {len(gc.get_objects())} objects tracked\n"
     )
     return 0
 

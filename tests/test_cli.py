@@ -403,3 +403,36 @@ def test_a_bad_questionnaire_file_is_refused_with_its_line(
         result = invoke(*command)
         line = assert_one_line(result.stderr, result.exit_code, message)
         assert line.startswith("quality.yaml:")
+
+
+def test_the_served_app_leaves_its_long_lived_objects_out_of_full_collections(
+    tmp_path: Path,
+) -> None:
+    """`processlens serve` serves ``create_served_app``: the objects the app holds for its
+    life are frozen, so the garbage collector's full runs no longer walk them (a pause of
+    100-200 ms every few thousand requests, the answer save's p99: docs/performance.md)."""
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PROCESSLENS_") and key not in {"DATABASE_URL", "REDIS_URL"}
+    }
+    base |= {"PROCESSLENS_ENVIRONMENT": "test", "PROCESSLENS_DATA_DIR": str(tmp_path)}
+    code = (
+        "import gc, app.main as main\n"
+        "served = main.create_served_app()\n"
+        "print(gc.get_freeze_count(), len(gc.get_objects()))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    frozen, still_tracked = (int(n) for n in result.stdout.split()[-2:])
+    assert frozen > 100_000
+    assert still_tracked < frozen // 20
+    assert '"app.main:create_served_app"' in Path(cli.__file__).read_text()
