@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -68,6 +70,12 @@ CONNECTIONS = 32
 # save phases (with 24 the faster saves of December 2026 met the limit: 429s)
 RESPONDENTS_PER_CONNECTION = 48
 REQUEST_TIMEOUT_S = 30.0
+# the connections open this far apart, as respondents' browsers do, not in one burst: the
+# server's workers share one listening socket, and a burst of 32 connections at an idle server
+# can all be taken by one worker (seen in about one phase in five, on the floor too), leaving
+# the other idle for the whole phase; the answer page then measured at 0.32-0.41 of the floor,
+# 0.82-0.96 otherwise (docs/performance.md)
+CONNECT_EVERY_S = 0.01
 START_TIMEOUT_S = 90.0
 THROUGHPUT_TARGET = 0.5  # at least half the floor's requests per second
 P99_TARGET = 2.5  # p99 at most 2.5 times the floor's
@@ -227,6 +235,9 @@ class PhaseResult:
     seconds: float
     latencies_ms: list[float]
     first_error: str | None
+    # the load's connections per server process after the warm-up, most first (ss): two
+    # levels of the SQLite answer page came from how the kernel handed them out
+    connections_per_process: list[int] = dataclasses.field(default_factory=list)
 
     @property
     def throughput(self) -> float:
@@ -258,7 +269,8 @@ async def _drive(
     counts = {"requests": 0, "errors": 0}
     first_error: list[str] = []
 
-    async def worker(group: list[Respondent]) -> None:
+    async def worker(position: int, group: list[Respondent]) -> None:
+        await asyncio.sleep(position * CONNECT_EVERY_S)
         connection = Connection(port)
         turn = 0
         try:
@@ -290,14 +302,37 @@ async def _drive(
         finally:
             await connection.close()
 
-    await asyncio.gather(*(worker(group) for group in groups))
+    async def count_connections() -> list[int]:
+        await asyncio.sleep(max(0.0, measure_from - clock()))
+        return await connections_per_process(port)
+
+    split, *_ = await asyncio.gather(
+        count_connections(), *(worker(position, group) for position, group in enumerate(groups))
+    )
     return PhaseResult(
         requests=counts["requests"],
         errors=counts["errors"],
         seconds=measure_s,
         latencies_ms=latencies,
         first_error=first_error[0] if first_error else None,
+        connections_per_process=split,
     )
+
+
+async def connections_per_process(port: int) -> list[int]:
+    """The established connections to ``port`` per server process, most first (``ss``)."""
+    listing = await asyncio.create_subprocess_exec(
+        "ss",
+        "-Htnp",
+        "state",
+        "established",
+        f"( sport = :{port} )",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    output, _ = await listing.communicate()
+    per_process = collections.Counter(re.findall(r"pid=(\d+)", output.decode()))
+    return sorted(per_process.values(), reverse=True)
 
 
 def drive(
@@ -591,6 +626,8 @@ def _figures(backend: str, kind: str, app: PhaseResult, floor: PhaseResult) -> l
             "ratio": round(throughput_ratio, 3),
             "target": f">= {THROUGHPUT_TARGET:.0%} of the floor's",
             "ok": throughput_ratio >= THROUGHPUT_TARGET,
+            "connections_per_worker": app.connections_per_process,
+            "floor_connections_per_worker": floor.connections_per_process,
         },
         {
             "name": f"{name}: p50 latency",
