@@ -610,6 +610,10 @@ def _mean_page_bytes(port: int, respondents: list[Respondent]) -> int:
     return round(sum(sizes) / len(sizes))
 
 
+def _split(phase: PhaseResult) -> str:
+    return "+".join(str(count) for count in phase.connections_per_process) or "unknown"
+
+
 def _figures(backend: str, kind: str, app: PhaseResult, floor: PhaseResult) -> list[dict[str, Any]]:
     label = {"page": "answer page GET", "save": "answer save POST"}[kind]
     name = f"survey {label} ({backend}, {CONNECTIONS} connections, {WORKERS} workers)"
@@ -621,13 +625,13 @@ def _figures(backend: str, kind: str, app: PhaseResult, floor: PhaseResult) -> l
         {
             "name": f"{name}: throughput",
             "value": round(app.throughput, 1),
-            "unit": "requests/s",
+            "unit": (
+                f"requests/s (connections per worker {_split(app)}, the floor's {_split(floor)})"
+            ),
             "floor": round(floor.throughput, 1),
             "ratio": round(throughput_ratio, 3),
             "target": f">= {THROUGHPUT_TARGET:.0%} of the floor's",
             "ok": throughput_ratio >= THROUGHPUT_TARGET,
-            "connections_per_worker": app.connections_per_process,
-            "floor_connections_per_worker": floor.connections_per_process,
         },
         {
             "name": f"{name}: p50 latency",
