@@ -136,7 +136,7 @@ require_admin = require_roles(UserRole.admin)
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
 # organisation-wide pages: the dashboards, the organisation report and the analysis exports
-require_org_view = require_roles(UserRole.consultant, UserRole.org_leader)
+require_org_view = require_roles(*tenancy.ORGANISATION_VIEWERS)
 require_respondent_rows = require_roles(UserRole.consultant)
 OrgViewer = Annotated[Principal, Depends(require_org_view)]
 RespondentRowsViewer = Annotated[Principal, Depends(require_respondent_rows)]

@@ -578,19 +578,12 @@ def _check_starter(sessions: sessionmaker[Session], settings: Settings, job: run
         "Nothing was changed."
     )
     with _read(sessions) as session:
-        user = session.get(User, job.created_by_id) if job.created_by_id is not None else None
-        if user is None or not user.is_active:
-            raise refused
-        principal = tenancy.load_principal(session=session, user=user, via="session")
-        if not bulk_setup.may_import(principal=principal, settings=settings):
-            raise refused
-        try:
-            tenancy.get_organisation(
-                session=session, principal=principal, org_id=job.organisation_id
-            )
-        except NotFoundError:
-            raise refused from None
+        starter = tenancy.job_starter(
+            session=session, user_id=job.created_by_id, organisation_id=job.organisation_id
+        )
         session.rollback()
+    if starter is None or not bulk_setup.may_import(principal=starter, settings=settings):
+        raise refused
 
 
 def _keep_links(job_id: int, session: Session, plan: SetupPlan, links: list[PasswordLink]) -> None:

@@ -17,7 +17,7 @@ Who sees what:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from sqlalchemy import ColumnElement, false, or_, true
 from sqlmodel import Session, col, select
@@ -52,6 +52,11 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role is UserRole.admin
+
+    @property
+    def sees_organisations(self) -> bool:
+        """May see an organisation as a whole (its dashboards, reports and rescore)."""
+        return self.is_admin or self.role in ORGANISATION_VIEWERS
 
     @property
     def role_label(self) -> str:
@@ -105,6 +110,25 @@ def load_principal(
         session_id=session_id,
         api_token_id=api_token_id,
     )
+
+
+# the roles that may see an organisation as a whole (admins always: Principal.sees_organisations)
+ORGANISATION_VIEWERS: Final = frozenset({UserRole.consultant, UserRole.org_leader})
+
+
+def job_starter(*, session: Session, user_id: int | None, organisation_id: int) -> Principal | None:
+    """The person who started a job, with the access they have now, if their account is
+    still active and the organisation still theirs to see; None otherwise. A queued job runs
+    after the request that started it, so what it may do is checked again when it runs."""
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None or not user.is_active:
+        return None
+    principal = load_principal(session=session, user=user, via="session")
+    try:
+        get_organisation(session=session, principal=principal, org_id=organisation_id)
+    except NotFoundError:
+        return None
+    return principal
 
 
 # ---------------------------------------------------------------- query scopes

@@ -50,7 +50,7 @@ class JobView:
 
     @property
     def under_way(self) -> bool:
-        return self.status in (ReportJobStatus.queued, ReportJobStatus.running)
+        return self.status in ACTIVE
 
 
 def view(job: ReportJob, settings: Settings) -> JobView:

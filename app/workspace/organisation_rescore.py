@@ -27,7 +27,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from app import catalog_store, db
-from app.accounts import audit
+from app.accounts import audit, tenancy
 from app.accounts.audit import Actor
 from app.config import Settings
 from app.db import ReadSession, utcnow
@@ -423,7 +423,16 @@ def run_job(run: JobRun, *, catalog: Catalog) -> None:
         if row is None:  # pragma: no cover - the runner has just claimed it
             raise DomainError("The job no longer exists.")
         since = row.created_at
+        starter = tenancy.job_starter(
+            session=session, user_id=run.job.created_by_id, organisation_id=run.job.organisation_id
+        )
         session.rollback()
+    if starter is None or not starter.sees_organisations:
+        # unassigned or disabled since the job was started: it rescores nothing
+        raise DomainError(
+            "The person who started this rescore may no longer see this organisation. "
+            "Nothing was rescored."
+        )
     last = [0.0]
 
     def progress(done: int, total: int) -> None:

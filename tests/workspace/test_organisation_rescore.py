@@ -25,7 +25,17 @@ from app.config import Settings
 from app.db import utcnow
 from app.jobs import runner
 from app.main import create_app
-from app.models import AuditEvent, Organisation, ReportJob, RoundResult, Team, UserRole
+from app.models import (
+    AssessmentRound,
+    AuditEvent,
+    Membership,
+    Organisation,
+    ReportJob,
+    ReportJobStatus,
+    RoundResult,
+    Team,
+    UserRole,
+)
 from app.results.service import ORIGINAL
 from app.workspace import organisation_rescore, rounds
 from app.workspace.organisation_rescore import Steps
@@ -270,6 +280,67 @@ def test_the_rescore_job_from_the_dashboard_to_its_summary(live: Live) -> None:
     assert nothing.context["page"].notice.startswith("Every round")  # type: ignore[attr-defined]
     assert client.post(f"/api{form_url}", headers=world.leader.headers()).status_code == 409
     assert _jobs(live) == 1
+
+
+def test_a_rescore_job_whose_starter_was_unassigned_since_rescores_nothing(live: Live) -> None:
+    client, world = live.client, live.world
+    form_url = f"/organisations/{world.org_id}/rescore"
+    started = client.post(form_url, headers=world.leader.headers(), follow_redirects=False)
+    assert started.status_code == 202
+    job_id = int(started.headers["location"].rsplit("/", 1)[1])
+    with Session(live.engine) as session:  # the leader leaves the organisation meanwhile
+        for membership in session.exec(
+            select(Membership).where(Membership.user_id == world.leader_id)
+        ).all():
+            session.delete(membership)
+        session.commit()
+    _run(live, job_id)
+    with Session(live.engine) as session:
+        job = session.get_one(ReportJob, job_id)
+        assert job.status == ReportJobStatus.failed
+        assert "may no longer see this organisation" in (job.error or "")
+        assert "Nothing was rescored" in (job.error or "")
+        rescored = session.exec(
+            select(func.count())
+            .select_from(RoundResult)
+            .where(RoundResult.label == rescore_label(helpers.catalog()))
+        ).one()
+        assert rescored == 0
+
+
+def test_a_round_deleted_while_the_rescore_runs_is_counted_as_not_scored(
+    session: Session, settings: Settings, db_connection: Connection
+) -> None:
+    world = build(session, settings)
+    newest = helpers.catalog()
+    gone = world.to_rescore[1]
+
+    def delete_the_second_round() -> None:
+        if len(calls) == 1:  # after the first round, before the second
+            with db.session_factory(db_connection)() as other:
+                other.delete(other.get_one(AssessmentRound, gone))
+                other.commit()
+        calls.append(1)
+
+    calls: list[int] = []
+    outcome = organisation_rescore.rescore_organisation(
+        sessions=db.session_factory(db_connection),
+        read_sessions=db.read_session_factory(db_connection),
+        organisation_id=world.org_id,
+        newest=newest,
+        actor=Actor(user_id=world.leader_id),
+        timings=db.BatchTimings(),
+        steps=Steps(check=delete_the_second_round),
+    )
+    assert (outcome.rescored, outcome.failed, outcome.hidden) == (1, 1, 1), outcome
+    assert outcome.summary().startswith("Rescored 1 round of 1 team under rubric ")
+    assert "1 could not be scored under the newest rubric" in outcome.summary()
+    session.expire_all()
+    assert _labels(session, world.to_rescore[0]) == sorted([ORIGINAL, rescore_label(newest)])
+    event = session.exec(
+        select(AuditEvent).where(AuditEvent.action == "organisation.rescored")
+    ).one()
+    assert event.details["failed"] == 1
 
 
 class _Killed(Exception):
