@@ -186,6 +186,24 @@ def test_the_practice_profile_reads_on_a_phone(
     assert outside == 0
 
 
+def test_the_printable_report_page_reads_on_a_phone(
+    workspace_server: Any,  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    """The team report's web page, concise and with all answers, at 375 px: the rubric files'
+    digests, the gate statuses and the answer tables stay within the screen."""
+    server = workspace_server
+    team_id, round_id = split_team_round(server, server.team_lead())
+    page = browser.new_context(viewport=PHONE).new_page()
+    sign_in(page, server.url, "tess@example.org")
+    ARTIFACTS.mkdir(exist_ok=True)
+    for label, query in (("concise", ""), ("full", "?full=true")):
+        page.goto(f"{server.url}/teams/{team_id}/rounds/{round_id}/report.html{query}")
+        assert page.locator("table.versions td.mono").count() >= 5
+        no_overflow_at_375(page, f"the {label} report page")
+        page.screenshot(path=str(ARTIFACTS / f"report-page-{label}-375.png"), full_page=True)
+
+
 def test_tabs_are_accessible_and_links_open_the_tab_they_point_into(
     workspace_server: Any,  # noqa: F811
     browser: Any,  # noqa: F811
