@@ -159,8 +159,16 @@ def round_notes(
     *, session: Session, round_id: int, catalog: Catalog
 ) -> tuple[context.SharedNote, ...]:
     """The shareable notes of a round's submitted responses."""
-    answers = round_answers(session=session, round_id=round_id)
-    return context.shareable_notes_from_stored(catalog, answers)
+    answers = context.shared_answers(round_answers(session=session, round_id=round_id))
+    return context.shareable_notes(catalog, answers)
+
+
+def round_links(
+    *, session: Session, round_id: int, catalog: Catalog
+) -> tuple[context.SharedLink, ...]:
+    """The shareable evidence links of a round's submitted responses."""
+    answers = context.shared_answers(round_answers(session=session, round_id=round_id))
+    return context.shareable_links(catalog, answers)
 
 
 def team_report_for_round(
@@ -187,6 +195,7 @@ def team_report_for_round(
         date=result.date,
         branding=branding,
         notes=round_notes(session=session, round_id=result.round_id, catalog=catalog),
+        links=round_links(session=session, round_id=result.round_id, catalog=catalog),
         previous=previous.data if previous else None,
         role_group_minimum=role_group_minimum,
         full=full,

@@ -75,6 +75,7 @@ def team_report_from_file(
         branding=branding,
         commentary=answers.commentary,
         notes=context.shareable_notes(catalog, [r.answers for r in answers.respondents]),
+        links=context.shareable_links(catalog, [r.answers for r in answers.respondents]),
         previous=previous,
         full=full,
     )

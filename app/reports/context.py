@@ -305,6 +305,15 @@ class SharedNote:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedLink:
+    """An evidence link whose author ticked "may be shown" (the tick covers the note and the
+    link): no author, no role, like the notes."""
+
+    question: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     short: str
     citation: str
@@ -375,6 +384,7 @@ class TeamReport:
     # appendix
     distributions: tuple[Distribution, ...]
     notes: tuple[SharedNote, ...]
+    links: tuple[SharedLink, ...]  # evidence links shared like the notes
     rubric_versions: tuple[tuple[str, str], ...]
     sources: tuple[Source, ...]
     # the repository check (templates/reports/_repository.html), when a signals file is attached
@@ -802,6 +812,12 @@ def commentary_paragraphs(text: str | None) -> tuple[tuple[str, ...], ...]:
     return tuple(paragraphs)
 
 
+def _in_rubric_order(catalog: Catalog, items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(question id, text) pairs in the rubric's question order, then by id and text."""
+    order = {qid: index for index, qid in enumerate(catalog.questions)}
+    return sorted(items, key=lambda item: (order.get(item[0], len(order)), *item))
+
+
 def shareable_notes(
     catalog: Catalog, answer_sets: Iterable[Mapping[str, Answer]]
 ) -> tuple[SharedNote, ...]:
@@ -809,7 +825,6 @@ def shareable_notes(
 
     Sorted by question and text, so the order does not reveal which respondent wrote which.
     """
-    order = {qid: index for index, qid in enumerate(catalog.questions)}
     notes = {
         (qid, answer.note.strip())
         for answers in answer_sets
@@ -818,26 +833,48 @@ def shareable_notes(
     }
     return tuple(
         SharedNote(question_id=qid, question=_question_text(catalog, qid), text=text)
-        for qid, text in sorted(notes, key=lambda n: (order.get(n[0], len(order)), n[0], n[1]))
+        for qid, text in _in_rubric_order(catalog, notes)
     )
 
 
-def shareable_notes_from_stored(
-    catalog: Catalog, stored_answers: Iterable[Mapping[str, Any]]
-) -> tuple[SharedNote, ...]:
-    """The same, from stored responses' JSON (``Response.answers``)."""
+def shareable_links(
+    catalog: Catalog, answer_sets: Iterable[Mapping[str, Answer]]
+) -> tuple[SharedLink, ...]:
+    """Evidence links whose authors ticked "may be shown" (never the others), only as web
+    addresses; sorted by question and address, like the notes, so the order does not tell
+    which respondent gave which."""
+    links = {
+        (qid, answer.evidence)
+        for answers in answer_sets
+        for qid, answer in answers.items()
+        if answer.note_shareable is True
+        and answer.evidence
+        and answer.evidence.startswith(("https://", "http://"))
+    }
+    return tuple(
+        SharedLink(question=_question_text(catalog, qid), url=url)
+        for qid, url in _in_rubric_order(catalog, links)
+    )
+
+
+def shared_answers(stored_answers: Iterable[Mapping[str, Any]]) -> list[dict[str, Answer]]:
+    """Stored responses' JSON (``Response.answers``) read for what may be shared: each
+    answer's note, evidence link and "may be shown" tick (stored answers were checked on
+    saving; anything of another type is left out)."""
     answer_sets = []
     for answers in stored_answers:
         parsed = {}
         for qid, raw in answers.items():
             if isinstance(raw, Mapping):
+                note, evidence = raw.get("note"), raw.get("evidence")
                 parsed[qid] = Answer(
                     value=raw.get("value"),
-                    note=raw.get("note") if isinstance(raw.get("note"), str) else None,
+                    note=note if isinstance(note, str) else None,
+                    evidence=evidence if isinstance(evidence, str) else None,
                     note_shareable=raw.get("note_shareable") is True,
                 )
         answer_sets.append(parsed)
-    return shareable_notes(catalog, answer_sets)
+    return answer_sets
 
 
 # long: a flat mapping of one result onto the report's typed context, field by field
@@ -852,6 +889,7 @@ def team_report(
     commentary: str | None = None,
     repository: RepositoryComparison | None = None,
     notes: Sequence[SharedNote] = (),
+    links: Sequence[SharedLink] = (),
     previous: TeamResult | Mapping[str, Any] | None = None,
     role_group_minimum: int = DEFAULT_ROLE_GROUP_MIN,
     lang: str = "en",
@@ -1025,6 +1063,7 @@ def team_report(
         commentary=commentary_paragraphs(commentary),
         distributions=_distributions(result, catalog, dimension_titles),
         notes=tuple(notes),
+        links=tuple(links),
         rubric_versions=tuple(sorted(round_info.rubric_versions.items())),
         sources=tuple(Source(s.short, s.citation) for s in catalog.bibliography.sources),
         repository=repository,

@@ -68,44 +68,6 @@ def percent(share: float | None) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class SharedLink:
-    """An evidence link whose author ticked "may be shown" (the tick covers the note and the
-    link): no author, no role, like the notes."""
-
-    question: str
-    url: str
-
-
-def shareable_links(
-    catalog: Catalog, stored_answers: Sequence[Mapping[str, Any]]
-) -> tuple[SharedLink, ...]:
-    """The evidence links of stored responses' answers (``Response.answers``) whose authors
-    ticked "may be shown", never the others; sorted by question and address (the notes' rule),
-    so the order does not tell which respondent gave which."""
-    order = {qid: index for index, qid in enumerate(catalog.questions)}
-    links = set()
-    for answers in stored_answers:
-        for qid, raw in answers.items():
-            if not isinstance(raw, Mapping) or raw.get("note_shareable") is not True:
-                continue
-            url = raw.get("evidence")
-            # stored links were checked on saving; a link is shown only as a web address
-            if isinstance(url, str) and url.startswith(("https://", "http://")):
-                links.add((qid, url))
-    return tuple(
-        SharedLink(
-            question=ref.question.text if (ref := catalog.questions.get(qid)) else qid, url=url
-        )
-        for qid, url in sorted(links, key=lambda link: (order.get(link[0], len(order)), *link))
-    )
-
-
-def round_links(*, session: Session, round_id: int, catalog: Catalog) -> tuple[SharedLink, ...]:
-    """The shareable evidence links of a round's submitted responses."""
-    return shareable_links(catalog, report_batch.round_answers(session=session, round_id=round_id))
-
-
-@dataclasses.dataclass(frozen=True)
 class PageChart:
     """A chart: server-made SVG (works without JavaScript) and the Plotly figure that
     static/js/charts.js draws over it."""
@@ -471,7 +433,7 @@ class ResultsPage:
     # notes their authors marked "may be shown": no author, no role, in question order
     notes: tuple[report_context.SharedNote, ...]
     # evidence links under the same tick, shown beside the notes
-    evidence_links: tuple[SharedLink, ...]
+    evidence_links: tuple[report_context.SharedLink, ...]
     role_group_minimum: int
     knowledge_gaps: tuple[KnowledgeGap, ...]
     debt_register: tuple[report_context.DebtItem, ...]
@@ -1088,7 +1050,9 @@ def _shown_page(
         gap_picture=_gap_picture(report.perception_gaps),
         # the team report's appendix rule: only once the result may be seen at all
         notes=report_batch.round_notes(session=session, round_id=stored.round_id, catalog=catalog),
-        evidence_links=round_links(session=session, round_id=stored.round_id, catalog=catalog),
+        evidence_links=report_batch.round_links(
+            session=session, round_id=stored.round_id, catalog=catalog
+        ),
         knowledge_gaps=_knowledge_gaps(result, catalog),
         debt_register=report.debt_register,
         comparison=None if comparison_note else _comparison(report),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import pikepdf
 import pytest
 from typer.testing import CliRunner
@@ -93,7 +95,7 @@ def test_the_full_option_adds_every_answer(tmp_path: Path, rendered: Mapping[str
     text = _text(output)
     for heading in (
         "Appendix A · Answers per question",
-        "Appendix B · Notes from respondents",
+        "Appendix B · Notes and evidence from respondents",
         "Appendix C · Method and formulas",
         "Appendix D · Rubric version and sources",
     ):
@@ -120,7 +122,7 @@ def test_pdf_has_the_sections_and_the_running_page_numbers(rendered: Mapping[str
         "Roadmap of practice upgrades",
         "Where roles see things differently",
         "Debt register",
-        "Appendix A · Notes from respondents",
+        "Appendix A · Notes and evidence from respondents",
         "Appendix B · Method and formulas",
         "Appendix C · Rubric version and sources",
     ):
@@ -144,7 +146,46 @@ def test_only_shareable_notes_are_shown(
     notes = context.shareable_notes(catalog, [answers])
     assert [(n.question_id, n.text) for n in notes] == [("collaboration.rewrite", "Shared words")]
     stored = [{q: a.to_data() for q, a in answers.items()}]
-    assert context.shareable_notes_from_stored(catalog, stored) == notes
+    assert context.shareable_notes(catalog, context.shared_answers(stored)) == notes
+
+
+def test_only_shareable_evidence_links_are_in_the_notes_appendix(
+    example: AnswersFile, catalog: Catalog
+) -> None:
+    """The appendix lists the evidence links whose authors ticked "may be shown" (the tick
+    covers note and link), under their question, as links; never a private one."""
+    shared = "https://git.example.org/fraud/pipeline/-/blob/main/checks/transformations.py"
+    private = "https://wiki.example.org/private/retro-notes"
+    first, second, *others = example.respondents
+    added = (
+        (
+            "handoff.same_transformations",
+            Answer("shared_code_checked", evidence=shared, note_shareable=True),
+        ),
+        ("handoff.lineage", Answer("manual_records", evidence=private)),
+    )
+    answers = dataclasses.replace(
+        example,
+        respondents=(
+            *(
+                dataclasses.replace(respondent, answers={**respondent.answers, qid: answer})
+                for respondent, (qid, answer) in zip((first, second), added, strict=True)
+            ),
+            *others,
+        ),
+    )
+    report = team_report_from_file(answers, catalog, default_branding())
+    page = render.team_html(report)
+    stored = [{q: a.to_data() for q, a in r.answers.items()} for r in answers.respondents]
+    assert [link.url for link in report.links] == [shared]
+    assert report.links == context.shareable_links(catalog, context.shared_answers(stored))
+    appendix = lxml.html.fragment_fromstring(page, create_parent=True).xpath(
+        "//section[@id='notes']"
+    )[0]
+    assert appendix.xpath(f"//a[@href='{shared}']/text()") == [shared]
+    question = catalog.questions["handoff.same_transformations"].question.text
+    assert question in appendix.text_content()
+    assert private not in page
 
 
 def test_fonts_are_embedded_and_the_pdf_is_tagged(rendered: Mapping[str, Any]) -> None:
