@@ -21,6 +21,7 @@ from app.accounts import (
     privacy,
     ratelimit,
     sessions,
+    sso,
     sso_routes,
     users,
 )
@@ -283,6 +284,7 @@ class AccountPage:
     email: str
     display_name: str
     role_label: str
+    sso: sso.LinkState | None  # None: no single sign-on here, and no link
     tokens: tuple[TokenRow, ...]
     new_token: str | None
     error: str | None
@@ -302,6 +304,9 @@ def _account_page(
         email=principal.email,
         display_name=principal.display_name,
         role_label=principal.role_label,
+        sso=sso.link_state(
+            session=session, settings=settings_of(request), user_id=principal.user_id
+        ),
         tokens=token_rows(session, principal.user_id),
         new_token=new_token,
         error=error,

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.accounts import audit, sessions, tokens, users
 from app.accounts.audit import Actor
@@ -277,6 +277,35 @@ def link(*, session: Session, user: User, issuer: str, subject: str) -> None:
     assert user.id is not None
     session.add(SsoIdentity(user_id=user.id, issuer=issuer, subject=subject))
     session.flush()
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkState:
+    """Whether an account signs in through the provider, as its own page and the
+    administrator's show it."""
+
+    linked: bool
+    summary: str  # one line for people
+
+
+def link_state(*, session: Session, settings: Settings, user_id: int) -> LinkState | None:
+    """The account's single sign-on link; None when the installation has no single sign-on
+    and the account no link (nothing to say)."""
+    linked_at = session.exec(
+        select(SsoIdentity.linked_at)
+        .where(SsoIdentity.user_id == user_id)
+        .order_by(col(SsoIdentity.linked_at))
+    ).first()
+    config = config_of(settings)
+    if config is None:
+        if linked_at is None:
+            return None
+        return LinkState(True, f"Linked since {linked_at:%Y-%m-%d}; single sign-on is off here now")
+    if linked_at is None:
+        return LinkState(
+            False, f"Not linked: the first sign-in with {config.provider_name} links it"
+        )
+    return LinkState(True, f"Linked to {config.provider_name} since {linked_at:%Y-%m-%d}")
 
 
 def unlink(*, session: Session, user: User, actor: Actor) -> int:

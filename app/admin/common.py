@@ -21,6 +21,7 @@ DONE_MESSAGES = {
     "unassigned": "Assignment removed.",
     "user-created": "Account created. Give the person a password-reset link to sign in.",
     "user-disabled": "Account disabled; its sessions have ended.",
+    "sso-unlinked": "Single sign-on unlinked; the account's sessions have ended.",
     "user-enabled": "Account enabled.",
     "role-changed": "Role changed; earlier assignments were removed.",
     "token-revoked": "API token revoked.",

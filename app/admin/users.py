@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.background import BackgroundTask
 
 from app import templating
-from app.accounts import account_mail, api_tokens, organisations, users
+from app.accounts import account_mail, api_tokens, organisations, sso, users
 from app.accounts.actor import PageActor
 from app.accounts.api_tokens import TokenRow, token_rows
 from app.accounts.dependencies import AdminPrincipal, settings_of
@@ -126,6 +126,7 @@ class AdminUserPage:
     role_value: str
     roles: tuple[tuple[str, str], ...]
     memberships: tuple[MembershipRow, ...]
+    sso: sso.LinkState | None  # None: no single sign-on here, and no link
     tokens: tuple[TokenRow, ...]
     reset_link: str | None
     new_token: str | None
@@ -162,6 +163,7 @@ def _user_page(
                 session=session, user_id=user.id
             )
         ),
+        sso=sso.link_state(session=session, settings=settings_of(request), user_id=user.id),
         tokens=token_rows(session, user.id),
         reset_link=reset_link,
         new_token=new_token,
@@ -200,6 +202,18 @@ def set_active(
         )
     users.set_active(session=session, user=user, active=enable, actor=actor)
     return redirect_done(f"/admin/users/{user_id}", "user-enabled" if enable else "user-disabled")
+
+
+@router.post("/users/{user_id}/sso-unlink")
+def unlink_sso(
+    session: SessionDep, _admin: AdminPrincipal, actor: PageActor, user_id: int
+) -> Response:
+    """Forget the account's single sign-on identity (a person's identity at the provider
+    changed, or was given to someone else): its sessions end, and the next single sign-on
+    links again, after the account's password if it has one."""
+    user = users.get_user(session=session, user_id=user_id)
+    sso.unlink(session=session, user=user, actor=actor)
+    return redirect_done(f"/admin/users/{user_id}", "sso-unlinked")
 
 
 @router.post("/users/{user_id}/role", response_class=HTMLResponse)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+import lxml.html
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
@@ -318,3 +319,99 @@ def test_an_admin_unlinks_an_identity_with_the_cli(
             assert (event.details or {}).get("via") == "cli"
     finally:
         engine.dispose()
+
+
+def test_the_account_and_admin_pages_show_the_link_and_an_admin_unlinks_it(
+    fresh_database_url: str, make_settings: Callable[..., Any], tmp_path: Any
+) -> None:
+    settings = make_settings(
+        fresh_database_url,
+        data_dir=tmp_path / "data",
+        oidc_issuer="http://127.0.0.1:9",
+        oidc_client_id="client",
+        oidc_client_secret="secret",
+        oidc_provider_name="Contoso ID",
+    )
+    application = create_app(settings)
+    with TestClient(application) as client, db.session_factory(application.state.engine)() as own:
+        admin = helpers.user(own, UserRole.admin, name="Ada Admin")
+        kim = helpers.user(own, UserRole.consultant, name="Kim", email="kim@example.org")
+        lee = helpers.user(own, UserRole.consultant, name="Lee", email="lee@example.org")
+        sso.link(session=own, user=kim, issuer="http://127.0.0.1:9", subject="sub-kim")
+        signed = {
+            who.display_name: helpers.sign_in(own, settings, who) for who in (admin, kim, lee)
+        }
+        own.commit()
+        today = db.utcnow().strftime("%Y-%m-%d")
+
+        def facts(path: str, who: str) -> dict[str, str]:
+            page = lxml.html.document_fromstring(
+                client.get(path, headers=signed[who].headers()).text
+            )
+            return dict(
+                zip(
+                    (dt.text_content() for dt in page.xpath("//dl[@class='facts']/dt")),
+                    (dd.text_content() for dd in page.xpath("//dl[@class='facts']/dd")),
+                    strict=True,
+                )
+            )
+
+        linked = f"Linked to Contoso ID since {today}"
+        assert facts("/account", "Kim")["Single sign-on"] == linked
+        not_linked = "Not linked: the first sign-in with Contoso ID links it"
+        assert facts("/account", "Lee")["Single sign-on"] == not_linked
+        kim_page = f"/admin/users/{kim.id}"
+        assert facts(kim_page, "Ada Admin")["Single sign-on"] == linked
+        unlink = f"{kim_page}/sso-unlink"
+        assert (
+            f'action="{unlink}"' in client.get(kim_page, headers=signed["Ada Admin"].headers()).text
+        )
+        assert (
+            'sso-unlink"'
+            not in client.get(f"/admin/users/{lee.id}", headers=signed["Ada Admin"].headers()).text
+        )
+
+        # not an administrator, or no CSRF token: nothing changes
+        assert client.post(unlink, headers=signed["Kim"].headers()).status_code == 404
+        no_token = client.post(unlink, headers=signed["Ada Admin"].headers(csrf=False))
+        assert no_token.status_code == 403
+        assert len(own.exec(select(SsoIdentity)).all()) == 1
+        own.rollback()  # a write session holds SQLite's write lock until it ends
+
+        done = client.post(unlink, headers=signed["Ada Admin"].headers(), follow_redirects=False)
+        assert (done.status_code, done.headers["location"]) == (
+            303,
+            f"{kim_page}?done=sso-unlinked",
+        )
+        done = client.get(done.headers["location"], headers=signed["Ada Admin"].headers())
+        shown = lxml.html.document_fromstring(done.text).text_content()
+        assert "Single sign-on unlinked; the account's sessions have ended." in shown
+        own.expire_all()
+        assert own.exec(select(SsoIdentity)).all() == []
+        event = own.exec(select(AuditEvent).where(AuditEvent.action == "sso.unlinked")).one()
+        assert (event.target_id, event.actor_id) == (str(kim.id), admin.id)
+        own.rollback()
+        # Kim's session has ended; signed in again, her page says the link is gone
+        ended = client.get("/account", headers=signed["Kim"].headers(), follow_redirects=False)
+        assert ended.status_code == 303
+        assert ended.headers["location"].startswith("/sign-in")
+        signed["Kim"] = helpers.sign_in(own, settings, kim)
+        own.commit()
+        assert facts("/account", "Kim")["Single sign-on"] == not_linked
+    application.state.engine.dispose()
+
+
+def test_without_single_sign_on_the_account_page_says_only_an_old_link(
+    client: TestClient, session: Session, settings: Any
+) -> None:
+    member = helpers.user(session, UserRole.consultant)
+    signed = helpers.sign_in(session, settings, member)
+    session.commit()
+    page = client.get("/account", headers=signed.headers())
+    assert page.status_code == 200
+    assert "Single sign-on" not in page.text
+    # linked while single sign-on was on: the page says so, and that it is off now
+    sso.link(session=session, user=member, issuer="https://id.example.org", subject="sub-x")
+    session.commit()
+    page = client.get("/account", headers=signed.headers())
+    assert "single sign-on is off here now" in page.text
