@@ -103,6 +103,31 @@ def test_the_full_option_adds_every_answer(tmp_path: Path, rendered: Mapping[str
     assert _pages(output) > _pages(rendered["pdf"]) + 10
 
 
+def _page_texts(pdf_path: Path) -> list[str]:
+    text = subprocess.run(
+        ["pdftotext", str(pdf_path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return [re.sub(r"\s+", " ", page) for page in text.split("\f")]
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["concise", "full"])
+def test_the_executive_summary_keeps_to_one_page(
+    tmp_path: Path, rendered: Mapping[str, Any], full: bool
+) -> None:
+    """The summary, "start now" and its footnote included, is one page; the practice profile
+    starts the next (the full report's summary once ran onto a second page)."""
+    output = rendered["pdf"]
+    if full:
+        output = tmp_path / "full.pdf"
+        done = runner.invoke(cli_app, ["report", str(EXAMPLE), "--full", "-o", str(output)])
+        assert done.exit_code == 0, done.output
+    pages = _page_texts(output)
+    summary = next(i for i, text in enumerate(pages) if "RECOMMENDED PROCESS MODEL" in text)
+    assert "Start now: the top three upgrades" in pages[summary]
+    assert "marked as backed by evidence" in pages[summary]
+    assert "Practice profile" in pages[summary + 1][:200]
+
+
 def test_the_cli_help_names_the_full_option() -> None:
     result = runner.invoke(cli_app, ["report", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
