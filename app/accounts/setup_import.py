@@ -14,7 +14,9 @@ One path for the page, the API, the job queue and ``processlens import``:
 
 On any failure the shadow is removed and nothing visible has changed. The audit events of
 each change are appended after the final transaction, in short batches, with one
-``setup.imported`` event inside it.
+``setup.imported`` event inside it; a job keeps the events to append in its final transaction
+and how many are appended in each batch's, so an attempt that dies between them leaves the
+next attempt to append the rest, each event once.
 
 A confirmed file of more than ``JOB_ROWS`` rows is imported by a job of the queue (``KIND``):
 its set-password links are stored in the import's final transaction (so an attempt that dies
@@ -33,7 +35,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -73,6 +75,8 @@ ROWS_PER_BATCH: Final = 40
 AUDIT_EVENTS_PER_BATCH: Final = 60
 INPUT_FILE: Final = "import.csv"
 LINKS_FILE: Final = "set-password-links.json"
+# how many of the events kept in LINKS_FILE are appended (a resumed attempt appends the rest)
+EVENTS_APPENDED: Final = "audit-events-appended.txt"
 SHADOW_SLUG: Final = "import-in-progress-"
 
 
@@ -112,11 +116,14 @@ class ImportSteps:
 
     progress: Callable[[int, int], None] = lambda done, total: None
     check: Callable[[], None] = lambda: None
-    # inside the final transaction, with what it made true: a job keeps the links there, so
-    # an attempt that dies just after it still has them (``run_job``)
-    published: Callable[[Session, SetupPlan, list[PasswordLink]], None] = (
-        lambda session, plan, links: None
+    # inside the final transaction, with what it made true and the audit events still to
+    # append: a job keeps them there, so an attempt that dies just after it still has the
+    # links and appends the events (``run_job``)
+    published: Callable[[Session, SetupPlan, list[PasswordLink], list[ChangeEvent]], None] = (
+        lambda session, plan, links, events: None
     )
+    # inside each audit batch's transaction: how many of the events are appended (``append_events``)
+    appended: Callable[[Session, int], None] = lambda session, count: None
 
 
 def _read(sessions: sessionmaker[Session]) -> Session:
@@ -330,43 +337,78 @@ def _publish(
     return _Published(new_users=new_users, memberships=memberships)
 
 
-def _audit(
-    sessions: sessionmaker[Session],
-    timings: db.BatchTimings,
-    organisation_id: int,
-    actions: Sequence[Action],
-    known: _Known,
-    written: _Written,
-    published: _Published,
-    actor: Actor,
-) -> None:
-    """Each change's audit event, as the organisation services record it, in short batches
-    after the final transaction made them true."""
-    events: list[_Event] = []
+@dataclasses.dataclass(frozen=True)
+class ChangeEvent:
+    """One change's audit event, as the organisation services record it; kept as data by a
+    job so that a resumed attempt appends the ones still missing (``run_job``)."""
+
+    action: str
+    target_type: str
+    target_id: int
+    details: Mapping[str, object]
+    in_organisation: bool = True
+
+    def to_data(self) -> dict[str, object]:
+        return dataclasses.asdict(self) | {"details": dict(self.details)}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> ChangeEvent:
+        return cls(
+            action=str(data["action"]),
+            target_type=str(data["target_type"]),
+            target_id=int(data["target_id"]),
+            details=dict(data["details"]),
+            in_organisation=bool(data["in_organisation"]),
+        )
+
+
+def _change_events(
+    actions: Sequence[Action], known: _Known, written: _Written, published: _Published
+) -> list[ChangeEvent]:
+    """Each change's audit event, in the order they are appended."""
+    events: list[ChangeEvent] = []
     via = {"via": "import"}
     for name, unit_id in written.units.items():
-        events.append(_Event("business_unit.created", "business_unit", unit_id, {"name": name}))
+        events.append(
+            ChangeEvent("business_unit.created", "business_unit", unit_id, {"name": name})
+        )
     for name, team_id in written.teams.items():
-        events.append(_Event("team.created", "team", team_id, {"name": name, **via}))
+        events.append(ChangeEvent("team.created", "team", team_id, {"name": name, **via}))
     for action in actions:
         if action.kind == "move":
             to_unit = _unit_id(action.unit, known, written)
             events.append(
-                _Event(
+                ChangeEvent(
                     "team.changed", "team", known.teams[action.team], {"to_unit_id": to_unit, **via}
                 )
             )
     for user_id in published.new_users.values():
         role = {"role": UserRole.team_lead.value}
-        events.append(_Event("user.created", "user", user_id, role, in_organisation=False))
+        events.append(ChangeEvent("user.created", "user", user_id, role, in_organisation=False))
         events.append(
-            _Event("password.reset_link_issued", "user", user_id, {}, in_organisation=False)
+            ChangeEvent("password.reset_link_issued", "user", user_id, {}, in_organisation=False)
         )
     for user_id, team_id in published.memberships:
         details = {"role": UserRole.team_lead.value, "team_id": team_id}
-        events.append(_Event("assignment.added", "user", user_id, details))
-    for start in range(0, len(events), AUDIT_EVENTS_PER_BATCH):
-        chunk = events[start : start + AUDIT_EVENTS_PER_BATCH]
+        events.append(ChangeEvent("assignment.added", "user", user_id, details))
+    return events
+
+
+def append_events(
+    *,
+    sessions: sessionmaker[Session],
+    timings: db.BatchTimings,
+    organisation_id: int,
+    events: Sequence[ChangeEvent],
+    actor: Actor,
+    start: int = 0,
+    appended: Callable[[Session, int], None] = lambda session, count: None,
+) -> None:
+    """``events[start:]`` appended in short batches after the final transaction made them
+    true; ``appended(session, count)`` inside each batch's transaction, with how many of
+    ``events`` are appended once it commits (a job keeps the count, ``run_job``)."""
+    for begin in range(start, len(events), AUDIT_EVENTS_PER_BATCH):
+        chunk = events[begin : begin + AUDIT_EVENTS_PER_BATCH]
         with db.write_batch(sessions, timings, f"import: {len(chunk)} audit events") as session:
             for event in chunk:
                 audit.record(
@@ -378,15 +420,7 @@ def _audit(
                     organisation_id=organisation_id if event.in_organisation else None,
                     details=event.details,
                 )
-
-
-@dataclasses.dataclass(frozen=True)
-class _Event:
-    action: str
-    target_type: str
-    target_id: int
-    details: Mapping[str, object]
-    in_organisation: bool = True
+            appended(session, begin + len(chunk))
 
 
 def import_file(
@@ -426,7 +460,8 @@ def import_file(
             published = _publish(session, organisation_id, actions, known, written)
             _record_import(session, actor, organisation_id, plan)
             links = _links(session, settings, published)
-            steps.published(session, plan, links)
+            events = _change_events(actions, known, written, published)
+            steps.published(session, plan, links, events)
     except IntegrityError:
         _remove_shadow(sessions, timings, slug)
         raise ImportClashError() from None
@@ -434,7 +469,14 @@ def import_file(
         _remove_shadow(sessions, timings, slug)
         raise
     steps.progress(total, total)
-    _audit(sessions, timings, organisation_id, actions, known, written, published, actor)
+    append_events(
+        sessions=sessions,
+        timings=timings,
+        organisation_id=organisation_id,
+        events=events,
+        actor=actor,
+        appended=steps.appended,
+    )
     return SetupResult(plan=plan, password_links=tuple(links))
 
 
@@ -525,24 +567,36 @@ def run_job(run: JobRun) -> None:
     """The queue's handler for ``KIND``: the batched import, with the job's progress, and
     the links kept as its output, shown once to its creator."""
     pieces = dict(run.pieces())
-    if LINKS_FILE in pieces:  # an earlier attempt published the import and then stopped
-        run.finish(
-            name=LINKS_FILE,
-            media_type=runner.SHOWN_ONCE,
-            data=json.dumps(json.loads(pieces[LINKS_FILE])["links"]).encode(),
-            note=str(json.loads(pieces[LINKS_FILE])["summary"]),
-        )
-        return
-    data = pieces.get(INPUT_FILE)
-    if data is None:
-        raise DomainError("The file to import is no longer there. Upload it again.")
-    _check_starter(db.session_factory(run.engine), run.settings, run.job)
     params = run.job.params
     actor = Actor(
         user_id=run.job.created_by_id,
         request_id=params.get("request_id"),
         via=params.get("via"),
     )
+    if LINKS_FILE in pieces:  # an earlier attempt published the import and then stopped
+        kept = json.loads(pieces[LINKS_FILE])
+        timings = db.BatchTimings()
+        append_events(  # those it had not appended yet
+            sessions=db.session_factory(run.engine),
+            timings=timings,
+            organisation_id=run.job.organisation_id,
+            events=[ChangeEvent.from_data(event) for event in kept.get("events", [])],
+            actor=actor,
+            start=int(pieces.get(EVENTS_APPENDED, b"0")),
+            appended=functools.partial(_keep_appended, run.job.id),
+        )
+        logger.info("import job %s, resumed: %s", run.job.id, timings.describe())
+        run.finish(
+            name=LINKS_FILE,
+            media_type=runner.SHOWN_ONCE,
+            data=json.dumps(kept["links"]).encode(),
+            note=str(kept["summary"]),
+        )
+        return
+    data = pieces.get(INPUT_FILE)
+    if data is None:
+        raise DomainError("The file to import is no longer there. Upload it again.")
+    _check_starter(db.session_factory(run.engine), run.settings, run.job)
     timings = db.BatchTimings()
     result = import_file(
         sessions=db.session_factory(run.engine),
@@ -556,6 +610,7 @@ def run_job(run: JobRun) -> None:
             progress=lambda done, total: run.progress(total=total, done=done, failed=0),
             check=run.check,
             published=functools.partial(_keep_links, run.job.id),
+            appended=functools.partial(_keep_appended, run.job.id),
         ),
         shadow_slug=f"{SHADOW_SLUG}job-{run.job.id}",
     )
@@ -586,12 +641,20 @@ def _check_starter(sessions: sessionmaker[Session], settings: Settings, job: run
         raise refused
 
 
-def _keep_links(job_id: int, session: Session, plan: SetupPlan, links: list[PasswordLink]) -> None:
-    """The links (and summary) as a piece of the job, in the import's final transaction."""
+def _keep_links(
+    job_id: int,
+    session: Session,
+    plan: SetupPlan,
+    links: list[PasswordLink],
+    events: list[ChangeEvent],
+) -> None:
+    """The links, summary and audit events to append, as a piece of the job, in the
+    import's final transaction."""
     data = json.dumps(
         {
             "summary": summary(plan),
             "links": [{"email": link.email, "url": link.url} for link in links],
+            "events": [event.to_data() for event in events],
         }
     ).encode()
     session.add(
@@ -601,6 +664,21 @@ def _keep_links(job_id: int, session: Session, plan: SetupPlan, links: list[Pass
             media_type=runner.SHOWN_ONCE,
             size=len(data),
             data=data,
+        )
+    )
+    session.flush()
+
+
+def _keep_appended(job_id: int, session: Session, count: int) -> None:
+    """How many of the import's audit events are appended, as a piece of the job, in the
+    transaction that appends the last of them."""
+    session.exec(
+        delete(JobFile).where(col(JobFile.job_id) == job_id, col(JobFile.name) == EVENTS_APPENDED)
+    )
+    data = str(count).encode()
+    session.add(
+        JobFile(
+            job_id=job_id, name=EVENTS_APPENDED, media_type="text/plain", size=len(data), data=data
         )
     )
     session.flush()

@@ -23,13 +23,14 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from app import db
-from app.accounts import setup_import
+from app.accounts import audit, setup_import
 from app.config import Settings
 from app.db import utcnow
 from app.jobs import runner, sweeper
 from app.jobs.runner import JobRun
 from app.main import create_app
 from app.models import (
+    AuditEvent,
     BusinessUnit,
     JobFile,
     Membership,
@@ -351,6 +352,66 @@ def test_a_job_stopped_just_after_its_import_is_finished_by_the_next_attempt(
     assert shown.job.status == "done"
     assert f"{TEAMS} team(s) created" in (shown.job.message or "")
     assert len(shown.password_links) == TEAMS // LEAD_EVERY
+
+
+def _audit_counts(engine: Engine, org_id: int) -> dict[str, int]:
+    """How many audit events of each action the import left (the organisation's, and the
+    new accounts' ones, which belong to no organisation)."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(AuditEvent.action, func.count())
+            .where(
+                (col(AuditEvent.organisation_id) == org_id)
+                | col(AuditEvent.organisation_id).is_(None)
+            )
+            .group_by(col(AuditEvent.action))
+        ).all()
+    return dict(rows)
+
+
+def test_a_job_stopped_while_appending_its_audit_events_appends_each_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker dies after the import's final transaction, in the middle of appending each
+    change's audit event: the next attempt appends the rest, none twice, none missing."""
+    job_url = _confirm(world, big_file())
+    job_id = int(job_url.rsplit("/", 1)[1])
+    before = _audit_counts(world.engine, world.org_id)
+    record = audit.record
+    created = [0]
+
+    def dies_in_the_second_batch(**values: Any) -> Any:
+        if values["action"] == "team.created":
+            created[0] += 1
+            if created[0] == 100:
+                raise runner.JobLostError()
+        return record(**values)
+
+    monkeypatch.setattr(audit, "record", dies_in_the_second_batch)
+    _run(world, job_id)
+    monkeypatch.setattr(audit, "record", record)
+    assert created[0] == 100
+    assert _count(world.engine, Team, Team.organisation_id == world.org_id) == TEAMS
+    with Session(world.engine) as session:  # what the sweeper does with a silent job
+        job = session.get_one(ReportJob, job_id)
+        assert job.status == ReportJobStatus.running
+        job.status, job.run_token = ReportJobStatus.queued, None
+        session.commit()
+    _run(world, job_id)
+    shown = page_of(world.client.get(job_url, headers=world.consultant.headers()))
+    assert shown.job.status == "done"
+    assert len(shown.password_links) == TEAMS // LEAD_EVERY
+    after = _audit_counts(world.engine, world.org_id)
+    added = {action: after[action] - before.get(action, 0) for action in after}
+    leads = TEAMS // LEAD_EVERY
+    assert added == {
+        "business_unit.created": UNITS,
+        "team.created": TEAMS,
+        "user.created": leads,
+        "password.reset_link_issued": leads,
+        "assignment.added": leads,
+        "setup.imported": 1,
+    }
 
 
 def test_a_job_whose_starter_was_unassigned_since_imports_nothing(world: World) -> None:
