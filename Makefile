@@ -85,18 +85,18 @@ test: $(DEV_STAMP) system-packages $(OIDC_STAMP) ## set up everything, then lint
 	run $(BIN)/ruff check .; \
 	run $(BIN)/ruff format --check .; \
 	run $(BIN)/mypy; \
-	run $(BIN)/mypy --config-file tests/mypy.ini tests; \
+	run $(BIN)/mypy --config-file tests/mypy.ini tests benchmarks; \
 	run $(BIN)/lint-imports; \
 	run $(BIN)/hadolint Dockerfile; \
 	run $(BIN)/pytest $(PYTEST_ARGS); \
 	if [ $$code -ne 0 ]; then printf "make test FAILED:$$failed\n"; fi; \
 	exit $$code
 
-lint: $(DEV_STAMP) ## ruff, ruff format --check, mypy (app strict, tests), the import contracts and hadolint only
+lint: $(DEV_STAMP) ## ruff, ruff format --check, mypy (app strict, tests and benchmarks), the import contracts and hadolint only
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/mypy --config-file tests/mypy.ini tests
+	$(BIN)/mypy --config-file tests/mypy.ini tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 

@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import func, make_url, select, text  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+from sqlmodel import Session, col  # noqa: E402
 
 from app import db, demo, migrate  # noqa: E402
 from app.accounts import sessions  # noqa: E402
@@ -196,20 +196,20 @@ def floor_query(session: Session, organisation_id: int) -> list[Any]:
     the stored per-response scores in one GROUP BY."""
     ranked = (
         select(
-            AssessmentRound.id.label("round_id"),  # type: ignore[union-attr]
+            col(AssessmentRound.id).label("round_id"),
             func.row_number()
             .over(
-                partition_by=AssessmentRound.team_id,
-                order_by=(AssessmentRound.closed_at.desc(), AssessmentRound.id.desc()),  # type: ignore[union-attr]
+                partition_by=col(AssessmentRound.team_id),
+                order_by=(col(AssessmentRound.closed_at).desc(), col(AssessmentRound.id).desc()),
             )
             .label("rank"),
         )
-        .join(Team, Team.id == AssessmentRound.team_id)  # type: ignore[arg-type]
-        .join(RoundResult, RoundResult.round_id == AssessmentRound.id)  # type: ignore[arg-type]
+        .join(Team, col(Team.id) == col(AssessmentRound.team_id))
+        .join(RoundResult, col(RoundResult.round_id) == col(AssessmentRound.id))
         .where(
-            Team.organisation_id == organisation_id,
-            AssessmentRound.status == "closed",
-            RoundResult.label == "original",
+            col(Team.organisation_id) == organisation_id,
+            col(AssessmentRound.status) == "closed",
+            col(RoundResult.label) == "original",
         )
         .subquery()
     )
@@ -247,7 +247,9 @@ def run_backend(backend: str, quick: bool) -> list[dict[str, Any]]:
         app.state.dashboard_cache = cache
         engine = app.state.engine
         with Session(engine) as session:
-            organisation_id = session.execute(select(Team.organisation_id).limit(1)).scalar_one()
+            organisation_id: int = session.execute(
+                select(col(Team.organisation_id)).limit(1)
+            ).scalar_one()
             # another, small organisation seeded alike: its dashboard warms the process
             # (templates, compiled statements, connections) without touching the measured
             # organisation's data

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+from sqlmodel import Session, col  # noqa: E402
 
 from app import db  # noqa: E402
 from app.models import Team  # noqa: E402
@@ -223,7 +223,9 @@ def measure_organisation(quick: bool = False) -> list[dict[str, Any]]:
     ):
         engine = db.create_db_engine(settings)
         with Session(engine) as session:
-            organisation_id = session.execute(select(Team.organisation_id).limit(1)).scalar_one()
+            organisation_id: int = session.execute(
+                select(col(Team.organisation_id)).limit(1)
+            ).scalar_one()
             start = time.perf_counter()
             report = org.organisation_report(
                 organisation="Benchmark organisation",

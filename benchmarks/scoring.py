@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.rubric.answers import RoundSettings, validate_answers  # noqa: E402
 from app.rubric.loader import Catalog, load_catalog  # noqa: E402
-from app.rubric.schema import ROLES  # noqa: E402
+from app.rubric.schema import ROLES, Role  # noqa: E402
 from app.rubric.scoring import score_response  # noqa: E402
 from app.rubric.synthetic import random_profile, synthetic_answers  # noqa: E402
 
@@ -28,7 +28,7 @@ TARGET_PER_SECOND = 5000
 
 def make_responses(
     catalog: Catalog, count: int, seed: int = 7
-) -> list[tuple[RoundSettings, Any, str]]:
+) -> list[tuple[RoundSettings, str, Role]]:
     """`count` full responses, as JSON texts as they would come from the database."""
     rng = random.Random(seed)
     stages = ("exploration", "prototype", "productionising", "operating")
@@ -51,7 +51,7 @@ def measure(count: int) -> list[dict[str, Any]]:
     floor_seconds = time.perf_counter() - start
     start = time.perf_counter()
     for settings, text, role in responses:
-        score_response(catalog, settings, role, validate_answers(catalog, json.loads(text)))  # type: ignore[arg-type]
+        score_response(catalog, settings, role, validate_answers(catalog, json.loads(text)))
     seconds = time.perf_counter() - start
     rate, floor_rate = count / seconds, count / floor_seconds
     return [

@@ -61,6 +61,7 @@ from app.accounts.tokens import hash_token  # noqa: E402
 from app.config import Settings, load_settings  # noqa: E402
 from app.models import AssessmentRound, BusinessUnit, Organisation, Team  # noqa: E402
 from app.results.service import round_settings  # noqa: E402
+from app.rubric.schema import Role  # noqa: E402
 from app.surveys import invitations, service  # noqa: E402
 from benchmarks import dashboard, floor_app  # noqa: E402
 
@@ -79,7 +80,13 @@ CONNECT_EVERY_S = 0.01
 START_TIMEOUT_S = 90.0
 THROUGHPUT_TARGET = 0.5  # at least half the floor's requests per second
 P99_TARGET = 2.5  # p99 at most 2.5 times the floor's
-ROLES = ("data_scientist", "ml_engineer", "software_engineer", "product_manager", "team_lead")
+ROLES: tuple[Role, ...] = (
+    "data_scientist",
+    "ml_engineer",
+    "software_engineer",
+    "product_manager",
+    "team_lead",
+)
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
@@ -306,8 +313,9 @@ async def _drive(
         await asyncio.sleep(max(0.0, measure_from - clock()))
         return await connections_per_process(port)
 
-    split, *_ = await asyncio.gather(
-        count_connections(), *(worker(position, group) for position, group in enumerate(groups))
+    split, _ = await asyncio.gather(
+        count_connections(),
+        asyncio.gather(*(worker(position, group) for position, group in enumerate(groups))),
     )
     return PhaseResult(
         requests=counts["requests"],
