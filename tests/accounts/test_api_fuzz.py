@@ -1,5 +1,6 @@
 """schemathesis against the JSON API's OpenAPI schema (/api/openapi.json): no 5xx, for an
-administrator's bearer token and for no token at all; and every API operation of the route
+administrator's bearer token, a consultant's, an organisation leader's and a team lead's, and
+for no token at all; and every API operation of the route
 table sent NUL, lone surrogates, NaN and infinities: 422, nothing stored."""
 
 from __future__ import annotations
@@ -27,9 +28,17 @@ from tests.accounts import helpers
 
 def test_api_never_answers_5xx(app: FastAPI, session: Session, settings: Any) -> None:
     admin = helpers.user(session, UserRole.admin, email="fuzz@example.org")
-    helpers.tenant(session, settings, "Fuzz")
+    fuzz = helpers.tenant(session, settings, "Fuzz")
     token = api_tokens.create(session=session, settings=settings, user=admin, name="fuzz")
+    # each example also goes out as one of the other roles in turn: their guards and tenancy
+    # take other paths than an administrator's
+    role_tokens = [
+        api_tokens.create(session=session, settings=settings, user=member, name="fuzz").token
+        for member in (fuzz.consultant, fuzz.org_leader, fuzz.team_lead)
+    ]
     session.commit()
+    examples = [0]
+    role_statuses: set[int] = set()
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
     failures: list[str] = []
     seen: dict[str, bool] = {}
@@ -53,14 +62,18 @@ def test_api_never_answers_5xx(app: FastAPI, session: Session, settings: Any) ->
             label = f"{case.method} {case.path}"
             anonymous = not seen.get(label)
             seen[label] = True
-            variants = (
-                ({"authorization": f"Bearer {token.token}"}, {})
-                if anonymous
-                else ({"authorization": f"Bearer {token.token}"},)
+            examples[0] += 1
+            role_token = role_tokens[examples[0] % len(role_tokens)]
+            variants: tuple[dict[str, str], ...] = (
+                {"authorization": f"Bearer {token.token}"},
+                {"authorization": f"Bearer {role_token}"},
+                *(({},) if anonymous else ()),
             )
             for headers in variants:
                 app.state.rate_limiter.storage.reset()
                 response = case.call(headers=headers)
+                if headers.get("authorization", "").endswith(role_token):
+                    role_statuses.add(response.status_code)
                 if response.status_code >= 500:
                     failures.append(
                         f"{case.method} {case.formatted_path}: {response.status_code} "
@@ -70,6 +83,8 @@ def test_api_never_answers_5xx(app: FastAPI, session: Session, settings: Any) ->
         run()
     assert operations >= 7
     assert not failures, "\n".join(sorted(set(failures)))
+    # the other roles' tokens were let in: some calls answered, others met a guard (404)
+    assert {200, 404} <= role_statuses, role_statuses
 
 
 # JSON bodies schemathesis does not send: text the database cannot store and numbers JSON does
