@@ -174,6 +174,18 @@ def test_only_shareable_notes_are_shown(
     assert context.shareable_notes(catalog, context.shared_answers(stored)) == notes
 
 
+def test_the_notes_appendix_follows_the_rubrics_order(
+    rendered: Mapping[str, Any], example: AnswersFile, catalog: Catalog
+) -> None:
+    """One block per question, in the rubric's order (not sorted by the question's text)."""
+    notes = context.shareable_notes(catalog, [r.answers for r in example.respondents])
+    in_rubric_order = list(dict.fromkeys(note.question for note in notes))
+    assert in_rubric_order != sorted(in_rubric_order)  # the example tells the two apart
+    section = lxml.html.document_fromstring(rendered["html"]).xpath("//section[@id='notes']")[0]
+    shown = [p.text_content() for p in section.xpath(".//p[@class='note-question']")]
+    assert shown == in_rubric_order
+
+
 def test_only_shareable_evidence_links_are_in_the_notes_appendix(
     example: AnswersFile, catalog: Catalog
 ) -> None:
