@@ -42,6 +42,7 @@ from app.models import (
     ResultDimension,
     ResultFact,
     ResultSummary,
+    RoundResult,
     Target,
     Team,
 )
@@ -55,6 +56,7 @@ _team = Team.__table__  # type: ignore[attr-defined]
 _unit = BusinessUnit.__table__  # type: ignore[attr-defined]
 _round = AssessmentRound.__table__  # type: ignore[attr-defined]
 _target = Target.__table__  # type: ignore[attr-defined]
+_result = RoundResult.__table__  # type: ignore[attr-defined]
 
 SOLO = "solo"
 # a team whose trajectory is not known gets no recommended process on organisation views
@@ -457,6 +459,37 @@ def low_coverage(*, session: Session, scope: Scope, limit: int) -> list[LowCover
         .limit(limit)
     ).all()
     return [LowCoverage(d, name, float(cover), bool(scored)) for d, name, cover, scored in rows]
+
+
+@dataclass(frozen=True)
+class RubricCount:
+    """Teams a view shows whose result was computed with one set of rubric files."""
+
+    versions: Mapping[str, str]  # rubric file -> SHA-256, as the result stored them
+    teams: int
+    rescored: int  # of those, teams whose round also has a result under the rescore label
+
+
+def rubric_counts(*, session: Session, scope: Scope, rescore_label: str) -> list[RubricCount]:
+    """The shown teams per rubric their (original) result was computed with: a few rows,
+    grouped in SQL (the stored JSON: text on SQLite, JSONB on PostgreSQL), so one set of
+    files stored in two key orders may come as two rows (the caller compares them as dicts)."""
+    shown = scoped(scope)
+    rescored = _result.alias("rescored")
+    has_rescore = exists().where(
+        rescored.c.round_id == _result.c.round_id, rescored.c.label == rescore_label
+    )
+    rows: Sequence[Any] = session.execute(
+        select(
+            _result.c.rubric_versions,
+            func.count(),
+            func.sum(case((has_rescore, 1), else_=0)),
+        )
+        .select_from(shown)
+        .join(_result, _result.c.id == shown.c.result_id)
+        .group_by(_result.c.rubric_versions)
+    ).all()
+    return [RubricCount(dict(versions), int(n), int(r or 0)) for versions, n, r in rows]
 
 
 def mix(*, session: Session, scope: Scope) -> list[MixRow]:

@@ -43,10 +43,12 @@ from app import cache_generations
 from app.dashboards import glance, queries
 from app.natural_sort import natural_key
 from app.results import summaries, visibility
+from app.results.reads import rescore_label
 from app.rubric import anonymity
 from app.rubric.labels import ROLE_LABELS, humanise
 from app.rubric.loader import Catalog
 from app.rubric.output import NO_RECOMMENDATION
+from app.rubric.versions import release
 
 TOP_UPGRADES = 10
 TOP_HOT_SPOTS = 12
@@ -194,6 +196,17 @@ class Options:
 
 
 @dataclass(frozen=True, slots=True)
+class OlderRubric:
+    """Shown teams whose result was computed with an older rubric than the newest: their
+    levels and advice may differ from what the newest rubric gives."""
+
+    teams: int
+    shown: int  # the teams the view shows
+    rescored: int  # of ``teams``, those with a result rescored under the newest rubric
+    release: str  # the newest rubric's version names
+
+
+@dataclass(frozen=True, slots=True)
 class Dashboard:
     """Everything the organisation dashboard shows, before any chart or table."""
 
@@ -226,6 +239,7 @@ class Dashboard:
     unit_trend: tuple[UnitTrend, ...]
     top_gaps: tuple[glance.TopGap, ...] = ()
     far_teams: tuple[glance.FarTeam, ...] = ()
+    older_rubric: OlderRubric | None = None  # None: every shown team on the newest rubric
     scope: queries.Scope | None = field(default=None, compare=False)
     data_version: tuple[Any, ...] = field(default=(), compare=False)
 
@@ -379,6 +393,29 @@ def shown_team_ids(
         minimum=minimum,
     )
     return allowed - {m.team_id for m in members if m.round_id in counted.left_out}
+
+
+def older_rubric(
+    *, session: Session, scope: queries.Scope, catalog: Catalog, shown: int
+) -> OlderRubric | None:
+    """How many of the teams the view shows were scored under an older rubric than
+    ``catalog`` (the newest), and how many of those are rescored under it."""
+    newest = dict(catalog.versions)
+    older = [
+        count
+        for count in queries.rubric_counts(
+            session=session, scope=scope, rescore_label=rescore_label(catalog)
+        )
+        if dict(count.versions) != newest
+    ]
+    if not older:
+        return None
+    return OlderRubric(
+        teams=sum(count.teams for count in older),
+        shown=shown,
+        rescored=sum(count.rescored for count in older),
+        release=release(catalog),
+    )
 
 
 def _hidden_reason(hidden: int, minimum: int) -> str | None:
@@ -734,6 +771,9 @@ def build(
             catalog=catalog,
             dimensions=dimensions,
             minimum=minimum,
+        ),
+        older_rubric=older_rubric(
+            session=session, scope=scope, catalog=catalog, shown=teams_matching
         ),
         scope=scope,
     )

@@ -193,6 +193,42 @@ class DashboardPage:
     empty_state: EmptyState | None
     exports_url: str
     glance: GlanceStrip | None = None
+    rubric_note: RubricNote | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RubricNote:
+    """Teams shown that were scored under an older rubric (their levels and advice may
+    differ from the newest rubric's): how many, and the rescore page while some are not."""
+
+    text: str
+    rescore_url: str | None
+
+
+def rubric_note(dashboard: Dashboard) -> RubricNote | None:
+    older = dashboard.older_rubric
+    if older is None:
+        return None
+    if older.teams == older.shown:
+        text = "Every team shown was scored under an older rubric"
+    else:
+        verb = "was" if older.teams == 1 else "were"
+        text = f"{older.teams} of {older.shown} teams shown {verb} scored under an older rubric"
+    text += (
+        f" than the newest ({older.release}), so their levels and advice may differ from what"
+        " the newest gives. The dashboard counts each team's original result"
+    )
+    if older.rescored:
+        text += (
+            f"; {older.rescored} of them also {'has' if older.rescored == 1 else 'have'} a"
+            " result rescored under the newest rubric, on its results page"
+        )
+    return RubricNote(
+        text=text + ".",
+        rescore_url=f"/organisations/{dashboard.organisation_id}/rescore"
+        if older.rescored < older.teams
+        else None,
+    )
 
 
 # ---------------------------------------------------------------- query strings
@@ -1005,6 +1041,7 @@ def dashboard_page(
         ),
         exports_url=f"/organisations/{dashboard.organisation_id}/exports",
         glance=glance_strip(dashboard, base, team_link) if dashboard.teams_matching else None,
+        rubric_note=rubric_note(dashboard),
     )
 
 

@@ -9,6 +9,8 @@ team report (page, PDF and batch) and the engine's comparison alike.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,8 +21,16 @@ from sqlmodel import Session, col, select
 from app.models import AssessmentRound, RoundResult, RoundStatus
 from app.results import visibility
 from app.results.model import TeamResult, parse_stored
+from app.rubric.loader import Catalog
 
 ORIGINAL = "original"
+RESCORED_PREFIX = "rescored-"
+
+
+def rescore_label(catalog: Catalog) -> str:
+    """The label of a result rescored under ``catalog``: its version set, hashed short."""
+    digest = hashlib.sha256(json.dumps(sorted(catalog.versions.items())).encode()).hexdigest()
+    return RESCORED_PREFIX + digest[:8]
 
 
 def result_of(row: RoundResult) -> TeamResult:

@@ -45,10 +45,11 @@ from app.models import (
     Team,
 )
 from app.reports.context import ResultsNotVisibleError
+from app.results.reads import rescore_label
 from app.results.service import ORIGINAL
 from app.rubric.loader import Catalog
 from app.rubric.versions import release
-from app.workspace.results import compute_rescore, rescore_label, store_rescore
+from app.workspace.results import compute_rescore, store_rescore
 
 logger = logging.getLogger(__name__)
 

@@ -10,14 +10,12 @@ own.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 from collections.abc import Mapping
 
 from sqlmodel import Session, col, select
 
-from app import catalog_store
+from app import cache_generations, catalog_store
 from app.errors import InvalidInputError, NotFoundError
 from app.models import (
     AssessmentRound,
@@ -27,9 +25,11 @@ from app.models import (
     RoundMode,
     RoundResult,
     RoundStatus,
+    Team,
 )
 from app.reports.context import ResultsNotVisibleError
 from app.results import visibility as results_visibility
+from app.results.reads import rescore_label
 from app.results.service import (
     ORIGINAL,
     ComputedRoundResult,
@@ -43,8 +43,6 @@ from app.rubric.versions import QuestionChange, answers_to_renew, diff_catalogs
 from app.workspace.rounds import close_if_due, submitted_count
 
 logger = logging.getLogger(__name__)
-
-RESCORED_PREFIX = "rescored-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,12 +156,6 @@ def require_visible(results: RoundResults) -> RoundResult:
 # ---------------------------------------------------------------- rubric upgrades
 
 
-def rescore_label(catalog: Catalog) -> str:
-    """The label of a result rescored under ``catalog``: its version set, hashed short."""
-    digest = hashlib.sha256(json.dumps(sorted(catalog.versions.items())).encode()).hexdigest()
-    return RESCORED_PREFIX + digest[:8]
-
-
 @dataclasses.dataclass(frozen=True)
 class Renewal:
     """A question whose answer the newest rubric needs again, and why."""
@@ -254,13 +246,19 @@ def store_rescore(
     existing = _stored(session, assessment_round.id, label)
     if existing is not None and existing.final:
         return existing
-    return save_round_result(
+    stored = save_round_result(
         session=session,
         assessment_round=assessment_round,
         computed=computed,
         label=label,
         existing=existing,
     )
+    # the dashboards count the rescored rounds (their summaries are the originals')
+    team = session.get_one(Team, assessment_round.team_id)
+    cache_generations.bump(
+        session.connection(), [cache_generations.organisation_scope(team.organisation_id)]
+    )
+    return stored
 
 
 def rescore(*, session: Session, assessment_round: AssessmentRound, newest: Catalog) -> RoundResult:

@@ -31,7 +31,7 @@ from app.results import model
 from app.results import service as results_service
 from app.results import visibility as anonymity_rule
 from app.results.model import TeamResult
-from app.results.reads import ORIGINAL, ShownResult, previous_shown, result_of
+from app.results.reads import ORIGINAL, RESCORED_PREFIX, ShownResult, previous_shown, result_of
 from app.rubric import labels
 from app.rubric.anonymity import Visibility
 from app.rubric.labels import humanise
@@ -39,7 +39,7 @@ from app.rubric.loader import Catalog
 from app.rubric.rules import DONT_KNOW
 from app.workspace import acting
 from app.workspace.pages import day, round_status
-from app.workspace.results import RESCORED_PREFIX, Renewal, RoundResults, RubricUpgrade
+from app.workspace.results import Renewal, RoundResults, RubricUpgrade
 from app.workspace.urls import results_url, round_url, team_url
 
 EFFORT_COST: Final = {"S": 1, "M": 2, "L": 3}

@@ -52,7 +52,9 @@ def test_the_dashboard_page_shows_every_view_as_chart_and_table(
     assert "Atlas" in names
     assert "Fjord" not in names
     assert page.hidden_reason is not None
+    assert page.rubric_note is None  # every team scored under the newest rubric: no note
     document = lxml.html.fromstring(response.text)
+    assert document.xpath("//p[@data-older-rubric]") == []
     # no inline script: only our files and JSON data blocks (the CSP allows nothing else)
     for script in document.xpath("//script"):
         assert script.get("src") or script.get("type") == "application/json"

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import lxml.html
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, func
@@ -36,10 +37,10 @@ from app.models import (
     Team,
     UserRole,
 )
+from app.results.reads import rescore_label
 from app.results.service import ORIGINAL
 from app.workspace import organisation_rescore, rounds
 from app.workspace.organisation_rescore import Steps
-from app.workspace.results import rescore_label
 from tests import factories
 from tests.accounts import helpers as account_helpers
 from tests.workspace import helpers
@@ -280,6 +281,48 @@ def test_the_rescore_job_from_the_dashboard_to_its_summary(live: Live) -> None:
     assert nothing.context["page"].notice.startswith("Every round")  # type: ignore[attr-defined]
     assert client.post(f"/api{form_url}", headers=world.leader.headers()).status_code == 409
     assert _jobs(live) == 1
+
+
+def _older_rubric_note(live: Live) -> lxml.html.HtmlElement | None:
+    page = live.client.get(
+        f"/organisations/{live.world.org_id}/dashboard", headers=live.world.leader.headers()
+    )
+    assert page.status_code == 200
+    found = lxml.html.document_fromstring(page.text).xpath("//p[@data-older-rubric]")
+    return found[0] if found else None
+
+
+def test_the_dashboard_says_which_teams_an_older_rubric_scored_until_they_are_rescored(
+    live: Live,
+) -> None:
+    """Search's latest round used the older rubric, Ranking's the newest: the dashboard says
+    so, offers the rescore, and after it says the rescored result is on the results page
+    (its cache told by the rescore: the summaries it counts do not change)."""
+    with Session(live.engine) as session:  # Ranking's round on the newest rubric, closed
+        newest_round = session.get_one(AssessmentRound, live.world.current)
+        rounds.close_round(session=session, assessment_round=newest_round)
+        session.commit()
+    release = organisation_rescore.release(helpers.catalog())
+    note = _older_rubric_note(live)
+    assert note is not None
+    assert note.text_content().startswith(
+        f"1 of 2 teams shown was scored under an older rubric than the newest ({release}), "
+        "so their levels and advice may differ"
+    )
+    assert "rescored" not in note.text_content()
+    assert note.xpath(".//a/@href") == [f"/organisations/{live.world.org_id}/rescore"]
+
+    form_url = f"/organisations/{live.world.org_id}/rescore"
+    started = live.client.post(
+        form_url, headers=live.world.leader.headers(), follow_redirects=False
+    )
+    _run(live, int(started.headers["location"].rsplit("/", 1)[1]))
+    note = _older_rubric_note(live)
+    assert note is not None
+    assert note.text_content().endswith(
+        "1 of them also has a result rescored under the newest rubric, on its results page."
+    )
+    assert note.xpath(".//a") == []  # nothing left to rescore
 
 
 def test_a_rescore_job_whose_starter_was_unassigned_since_rescores_nothing(live: Live) -> None:

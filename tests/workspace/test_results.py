@@ -19,6 +19,7 @@ from app.errors import InvalidInputError, NotFoundError
 from app.models import RoundResult
 from app.reports.context import ResultsNotVisibleError
 from app.results import exports
+from app.results.reads import rescore_label
 from app.results.service import ORIGINAL
 from app.results.visibility import OUTSIDER
 from app.rubric.answers import RoundSettings
@@ -28,7 +29,6 @@ from app.workspace.results import (
     load_results,
     refresh_team_results,
     rescore,
-    rescore_label,
     rubric_upgrade,
 )
 from tests import factories
