@@ -205,6 +205,25 @@ class OlderRubric:
     rescored: int  # of ``teams``, those with a result rescored under the newest rubric
     release: str  # the newest rubric's version names
 
+    @property
+    def text(self) -> str:
+        """What the dashboard and the organisation report say of them."""
+        if self.teams == self.shown:
+            text = "Every team shown was scored under an older rubric"
+        else:
+            verb = "was" if self.teams == 1 else "were"
+            text = f"{self.teams} of {self.shown} teams shown {verb} scored under an older rubric"
+        text += (
+            f" than the newest ({self.release}), so their levels and advice may differ from"
+            " what the newest gives. The figures count each team's original result"
+        )
+        if self.rescored:
+            text += (
+                f"; {self.rescored} of them also {'has' if self.rescored == 1 else 'have'} a"
+                " result rescored under the newest rubric, on its results page"
+            )
+        return text + "."
+
 
 @dataclass(frozen=True, slots=True)
 class Dashboard:

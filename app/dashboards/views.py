@@ -209,22 +209,8 @@ def rubric_note(dashboard: Dashboard) -> RubricNote | None:
     older = dashboard.older_rubric
     if older is None:
         return None
-    if older.teams == older.shown:
-        text = "Every team shown was scored under an older rubric"
-    else:
-        verb = "was" if older.teams == 1 else "were"
-        text = f"{older.teams} of {older.shown} teams shown {verb} scored under an older rubric"
-    text += (
-        f" than the newest ({older.release}), so their levels and advice may differ from what"
-        " the newest gives. The dashboard counts each team's original result"
-    )
-    if older.rescored:
-        text += (
-            f"; {older.rescored} of them also {'has' if older.rescored == 1 else 'have'} a"
-            " result rescored under the newest rubric, on its results page"
-        )
     return RubricNote(
-        text=text + ".",
+        text=older.text,
         rescore_url=f"/organisations/{dashboard.organisation_id}/rescore"
         if older.rescored < older.teams
         else None,

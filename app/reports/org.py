@@ -83,6 +83,7 @@ class Aggregate:
     # the dashboard's "at a glance" (top gaps, Now upgrades, teams furthest from target,
     # perception-gap hot spots): the same computation as its strip and CSV
     glance: service.AtAGlance
+    older_rubric: service.OlderRubric | None = None  # teams scored under an older rubric
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,7 @@ def aggregate(
         trend_periods=built.trend_periods,
         trend=built.trend,
         glance=service.at_a_glance(built),
+        older_rubric=built.older_rubric,
     )
 
 

@@ -43,6 +43,7 @@ from app.workspace import organisation_rescore, rounds
 from app.workspace.organisation_rescore import Steps
 from tests import factories
 from tests.accounts import helpers as account_helpers
+from tests.reports.test_ui import pdf_text
 from tests.workspace import helpers
 from tests.workspace.test_results import older_catalog
 
@@ -293,7 +294,7 @@ def _older_rubric_note(live: Live) -> lxml.html.HtmlElement | None:
 
 
 def test_the_dashboard_says_which_teams_an_older_rubric_scored_until_they_are_rescored(
-    live: Live,
+    live: Live, tmp_path: Path
 ) -> None:
     """Search's latest round used the older rubric, Ranking's the newest: the dashboard says
     so, offers the rescore, and after it says the rescored result is on the results page
@@ -311,6 +312,13 @@ def test_the_dashboard_says_which_teams_an_older_rubric_scored_until_they_are_re
     )
     assert "rescored" not in note.text_content()
     assert note.xpath(".//a/@href") == [f"/organisations/{live.world.org_id}/rescore"]
+    # the organisation report says the same
+    report = live.client.get(
+        f"/organisations/{live.world.org_id}/report.pdf", headers=live.world.leader.headers()
+    )
+    assert report.status_code == 200
+    text = " ".join(pdf_text(report.content, tmp_path).split())
+    assert "1 of 2 teams shown was scored under an older rubric than the newest" in text
 
     form_url = f"/organisations/{live.world.org_id}/rescore"
     started = live.client.post(
