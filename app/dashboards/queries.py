@@ -471,23 +471,24 @@ class RubricCount:
 
 
 def rubric_counts(*, session: Session, scope: Scope, rescore_label: str) -> list[RubricCount]:
-    """The shown teams per rubric their (original) result was computed with: a few rows,
-    grouped in SQL (the stored JSON: text on SQLite, JSONB on PostgreSQL), so one set of
-    files stored in two key orders may come as two rows (the caller compares them as dicts)."""
+    """The shown teams per rubric their latest round (so its original result) was scored
+    with: a few rows, grouped in SQL on the round's small row, not the result's large one
+    (the stored JSON: text on SQLite, JSONB on PostgreSQL, so one set of files stored in two
+    key orders may come as two rows: the caller compares them as dicts)."""
     shown = scoped(scope)
-    rescored = _result.alias("rescored")
     has_rescore = exists().where(
-        rescored.c.round_id == _result.c.round_id, rescored.c.label == rescore_label
+        _result.c.round_id == _round.c.id, _result.c.label == rescore_label
     )
     rows: Sequence[Any] = session.execute(
         select(
-            _result.c.rubric_versions,
+            _round.c.rubric_versions,
             func.count(),
             func.sum(case((has_rescore, 1), else_=0)),
         )
         .select_from(shown)
-        .join(_result, _result.c.id == shown.c.result_id)
-        .group_by(_result.c.rubric_versions)
+        .join(_summary, _summary.c.result_id == shown.c.result_id)
+        .join(_round, _round.c.id == _summary.c.round_id)
+        .group_by(_round.c.rubric_versions)
     ).all()
     return [RubricCount(dict(versions), int(n), int(r or 0)) for versions, n, r in rows]
 
