@@ -462,35 +462,41 @@ def low_coverage(*, session: Session, scope: Scope, limit: int) -> list[LowCover
 
 
 @dataclass(frozen=True)
-class RubricCount:
-    """Teams a view shows whose result was computed with one set of rubric files."""
+class OlderRubricCount:
+    """Teams a view shows whose latest round was scored under another rubric than a given
+    one (the newest), and of those, teams whose round has a result rescored under it."""
 
-    versions: Mapping[str, str]  # rubric file -> SHA-256, as the result stored them
     teams: int
-    rescored: int  # of those, teams whose round also has a result under the rescore label
+    rescored: int
 
 
-def rubric_counts(*, session: Session, scope: Scope, rescore_label: str) -> list[RubricCount]:
-    """The shown teams per rubric their latest round (so its original result) was scored
-    with: a few rows, grouped in SQL on the round's small row, not the result's large one
-    (the stored JSON: text on SQLite, JSONB on PostgreSQL, so one set of files stored in two
-    key orders may come as two rows: the caller compares them as dicts)."""
+def older_rubric_count(
+    *, session: Session, scope: Scope, newest: Mapping[str, str], rescore_label: str
+) -> OlderRubricCount:
+    """Grouped in SQL on the rounds' small rows (not the results' large ones): the stored
+    JSON is text on SQLite and JSONB on PostgreSQL, so one set of files stored in two key
+    orders may come as two groups, compared here as dicts. The rescored ones are counted
+    only when there are older ones (the usual dashboard has none)."""
     shown = scoped(scope)
-    has_rescore = exists().where(
-        _result.c.round_id == _round.c.id, _result.c.label == rescore_label
-    )
-    rows: Sequence[Any] = session.execute(
-        select(
-            _round.c.rubric_versions,
-            func.count(),
-            func.sum(case((has_rescore, 1), else_=0)),
-        )
+    versions = _round.c.rubric_versions
+    joined = (
+        select(versions, func.count())
         .select_from(shown)
         .join(_summary, _summary.c.result_id == shown.c.result_id)
         .join(_round, _round.c.id == _summary.c.round_id)
-        .group_by(_round.c.rubric_versions)
-    ).all()
-    return [RubricCount(dict(versions), int(n), int(r or 0)) for versions, n, r in rows]
+    )
+    groups: Sequence[Any] = session.execute(joined.group_by(versions)).all()
+    older = [stored for stored, _ in groups if dict(stored) != dict(newest)]
+    if not older:
+        return OlderRubricCount(0, 0)
+    rescored: int = session.execute(
+        joined.with_only_columns(func.count()).where(
+            or_(*(versions == stored for stored in older)),
+            exists().where(_result.c.round_id == _round.c.id, _result.c.label == rescore_label),
+        )
+    ).scalar_one()
+    teams = sum(int(count) for stored, count in groups if dict(stored) != dict(newest))
+    return OlderRubricCount(teams, int(rescored))
 
 
 def mix(*, session: Session, scope: Scope) -> list[MixRow]:

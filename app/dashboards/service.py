@@ -419,21 +419,16 @@ def older_rubric(
 ) -> OlderRubric | None:
     """How many of the teams the view shows were scored under an older rubric than
     ``catalog`` (the newest), and how many of those are rescored under it."""
-    newest = dict(catalog.versions)
-    older = [
-        count
-        for count in queries.rubric_counts(
-            session=session, scope=scope, rescore_label=rescore_label(catalog)
-        )
-        if dict(count.versions) != newest
-    ]
-    if not older:
+    older = queries.older_rubric_count(
+        session=session,
+        scope=scope,
+        newest=dict(catalog.versions),
+        rescore_label=rescore_label(catalog),
+    )
+    if not older.teams:
         return None
     return OlderRubric(
-        teams=sum(count.teams for count in older),
-        shown=shown,
-        rescored=sum(count.rescored for count in older),
-        release=release(catalog),
+        teams=older.teams, shown=shown, rescored=older.rescored, release=release(catalog)
     )
 
 
